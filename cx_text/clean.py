@@ -1,0 +1,165 @@
+"""Clean: normalise text, quarantine bad rows, collapse duplicates, flag non-answers, mask PII.
+
+Conservation: every row read ends in exactly one of themed / quarantined / duplicates /
+non-answers (see `count_outcomes`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import re
+import unicodedata
+from dataclasses import dataclass
+
+import pandas as pd
+
+from cx_text.ingest import INPUT, ORIGINAL, ROW, quarantine_rows
+from cx_text.language import detect_languages
+from cx_text.schemas import QUARANTINE, VERBATIMS
+from cx_text.settings import CleanSettings
+
+_FORMAT_TAGS = re.compile(r"</?(?:br|p|div|span|b|i|u|em|strong|li|ul|ol|font)\b[^>]*>", re.I)
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028\u2029\ufeff]")
+_SPACE = re.compile(r"\s+")
+EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+# 10+ digits with the usual separators: +7 916 123-45-67, (415) 555-0134, 8 (903) 555 12 34
+PHONE = re.compile(r"(?<![\w#])(?:\+|\()?\d(?:[\s\-().]*\d){9,13}(?!\w)")
+
+NON_ANSWERS = frozenset(
+    {
+        "-", "n/a", "na", "none", "nothing", "no comment", "no comments", "nope", "nothing to add",
+        "nothing else", "nothing to say", "no", "stop", "unsubscribe", "idk", "dont know",
+        "don't know", "нет", "ничего", "не знаю", "без комментариев", "нечего сказать", "стоп",
+        "нет комментариев", "все", "всё", "н/д",
+    }
+)  # fmt: skip
+_ONLY_SYMBOLS = re.compile(r"^[\W\d_]*$")
+
+
+def normalise_text(text: str) -> str:
+    """Unescape HTML entities, drop formatting tags and control characters, collapse spaces.
+
+    Tags other than formatting ones (e.g. a pasted ``<script>``) are kept as text on purpose:
+    the report escapes them, and the analyst sees what the customer actually sent.
+    """
+    text = unicodedata.normalize("NFC", html.unescape(text))
+    text = _FORMAT_TAGS.sub(" ", text)
+    text = _CONTROL.sub(" ", text)
+    return _SPACE.sub(" ", text).strip()
+
+
+_URL = re.compile(r"https?://\S+|www\.\S+")
+_HANDLE = re.compile(r"(?<!\w)@\w+")
+
+
+def model_text(text: str) -> str:
+    """The text as the models see it: URLs and @handles removed, # dropped from hashtags.
+
+    Handles name the company addressed, not what the customer says about it; kept, they make
+    themes group by addressee instead of by subject.
+    """
+    text = _HANDLE.sub(" ", _URL.sub(" ", text)).replace("#", " ")
+    return _SPACE.sub(" ", text).strip() or text
+
+
+def mask_pii(text: str) -> str:
+    """Replace e-mail addresses and phone numbers with [email] / [phone]."""
+    return PHONE.sub("[phone]", EMAIL.sub("[email]", text))
+
+
+def is_non_answer(text: str, extra: frozenset[str] = frozenset()) -> bool:
+    """True for texts that answer nothing: '-', 'n/a', 'нет', a lone number, only punctuation."""
+    folded = text.strip().lower().strip(".!?,;: ")
+    if folded in NON_ANSWERS or folded in extra:
+        return True
+    return bool(_ONLY_SYMBOLS.match(folded))
+
+
+def text_hash(text: str) -> str:
+    """Cache key of a text: sha256 of its case-folded, whitespace-normalised form."""
+    return hashlib.sha256(_SPACE.sub(" ", text.casefold()).strip().encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class CleanResult:
+    verbatims: pd.DataFrame
+    quarantine: pd.DataFrame
+    duplicates: int
+
+
+def clean_verbatims(
+    frame: pd.DataFrame, settings: CleanSettings, forced_language: str | None = None
+) -> CleanResult:
+    """Clean mapped verbatims (output of `ingest.to_verbatims`, several inputs combined)."""
+    out = frame.copy()
+    out["text"] = out["text"].fillna("").astype(str).map(normalise_text)
+    empty = out["text"] == ""
+    reason = pd.Series(None, index=out.index, dtype=object)
+    reason[empty] = "empty_text"
+    conflicting, same_id_copies = _id_conflicts(out, ~empty)
+    reason[conflicting] = "conflicting_id"
+    quarantine = quarantine_rows(out, reason)
+    kept = out[reason.isna() & ~same_id_copies]
+    deduped = drop_exact_duplicates(kept)
+    duplicates = int(same_id_copies.sum()) + len(kept) - len(deduped)
+    return CleanResult(_finish(deduped, settings, forced_language), quarantine, duplicates)
+
+
+def _content_key(frame: pd.DataFrame) -> pd.Series:
+    cols = ["text", "score", "created_at", "customer_id", "source"]
+    return frame[cols].astype(str).agg("\x1f".join, axis=1)
+
+
+def _id_conflicts(frame: pd.DataFrame, valid: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Rows repeating an earlier id: (with different content, with the same content)."""
+    key = _content_key(frame)
+    ids = frame["verbatim_id"].where(valid)
+    repeated = valid & ids.duplicated(keep="first")
+    same = repeated & (key == key.groupby(ids).transform("first"))
+    return repeated & ~same, same
+
+
+def drop_exact_duplicates(frame: pd.DataFrame) -> pd.DataFrame:
+    """Collapse rows with the same customer, the same text (case-folded) and the same day."""
+    has_customer = frame["customer_id"].notna()
+    key = pd.DataFrame(
+        {
+            "customer": frame["customer_id"],
+            "text": frame["text"].str.casefold(),
+            "day": frame["created_at"].dt.normalize(),
+        }
+    )
+    dup = key.duplicated(keep="first") & has_customer
+    return frame[~dup]
+
+
+def _finish(frame: pd.DataFrame, settings: CleanSettings, forced: str | None) -> pd.DataFrame:
+    out = frame.copy()
+    extra = frozenset(word.lower() for word in settings.extra_non_answers)
+    out["is_non_answer"] = out["text"].map(lambda t: is_non_answer(t, extra)).astype(bool)
+    out["is_long"] = out["text"].str.len() > settings.long_text_chars
+    if settings.mask_pii:
+        out["text"] = out["text"].map(mask_pii)
+    out["text_hash"] = out["text"].map(lambda t: text_hash(model_text(t)))
+    detected = detect_languages(out["text"], forced=forced)
+    given = out["language"].fillna("").astype(str).str.strip().str.lower()
+    out["language"] = given.where(given != "", detected)
+    out = out.drop(columns=[c for c in (INPUT, ROW, ORIGINAL) if c in out.columns])
+    return VERBATIMS.conform(out)
+
+
+def count_outcomes(read: int, clean: CleanResult, quarantined: int) -> dict[str, int]:
+    """The run's conservation counts: read = themed + quarantined + duplicates + non_answers."""
+    non_answers = int(clean.verbatims["is_non_answer"].sum())
+    return {
+        "read": read,
+        "themed": len(clean.verbatims) - non_answers,
+        "quarantined": quarantined,
+        "duplicates": clean.duplicates,
+        "non_answers": non_answers,
+    }
+
+
+def empty_quarantine() -> pd.DataFrame:
+    return QUARANTINE.empty()

@@ -1,0 +1,252 @@
+"""Theme discovery over a whole run: language groups, embedding with cache, one table out.
+
+Each language group is embedded with the backend that suits it (a multilingual model themes all
+languages together; otherwise Russian goes to the Russian backend and the rest to the default
+model), fitted with its own `ThemeModel`, and the results are joined into one theme table with a
+`language` column. Themes get ids T001, T002, ... by decreasing size.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from cx_text.clean import model_text, text_hash
+from cx_text.embed import Embedder, embed_texts, is_multilingual, make_embedder
+from cx_text.schemas import ASSIGNMENTS, MENTIONS, THEMES, UNCLASSIFIED
+from cx_text.settings import Settings
+from cx_text.themes import OUTLIER, ThemeModel
+
+CacheLookup = Callable[[str, list[str]], dict[str, np.ndarray]]
+_SENTENCE_END = re.compile(r"(?<=[.!?…])\s+|\n+")
+
+
+@dataclass
+class NewEmbeddings:
+    model_id: str
+    hashes: list[str]
+    vectors: np.ndarray
+
+
+@dataclass
+class Discovery:
+    assignments: pd.DataFrame
+    mentions: pd.DataFrame
+    themes: pd.DataFrame
+    models: dict[str, ThemeModel]
+    model_ids: dict[str, str]
+    new_embeddings: list[NewEmbeddings] = field(default_factory=list)
+    n_cached: int = 0
+
+
+def language_groups(verbatims: pd.DataFrame, settings: Settings) -> dict[str, str]:
+    """Map each language group to the embedding model setting that themes it."""
+    model = settings.embedding.model
+    if is_multilingual(model):
+        return {"all": model}
+    languages = set(verbatims["language"].fillna("en"))
+    groups = {"ru": settings.embedding.russian_model} if "ru" in languages else {}
+    if languages - {"ru"}:
+        groups["other"] = model
+    return groups
+
+
+def group_of(languages: pd.Series, groups: dict[str, str]) -> pd.Series:
+    if "all" in groups:
+        return pd.Series("all", index=languages.index)
+    return languages.fillna("en").map(lambda lang: "ru" if lang == "ru" else "other")
+
+
+def split_sentences(text: str, min_chars: int) -> list[str]:
+    """Sentences long enough to carry a theme of their own."""
+    parts = [p.strip() for p in _SENTENCE_END.split(text) if p and p.strip()]
+    return [p for p in parts if len(p) >= min_chars]
+
+
+def _theme_model(settings: Settings, embedder: Embedder) -> ThemeModel:
+    t = settings.themes
+    return ThemeModel(
+        min_cluster_size=t.min_cluster_size,
+        n_neighbors=t.n_neighbors,
+        n_components=t.n_components,
+        random_state=t.random_state,
+        outlier_threshold=t.outlier_threshold,
+        max_parents=t.max_parents,
+        n_keywords=t.n_keywords,
+        n_examples=t.n_examples,
+        embedder=embedder,
+    )
+
+
+def _embed(
+    texts: list[str], embedder: Embedder, cache: CacheLookup, settings: Settings, out: Discovery
+) -> np.ndarray:
+    hashes = [text_hash(t) for t in texts]
+    result = embed_texts(
+        pd.Series(texts), pd.Series(hashes), embedder, cache(embedder.model_id, hashes),
+        settings.embedding,
+    )  # fmt: skip
+    if result.new_hashes:
+        out.new_embeddings.append(
+            NewEmbeddings(embedder.model_id, result.new_hashes, result.new_vectors)
+        )
+    out.n_cached += result.n_cached
+    return result.vectors
+
+
+def discover_themes(
+    verbatims: pd.DataFrame,
+    settings: Settings,
+    cache: CacheLookup,
+    embedders: dict[str, Embedder] | None = None,
+) -> Discovery:
+    """Fit one ThemeModel per language group on the themed verbatims and build the tables.
+
+    Args:
+        verbatims: cleaned verbatims; non-answers are skipped.
+        cache: (model_id, hashes) -> cached vectors, usually `Store.load_embeddings`.
+        embedders: embedders by model setting (tests inject a tiny deterministic one).
+    """
+    themed = verbatims[~verbatims["is_non_answer"].astype(bool)].reset_index(drop=True)
+    groups = language_groups(themed, settings)
+    group = group_of(themed["language"], groups)
+    out = Discovery(ASSIGNMENTS.empty(), MENTIONS.empty(), THEMES.empty(), {}, {})
+    parts = []
+    for name, model_setting in groups.items():
+        frame = themed[group == name].reset_index(drop=True)
+        if frame.empty:
+            continue
+        embedder = (embedders or {}).get(model_setting) or make_embedder(
+            model_setting, settings.embedding
+        )
+        docs = [model_text(t) for t in frame["text"]]
+        vectors = _embed(docs, embedder, cache, settings, out)
+        model = _theme_model(settings, embedder).fit(vectors, docs)
+        out.models[name], out.model_ids[name] = model, embedder.model_id
+        mentions = _mentions(frame, model, embedder, cache, settings, out)
+        parts.append((name, frame, model, mentions))
+    return _combine(parts, out)
+
+
+def _mentions(
+    frame: pd.DataFrame,
+    model: ThemeModel,
+    embedder: Embedder,
+    cache: CacheLookup,
+    settings: Settings,
+    out: Discovery,
+) -> pd.DataFrame:
+    """Sentence-level themes of multi-sentence verbatims (model-local theme numbers)."""
+    rows = [
+        (vid, sentence)
+        for vid, text in zip(frame["verbatim_id"], frame["text"], strict=True)
+        for sentence in (
+            split_sentences(text, settings.themes.sentence_min_chars)
+            if settings.themes.split_sentences
+            else []
+        )
+    ]
+    sentences = pd.DataFrame(rows, columns=["verbatim_id", "sentence"])
+    multi = sentences.groupby("verbatim_id")["sentence"].transform("size") > 1
+    sentences = sentences[multi].reset_index(drop=True)
+    if sentences.empty:
+        return pd.DataFrame(columns=["verbatim_id", "topic", "sentence", "confidence"])
+    vectors = _embed([model_text(s) for s in sentences["sentence"]], embedder, cache, settings, out)
+    topics, sims = model.assign(vectors)
+    return sentences.assign(topic=topics, confidence=sims)[lambda f: f["topic"] != OUTLIER]
+
+
+def _combine(parts: list, out: Discovery) -> Discovery:  # type: ignore[type-arg]
+    tables = []
+    for name, _, model, _ in parts:
+        tables.append(model.themes_.assign(group=name))
+    if not tables:
+        return out
+    themes = pd.concat(tables, ignore_index=True)
+    themes = themes.sort_values(["size", "group", "topic"], ascending=[False, True, True])
+    themes["theme_id"] = [f"T{i:03d}" for i in range(1, len(themes) + 1)]
+    parents = themes[["group", "parent"]].drop_duplicates().reset_index(drop=True)
+    parents["parent_theme_id"] = [f"P{i:02d}" for i in range(1, len(parents) + 1)]
+    themes = themes.merge(parents, on=["group", "parent"])
+    ids = {(g, t): tid for g, t, tid in zip(themes["group"], themes["topic"], themes["theme_id"],
+                                            strict=True)}  # fmt: skip
+    assignments, mentions = [], []
+    for name, frame, model, sentence_topics in parts:
+        assignments.append(_assignment_rows(name, frame, model, ids, themes))
+        mentions.append(_mention_rows(name, frame, model, sentence_topics, ids))
+    out.themes = _theme_rows(themes, parts)
+    out.assignments = ASSIGNMENTS.conform(pd.concat(assignments, ignore_index=True))
+    out.mentions = MENTIONS.conform(pd.concat(mentions, ignore_index=True))
+    return out
+
+
+def _assignment_rows(
+    name: str,
+    frame: pd.DataFrame,
+    model: ThemeModel,
+    ids: dict,
+    themes: pd.DataFrame,  # type: ignore[type-arg]
+) -> pd.DataFrame:
+    theme_id = [ids.get((name, t), UNCLASSIFIED) for t in model.labels_]
+    lookup = themes.set_index("theme_id")
+    return pd.DataFrame(
+        {
+            "verbatim_id": frame["verbatim_id"],
+            "theme_id": theme_id,
+            "theme_label": [lookup["label"].get(t, "Unclassified") for t in theme_id],
+            "parent_theme_id": [lookup["parent_theme_id"].get(t, UNCLASSIFIED) for t in theme_id],
+            "confidence": model.confidence_,
+        }
+    )
+
+
+def _mention_rows(
+    name: str,
+    frame: pd.DataFrame,
+    model: ThemeModel,
+    sentences: pd.DataFrame,
+    ids: dict,  # type: ignore[type-arg]
+) -> pd.DataFrame:
+    primary = pd.DataFrame(
+        {
+            "verbatim_id": frame["verbatim_id"],
+            "theme_id": [ids.get((name, t), UNCLASSIFIED) for t in model.labels_],
+            "sentence": frame["text"],
+            "confidence": model.confidence_,
+        }
+    )
+    extra = sentences.assign(theme_id=[ids[(name, t)] for t in sentences["topic"]])
+    both = pd.concat([primary, extra[primary.columns]], ignore_index=True)
+    # one row per (verbatim, theme): the primary row wins, then the most confident sentence
+    both = both[both["theme_id"] != UNCLASSIFIED].reset_index(drop=True)
+    both["_primary"] = both.index < len(primary)
+    both = both.sort_values(["_primary", "confidence"], ascending=False, kind="stable")
+    both = both.drop_duplicates(["verbatim_id", "theme_id"]).drop(columns="_primary")
+    return both.sort_values(["verbatim_id", "theme_id"]).reset_index(drop=True)
+
+
+def _theme_rows(themes: pd.DataFrame, parts: list) -> pd.DataFrame:  # type: ignore[type-arg]
+    parent_label = themes.set_index("parent_theme_id")["parent_label"]
+    rows = pd.DataFrame(
+        {
+            "theme_id": themes["theme_id"],
+            "label": themes["label"],
+            "parent_theme_id": themes["parent_theme_id"],
+            "parent_label": themes["parent_theme_id"].map(
+                parent_label[~parent_label.index.duplicated()]
+            ),
+            "keywords": themes["keywords"],
+            "size": themes["size"],
+            "language": themes["group"],
+            "examples": themes["examples"].map(" | ".join),
+        }
+    )
+    n_unclassified = sum(int(np.sum(model.labels_ == OUTLIER)) for _, _, model, _ in parts)
+    if n_unclassified:
+        rows.loc[len(rows)] = [UNCLASSIFIED, "Unclassified", UNCLASSIFIED, "Unclassified", "",
+                               n_unclassified, "all", ""]  # fmt: skip
+    return THEMES.conform(rows)

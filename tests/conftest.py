@@ -1,0 +1,85 @@
+"""Shared fixtures: a tiny deterministic embedder and small corpora with known themes."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = ROOT.parent / "shared" / "data"
+
+
+class HashingEmbedder:
+    """Bag-of-lemmas hashed into 256 dimensions: fast, deterministic, topical enough for tests."""
+
+    model_id = "test:hashing-256"
+
+    def __init__(self) -> None:
+        from sklearn.feature_extraction.text import HashingVectorizer
+
+        from cx_text.lemmas import LemmaTokenizer
+
+        self._vectorizer = HashingVectorizer(
+            n_features=256, alternate_sign=False, norm="l2", tokenizer=LemmaTokenizer(),
+            token_pattern=None, lowercase=False,
+        )  # fmt: skip
+        self.calls = 0
+
+    def encode(
+        self, texts: list[str], batch_size: int = 64, show_progress_bar: bool = False
+    ) -> np.ndarray:
+        self.calls += 1
+        return self._vectorizer.transform(texts).toarray().astype(np.float32)
+
+
+# Four themes, 16 phrasings each; the theme is the index of the block.
+THEME_CORPUS: dict[str, list[str]] = {
+    "late_delivery": [
+        f"{a} {b}"
+        for a in ("courier late again", "parcel delivery late", "late delivery courier",
+                  "delivery arrived late")
+        for b in ("waited hours", "two days late", "late evening", "still waiting courier")
+    ],
+    "app_crash": [
+        f"{a} {b}"
+        for a in ("app crashes checkout", "mobile app crash", "app freezes crashes",
+                  "app keeps crashing")
+        for b in ("after update", "every payment", "login screen crash", "phone app broken")
+    ],
+    "refund": [
+        f"{a} {b}"
+        for a in ("refund money not returned", "still no refund", "refund takes weeks",
+                  "money back refund")
+        for b in ("returned item", "bank refund", "refund request ignored", "waiting refund money")
+    ],
+    "friendly_staff": [
+        f"{a} {b}"
+        for a in ("friendly polite staff", "staff very friendly", "polite helpful staff",
+                  "friendly courier smile")
+        for b in ("thank you", "lovely people", "kind staff", "very polite friendly")
+    ],
+}  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def hashing_embedder() -> HashingEmbedder:
+    return HashingEmbedder()
+
+
+@pytest.fixture(scope="session")
+def theme_corpus() -> tuple[list[str], np.ndarray]:
+    docs, truth = [], []
+    for number, texts in enumerate(THEME_CORPUS.values()):
+        docs.extend(texts)
+        truth.extend([number] * len(texts))
+    return docs, np.array(truth)
+
+
+def needs_shared_data() -> pytest.MarkDecorator:
+    return pytest.mark.skipif(not SHARED_DATA.exists(), reason="../shared/data not present")

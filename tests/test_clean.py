@@ -1,0 +1,118 @@
+"""Clean: text normalisation, PII masking, non-answers, duplicates, id conflicts, conservation."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from cx_text import clean, ingest
+from cx_text.settings import CleanSettings, IngestSettings
+
+NOW = pd.Timestamp("2026-11-23 12:00:00")
+
+
+def _clean(rows: list[dict[str, str]], **settings: object) -> clean.CleanResult:
+    raw = ingest._as_raw(pd.DataFrame(rows), "t.csv")
+    mapped, quarantine = ingest.to_verbatims(raw, IngestSettings(), NOW)
+    assert quarantine.empty
+    return clean.clean_verbatims(mapped, CleanSettings(**settings), forced_language="en")  # type: ignore[arg-type]
+
+
+def _row(i: str, text: str, score: str = "5", customer: str = "c1", day: str = "2026-11-01"):
+    return {"id": i, "text": text, "score": score, "customer_id": customer, "date": day}
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("  late\t\tagain \n", "late again"),
+        ("fast&amp;friendly<br>courier", "fast&friendly courier"),
+        ("<p>great</p>", "great"),
+        ("bell\x07 char\u200b here", "bell char here"),
+        ("see <script>alert(1)</script>", "see <script>alert(1)</script>"),
+    ],
+)
+def test_normalise_text(raw: str, expected: str) -> None:
+    assert clean.normalise_text(raw) == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("write me at anna.k@example.com please", "write me at [email] please"),
+        ("call +7 916 123-45-67 today", "call [phone] today"),
+        ("(415) 555-0134 is my number", "[phone] is my number"),
+        ("звоните 8 (903) 555 12 34", "звоните [phone]"),
+        ("order #458812 never came", "order #458812 never came"),
+        ("waited 45 minutes for 2 items", "waited 45 minutes for 2 items"),
+    ],
+)
+def test_mask_pii(raw: str, expected: str) -> None:
+    assert clean.mask_pii(raw) == expected
+
+
+@pytest.mark.parametrize(
+    "text", ["-", "n/a", "N/A", "nothing", "No comment.", "нет", "Ничего", "stop", "10", "...",
+             "??", "👍", "!!!"],
+)  # fmt: skip
+def test_non_answers(text: str) -> None:
+    assert clean.is_non_answer(text)
+
+
+@pytest.mark.parametrize("text", ["ok", "no delivery", "нет доставки", "10/10 great", "late"])
+def test_real_answers_are_not_non_answers(text: str) -> None:
+    assert not clean.is_non_answer(text)
+
+
+def test_empty_text_quarantined_and_conservation() -> None:
+    rows = [
+        _row("1", "Courier was late", customer="a"),
+        _row("2", "   ", customer="b"),
+        _row("3", "", customer="c"),
+        _row("4", "n/a", customer="d"),
+        _row("5", "Courier was late", customer="a"),  # same customer, text, day: duplicate
+        _row("6", "courier was LATE", customer="a", day="2026-11-02"),  # other day: kept
+        _row("7", "Courier was late", customer="z"),  # other customer: kept
+    ]
+    result = _clean(rows)
+    assert result.quarantine["reason"].tolist() == ["empty_text", "empty_text"]
+    assert result.duplicates == 1
+    assert result.verbatims["verbatim_id"].tolist() == ["1", "4", "6", "7"]
+    counts = clean.count_outcomes(len(rows), result, len(result.quarantine))
+    assert counts == {"read": 7, "themed": 3, "quarantined": 2, "duplicates": 1, "non_answers": 1}
+    assert counts["read"] == sum(v for k, v in counts.items() if k != "read")
+
+
+def test_same_id_different_content_is_quarantined_same_content_is_duplicate() -> None:
+    rows = [
+        _row("1", "App crashes"),
+        _row("1", "App crashes at checkout", customer="c2"),  # conflict
+        _row("2", "Great prices"),
+        _row("2", "Great prices"),  # exact repeat of the same record
+    ]
+    result = _clean(rows)
+    assert result.quarantine["reason"].tolist() == ["conflicting_id"]
+    assert result.quarantine["row_number"].tolist() == [2]
+    assert result.duplicates == 1
+    assert result.verbatims["text"].tolist() == ["App crashes", "Great prices"]
+
+
+def test_pii_masked_long_text_flagged_and_hashed() -> None:
+    long_text = "The parcel was late. " * 300
+    result = _clean(
+        [_row("1", "mail me: bob@example.org"), _row("2", long_text, customer="c9")],
+        long_text_chars=5000,
+    )
+    v = result.verbatims
+    assert v["text"].iloc[0] == "mail me: [email]"
+    assert v["is_long"].tolist() == [False, True]
+    assert len(v["text"].iloc[1]) > 5000  # kept whole; only embedding truncates
+    assert v["text_hash"].iloc[0] == clean.text_hash("MAIL ME:  [email]")
+
+
+def test_clean_does_not_mutate_input() -> None:
+    raw = ingest._as_raw(pd.DataFrame([_row("1", "  spaced   out ")]), "t.csv")
+    mapped, _ = ingest.to_verbatims(raw, IngestSettings(), NOW)
+    before = mapped.copy()
+    clean.clean_verbatims(mapped, CleanSettings(), forced_language="en")
+    pd.testing.assert_frame_equal(mapped, before)

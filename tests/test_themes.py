@@ -1,0 +1,112 @@
+"""ThemeModel on a small corpus with known themes, with the tiny hashing embedder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sklearn.metrics import adjusted_rand_score
+
+from cx_text import themes
+from cx_text.themes import OUTLIER, ThemeModel
+
+
+@pytest.fixture(scope="module")
+def fitted(theme_corpus, hashing_embedder) -> tuple[ThemeModel, np.ndarray, list[str]]:
+    docs, _ = theme_corpus
+    vectors = hashing_embedder.encode(docs)
+    model = ThemeModel(min_cluster_size=5, embedder=hashing_embedder, random_state=7)
+    return model.fit(vectors, docs), vectors, docs
+
+
+def test_recovers_planted_themes(fitted, theme_corpus) -> None:
+    model, _, _ = fitted
+    _, truth = theme_corpus
+    assert adjusted_rand_score(truth, model.labels_) > 0.9
+    assert np.mean(model.labels_ == OUTLIER) < 0.1
+    assert len(model.themes_) == 4
+
+
+def test_theme_table_is_readable(fitted) -> None:
+    model, _, docs = fitted
+    table = model.themes_
+    assert table["size"].sum() + int(np.sum(model.labels_ == OUTLIER)) == len(docs)
+    for label in table["label"]:
+        assert 1 <= len(label.replace(",", " ").split()) <= 4
+        assert "_" not in label and not any(ch.isdigit() for ch in label)
+    keywords = " ".join(table["keywords"])
+    for word in ("late", "app", "refund", "friendly"):
+        assert word in keywords
+    assert all(3 <= len(ex) <= 5 for ex in table["examples"])
+    assert table["parent"].nunique() <= model.max_parents
+
+
+def test_examples_are_the_most_central(fitted) -> None:
+    model, vectors, docs = fitted
+    topic = 0
+    members = np.flatnonzero(model.labels_ == topic)
+    sims = themes.normalise_rows(vectors[members]) @ model.topic_embeddings_[topic]
+    best = docs[members[int(np.argmax(sims))]]
+    assert model.themes_.loc[0, "examples"][0] == best
+
+
+def test_same_data_same_settings_same_themes(fitted, theme_corpus, hashing_embedder) -> None:
+    model, vectors, docs = fitted
+    again = ThemeModel(min_cluster_size=5, embedder=hashing_embedder, random_state=7)
+    again.fit(vectors, docs)
+    assert np.array_equal(model.labels_, again.labels_)
+    assert model.themes_["label"].tolist() == again.themes_["label"].tolist()
+
+
+def test_save_load_assign_reproduces_fit(fitted, tmp_path: Path) -> None:
+    model, vectors, _ = fitted
+    model.save(tmp_path / "m")
+    assert (tmp_path / "m" / "centres.safetensors").exists()
+    assert (tmp_path / "m" / "bertopic" / "ctfidf.safetensors").exists()
+    loaded = ThemeModel.load(tmp_path / "m")
+    labels, confidence = loaded.assign(vectors)
+    assert np.array_equal(labels, model.labels_)
+    np.testing.assert_allclose(confidence, model.confidence_, atol=1e-6)
+    assert loaded.themes_["label"].tolist() == model.themes_["label"].tolist()
+
+
+def test_text_unlike_every_theme_is_unclassified(fitted) -> None:
+    model, vectors, _ = fitted
+    # a direction orthogonal to every theme centre: similarity 0 < outlier_threshold
+    centres = model.topic_embeddings_
+    probe = np.ones(vectors.shape[1], dtype=np.float32)
+    probe -= centres.T @ np.linalg.lstsq(centres.T, probe, rcond=None)[0]
+    labels, confidence = model.assign(probe.reshape(1, -1))
+    assert labels.tolist() == [OUTLIER]
+    assert abs(float(confidence[0])) < 1e-5
+
+
+@pytest.mark.parametrize(
+    ("keywords", "label"),
+    [
+        (["late delivery", "delivery", "courier", "late"], "Late delivery, courier"),
+        (["app", "app crash", "crash"], "App, crash"),
+        (["refund"], "Refund"),
+        ([], "Misc"),
+    ],
+)
+def test_make_label(keywords: list[str], label: str) -> None:
+    assert themes.make_label(keywords) == label
+
+
+def test_min_cluster_size_scales_with_corpus() -> None:
+    sizes = [themes.scaled_min_cluster_size(n) for n in (100, 3000, 6500, 100_000)]
+    assert sizes == sorted(sizes)
+    assert sizes[0] == 5
+
+
+def test_refine_assigns_every_doc_to_nearest_centre() -> None:
+    rng = np.random.default_rng(0)
+    centres = np.eye(3, 8, dtype=np.float32)
+    points = np.vstack([c + 0.05 * rng.standard_normal((10, 8)) for c in centres])
+    initial = np.array([0] * 10 + [1] * 10 + [OUTLIER] * 10)  # third cluster unknown
+    labels, found, _ = themes.refine(points.astype(np.float32), initial, 0.5, 3)
+    assert len(found) == 2
+    assert (labels[20:] == OUTLIER).all()  # too far from both known centres
+    assert (labels[:10] == labels[0]).all() and (labels[10:20] == labels[10]).all()

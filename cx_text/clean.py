@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from cx_text.ingest import INPUT, ORIGINAL, ROW, quarantine_rows
+from cx_text.ingest import INPUT, ORIGINAL, ROW, join_columns, quarantine_rows
 from cx_text.language import detect_languages
 from cx_text.schemas import QUARANTINE, VERBATIMS
 from cx_text.settings import CleanSettings
@@ -108,7 +108,7 @@ def clean_verbatims(
 
 def _content_key(frame: pd.DataFrame) -> pd.Series:
     cols = ["text", "score", "created_at", "customer_id", "source"]
-    return frame[cols].astype(str).agg("\x1f".join, axis=1)
+    return join_columns(frame, cols)
 
 
 def _id_conflicts(frame: pd.DataFrame, valid: pd.Series) -> tuple[pd.Series, pd.Series]:

@@ -19,6 +19,12 @@ app = typer.Typer(
     help="Turn NPS comments and complaints into ranked, actionable themes.",
 )
 
+
+@app.callback()
+def _root() -> None:
+    """cx-text: NPS comments and complaints -> ranked themes, reports and follow-up lists."""
+
+
 USER_ERRORS: tuple[type[Exception], ...] = (ConfigError,)
 
 

@@ -41,6 +41,7 @@ class Discovery:
     model_ids: dict[str, str]
     new_embeddings: list[NewEmbeddings] = field(default_factory=list)
     n_cached: int = 0
+    languages: dict[str, str] = field(default_factory=dict)
 
 
 def language_groups(verbatims: pd.DataFrame, settings: Settings) -> dict[str, str]:
@@ -59,6 +60,14 @@ def group_of(languages: pd.Series, groups: dict[str, str]) -> pd.Series:
     if "all" in groups:
         return pd.Series("all", index=languages.index)
     return languages.fillna("en").map(lambda lang: "ru" if lang == "ru" else "other")
+
+
+def group_language(languages: pd.Series) -> str:
+    """The language a group's themes are labelled with: its only language, or 'multi'."""
+    counts = languages.fillna("en").value_counts()
+    return (
+        str(counts.index[0]) if len(counts) == 1 or counts.iloc[0] > 0.9 * counts.sum() else "multi"
+    )
 
 
 def split_sentences(text: str, min_chars: int) -> list[str]:
@@ -127,6 +136,7 @@ def discover_themes(
         vectors = _embed(docs, embedder, cache, settings, out)
         model = _theme_model(settings, embedder).fit(vectors, docs)
         out.models[name], out.model_ids[name] = model, embedder.model_id
+        out.languages[name] = group_language(frame["language"])
         mentions = _mentions(frame, model, embedder, cache, settings, out)
         parts.append((name, frame, model, mentions))
     return _combine(parts, out)
@@ -160,7 +170,7 @@ def _mentions(
     return sentences.assign(topic=topics, confidence=sims)[lambda f: f["topic"] != OUTLIER]
 
 
-def _combine(parts: list, out: Discovery) -> Discovery:  # type: ignore[type-arg]
+def _combine(parts: list, out: Discovery) -> Discovery:
     tables = []
     for name, _, model, _ in parts:
         tables.append(model.themes_.assign(group=name))
@@ -178,6 +188,7 @@ def _combine(parts: list, out: Discovery) -> Discovery:  # type: ignore[type-arg
     for name, frame, model, sentence_topics in parts:
         assignments.append(_assignment_rows(name, frame, model, ids, themes))
         mentions.append(_mention_rows(name, frame, model, sentence_topics, ids))
+    themes["group"] = themes["group"].map(out.languages)
     out.themes = _theme_rows(themes, parts)
     out.assignments = ASSIGNMENTS.conform(pd.concat(assignments, ignore_index=True))
     out.mentions = MENTIONS.conform(pd.concat(mentions, ignore_index=True))
@@ -189,7 +200,7 @@ def _assignment_rows(
     frame: pd.DataFrame,
     model: ThemeModel,
     ids: dict,
-    themes: pd.DataFrame,  # type: ignore[type-arg]
+    themes: pd.DataFrame,
 ) -> pd.DataFrame:
     theme_id = [ids.get((name, t), UNCLASSIFIED) for t in model.labels_]
     lookup = themes.set_index("theme_id")
@@ -209,7 +220,7 @@ def _mention_rows(
     frame: pd.DataFrame,
     model: ThemeModel,
     sentences: pd.DataFrame,
-    ids: dict,  # type: ignore[type-arg]
+    ids: dict,
 ) -> pd.DataFrame:
     primary = pd.DataFrame(
         {
@@ -229,7 +240,7 @@ def _mention_rows(
     return both.sort_values(["verbatim_id", "theme_id"]).reset_index(drop=True)
 
 
-def _theme_rows(themes: pd.DataFrame, parts: list) -> pd.DataFrame:  # type: ignore[type-arg]
+def _theme_rows(themes: pd.DataFrame, parts: list) -> pd.DataFrame:
     parent_label = themes.set_index("parent_theme_id")["parent_label"]
     rows = pd.DataFrame(
         {

@@ -348,6 +348,15 @@ def _ids(ids: pd.Series, raw: pd.DataFrame, mapping: dict[str, str]) -> pd.Serie
     return ids.where(ids != "", hashed)
 
 
+def join_columns(frame: pd.DataFrame, cols: list[str]) -> pd.Series:
+    """One string per row: the values of `cols` (missing as 'nan') joined by a separator."""
+    return pd.Series(
+        ["\x1f".join(map(str, row)) for row in frame[cols].itertuples(index=False, name=None)],
+        index=frame.index,
+        dtype=object,
+    )
+
+
 def _reasons(
     raw: pd.DataFrame, score_issue: pd.Series, created: pd.Series, has_date: bool
 ) -> pd.Series:

@@ -19,7 +19,7 @@ from typing import Any
 
 import pandas as pd
 
-from cx_text import clean, ingest, outputs
+from cx_text import clean, ingest, nps, outputs, rank
 from cx_text.discover import Discovery, discover_themes
 from cx_text.settings import Settings
 from cx_text.store import Store
@@ -119,8 +119,11 @@ def run(inputs: list[str], out_dir: Path, settings: Settings) -> dict[str, Any]:
             "new": sum(len(e.hashes) for e in found.new_embeddings),
             "cached": found.n_cached,
         }
+        with timer.stage("nps"):
+            tables = rank_tables(data.verbatims, found, settings)
+        record["nps"] = nps.overall_nps(data.verbatims)
         with timer.stage("write"):
-            write_outputs(out_dir, data, found)
+            write_outputs(out_dir, data, found, tables)
             save_models(found, settings.models_dir / "current")
         with timer.stage("store"):
             record["finished_at"] = pd.Timestamp.now(tz="UTC").tz_localize(None).isoformat()
@@ -133,12 +136,36 @@ def run(inputs: list[str], out_dir: Path, settings: Settings) -> dict[str, Any]:
     return record
 
 
-def write_outputs(out_dir: Path, data: Ingested, found: Discovery) -> None:
+def rank_tables(verbatims: pd.DataFrame, found: Discovery, settings: Settings) -> dict[str, Any]:
+    """Per-theme NPS figures, the ranked table, its views, segments, backlog and follow-up."""
+    a, m, r = found.assignments, found.mentions, settings.rank
+    figures = nps.theme_figures(verbatims, a, settings.nps, m, found.themes)
+    ranked = rank.rank_themes(figures, r)
+    return {
+        "themes": ranked,
+        "parent_themes": nps.parent_theme_figures(verbatims, a, settings.nps, m, found.themes),
+        "top_detractor_themes": rank.detractor_view(ranked, r),
+        "top_promoter_themes": rank.promoter_view(ranked, nps.overall_nps(verbatims), r),
+        "passive_themes": rank.passive_view(ranked, r),
+        "themes_by_segment": rank.segment_breakdown(verbatims, a, m, r),
+        "backlog": rank.backlog_items(ranked, verbatims, a, r),
+        "backlog_json": rank.backlog_json(ranked, verbatims, a, r),
+        "followup": rank.followup_list(ranked, verbatims, a, r),
+        "complaint_links": nps.link_complaints(verbatims, settings.nps.complaint_link_days),
+    }
+
+
+def write_outputs(out_dir: Path, data: Ingested, found: Discovery, tables: dict[str, Any]) -> None:
     outputs.write_csv(data.quarantine, out_dir / "quarantine.csv")
     outputs.write_parquet(data.verbatims, out_dir / "verbatims.parquet")
     outputs.write_csv(found.assignments, out_dir / "assignments.csv")
     outputs.write_csv(found.mentions, out_dir / "mentions.csv")
-    outputs.write_table(found.themes, out_dir, "themes", ("csv", "parquet"))
+    outputs.write_table(tables["themes"], out_dir, "themes", ("csv", "parquet", "xlsx"))
+    for name in ("parent_themes", "top_detractor_themes", "top_promoter_themes",
+                 "passive_themes", "themes_by_segment", "backlog", "followup",
+                 "complaint_links"):  # fmt: skip
+        outputs.write_csv(tables[name], out_dir / f"{name}.csv")
+    outputs.write_json(tables["backlog_json"], out_dir / "backlog.json")
 
 
 def save_models(found: Discovery, folder: Path) -> None:

@@ -44,7 +44,7 @@ class IngestSettings(BaseModel):
     default_source: SourceKind = "survey"
     # score scale per source; a source missing here uses `scale`
     scale: Scale = "nps"
-    source_scales: dict[str, Scale] = Field(default_factory=lambda: {"complaint": "none"})
+    source_scales: dict[str, Scale] = Field(default_factory=lambda: {"complaint": "none"})  # type: ignore[arg-type]
     sql_url: SecretStr | None = None
     date_dayfirst: bool = False
 

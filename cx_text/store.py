@@ -267,7 +267,7 @@ def _delete_keys(
     extra: sa.ColumnElement[bool] | None = None,
 ) -> None:
     for chunk in _chunks(values.astype(str).unique().tolist()):
-        condition = table.c[key].in_(chunk)
+        condition: sa.ColumnElement[bool] = table.c[key].in_(chunk)
         if extra is not None:
             condition = condition & extra
         conn.execute(table.delete().where(condition))

@@ -1,0 +1,347 @@
+"""Rank: the prioritised theme table, its detractor / promoter / passive views, segment figures,
+backlog items for an issue tracker and the detractor follow-up list.
+
+Every function takes the theme figures of `cx_text.nps` (or the ranked table built from them) and
+returns a new frame; nothing is written here.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from cx_text import nps
+from cx_text.schemas import (
+    BACKLOG,
+    FOLLOWUP,
+    THEME_TABLE,
+    THEMES_BY_SEGMENT,
+    UNCLASSIFIED,
+    VERBATIMS,
+)
+from cx_text.settings import RankSettings
+
+DEFAULT_SEGMENTS = ("touchpoint", "source", "channel")
+N_QUOTES = 3
+QUOTE_CHARS = 300
+# roles whose verbatims make the most useful quotes in a fix-it ticket
+_QUOTE_ROLES = ("detractor", "complaint")
+
+
+# --------------------------------------------------------------------------- ranking
+
+
+def priority(figures: pd.DataFrame, settings: RankSettings) -> pd.Series:
+    """priority = impact_weight * (-nps_impact) + complaint_weight * 100 * complaint_share.
+
+    A theme without scored verbatims (complaint-only) has no nps_impact; its impact term counts
+    as 0, so it ranks after every theme that costs NPS and before those that add to it.
+    """
+    cost = -figures["nps_impact"].astype(float).fillna(0.0)
+    complaints = 100.0 * figures["complaint_share"].astype(float).fillna(0.0)
+    return settings.impact_weight * cost + settings.complaint_weight * complaints
+
+
+def rank_themes(figures: pd.DataFrame, settings: RankSettings) -> pd.DataFrame:
+    """The ranked theme table (schema THEME_TABLE): themes that cost NPS points first.
+
+    ``priority = impact_weight * (-nps_impact) + complaint_weight * complaint_share_points``,
+    where nps_impact is the leave-one-out NPS impact in points (negative = the theme costs NPS;
+    0 when the theme has no scored verbatims) and complaint_share_points is the theme's share of
+    all complaints in points (0-100). Defaults (1, 0) rank by NPS cost alone. Rows are sorted by
+    priority, highest first; ties (and complaint-only themes, whose priority is the complaint
+    term alone) by complaint volume, then theme size. Themes whose impact interval includes 0
+    are kept, with ``significant=False``. The ``unclassified`` theme is always ranked last.
+
+    Args:
+        figures: output of `nps.theme_figures`.
+        settings: the weights.
+    """
+    out = figures.assign(priority=priority(figures, settings))
+    out["_last"] = out["theme_id"].astype(str) == UNCLASSIFIED
+    out = out.sort_values(
+        ["_last", "priority", "n_complaints", "n_verbatims", "theme_id"],
+        ascending=[True, False, False, False, True],
+        kind="stable",
+    )
+    out["rank"] = np.arange(1, len(out) + 1)
+    return THEME_TABLE.conform(out[THEME_TABLE.names])
+
+
+# --------------------------------------------------------------------------- views
+
+
+def _themed(ranked: pd.DataFrame) -> pd.DataFrame:
+    return ranked[ranked["theme_id"] != UNCLASSIFIED]
+
+
+def detractor_view(ranked: pd.DataFrame, settings: RankSettings) -> pd.DataFrame:
+    """Top themes to fix: themes that cost NPS, by share of all detractors, then by impact."""
+    rows = _themed(ranked)
+    rows = rows[(rows["nps_impact"] < 0).fillna(False)]
+    rows = rows.sort_values(["detractor_share", "nps_impact"], ascending=[False, True])
+    return rows.head(settings.top_n).reset_index(drop=True)
+
+
+def promoter_view(
+    ranked: pd.DataFrame, overall: dict[str, float], settings: RankSettings
+) -> pd.DataFrame:
+    """What sets us apart: themes whose promoter rate beats the overall promoter share.
+
+    Args:
+        ranked: output of `rank_themes`.
+        overall: output of `nps.overall_nps` (its promoter_share is the bar).
+        settings: top_n and view_min_scored (smaller themes are left out: their rates are noise).
+    """
+    rows = _themed(ranked)
+    beats = rows["promoter_rate"] > overall["promoter_share"]
+    rows = rows[beats.fillna(False) & (rows["n_scored"] >= settings.view_min_scored)]
+    rows = rows.sort_values(["promoter_share", "promoter_rate"], ascending=False)
+    return rows.head(settings.top_n).reset_index(drop=True)
+
+
+def passive_view(ranked: pd.DataFrame, settings: RankSettings) -> pd.DataFrame:
+    """Themes with the highest passive rate: customers one step from either side."""
+    rows = _themed(ranked)
+    rows = rows[rows["n_scored"] >= settings.view_min_scored]
+    rows = rows.sort_values(["passive_rate", "n_passives"], ascending=False)
+    return rows.head(settings.top_n).reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------- segments
+
+
+def segment_columns(verbatims: pd.DataFrame, settings: RankSettings) -> list[str]:
+    """settings.segment_columns, or touchpoint, source, channel + the input's extra columns.
+
+    Named columns absent from this input are skipped: exports differ in which segments they carry.
+    """
+    if settings.segment_columns is not None:
+        return [c for c in settings.segment_columns if c in verbatims.columns]
+    extra = [c for c in verbatims.columns if c not in VERBATIMS.names and not c.startswith("_")]
+    return [c for c in (*DEFAULT_SEGMENTS, *extra) if c in verbatims.columns]
+
+
+_SUPPRESSED = THEMES_BY_SEGMENT.names[5:-1]  # every figure after n_verbatims
+
+
+def _segment_rows(
+    roles: np.ndarray, matrix: np.ndarray, keys: list[str], min_size: int
+) -> pd.DataFrame:
+    """Theme figures within one segment value; groups below `min_size` are suppressed."""
+    counts = nps.count_figures(roles, matrix, keys, "theme_id")
+    counts = counts[counts["n_verbatims"] > 0].astype({c: float for c in _SUPPRESSED})
+    counts["suppressed"] = counts["n_verbatims"] < min_size
+    counts.loc[counts["suppressed"], _SUPPRESSED] = np.nan
+    return counts
+
+
+def segment_breakdown(
+    verbatims: pd.DataFrame,
+    assignments: pd.DataFrame,
+    mentions: pd.DataFrame | None,
+    settings: RankSettings,
+) -> pd.DataFrame:
+    """Per-theme figures within every value of every segment column (schema THEMES_BY_SEGMENT).
+
+    Membership is the one of `nps.theme_figures` (mentions when given). A segment x theme group
+    with fewer than settings.min_segment_size verbatims is kept with ``suppressed=True``: its
+    n_verbatims stays, every other figure is empty. Rows with no value in a column are skipped
+    for that column.
+    """
+    keys, matrix = nps.membership_matrix(
+        verbatims, nps.theme_members(assignments, mentions), "theme_id"
+    )
+    roles = nps.string_values(verbatims, "role")
+    parts = [THEMES_BY_SEGMENT.empty()]
+    for column in segment_columns(verbatims, settings):
+        values = verbatims[column].astype("string")
+        for value in values.dropna().unique():
+            mask = (values == value).fillna(False).to_numpy(dtype=bool)
+            rows = _segment_rows(roles[mask], matrix[mask], keys, settings.min_segment_size)
+            parts.append(rows.assign(segment_column=column, segment_value=str(value)))
+    table = pd.concat([p for p in parts if len(p)] or parts[:1], ignore_index=True)
+    labels = nps.theme_info(assignments).set_index("theme_id")["label"]
+    table["label"] = table["theme_id"].map(labels).fillna(table["theme_id"])
+    return THEMES_BY_SEGMENT.conform(table[THEMES_BY_SEGMENT.names])
+
+
+# --------------------------------------------------------------------------- backlog
+
+
+def backlog_themes(ranked: pd.DataFrame, settings: RankSettings) -> pd.DataFrame:
+    """The top_n themes with a negative NPS impact, in rank order (unclassified excluded)."""
+    rows = _themed(ranked)
+    rows = rows[(rows["nps_impact"] < 0).fillna(False)].sort_values("rank")
+    return rows.head(settings.top_n).reset_index(drop=True)
+
+
+def top_quotes(
+    verbatims: pd.DataFrame, assignments: pd.DataFrame, theme_ids: list[str], n: int = N_QUOTES
+) -> dict[str, list[str]]:
+    """Up to `n` quotes per theme from its most confident primary assignments.
+
+    Detractors and complaints come first (they say what to fix). Long texts are cut to
+    QUOTE_CHARS characters.
+    """
+    text = verbatims[["verbatim_id", "text", "role"]].astype({"verbatim_id": str})
+    rows = assignments[assignments["theme_id"].isin(theme_ids)].astype({"verbatim_id": str})
+    rows = rows.merge(text, on="verbatim_id")
+    rows = rows[rows["text"].fillna("").str.strip() != ""]
+    rows = rows.assign(_other_role=~rows["role"].isin(_QUOTE_ROLES))
+    rows = rows.sort_values(
+        ["_other_role", "confidence", "verbatim_id"], ascending=[True, False, True]
+    )
+    quotes = rows.groupby("theme_id", sort=False).head(n)
+    clipped = quotes["text"].map(_clip)
+    return {str(t): clipped[quotes["theme_id"] == t].tolist() for t in quotes["theme_id"].unique()}
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= QUOTE_CHARS else text[: QUOTE_CHARS - 1].rstrip() + "…"
+
+
+def tracker_priority(position: int, significant: bool) -> str:
+    """Highest: significant and in the top 3; High: significant; Medium: top 3; else Low."""
+    if significant:
+        return "Highest" if position <= 3 else "High"
+    return "Medium" if position <= 3 else "Low"
+
+
+def _number(value: Any) -> float | int | bool | str | None:
+    """A JSON-safe scalar: NaN / NA become None, numpy scalars become Python ones."""
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+        return None
+    return value.item() if isinstance(value, np.generic) else value
+
+
+FIGURES = [
+    "rank", "n_verbatims", "share", "n_detractors", "n_passives", "n_promoters", "n_complaints",
+    "theme_nps", "theme_nps_low", "theme_nps_high", "nps_impact", "nps_impact_low",
+    "nps_impact_high", "significant", "detractor_share", "detractor_rate", "promoter_share",
+    "driver_coef", "priority",
+]  # fmt: skip
+
+
+def _pct(value: Any) -> str:
+    return "n/a" if _number(value) is None else f"{100 * float(value):.1f}%"
+
+
+def _pts(value: Any) -> str:
+    return "n/a" if _number(value) is None else f"{float(value):+.1f}"
+
+
+def _or_na(value: Any) -> str:
+    return "n/a" if _number(value) is None or str(value) == "" else str(value)
+
+
+def describe_theme(row: dict[str, Any], quotes: list[str]) -> str:
+    """The multi-line issue description: figures, then the customers' own words."""
+    lines = [
+        f"Theme {row['theme_id']}: {row['label']} (parent: {_or_na(row['parent_label'])})",
+        f"Keywords: {_or_na(row['keywords'])}",
+        f"NPS impact: {_pts(row['nps_impact'])} pts (95% CI {_pts(row['nps_impact_low'])} to "
+        f"{_pts(row['nps_impact_high'])}){'' if row['significant'] else ', not significant'}",
+        f"Theme NPS: {_pts(row['theme_nps'])} (95% CI {_pts(row['theme_nps_low'])} to "
+        f"{_pts(row['theme_nps_high'])})",
+        f"Verbatims: {row['n_verbatims']} ({_pct(row['share'])} of themed verbatims); "
+        f"complaints: {row['n_complaints']}",
+        f"Detractors: {row['n_detractors']} ({_pct(row['detractor_rate'])} of the theme, "
+        f"{_pct(row['detractor_share'])} of all detractors)",
+        f"Rank {row['rank']} in the cx-text theme table.",
+        "",
+        "What customers say:",
+        *[f'"{q}"' for q in quotes],
+        "",
+        f"cx_theme_id={row['theme_id']} (generated by cx-text; re-imports update this item)",
+    ]
+    return "\n".join(lines)
+
+
+def _label_text(label: Any) -> str:
+    text = str(label) if _number(label) is not None else ""
+    return text[:1].upper() + text[1:]
+
+
+def backlog_json(
+    ranked: pd.DataFrame,
+    verbatims: pd.DataFrame,
+    assignments: pd.DataFrame,
+    settings: RankSettings,
+) -> list[dict[str, Any]]:
+    """Backlog items for any issue tracker, keyed by the stable cx_theme_id (upsert on it).
+
+    Returns:
+        One dict per top detractor theme (negative impact, rank order, top_n): cx_theme_id,
+        summary, description, labels (list), priority, quotes and figures (numbers, None for n/a).
+    """
+    themes = backlog_themes(ranked, settings)
+    quotes = top_quotes(verbatims, assignments, themes["theme_id"].astype(str).tolist())
+    items = []
+    for position, row in enumerate(themes.astype(object).to_dict("records"), start=1):
+        theme_id, said = str(row["theme_id"]), quotes.get(str(row["theme_id"]), [])
+        items.append(
+            {
+                "cx_theme_id": theme_id,
+                "summary": f"[CX] {_label_text(row['label'])} ({row['nps_impact']:.1f} NPS pts)",
+                "description": describe_theme(row, said),
+                "labels": ["cx-text", f"theme-{theme_id}"],
+                "priority": tracker_priority(position, bool(row["significant"])),
+                "quotes": said,
+                "figures": {name: _number(row[name]) for name in FIGURES},
+            }
+        )
+    return items
+
+
+def backlog_items(
+    ranked: pd.DataFrame,
+    verbatims: pd.DataFrame,
+    assignments: pd.DataFrame,
+    settings: RankSettings,
+) -> pd.DataFrame:
+    """Backlog items as a frame Jira's CSV importer accepts (schema BACKLOG).
+
+    Columns Summary, Description (multi-line), Labels ('cx-text,theme-T001'), Priority
+    (see `tracker_priority`) and cx_theme_id, the stable key to map onto a custom field.
+    """
+    items = backlog_json(ranked, verbatims, assignments, settings)
+    frame = pd.DataFrame(
+        {
+            "Summary": [i["summary"] for i in items],
+            "Description": [i["description"] for i in items],
+            "Labels": [",".join(i["labels"]) for i in items],
+            "Priority": [i["priority"] for i in items],
+            "cx_theme_id": [i["cx_theme_id"] for i in items],
+        },
+        columns=BACKLOG.names,
+    )
+    return BACKLOG.conform(frame)
+
+
+def followup_list(
+    ranked: pd.DataFrame,
+    verbatims: pd.DataFrame,
+    assignments: pd.DataFrame,
+    settings: RankSettings,
+) -> pd.DataFrame:
+    """Detractors to call back for the backlog themes (schema FOLLOWUP).
+
+    A detractor is listed under its primary theme, if that theme is one of `backlog_themes`;
+    a customer appears once per theme (their newest verbatim). Themes in rank order, newest
+    first within a theme; verbatims without a customer_id cannot be called back and are left out.
+    """
+    themes = backlog_themes(ranked, settings)[["theme_id", "label", "rank"]]
+    themes = themes.astype({"theme_id": str})
+    primary = assignments[["verbatim_id", "theme_id"]].astype(str)
+    rows = primary.merge(themes, on="theme_id")
+    people = verbatims[(verbatims["role"] == "detractor").fillna(False)].dropna(
+        subset=["customer_id"]
+    )
+    rows = rows.merge(people.astype({"verbatim_id": str}), on="verbatim_id")
+    rows = rows.sort_values(["rank", "created_at", "verbatim_id"], ascending=[True, False, True])
+    rows = rows.drop_duplicates(["theme_id", "customer_id"])
+    return FOLLOWUP.conform(rows[FOLLOWUP.names])

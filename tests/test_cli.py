@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from cx_text.cli import app
-from cx_text.schemas import ASSIGNMENTS, QUARANTINE, THEMES, UNCLASSIFIED, VERBATIMS
+from cx_text.schemas import ASSIGNMENTS, QUARANTINE, THEME_TABLE, UNCLASSIFIED, VERBATIMS
 from tests.conftest import ROOT
 
 SAMPLE = ROOT / "data" / "sample_feedback.csv"
@@ -87,10 +87,29 @@ def test_sample_run_outputs_follow_their_schemas(sample_run: Path) -> None:
     themed = verbatims[~verbatims["is_non_answer"]]
     assert set(assignments["verbatim_id"]) == set(themed["verbatim_id"])
     assert (assignments["theme_id"] == UNCLASSIFIED).mean() < 0.10
-    themes = THEMES.conform(pd.read_csv(sample_run / "themes.csv"))
+    themes = THEME_TABLE.conform(pd.read_csv(sample_run / "themes.csv"))
+    assert themes["rank"].tolist() == list(range(1, len(themes) + 1))
     assert set(themes["language"]) >= {"en", "ru"}
     assert themes["parent_theme_id"].nunique() <= 2 * 15 + 1  # two language groups + unclassified
     assert not verbatims["text"].str.contains("@example.com").any()  # PII masked
+    for name in ("backlog.csv", "backlog.json", "followup.csv", "themes_by_segment.csv",
+                 "themes.xlsx", "top_promoter_themes.csv", "parent_themes.csv"):  # fmt: skip
+        assert (sample_run / name).stat().st_size > 0
+
+
+def test_sample_run_ranks_planted_detractor_themes_first(sample_run: Path) -> None:
+    """The top of the ranked table is made of themes planted as detractor-heavy."""
+    truth = pd.read_csv(TRUTH, keep_default_na=False).drop_duplicates("response_id")
+    assignments = pd.read_csv(sample_run / "assignments.csv")
+    merged = assignments.merge(truth, left_on="verbatim_id", right_on="response_id")
+    planted = merged.groupby("theme_id")["theme"].agg(lambda s: s.value_counts().index[0])
+    themes = pd.read_csv(sample_run / "themes.csv")
+    top = themes.head(5)["theme_id"].map(planted)
+    detractor_heavy = {"late_delivery", "damaged_package", "refund_delay", "rude_support",
+                       "app_crashes", "hidden_fees", "long_wait_support", "wrong_item",
+                       "promo_code_failure"}  # fmt: skip
+    assert set(top) <= detractor_heavy, top.tolist()
+    assert (themes.head(5)["nps_impact"] < 0).all()
 
 
 def test_second_run_embeds_nothing(sample_run: Path) -> None:

@@ -1,0 +1,1 @@
+"""Prefect flows: orchestration only; every step calls cx_text functions."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -83,3 +84,22 @@ def theme_corpus() -> tuple[list[str], np.ndarray]:
 
 def needs_shared_data() -> pytest.MarkDecorator:
     return pytest.mark.skipif(not SHARED_DATA.exists(), reason="../shared/data not present")
+
+
+_EXIT: dict[str, int] = {}
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    _EXIT["status"] = int(exitstatus)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """End the process right after pytest's summary.
+
+    DuckDB 2.0's nanobind binding prints dozens of "leaked" lines during interpreter teardown,
+    which would bury the summary line; the exit status is unchanged.
+    """
+    if "status" in _EXIT:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(_EXIT["status"])

@@ -5,15 +5,13 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Any
 
-import numpy as np
 import pandas as pd
 import pytest
 
 from cx_text import nps, rank
 from cx_text.clean import clean_verbatims
-from cx_text.ingest import read_input, role_for, to_verbatims
+from cx_text.ingest import read_input, to_verbatims
 from cx_text.schemas import (
     ASSIGNMENTS,
     BACKLOG,
@@ -22,30 +20,12 @@ from cx_text.schemas import (
     THEME_TABLE,
     THEMES_BY_SEGMENT,
     UNCLASSIFIED,
-    VERBATIMS,
 )
 from cx_text.settings import CleanSettings, IngestSettings, NpsSettings, RankSettings
+from tests.factories import DAY, complaint, frame, survey
 
 DATA = Path(__file__).resolve().parents[1] / "data"
-DAY = pd.Timestamp("2026-01-10")
 FAST = NpsSettings(bootstrap_samples=200, random_state=1)
-
-
-def survey(vid: str, score: float, **extra: Any) -> dict[str, Any]:
-    return {"verbatim_id": vid, "source": "survey", "score": score, "scale": "nps",
-            "role": role_for(score, "nps"), **extra}  # fmt: skip
-
-
-def complaint(vid: str, **extra: Any) -> dict[str, Any]:
-    return {"verbatim_id": vid, "source": "complaint", "score": np.nan, "scale": "none",
-            "role": "complaint", **extra}  # fmt: skip
-
-
-def frame(*rows: dict[str, Any]) -> pd.DataFrame:
-    defaults = {"text": "some comment", "created_at": DAY, "customer_id": None,
-                "touchpoint": "delivery", "channel": "app", "language": "en",
-                "is_non_answer": False, "is_long": False, "text_hash": "h"}  # fmt: skip
-    return VERBATIMS.conform(pd.DataFrame([{**defaults, **row} for row in rows]))
 
 
 def assign(pairs: dict[str, str], confidence: dict[str, float] | None = None) -> pd.DataFrame:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import html
+import json
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -147,6 +148,30 @@ def _finish(frame: pd.DataFrame, settings: CleanSettings, forced: str | None) ->
     out["language"] = given.where(given != "", detected)
     out = out.drop(columns=[c for c in (INPUT, ROW, ORIGINAL) if c in out.columns])
     return VERBATIMS.conform(out)
+
+
+def drop_seen(result: CleanResult, known: pd.DataFrame) -> tuple[CleanResult, int]:
+    """Skip verbatims the store already holds; an id stored with other text is a conflict.
+
+    Returns:
+        (the result without seen rows, conflicting ones added to its quarantine; n seen).
+    """
+    v = result.verbatims
+    stored = dict(zip(known["verbatim_id"], known["text_hash"], strict=True))
+    stored_hash = v["verbatim_id"].map(stored)
+    seen = stored_hash.notna() & (stored_hash == v["text_hash"])
+    conflict = stored_hash.notna() & ~seen
+    rows = v[conflict]
+    originals = [json.dumps({"verbatim_id": i, "text": t}, ensure_ascii=False)
+                 for i, t in zip(rows["verbatim_id"], rows["text"], strict=True)]  # fmt: skip
+    extra = QUARANTINE.conform(pd.DataFrame({
+        "input_file": "", "row_number": pd.array([None] * len(rows), dtype="Int64"),
+        "reason": "conflicting_id", "detail": "id already stored with different text",
+        "verbatim_id": rows["verbatim_id"], "original": originals,
+    }))  # fmt: skip
+    quarantine = pd.concat([result.quarantine, extra], ignore_index=True)
+    kept = v[~seen & ~conflict].reset_index(drop=True)
+    return CleanResult(kept, quarantine, result.duplicates), int(seen.sum())
 
 
 def count_outcomes(read: int, clean: CleanResult, quarantined: int) -> dict[str, int]:

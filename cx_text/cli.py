@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -72,57 +73,115 @@ def _overrides(
     return result
 
 
-@app.command("run")
-def run_command(
-    inputs: Inputs,
-    out: OutOpt = Path("cx-text-out"),
-    config: ConfigOpt = None,
-    text_col: Annotated[str | None, _col("Column holding the comment text.")] = None,
-    score_col: Annotated[str | None, _col("Column holding the score.")] = None,
-    id_col: Annotated[str | None, _col("Column holding a unique response id.")] = None,
-    date_col: Annotated[str | None, _col("Column holding the response date.")] = None,
-    customer_col: Annotated[str | None, _col("Column holding the customer id.")] = None,
-    touchpoint_col: Annotated[str | None, _col("Column holding the journey stage.")] = None,
-    channel_col: Annotated[str | None, _col("Column holding the channel.")] = None,
-    source_col: Annotated[str | None, _col("Column holding survey/complaint.")] = None,
-    source: Annotated[
-        str | None, _col("Source of rows without a source column: survey, complaint or other.")
-    ] = None,
-    scale: Annotated[
-        str | None, _col("Score scale of survey rows: nps (0-10), csat (1-5) or ces (1-7).")
-    ] = None,
-    state_dir: Annotated[
-        Path | None, _col("Store folder (default ./.cx-text, also CX_TEXT_STATE_DIR).")
-    ] = None,
-    language: Annotated[str | None, _col("Force one language code for every verbatim.")] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only print the summary.")] = False,
+Job = Callable[[list[str], Path, Any], dict[str, Any]]
+
+
+def _input_command(job_name: str) -> Callable[..., None]:
+    """A command over INPUT files with the column options (shared by run and nightly)."""
+
+    def command(
+        inputs: Inputs,
+        out: OutOpt = Path("cx-text-out"),
+        config: ConfigOpt = None,
+        text_col: Annotated[str | None, _col("Column holding the comment text.")] = None,
+        score_col: Annotated[str | None, _col("Column holding the score.")] = None,
+        id_col: Annotated[str | None, _col("Column holding a unique response id.")] = None,
+        date_col: Annotated[str | None, _col("Column holding the response date.")] = None,
+        customer_col: Annotated[str | None, _col("Column holding the customer id.")] = None,
+        touchpoint_col: Annotated[str | None, _col("Column holding the journey stage.")] = None,
+        channel_col: Annotated[str | None, _col("Column holding the channel.")] = None,
+        source_col: Annotated[str | None, _col("Column holding survey/complaint.")] = None,
+        source: Annotated[
+            str | None, _col("Source of rows without a source column: survey, complaint, other.")
+        ] = None,
+        scale: Annotated[
+            str | None, _col("Score scale of survey rows: nps (0-10), csat (1-5) or ces (1-7).")
+        ] = None,
+        state_dir: StateOpt = None,
+        language: Annotated[str | None, _col("Force one language code for every verbatim.")] = None,
+        quiet: QuietOpt = False,
+    ) -> None:
+        columns = {
+            "text": text_col, "score": score_col, "id": id_col, "date": date_col,
+            "customer_id": customer_col, "touchpoint": touchpoint_col, "channel": channel_col,
+            "source": source_col,
+        }  # fmt: skip
+        overrides = _overrides(columns, source, scale, state_dir=state_dir, language=language)
+        _execute(quiet, config, overrides, lambda job, s: getattr(job, job_name)(inputs, out, s),
+                 out)  # fmt: skip
+
+    return command
+
+
+StateOpt = Annotated[
+    Path | None, _col("Store folder (default ./.cx-text, also CX_TEXT_STATE_DIR).")
+]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Only print the summary.")]
+
+
+def _execute(
+    quiet: bool,
+    config: Path | None,
+    overrides: dict[str, Any],
+    action: Callable[[Any, Any], Any],
+    out: Path,
 ) -> None:
-    """Ingest, clean, store and write the outputs of one run into --out."""
+    """Load settings, run `action(job_module, settings)`, turn user mistakes into one line."""
     _setup_logging(quiet)
-    columns = {
-        "text": text_col, "score": score_col, "id": id_col, "date": date_col,
-        "customer_id": customer_col, "touchpoint": touchpoint_col, "channel": channel_col,
-        "source": source_col,
-    }  # fmt: skip
     try:
-        settings = load_settings(
-            config, **_overrides(columns, source, scale, state_dir=state_dir, language=language)
-        )
+        settings = load_settings(config, **overrides)
         from cx_text import job
 
-        record = job.run(inputs, out, settings)
+        result = action(job, settings)
     except _user_errors() as exc:
         _fail(str(exc))
         return
-    _summary(record, out)
+    for record in result if isinstance(result, list) else [result]:
+        _summary(record, out)
+
+
+app.command("run", help="Ingest, clean, fit themes, rank and write every output into --out.")(
+    _input_command("run")
+)
+app.command(
+    "nightly",
+    help="Process only verbatims the store has not seen and assign them to the current themes "
+    "(no re-fit); write the updated outputs into --out.",
+)(_input_command("nightly"))
+
+
+@app.command("weekly")
+def weekly_command(
+    week: Annotated[str, typer.Option(help="ISO week (2026-W47) or any date in it.")],
+    out: OutOpt = Path("cx-text-out"),
+    window_days: Annotated[int | None, _col("Days of history to re-fit on (default 90).")] = None,
+    config: ConfigOpt = None,
+    state_dir: StateOpt = None,
+    quiet: QuietOpt = False,
+) -> None:
+    """Re-fit themes on the rolling window ending with --week, keep ids stable, write outputs."""
+    _execute(quiet, config, {"state_dir": state_dir} if state_dir else {},
+             lambda job, s: job.weekly(week, out, s, window_days), out)  # fmt: skip
+
+
+@app.command("backfill")
+def backfill_command(
+    inputs: Inputs,
+    first_week: Annotated[str, typer.Option("--from", help="First ISO week, e.g. 2026-W36.")],
+    last_week: Annotated[str, typer.Option("--to", help="Last ISO week, e.g. 2026-W45.")],
+    out: OutOpt = Path("cx-text-out"),
+    config: ConfigOpt = None,
+    state_dir: StateOpt = None,
+    quiet: QuietOpt = False,
+) -> None:
+    """Load history week by week from INPUT files, re-fitting themes after each week."""
+    _execute(quiet, config, {"state_dir": state_dir} if state_dir else {},
+             lambda job, s: job.backfill(inputs, first_week, last_week, out, s), out)  # fmt: skip
 
 
 def _summary(record: dict[str, Any], out: Path) -> None:
     counts = record["counts"]
-    typer.echo(
-        "read {read}: themed {themed}, quarantined {quarantined}, duplicates {duplicates}, "
-        "non-answers {non_answers}".format(**counts)
-    )
+    typer.echo(", ".join(f"{k.replace('_', ' ')} {v}" for k, v in counts.items()))
     typer.echo(f"results in {out.resolve()}")
 
 

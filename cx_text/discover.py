@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
 
 from cx_text.clean import model_text, text_hash
 from cx_text.embed import Embedder, embed_texts, is_multilingual, make_embedder
+from cx_text.registry import Candidate, rename_ids
 from cx_text.schemas import ASSIGNMENTS, MENTIONS, THEMES, UNCLASSIFIED
 from cx_text.settings import Settings
 from cx_text.themes import OUTLIER, ThemeModel
@@ -42,6 +43,9 @@ class Discovery:
     new_embeddings: list[NewEmbeddings] = field(default_factory=list)
     n_cached: int = 0
     languages: dict[str, str] = field(default_factory=dict)
+    # theme id of each model topic, per group (what `ThemeModel.assign` numbers map to)
+    topic_ids: dict[str, list[str]] = field(default_factory=dict)
+    candidates: list[Candidate] = field(default_factory=list)
 
 
 def language_groups(verbatims: pd.DataFrame, settings: Settings) -> dict[str, str]:
@@ -186,8 +190,12 @@ def _combine(parts: list, out: Discovery) -> Discovery:
                                             strict=True)}  # fmt: skip
     assignments, mentions = [], []
     for name, frame, model, sentence_topics in parts:
-        assignments.append(_assignment_rows(name, frame, model, ids, themes))
-        mentions.append(_mention_rows(name, frame, model, sentence_topics, ids))
+        out.topic_ids[name] = [ids[(name, t)] for t in range(len(model.topic_embeddings_))]
+        doc_ids = resolve_ids(model.labels_, out.topic_ids[name])
+        assignments.append(_assignment_rows(frame, doc_ids, model.confidence_, themes))
+        mentions.append(_mention_rows(frame, doc_ids, model.confidence_, sentence_topics,
+                                      out.topic_ids[name]))  # fmt: skip
+        out.candidates.extend(_candidates(name, model, ids, out))
     themes["group"] = themes["group"].map(out.languages)
     out.themes = _theme_rows(themes, parts)
     out.assignments = ASSIGNMENTS.conform(pd.concat(assignments, ignore_index=True))
@@ -195,42 +203,125 @@ def _combine(parts: list, out: Discovery) -> Discovery:
     return out
 
 
+def resolve_ids(labels: np.ndarray, topic_ids: list[str]) -> list[str]:
+    """Theme id of each model topic number; OUTLIER becomes 'unclassified'."""
+    return [topic_ids[t] if t != OUTLIER else UNCLASSIFIED for t in labels]
+
+
+@dataclass
+class SavedThemes:
+    """A fitted theme set as saved under models/current: what nightly assignment needs."""
+
+    models: dict[str, ThemeModel]
+    topic_ids: dict[str, list[str]]
+    model_ids: dict[str, str]
+    themes: pd.DataFrame
+
+
+def assign_themes(
+    verbatims: pd.DataFrame,
+    settings: Settings,
+    cache: CacheLookup,
+    saved: SavedThemes,
+    embedders: dict[str, Embedder] | None = None,
+) -> Discovery:
+    """Assign verbatims to a saved theme set without re-fitting (the nightly path).
+
+    Raises:
+        ValueError: the configured embedding model differs from the one the themes were fit with.
+    """
+    themed = verbatims[~verbatims["is_non_answer"].astype(bool)].reset_index(drop=True)
+    groups = language_groups(themed, settings)
+    group = group_of(themed["language"], groups)
+    out = Discovery(ASSIGNMENTS.empty(), MENTIONS.empty(), saved.themes, saved.models,
+                    dict(saved.model_ids), topic_ids=dict(saved.topic_ids))  # fmt: skip
+    assignments, mentions = [ASSIGNMENTS.empty()], [MENTIONS.empty()]
+    for name, model_setting in groups.items():
+        frame = themed[group == name].reset_index(drop=True)
+        if frame.empty:
+            continue
+        if name not in saved.models:
+            unknown = np.full(len(frame), OUTLIER)
+            assignments.append(_assignment_rows(frame, resolve_ids(unknown, []),
+                                                np.zeros(len(frame)), saved.themes))  # fmt: skip
+            continue
+        embedder = (embedders or {}).get(model_setting) or make_embedder(
+            model_setting, settings.embedding
+        )
+        if embedder.model_id != saved.model_ids[name]:
+            raise ValueError(
+                f"themes for '{name}' were fitted with {saved.model_ids[name]}, the settings "
+                f"now say {embedder.model_id}: re-fit with `cx-text run` or the weekly flow"
+            )
+        model, topic_ids = saved.models[name], saved.topic_ids[name]
+        vectors = _embed([model_text(t) for t in frame["text"]], embedder, cache, settings, out)
+        labels, confidence = model.assign(vectors)
+        doc_ids = resolve_ids(labels, topic_ids)
+        sentences = _mentions(frame, model, embedder, cache, settings, out)
+        assignments.append(_assignment_rows(frame, doc_ids, confidence, saved.themes))
+        mentions.append(_mention_rows(frame, doc_ids, confidence, sentences, topic_ids))
+    out.assignments = ASSIGNMENTS.conform(pd.concat(assignments, ignore_index=True))
+    out.mentions = MENTIONS.conform(pd.concat(mentions, ignore_index=True))
+    return out
+
+
+def _candidates(name: str, model: ThemeModel, ids: dict, out: Discovery) -> list[Candidate]:
+    table = model.themes_
+    return [
+        Candidate(ids[(name, int(row.topic))], str(row.label), int(row.size),
+                  out.model_ids[name], out.languages[name], str(row.keywords),
+                  model.topic_embeddings_[int(row.topic)])
+        for row in table.itertuples()
+    ]  # fmt: skip
+
+
+def apply_ids(found: Discovery, mapping: dict[str, str], status: dict[str, str]) -> Discovery:
+    """Replace run-local theme ids by registry ids everywhere and set each theme's status."""
+    themes = rename_ids(found.themes, mapping)
+    themes["status"] = themes["theme_id"].map(status).fillna("")
+    order = themes["theme_id"].eq(UNCLASSIFIED)
+    themes = pd.concat([themes[~order].sort_values(["size", "theme_id"], ascending=[False, True]),
+                        themes[order]])  # fmt: skip
+    found.themes = THEMES.conform(themes)
+    found.assignments = rename_ids(found.assignments, mapping)
+    found.mentions = rename_ids(found.mentions, mapping)
+    found.topic_ids = {g: [mapping.get(t, t) for t in ids] for g, ids in found.topic_ids.items()}
+    found.candidates = [replace(c, local_id=mapping.get(c.local_id, c.local_id))
+                        for c in found.candidates]  # fmt: skip
+    return found
+
+
 def _assignment_rows(
-    name: str,
-    frame: pd.DataFrame,
-    model: ThemeModel,
-    ids: dict,
-    themes: pd.DataFrame,
+    frame: pd.DataFrame, theme_ids: list[str], confidence: np.ndarray, themes: pd.DataFrame
 ) -> pd.DataFrame:
-    theme_id = [ids.get((name, t), UNCLASSIFIED) for t in model.labels_]
-    lookup = themes.set_index("theme_id")
+    lookup = themes.drop_duplicates("theme_id").set_index("theme_id")
     return pd.DataFrame(
         {
             "verbatim_id": frame["verbatim_id"],
-            "theme_id": theme_id,
-            "theme_label": [lookup["label"].get(t, "Unclassified") for t in theme_id],
-            "parent_theme_id": [lookup["parent_theme_id"].get(t, UNCLASSIFIED) for t in theme_id],
-            "confidence": model.confidence_,
+            "theme_id": theme_ids,
+            "theme_label": [lookup["label"].get(t, "Unclassified") for t in theme_ids],
+            "parent_theme_id": [lookup["parent_theme_id"].get(t, UNCLASSIFIED) for t in theme_ids],
+            "confidence": confidence,
         }
     )
 
 
 def _mention_rows(
-    name: str,
     frame: pd.DataFrame,
-    model: ThemeModel,
+    theme_ids: list[str],
+    confidence: np.ndarray,
     sentences: pd.DataFrame,
-    ids: dict,
+    topic_ids: list[str],
 ) -> pd.DataFrame:
     primary = pd.DataFrame(
         {
             "verbatim_id": frame["verbatim_id"],
-            "theme_id": [ids.get((name, t), UNCLASSIFIED) for t in model.labels_],
+            "theme_id": theme_ids,
             "sentence": frame["text"],
-            "confidence": model.confidence_,
+            "confidence": confidence,
         }
     )
-    extra = sentences.assign(theme_id=[ids[(name, t)] for t in sentences["topic"]])
+    extra = sentences.assign(theme_id=[topic_ids[t] for t in sentences["topic"]])
     both = pd.concat([primary, extra[primary.columns]], ignore_index=True)
     # one row per (verbatim, theme): the primary row wins, then the most confident sentence
     both = both[both["theme_id"] != UNCLASSIFIED].reset_index(drop=True)
@@ -254,10 +345,11 @@ def _theme_rows(themes: pd.DataFrame, parts: list) -> pd.DataFrame:
             "size": themes["size"],
             "language": themes["group"],
             "examples": themes["examples"].map(" | ".join),
+            "status": "new",
         }
     )
     n_unclassified = sum(int(np.sum(model.labels_ == OUTLIER)) for _, _, model, _ in parts)
     if n_unclassified:
         rows.loc[len(rows)] = [UNCLASSIFIED, "Unclassified", UNCLASSIFIED, "Unclassified", "",
-                               n_unclassified, "all", ""]  # fmt: skip
+                               n_unclassified, "all", "", ""]  # fmt: skip
     return THEMES.conform(rows)

@@ -35,16 +35,19 @@ class InputError(ValueError):
 # --------------------------------------------------------------------------- readers (I/O edge)
 
 
-def read_input(spec: str, sql_url: str | None = None) -> pd.DataFrame:
+def read_input(
+    spec: str, sql_url: str | None = None, params: dict[str, str] | None = None
+) -> pd.DataFrame:
     """Read one input into a raw frame of strings with `_input` and `_row_number` columns.
 
     Args:
         spec: a file path (.csv/.tsv/.txt, .xlsx, .parquet, .jsonl/.ndjson) or, with `sql_url`,
             ``sql:SELECT ...`` for a query or ``table:NAME`` for a whole table.
         sql_url: SQLAlchemy URL for SQL inputs (from settings or the environment).
+        params: bind parameters a query may use, e.g. ``:watermark`` for incremental pulls.
     """
     if spec.startswith(("sql:", "table:")):
-        frame = _read_sql(spec, sql_url)
+        frame = _read_sql(spec, sql_url, params or {})
         label = spec.split(":", 1)[0] + ":" + _sql_label(spec)
     else:
         path = Path(spec)
@@ -53,6 +56,19 @@ def read_input(spec: str, sql_url: str | None = None) -> pd.DataFrame:
         frame = _read_file(path)
         label = path.name
     return _as_raw(frame, label)
+
+
+FILE_SUFFIXES = (".csv", ".tsv", ".txt", ".xlsx", ".xlsm", ".parquet", ".jsonl", ".ndjson")
+
+
+def configured_inputs(drop_folder: Path | None, sql_queries: list[str]) -> list[str]:
+    """Input specs of the scheduled flows: every file in the drop folder, then SQL queries."""
+    files = []
+    if drop_folder is not None:
+        if not drop_folder.is_dir():
+            raise InputError(f"drop folder not found: {drop_folder}")
+        files = sorted(str(p) for p in drop_folder.iterdir() if p.suffix.lower() in FILE_SUFFIXES)
+    return files + [q if q.startswith(("sql:", "table:")) else f"sql:{q}" for q in sql_queries]
 
 
 def _read_file(path: Path) -> pd.DataFrame:
@@ -68,7 +84,7 @@ def _read_file(path: Path) -> pd.DataFrame:
     raise InputError(f"unsupported input format '{suffix}' for {path.name}")
 
 
-def _read_sql(spec: str, sql_url: str | None) -> pd.DataFrame:
+def _read_sql(spec: str, sql_url: str | None, params: dict[str, str]) -> pd.DataFrame:
     import sqlalchemy as sa
 
     if not sql_url:
@@ -80,7 +96,8 @@ def _read_sql(spec: str, sql_url: str | None) -> pd.DataFrame:
             if kind == "table":
                 table = sa.Table(body.strip(), sa.MetaData(), autoload_with=conn)
                 return pd.read_sql(sa.select(table), conn)
-            return pd.read_sql(sa.text(body), conn)
+            used = {k: v for k, v in params.items() if f":{k}" in body}
+            return pd.read_sql(sa.text(body), conn, params=used)
     except sa.exc.SQLAlchemyError as exc:
         # str(exc) may echo the statement but never the URL; hide_password for safety anyway
         url = sa.engine.make_url(sql_url).render_as_string(hide_password=True)

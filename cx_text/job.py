@@ -6,25 +6,29 @@ The Prefect flows in `pipelines/` wire the same stage functions as tasks.
 
 from __future__ import annotations
 
+import json
 import logging
 import platform
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pandas as pd
 
-from cx_text import clean, ingest, nps, outputs, rank
-from cx_text.discover import Discovery, discover_themes
+from cx_text import clean, ingest, nps, outputs, rank, registry
+from cx_text.discover import Discovery, SavedThemes, apply_ids, assign_themes, discover_themes
+from cx_text.schemas import ASSIGNMENTS, MENTIONS, QUARANTINE, THEMES, UNCLASSIFIED
 from cx_text.settings import Settings
 from cx_text.store import Store
+from cx_text.themes import ThemeModel
 
 log = logging.getLogger("cx_text")
+T = TypeVar("T")
 
 PACKAGES = (
     "cx-text", "pandas", "numpy", "scikit-learn", "sentence-transformers", "torch", "bertopic",
@@ -34,7 +38,11 @@ PACKAGES = (
 
 @dataclass
 class Timer:
-    """Collects wall-clock seconds per stage for run.json."""
+    """Runs the stages of a job and collects wall-clock seconds per stage for run.json.
+
+    The Prefect flows pass a subclass whose `call` runs each stage as a Prefect task, so the
+    CLI and the flows share one orchestration.
+    """
 
     seconds: dict[str, float] = field(default_factory=dict)
 
@@ -45,6 +53,11 @@ class Timer:
         yield
         self.seconds[name] = round(time.perf_counter() - start, 3)
         log.info("%s done in %.1f s", name, self.seconds[name])
+
+    def call(self, name: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run one stage: `fn(*args, **kwargs)`, timed under `name`."""
+        with self.stage(name):
+            return fn(*args, **kwargs)
 
 
 @dataclass
@@ -58,24 +71,51 @@ class Ingested:
 
 
 def ingest_and_clean(
-    inputs: list[str], settings: Settings, now: pd.Timestamp, timer: Timer
+    inputs: list[str],
+    settings: Settings,
+    now: pd.Timestamp,
+    timer: Timer,
+    store: Store | None = None,
 ) -> Ingested:
-    """Read every input, map it to the verbatim schema, and clean the union."""
+    """Read every input, map it to the verbatim schema, and clean the union.
+
+    With a `store`, verbatims it already holds are skipped (counted as `already_seen`) and a
+    stored id arriving with other content is quarantined as `conflicting_id`; SQL inputs can
+    bind `:watermark`, the newest created_at the store has taken in.
+    """
     sql_url = settings.ingest.sql_url.get_secret_value() if settings.ingest.sql_url else None
-    frames, quarantines, read, labels = [], [], 0, []
-    with timer.stage("ingest"):
-        for spec in inputs:
-            raw = ingest.read_input(spec, sql_url)
-            read += len(raw)
-            labels.append(str(raw[ingest.INPUT].iloc[0]) if len(raw) else spec)
-            mapped, rejected = ingest.to_verbatims(raw, settings.ingest, now)
-            frames.append(mapped)
-            quarantines.append(rejected)
-    with timer.stage("clean"):
-        result = clean.clean_verbatims(ingest.combine(frames), settings.clean, settings.language)
-        quarantine = pd.concat([*quarantines, result.quarantine], ignore_index=True)
-    counts = clean.count_outcomes(read, result, len(quarantine))
+    params = {"watermark": store.watermark("verbatims") or "1900-01-01"} if store else {}
+    raws = timer.call("read", read_inputs, inputs, sql_url, params)
+    read = sum(len(raw) for raw in raws)
+    labels = [str(raw[ingest.INPUT].iloc[0]) if len(raw) else spec
+              for spec, raw in zip(inputs, raws, strict=True)]  # fmt: skip
+    result, quarantines, seen = timer.call("clean", _map_and_clean, raws, settings, now, store)
+    quarantine = pd.concat([*quarantines, result.quarantine], ignore_index=True)
+    counts = clean.count_outcomes(read - seen, result, len(quarantine))
+    if store is not None:
+        counts = {"read": read, "already_seen": seen, **{k: v for k, v in counts.items()
+                                                         if k != "read"}}  # fmt: skip
     return Ingested(result.verbatims, quarantine, counts, labels)
+
+
+def read_inputs(
+    inputs: list[str], sql_url: str | None, params: dict[str, str]
+) -> list[pd.DataFrame]:
+    """Raw frames of every input (the stage the flows retry with backoff)."""
+    return [ingest.read_input(spec, sql_url, params) for spec in inputs]
+
+
+def _map_and_clean(
+    raws: list[pd.DataFrame], settings: Settings, now: pd.Timestamp, store: Store | None
+) -> tuple[clean.CleanResult, list[pd.DataFrame], int]:
+    mapped = [ingest.to_verbatims(raw, settings.ingest, now) for raw in raws]
+    frames = [m[0] for m in mapped]
+    result = clean.clean_verbatims(ingest.combine(frames), settings.clean, settings.language)
+    seen = 0
+    if store is not None:
+        known = store.known_verbatims(result.verbatims["verbatim_id"])
+        result, seen = clean.drop_seen(result, known)
+    return result, [m[1] for m in mapped], seen
 
 
 def versions() -> dict[str, str]:
@@ -92,48 +132,253 @@ def new_run_id(now: pd.Timestamp) -> str:
     return f"{now:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
 
 
-def run(inputs: list[str], out_dir: Path, settings: Settings) -> dict[str, Any]:
-    """Run the pipeline on `inputs`, write every output to `out_dir`, commit the store.
+def _now() -> pd.Timestamp:
+    return pd.Timestamp.now(tz="UTC").tz_localize(None)
+
+
+def _record(kind: str, started: pd.Timestamp, settings: Settings, **extra: Any) -> dict[str, Any]:
+    return {
+        "run_id": new_run_id(started),
+        "kind": kind,
+        "started_at": started.isoformat(),
+        "settings_hash": settings.fingerprint(),
+        "versions": versions(),
+        **extra,
+    }
+
+
+def _embedding_counts(found: Discovery) -> dict[str, int]:
+    return {"new": sum(len(e.hashes) for e in found.new_embeddings), "cached": found.n_cached}
+
+
+def fit_themes(
+    verbatims: pd.DataFrame, settings: Settings, store: Store, run_id: str, now: pd.Timestamp
+) -> tuple[Discovery, pd.DataFrame]:
+    """Fit themes on `verbatims` and give them permanent ids from the registry.
+
+    Returns:
+        (the discovery with registry ids, the updated registry to persist).
+    """
+    found = discover_themes(verbatims, settings, store.load_embeddings)
+    mapping, updated = registry.update_registry(
+        found.candidates, store.registry(), settings.themes.match_threshold, now, run_id
+    )
+    return apply_ids(found, mapping, registry.status_of(updated)), updated
+
+
+def run(
+    inputs: list[str], out_dir: Path, settings: Settings, timer: Timer | None = None
+) -> dict[str, Any]:
+    """Run the pipeline on `inputs` (re-fitting themes), write every output, commit the store.
+
+    On a warm store the new themes are matched to the registry, so ids stay stable.
 
     Returns:
         The run record (also written to out_dir/run.json).
     """
-    started = pd.Timestamp.now(tz="UTC").tz_localize(None)
-    timer = Timer()
+    started = _now()
+    timer = timer or Timer()
     data = ingest_and_clean(inputs, settings, started, timer)
-    record: dict[str, Any] = {
-        "run_id": new_run_id(started),
-        "kind": "run",
-        "started_at": started.isoformat(),
-        "inputs": data.inputs,
-        "counts": data.counts,
-        "settings_hash": settings.fingerprint(),
-        "versions": versions(),
-    }
+    record = _record("run", started, settings, inputs=data.inputs, counts=data.counts)
     store = Store(settings.store_url_value)
     try:
-        with timer.stage("themes"):
-            found = discover_themes(data.verbatims, settings, store.load_embeddings)
-        record["models"] = found.model_ids
-        record["embeddings"] = {
-            "new": sum(len(e.hashes) for e in found.new_embeddings),
-            "cached": found.n_cached,
-        }
-        with timer.stage("nps"):
-            tables = rank_tables(data.verbatims, found, settings)
-        record["nps"] = nps.overall_nps(data.verbatims)
-        with timer.stage("write"):
-            write_outputs(out_dir, data, found, tables)
-            save_models(found, settings.models_dir / "current")
-        with timer.stage("store"):
-            record["finished_at"] = pd.Timestamp.now(tz="UTC").tz_localize(None).isoformat()
-            record["timings"] = timer.seconds
-            persist(store, record, data, found)
+        found, themes_registry = timer.call(
+            "themes", fit_themes, data.verbatims, settings, store, record["run_id"], started
+        )
+        _finish(record, timer, out_dir, settings, data.verbatims, data.quarantine, found)
+        timer.call("store", persist, store, record, data.verbatims, data.quarantine, found,
+                   themes_registry)  # fmt: skip
     finally:
         store.close()
-    record["timings"] = timer.seconds
     outputs.write_json(record, out_dir / "run.json")
     return record
+
+
+def _finish(
+    record: dict[str, Any],
+    timer: Timer,
+    out_dir: Path,
+    settings: Settings,
+    verbatims: pd.DataFrame,
+    quarantine: pd.DataFrame,
+    found: Discovery,
+    refit: bool = True,
+) -> None:
+    """Figures, output files and saved models of a run (everything before the commit)."""
+    record["models"] = found.model_ids
+    record["embeddings"] = _embedding_counts(found)
+    tables = timer.call("nps", rank_tables, verbatims, found, settings)
+    record["nps"] = nps.overall_nps(verbatims)
+    record["top_themes"] = _top_rows(tables["themes"])
+    timer.call("write", write_outputs, out_dir, verbatims, quarantine, found, tables)
+    if refit:
+        timer.call("save_models", save_models, found, settings.models_dir / "current")
+    record["finished_at"] = _now().isoformat()
+    record["timings"] = timer.seconds
+
+
+def _top_rows(ranked: pd.DataFrame, n: int = 10) -> list[dict[str, Any]]:
+    """The top of the ranked table as plain values (for run.json and Prefect artifacts)."""
+    cols = ["rank", "theme_id", "label", "n_verbatims", "theme_nps", "nps_impact", "status"]
+    top = ranked[ranked["theme_id"] != UNCLASSIFIED].head(n)[cols]
+    return [
+        {k: (None if pd.isna(v) else (round(v, 2) if isinstance(v, float) else v))
+         for k, v in row.items()}
+        for row in top.astype(object).to_dict("records")
+    ]  # fmt: skip
+
+
+def nightly(
+    inputs: list[str], out_dir: Path, settings: Settings, timer: Timer | None = None
+) -> dict[str, Any]:
+    """Process only verbatims the store has not seen; assign them to the current themes.
+
+    Nothing is re-fitted. Re-running on the same inputs changes nothing; watermarks move in the
+    same transaction as the data, so a run killed mid-way leaves no trace.
+    """
+    started = _now()
+    timer = timer or Timer()
+    store = Store(settings.store_url_value)
+    try:
+        saved = load_models(settings.models_dir / "current")
+        if saved is None:
+            raise ingest.InputError(
+                f"no theme model in {settings.models_dir / 'current'}: run `cx-text run` or the "
+                "weekly flow first"
+            )
+        data = ingest_and_clean(inputs, settings, started, timer, store=store)
+        record = _record("nightly", started, settings, inputs=data.inputs, counts=data.counts)
+        found = timer.call(
+            "assign", assign_themes, data.verbatims, settings, store.load_embeddings, saved
+        )
+        window = _window(store, settings, started, found, data.verbatims)
+        _finish(record, timer, out_dir, settings, window.verbatims, data.quarantine,
+                window.found, refit=False)  # fmt: skip
+        record["window"] = {"verbatims": len(window.verbatims)}
+        timer.call("store", persist, store, record, data.verbatims, data.quarantine, found, None,
+                   watermarks=_watermarks(data.verbatims))  # fmt: skip
+    finally:
+        store.close()
+    outputs.write_json(record, out_dir / "run.json")
+    return record
+
+
+@dataclass
+class Window:
+    verbatims: pd.DataFrame
+    found: Discovery
+
+
+def _window(
+    store: Store,
+    settings: Settings,
+    end: pd.Timestamp,
+    new: Discovery,
+    new_verbatims: pd.DataFrame,
+) -> Window:
+    """The rolling window the theme table is computed on: stored verbatims plus this run's."""
+    since = end - pd.Timedelta(days=settings.schedule.window_days)
+    stored = store.load_verbatims(since=since)
+    verbatims = ingest.combine([stored, new_verbatims]).drop_duplicates("verbatim_id", keep="last")
+    ids = verbatims["verbatim_id"].tolist()
+    assignments = _union(store.frame("assignments", ids), new.assignments)
+    mentions = _union(store.frame("mentions", ids), new.mentions)
+    lookup = new.themes.drop_duplicates("theme_id").set_index("theme_id")
+    assignments["theme_label"] = assignments["theme_id"].map(lookup["label"]).fillna("Unclassified")
+    assignments["parent_theme_id"] = (
+        assignments["theme_id"].map(lookup["parent_theme_id"]).fillna(UNCLASSIFIED)
+    )
+    found = replace(new, assignments=ASSIGNMENTS.conform(assignments[ASSIGNMENTS.names]),
+                    mentions=MENTIONS.conform(mentions[MENTIONS.names]))  # fmt: skip
+    return Window(verbatims.reset_index(drop=True), found)
+
+
+def _union(stored: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
+    fresh = set(new["verbatim_id"])
+    kept = stored[~stored["verbatim_id"].isin(fresh)]
+    return pd.concat([kept, new], ignore_index=True)
+
+
+def _watermarks(verbatims: pd.DataFrame) -> dict[str, str]:
+    if verbatims.empty:
+        return {}
+    return {"verbatims": str(verbatims["created_at"].max())}
+
+
+def week_bounds(week: str | pd.Timestamp) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """Monday 00:00 of the ISO week and the Monday after ('2026-W47' or any date in the week)."""
+    if isinstance(week, str) and "-W" in week:
+        year, number = week.split("-W")
+        start = pd.Timestamp.fromisocalendar(int(year), int(number), 1)
+    else:
+        day = pd.Timestamp(week).normalize()
+        start = day - pd.Timedelta(days=day.dayofweek)
+    return start, start + pd.Timedelta(days=7)
+
+
+def weekly(
+    week: str | pd.Timestamp,
+    out_dir: Path,
+    settings: Settings,
+    window_days: int | None = None,
+    timer: Timer | None = None,
+) -> dict[str, Any]:
+    """Re-fit themes on the rolling window ending with `week`, map them to the registry, write."""
+    started = _now()
+    timer = timer or Timer()
+    start, end = week_bounds(week)
+    days = window_days or settings.schedule.window_days
+    store = Store(settings.store_url_value)
+    try:
+        verbatims = store.load_verbatims(since=end - pd.Timedelta(days=days))
+        verbatims = verbatims[verbatims["created_at"] < end].reset_index(drop=True)
+        record = _record("weekly", started, settings, week=f"{start:%G-W%V}",
+                         window_days=days, counts={"verbatims": len(verbatims)})  # fmt: skip
+        found, themes_registry = timer.call(
+            "themes", fit_themes, verbatims, settings, store, record["run_id"], end
+        )
+        _finish(record, timer, out_dir, settings, verbatims, QUARANTINE.empty(), found)
+        timer.call("store", persist, store, record, None, None, found, themes_registry)
+    finally:
+        store.close()
+    outputs.write_json(record, out_dir / "run.json")
+    return record
+
+
+def backfill(
+    inputs: list[str],
+    first_week: str,
+    last_week: str,
+    out_dir: Path,
+    settings: Settings,
+    timer: Timer | None = None,
+) -> list[dict[str, Any]]:
+    """Load history week by week: store each week's verbatims, then run the weekly re-fit."""
+    started = _now()
+    timer = timer or Timer()
+    data = ingest_and_clean(inputs, settings, started, timer)
+    start, _ = week_bounds(first_week)
+    _, stop = week_bounds(last_week)
+    records = []
+    store = Store(settings.store_url_value)
+    try:
+        with store.transaction() as conn:
+            store.append_quarantine(conn, data.quarantine, new_run_id(started))
+    finally:
+        store.close()
+    for week_start in pd.date_range(start, stop - pd.Timedelta(days=1), freq="7D"):
+        week_end = week_start + pd.Timedelta(days=7)
+        chunk = data.verbatims[(data.verbatims["created_at"] >= week_start)
+                               & (data.verbatims["created_at"] < week_end)]  # fmt: skip
+        store = Store(settings.store_url_value)
+        try:
+            with store.transaction() as conn:
+                store.upsert_verbatims(conn, chunk, f"backfill-{week_start:%G-W%V}")
+        finally:
+            store.close()
+        week_dir = out_dir / f"{week_start:%G-W%V}"
+        records.append(weekly(week_start, week_dir, settings, timer=type(timer)()))
+    return records
 
 
 def rank_tables(verbatims: pd.DataFrame, found: Discovery, settings: Settings) -> dict[str, Any]:
@@ -155,9 +400,15 @@ def rank_tables(verbatims: pd.DataFrame, found: Discovery, settings: Settings) -
     }
 
 
-def write_outputs(out_dir: Path, data: Ingested, found: Discovery, tables: dict[str, Any]) -> None:
-    outputs.write_csv(data.quarantine, out_dir / "quarantine.csv")
-    outputs.write_parquet(data.verbatims, out_dir / "verbatims.parquet")
+def write_outputs(
+    out_dir: Path,
+    verbatims: pd.DataFrame,
+    quarantine: pd.DataFrame,
+    found: Discovery,
+    tables: dict[str, Any],
+) -> None:
+    outputs.write_csv(quarantine, out_dir / "quarantine.csv")
+    outputs.write_parquet(verbatims, out_dir / "verbatims.parquet")
     outputs.write_csv(found.assignments, out_dir / "assignments.csv")
     outputs.write_csv(found.mentions, out_dir / "mentions.csv")
     outputs.write_table(tables["themes"], out_dir, "themes", ("csv", "parquet", "xlsx"))
@@ -169,18 +420,44 @@ def write_outputs(out_dir: Path, data: Ingested, found: Discovery, tables: dict[
 
 
 def save_models(found: Discovery, folder: Path) -> None:
-    """Save each language group's theme model under models/current/<group>."""
+    """Save each language group's theme model and the topic -> theme id map under `folder`."""
     for group, model in found.models.items():
         model.save(folder / group)
+        outputs.write_json(found.topic_ids[group], folder / group / "theme_ids.json")
     outputs.write_json(found.model_ids, folder / "embedding_models.json")
+    outputs.write_parquet(found.themes, folder / "themes.parquet")
 
 
-def persist(store: Store, record: dict[str, Any], data: Ingested, found: Discovery) -> None:
+def load_models(folder: Path) -> SavedThemes | None:
+    """The theme set saved by the last re-fit, or None when there is none yet."""
+    index = folder / "embedding_models.json"
+    if not index.exists():
+        return None
+    model_ids = json.loads(index.read_text())
+    return SavedThemes(
+        models={g: ThemeModel.load(folder / g) for g in model_ids},
+        topic_ids={g: json.loads((folder / g / "theme_ids.json").read_text()) for g in model_ids},
+        model_ids=model_ids,
+        themes=THEMES.conform(pd.read_parquet(folder / "themes.parquet")),
+    )
+
+
+def persist(
+    store: Store,
+    record: dict[str, Any],
+    verbatims: pd.DataFrame | None,
+    quarantine: pd.DataFrame | None,
+    found: Discovery,
+    themes_registry: pd.DataFrame | None,
+    watermarks: dict[str, str] | None = None,
+) -> None:
     """Every store write of a run, in one transaction."""
     run_id = record["run_id"]
     with store.transaction() as conn:
-        store.upsert_verbatims(conn, data.verbatims, run_id)
-        store.append_quarantine(conn, data.quarantine, run_id)
+        if verbatims is not None:
+            store.upsert_verbatims(conn, verbatims, run_id)
+        if quarantine is not None:
+            store.append_quarantine(conn, quarantine, run_id)
         for new in found.new_embeddings:
             store.save_embeddings(conn, new.model_id, new.hashes, new.vectors)
         assignments = found.assignments[["verbatim_id", "theme_id", "confidence"]].assign(
@@ -188,4 +465,8 @@ def persist(store: Store, record: dict[str, Any], data: Ingested, found: Discove
         )
         store.replace_rows(conn, "assignments", "verbatim_id", assignments)
         store.replace_rows(conn, "mentions", "verbatim_id", found.mentions)
+        if themes_registry is not None:
+            store.save_registry(conn, themes_registry)
+        for source, value in (watermarks or {}).items():
+            store.set_watermark(conn, source, value)
         store.record_run(conn, record)

@@ -395,7 +395,9 @@ def _figures(
     )
 
 
-THEME_INFO = ["label", "parent_theme_id", "parent_label", "keywords", "language", "examples"]
+THEME_INFO = [
+    "label", "parent_theme_id", "parent_label", "keywords", "language", "examples", "status"
+]  # fmt: skip
 
 
 def theme_info(assignments: pd.DataFrame, themes: pd.DataFrame | None = None) -> pd.DataFrame:

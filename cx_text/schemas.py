@@ -157,6 +157,7 @@ THEMES = TableSchema(
         ("size", "int", "number of verbatims whose primary theme this is"),
         ("language", "string", "language group the theme was found in"),
         ("examples", "string", "the most central verbatims, joined by ' | '"),
+        ("status", "string", "registry status: new (first seen this run) or active"),
     ),
     doc="One row per theme found by the theme model.",
 )
@@ -201,6 +202,7 @@ THEME_TABLE = TableSchema(
         ("n_complaints_linked_detractor", "int", "complaints linked to a detractor response"),
         ("n_complaints_linked_passive", "int", "complaints linked to a passive response"),
         ("n_complaints_linked_promoter", "int", "complaints linked to a promoter response"),
+        ("status", "string", "registry status: new (first seen this run) or active"),
     ),
     doc="The ranked theme table: one row per theme, themes that cost NPS points first.",
 )

@@ -77,6 +77,8 @@ class ThemeSettings(BaseModel):
     n_examples: int = 5
     split_sentences: bool = True
     sentence_min_chars: int = 25
+    # a re-fitted topic keeps a registered theme id when their centres are at least this similar
+    match_threshold: float = 0.8
 
 
 class NpsSettings(BaseModel):

@@ -171,8 +171,10 @@ class Store:
         return pd.concat(out) if out else pd.DataFrame(columns=["verbatim_id", "text_hash"])
 
     def append_quarantine(self, conn: Connection, frame: pd.DataFrame, run_id: str) -> None:
+        """Record quarantined rows; a row already recorded (same original values) is replaced."""
         if frame.empty:
             return
+        _delete_keys(conn, QUARANTINE_TABLE, "original", frame["original"])
         rows = frame.astype(object).where(frame.notna(), None).to_dict("records")
         _insert(conn, QUARANTINE_TABLE, [{**r, "run_id": run_id} for r in rows])
 
@@ -194,11 +196,6 @@ class Store:
     def runs(self) -> pd.DataFrame:
         with self.engine.connect() as conn:
             return pd.read_sql(sa.select(RUNS_TABLE).order_by(RUNS_TABLE.c.started_at), conn)
-
-    def table(self, name: str) -> pd.DataFrame:
-        """A whole table, for inspection and tests."""
-        with self.engine.connect() as conn:
-            return pd.read_sql(sa.select(META.tables[name]), conn)
 
     # ----------------------------------------------------------------------- embedding cache
 
@@ -242,6 +239,25 @@ class Store:
         cols = [c.name for c in table.columns]
         rows = frame.reindex(columns=cols).astype(object)
         _insert(conn, table, rows.where(rows.notna(), None).to_dict("records"))
+
+    def frame(self, name: str, ids: Iterable[str] | None = None) -> pd.DataFrame:
+        """Rows of table `name`, optionally only those whose verbatim_id is in `ids`."""
+        table = META.tables[name]
+        with self.engine.connect() as conn:
+            if ids is None:
+                return pd.read_sql(sa.select(table), conn)
+            parts = [
+                pd.read_sql(sa.select(table).where(table.c.verbatim_id.in_(chunk)), conn)
+                for chunk in _chunks(list(ids))
+            ]
+        return pd.concat(parts, ignore_index=True) if parts else self.frame(name).iloc[0:0]
+
+    def registry(self) -> pd.DataFrame:
+        """The theme registry (see cx_text.registry)."""
+        return self.frame("themes")
+
+    def save_registry(self, conn: Connection, registry: pd.DataFrame) -> None:
+        self.replace_rows(conn, "themes", "theme_id", registry)
 
     def watermark(self, source: str) -> str | None:
         with self.engine.connect() as conn:

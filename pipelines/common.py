@@ -1,0 +1,75 @@
+"""What every flow shares: stages as Prefect tasks, and the artifacts a run publishes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from prefect import task
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.cache_policies import NO_CACHE
+from prefect.tasks import exponential_backoff
+
+from cx_text import ingest
+from cx_text.job import Timer
+from cx_text.settings import Settings, load_settings
+
+T = TypeVar("T")
+# reading sources is the step that meets flaky networks and databases
+RETRIED_STAGES = {"read": 3}
+
+
+class TaskTimer(Timer):
+    """Runs each cx-text stage as a Prefect task named after the stage."""
+
+    def call(self, name: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        retries = RETRIED_STAGES.get(name, 0)
+        stage = task(
+            name=name,
+            retries=retries,
+            retry_delay_seconds=exponential_backoff(backoff_factor=5) if retries else 0,
+            cache_policy=NO_CACHE,
+        )(fn)
+        with self.stage(name):
+            return stage(*args, **kwargs)
+
+
+def settings_for(config: str | None, state_dir: str | None = None) -> Settings:
+    overrides: dict[str, Any] = {"state_dir": Path(state_dir)} if state_dir else {}
+    return load_settings(config, **overrides)
+
+
+def inputs_for(inputs: list[str] | None, settings: Settings) -> list[str]:
+    """Explicit inputs, else the configured drop folder and SQL queries."""
+    if inputs:
+        return inputs
+    found = ingest.configured_inputs(settings.schedule.drop_folder, settings.schedule.sql_queries)
+    if not found:
+        raise ingest.InputError("no inputs: pass them or set [schedule] drop_folder / sql_queries")
+    return found
+
+
+def publish(record: dict[str, Any], kind: str) -> None:
+    """The ranked table and a summary as Prefect artifacts, under stable keys per flow."""
+    top = record.get("top_themes", [])
+    if top:
+        create_table_artifact(
+            key=f"cx-text-{kind}-top-themes", table=top,
+            description=f"Top themes of the latest {kind} run ({record['run_id']})",
+        )  # fmt: skip
+    counts = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in record["counts"].items())
+    nps = record.get("nps", {})
+    lines = [
+        f"# cx-text {kind} run {record['run_id']}",
+        "",
+        f"- NPS {nps.get('nps', float('nan')):.1f} "
+        f"(95% {nps.get('low', float('nan')):.1f} to {nps.get('high', float('nan')):.1f})",
+        f"- {counts}",
+        "",
+        "| rank | theme | label | NPS impact | status |",
+        "|---|---|---|---|---|",
+        *[f"| {t['rank']} | {t['theme_id']} | {t['label']} | {t['nps_impact']} | {t['status']} |"
+          for t in top],
+    ]  # fmt: skip
+    create_markdown_artifact(key=f"cx-text-{kind}-summary", markdown="\n".join(lines))

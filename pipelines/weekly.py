@@ -1,0 +1,47 @@
+"""Weekly flow: re-fit themes on the rolling window, keep theme ids stable, write the outputs.
+
+python -m pipelines.weekly [--week 2026-W47] [--window-days 90] [--out DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from prefect import flow
+
+from cx_text import job
+from pipelines.common import TaskTimer, publish, settings_for
+
+
+def last_complete_week(today: pd.Timestamp | None = None) -> str:
+    """The ISO week before the current one (the Monday run reports on the week just ended)."""
+    day = (today or pd.Timestamp.now()).normalize() - pd.Timedelta(days=7)
+    return f"{day:%G-W%V}"
+
+
+@flow(name="cx-text-weekly", log_prints=True)
+def weekly_flow(
+    week: str | None = None,
+    window_days: int | None = None,
+    out_dir: str = "out/weekly",
+    config: str | None = None,
+    state_dir: str | None = None,
+) -> dict[str, Any]:
+    """Re-fit on the window ending with `week` (default: last complete week), map ids, write."""
+    settings = settings_for(config, state_dir)
+    target = week or last_complete_week()
+    record = job.weekly(target, Path(out_dir) / target, settings, window_days, TaskTimer())
+    publish(record, "weekly")
+    return record
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--week")
+    parser.add_argument("--window-days", type=int)
+    parser.add_argument("--out", default="out/weekly")
+    args = parser.parse_args()
+    weekly_flow(week=args.week, window_days=args.window_days, out_dir=args.out)

@@ -312,7 +312,7 @@ def week_bounds(week: str | pd.Timestamp) -> tuple[pd.Timestamp, pd.Timestamp]:
         start = pd.Timestamp.fromisocalendar(int(year), int(number), 1)
     else:
         day = pd.Timestamp(week).normalize()
-        start = day - pd.Timedelta(days=day.dayofweek)
+        start = day - pd.Timedelta(days=day.day_of_week)
     return start, start + pd.Timedelta(days=7)
 
 

@@ -22,9 +22,10 @@ from cx_text.settings import Settings, load_settings
 from cx_text.store import Store
 from tests.conftest import ROOT, THEME_CORPUS, HashingEmbedder
 
-PROMO = [f"{a} {b}" for a in ("promo code rejected", "discount code invalid", "voucher code fails",
-                              "promo voucher not accepted")
-         for b in ("at checkout", "since update", "code expired error", "promo discount lost")]  # fmt: skip
+PROMO_STARTS = ("promo code rejected", "discount code invalid", "voucher code fails",
+                "promo voucher not accepted")  # fmt: skip
+PROMO_ENDS = ("at checkout", "since update", "code expired error", "promo discount lost")
+PROMO = [f"{a} {b}" for a in PROMO_STARTS for b in PROMO_ENDS]
 WEEKS = ["2026-W44", "2026-W45", "2026-W46", "2026-W47"]
 
 

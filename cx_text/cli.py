@@ -31,9 +31,10 @@ USER_ERRORS: tuple[type[Exception], ...] = (ConfigError,)
 
 def _user_errors() -> tuple[type[Exception], ...]:
     from cx_text.ingest import InputError
+    from cx_text.overrides import OverrideError
     from cx_text.schemas import SchemaError
 
-    return (*USER_ERRORS, InputError, SchemaError, FileNotFoundError)
+    return (*USER_ERRORS, InputError, SchemaError, OverrideError, FileNotFoundError)
 
 
 def _fail(message: str) -> None:
@@ -183,6 +184,96 @@ def _summary(record: dict[str, Any], out: Path) -> None:
     counts = record["counts"]
     typer.echo(", ".join(f"{k.replace('_', ' ')} {v}" for k, v in counts.items()))
     typer.echo(f"results in {out.resolve()}")
+
+
+themes_app = typer.Typer(help="Look at the theme registry and edit themes.yaml overrides.")
+app.add_typer(themes_app, name="themes")
+
+
+def _themes_context(config: Path | None, state_dir: Path | None) -> tuple[Any, Any, Any]:
+    from cx_text import overrides
+    from cx_text.store import Store
+
+    settings = load_settings(config, **({"state_dir": state_dir} if state_dir else {}))
+    store = Store(settings.store_url_value)
+    try:
+        registry = store.registry()
+    finally:
+        store.close()
+    spec = overrides.load(settings.overrides_file)
+    return settings, registry, spec
+
+
+@themes_app.command("list")
+def themes_list(config: ConfigOpt = None, state_dir: StateOpt = None) -> None:
+    """Every registered theme: id, status, label, first and last seen, and its overrides."""
+    try:
+        _, registry, spec = _themes_context(config, state_dir)
+    except _user_errors() as exc:
+        _fail(str(exc))
+        return
+    merged = {t: m.into for m in spec.merge for t in m.themes}
+    for row in registry.sort_values("theme_id").itertuples():
+        notes = []
+        if row.theme_id in spec.rename:
+            notes.append(f"renamed to '{spec.rename[row.theme_id]}'")
+        if row.theme_id in merged:
+            notes.append(f"merged into {merged[row.theme_id]}")
+        if row.theme_id in spec.ignore:
+            notes.append("ignored in rankings")
+        extra = f"  [{'; '.join(notes)}]" if notes else ""
+        typer.echo(f"{row.theme_id}\t{row.status}\t{row.label}\t{row.first_seen:%Y-%m-%d}"
+                   f"\t{row.last_seen:%Y-%m-%d}{extra}")  # fmt: skip
+
+
+def _edit(config: Path | None, state_dir: Path | None, change: Callable[[Any], str],
+          ids: list[str]) -> None:  # fmt: skip
+    from cx_text import overrides
+
+    try:
+        settings, registry, spec = _themes_context(config, state_dir)
+        known = set(registry["theme_id"].astype(str))
+        overrides.validate(spec.model_copy(update={"ignore": [*spec.ignore, *ids]}), known,
+                           str(settings.overrides_file))  # fmt: skip
+        message = change(spec)
+        overrides.save(spec, settings.overrides_file)
+    except _user_errors() as exc:
+        _fail(str(exc))
+        return
+    typer.echo(f"{message} (saved in {settings.overrides_file}; applied from the next run)")
+
+
+@themes_app.command("rename")
+def themes_rename(
+    theme_id: Annotated[str, typer.Argument(help="Theme id, e.g. T003.")],
+    label: Annotated[str, typer.Argument(help="The new label.")],
+    config: ConfigOpt = None,
+    state_dir: StateOpt = None,
+) -> None:
+    """Give a theme the label analysts use; its id stays."""
+
+    def change(spec: Any) -> str:
+        spec.rename[theme_id] = label
+        return f"{theme_id} is now '{label}'"
+
+    _edit(config, state_dir, change, [theme_id])
+
+
+@themes_app.command("merge")
+def themes_merge(
+    theme_ids: Annotated[list[str], typer.Argument(help="Themes to merge, e.g. T005 T006.")],
+    into: Annotated[str, typer.Option(help="The theme that takes their verbatims.")],
+    config: ConfigOpt = None,
+    state_dir: StateOpt = None,
+) -> None:
+    """Merge themes into one; the merged ids disappear from every output."""
+    from cx_text.overrides import Merge
+
+    def change(spec: Any) -> str:
+        spec.merge.append(Merge(into=into, themes=[t for t in theme_ids if t != into]))
+        return f"{', '.join(theme_ids)} merged into {into}"
+
+    _edit(config, state_dir, change, [*theme_ids, into])
 
 
 def _setup_logging(quiet: bool) -> None:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 
+from cx_text import overrides
 from cx_text.clean import model_text, text_hash
 from cx_text.embed import Embedder, embed_texts, is_multilingual, make_embedder
 from cx_text.registry import Candidate, rename_ids
@@ -353,3 +354,68 @@ def _theme_rows(themes: pd.DataFrame, parts: list) -> pd.DataFrame:
         rows.loc[len(rows)] = [UNCLASSIFIED, "Unclassified", UNCLASSIFIED, "Unclassified", "",
                                n_unclassified, "all", "", ""]  # fmt: skip
     return THEMES.conform(rows)
+
+
+def apply_overrides(
+    found: Discovery,
+    verbatims: pd.DataFrame,
+    settings: Settings,
+    cache: CacheLookup,
+    spec: overrides.Overrides,
+    known_ids: set[str],
+    embedders: dict[str, Embedder] | None = None,
+) -> Discovery:
+    """The analyst's themes.yaml applied to a run's tables (the store keeps the model's view).
+
+    Raises:
+        overrides.OverrideError: the file names theme ids that do not exist.
+    """
+    overrides.validate(
+        spec, known_ids | set(found.themes["theme_id"]), str(settings.overrides_file)
+    )
+    themes, assignments, mentions = overrides.apply_merge_rename(
+        found.themes, found.assignments, found.mentions, spec
+    )
+    if spec.split or spec.seed_themes:
+        themes, assignments = _apply_seeds(themes, assignments, verbatims, settings, cache, spec,
+                                           found, embedders)  # fmt: skip
+    return replace(found, themes=THEMES.conform(themes),
+                   assignments=ASSIGNMENTS.conform(assignments),
+                   mentions=MENTIONS.conform(mentions))  # fmt: skip
+
+
+def _apply_seeds(
+    themes: pd.DataFrame,
+    assignments: pd.DataFrame,
+    verbatims: pd.DataFrame,
+    settings: Settings,
+    cache: CacheLookup,
+    spec: overrides.Overrides,
+    found: Discovery,
+    embedders: dict[str, Embedder] | None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Seed phrases work per language group, in that group's embedding space."""
+    text = verbatims.set_index("verbatim_id")["text"]
+    language = verbatims.set_index("verbatim_id")["language"]
+    groups = language_groups(verbatims, settings)
+    group = group_of(assignments["verbatim_id"].map(language), groups)
+    fresh = {h: v for e in found.new_embeddings for h, v in zip(e.hashes, e.vectors, strict=True)}
+    parts = []
+    for name, model_setting in groups.items():
+        rows = assignments[group.to_numpy() == name]
+        if rows.empty:
+            continue
+        embedder = (embedders or {}).get(model_setting) or make_embedder(
+            model_setting, settings.embedding
+        )
+        hashes = [text_hash(model_text(text[v])) for v in rows["verbatim_id"]]
+        known = {**cache(embedder.model_id, hashes), **fresh}
+        vectors = np.vstack([known[h] for h in hashes])
+        themes, part = overrides.apply_seeds(
+            themes, rows, spec, vectors, rows["confidence"].to_numpy(dtype=float),
+            embedder.encode,
+        )  # fmt: skip
+        parts.append(part)
+    out = pd.concat(parts, ignore_index=True) if parts else assignments
+    themes["size"] = themes["theme_id"].map(out["theme_id"].value_counts()).fillna(0).astype(int)
+    return themes, out

@@ -20,8 +20,15 @@ from typing import Any, TypeVar
 
 import pandas as pd
 
-from cx_text import clean, ingest, nps, outputs, rank, registry
-from cx_text.discover import Discovery, SavedThemes, apply_ids, assign_themes, discover_themes
+from cx_text import clean, ingest, nps, outputs, overrides, rank, registry
+from cx_text.discover import (
+    Discovery,
+    SavedThemes,
+    apply_ids,
+    apply_overrides,
+    assign_themes,
+    discover_themes,
+)
 from cx_text.schemas import ASSIGNMENTS, MENTIONS, QUARANTINE, THEMES, UNCLASSIFIED
 from cx_text.settings import Settings
 from cx_text.store import Store
@@ -185,7 +192,7 @@ def run(
         found, themes_registry = timer.call(
             "themes", fit_themes, data.verbatims, settings, store, record["run_id"], started
         )
-        _finish(record, timer, out_dir, settings, data.verbatims, data.quarantine, found)
+        _finish(record, timer, out_dir, settings, data.verbatims, data.quarantine, found, store)
         timer.call("store", persist, store, record, data.verbatims, data.quarantine, found,
                    themes_registry)  # fmt: skip
     finally:
@@ -202,15 +209,21 @@ def _finish(
     verbatims: pd.DataFrame,
     quarantine: pd.DataFrame,
     found: Discovery,
+    store: Store,
     refit: bool = True,
 ) -> None:
-    """Figures, output files and saved models of a run (everything before the commit)."""
+    """Overrides, figures, output files and saved models of a run (all before the commit)."""
+    cache = store.load_embeddings
+    known_ids = set(store.registry()["theme_id"].astype(str))
     record["models"] = found.model_ids
     record["embeddings"] = _embedding_counts(found)
-    tables = timer.call("nps", rank_tables, verbatims, found, settings)
+    spec = overrides.load(settings.overrides_file)
+    shown = timer.call("overrides", apply_overrides, found, verbatims, settings, cache, spec,
+                       known_ids)  # fmt: skip
+    tables = timer.call("nps", rank_tables, verbatims, shown, settings, overrides.ignored(spec))
     record["nps"] = nps.overall_nps(verbatims)
     record["top_themes"] = _top_rows(tables["themes"])
-    timer.call("write", write_outputs, out_dir, verbatims, quarantine, found, tables)
+    timer.call("write", write_outputs, out_dir, verbatims, quarantine, shown, tables)
     if refit:
         timer.call("save_models", save_models, found, settings.models_dir / "current")
     record["finished_at"] = _now().isoformat()
@@ -253,7 +266,7 @@ def nightly(
         )
         window = _window(store, settings, started, found, data.verbatims)
         _finish(record, timer, out_dir, settings, window.verbatims, data.quarantine,
-                window.found, refit=False)  # fmt: skip
+                window.found, store, refit=False)  # fmt: skip
         record["window"] = {"verbatims": len(window.verbatims)}
         timer.call("store", persist, store, record, data.verbatims, data.quarantine, found, None,
                    watermarks=_watermarks(data.verbatims))  # fmt: skip
@@ -337,7 +350,7 @@ def weekly(
         found, themes_registry = timer.call(
             "themes", fit_themes, verbatims, settings, store, record["run_id"], end
         )
-        _finish(record, timer, out_dir, settings, verbatims, QUARANTINE.empty(), found)
+        _finish(record, timer, out_dir, settings, verbatims, QUARANTINE.empty(), found, store)
         timer.call("store", persist, store, record, None, None, found, themes_registry)
     finally:
         store.close()
@@ -381,11 +394,19 @@ def backfill(
     return records
 
 
-def rank_tables(verbatims: pd.DataFrame, found: Discovery, settings: Settings) -> dict[str, Any]:
-    """Per-theme NPS figures, the ranked table, its views, segments, backlog and follow-up."""
+def rank_tables(
+    verbatims: pd.DataFrame,
+    found: Discovery,
+    settings: Settings,
+    ignored: set[str] | frozenset[str] = frozenset(),
+) -> dict[str, Any]:
+    """Per-theme NPS figures, the ranked table, its views, segments, backlog and follow-up.
+
+    Themes the analyst ignores keep their verbatims but leave every ranking.
+    """
     a, m, r = found.assignments, found.mentions, settings.rank
     figures = nps.theme_figures(verbatims, a, settings.nps, m, found.themes)
-    ranked = rank.rank_themes(figures, r)
+    ranked = rank.rank_themes(figures[~figures["theme_id"].isin(ignored)], r)
     return {
         "themes": ranked,
         "parent_themes": nps.parent_theme_figures(verbatims, a, settings.nps, m, found.themes),

@@ -124,7 +124,7 @@ class Settings(BaseSettings):
     # SQLAlchemy URL of the store; None: a DuckDB file in state_dir. A secret: never printed.
     store_url: SecretStr | None = None
     models_dir: Path = Path("models")
-    overrides_file: Path | None = None
+    overrides_file: Path = Path("themes.yaml")  # analyst overrides; absent file = none
     language: str | None = None  # force one language for every verbatim
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     clean: CleanSettings = Field(default_factory=CleanSettings)

@@ -17,7 +17,8 @@ mkdir -p "$RUN_DIR"
 
 if [ "${1:-start}" = "stop" ]; then
   for name in worker server; do
-    [ -f "$RUN_DIR/$name.pid" ] && kill "$(cat "$RUN_DIR/$name.pid")" 2>/dev/null || true
+    # each was started as a session leader: kill its whole process group (uvicorn, flow runs)
+    [ -f "$RUN_DIR/$name.pid" ] && kill -- "-$(cat "$RUN_DIR/$name.pid")" 2>/dev/null || true
     rm -f "$RUN_DIR/$name.pid"
   done
   exit 0
@@ -26,7 +27,7 @@ fi
 export CX_TEXT_TIMEZONE="${CX_TEXT_TIMEZONE:-$("$BIN/python" -c \
   'from cx_text.settings import load_settings; print(load_settings().schedule.timezone)')}"
 
-"$BIN/prefect" server start --host 127.0.0.1 --port "$PORT" > "$RUN_DIR/server.log" 2>&1 &
+setsid "$BIN/prefect" server start --host 127.0.0.1 --port "$PORT" > "$RUN_DIR/server.log" 2>&1 &
 echo $! > "$RUN_DIR/server.pid"
 for _ in $(seq 1 120); do
   curl -fsS "$PREFECT_API_URL/health" > /dev/null 2>&1 && break
@@ -38,6 +39,6 @@ curl -fsS "$PREFECT_API_URL/health" > /dev/null || { echo "Prefect server did no
   || "$BIN/prefect" work-pool create cx-text --type process > /dev/null
 "$BIN/prefect" --no-prompt deploy --all > "$RUN_DIR/deploy.log" 2>&1 \
   || { cat "$RUN_DIR/deploy.log"; exit 1; }
-"$BIN/prefect" worker start --pool cx-text --type process > "$RUN_DIR/worker.log" 2>&1 &
+setsid "$BIN/prefect" worker start --pool cx-text --type process > "$RUN_DIR/worker.log" 2>&1 &
 echo $! > "$RUN_DIR/worker.pid"
 echo "Prefect UI: http://127.0.0.1:$PORT  (API $PREFECT_API_URL); logs in $RUN_DIR"

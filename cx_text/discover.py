@@ -117,6 +117,7 @@ def discover_themes(
     settings: Settings,
     cache: CacheLookup,
     embedders: dict[str, Embedder] | None = None,
+    anchors: dict[str, np.ndarray] | None = None,
 ) -> Discovery:
     """Fit one ThemeModel per language group on the themed verbatims and build the tables.
 
@@ -124,6 +125,7 @@ def discover_themes(
         verbatims: cleaned verbatims; non-answers are skipped.
         cache: (model_id, hashes) -> cached vectors, usually `Store.load_embeddings`.
         embedders: embedders by model setting (tests inject a tiny deterministic one).
+        anchors: registered theme centres by embedding model id, for a warm-started re-fit.
     """
     themed = verbatims[~verbatims["is_non_answer"].astype(bool)].reset_index(drop=True)
     groups = language_groups(themed, settings)
@@ -139,7 +141,9 @@ def discover_themes(
         )
         docs = [model_text(t) for t in frame["text"]]
         vectors = _embed(docs, embedder, cache, settings, out)
-        model = _theme_model(settings, embedder).fit(vectors, docs)
+        model = _theme_model(settings, embedder).fit(
+            vectors, docs, (anchors or {}).get(embedder.model_id), settings.themes.match_threshold
+        )
         out.models[name], out.model_ids[name] = model, embedder.model_id
         out.languages[name] = group_language(frame["language"])
         mentions = _mentions(frame, model, embedder, cache, settings, out)

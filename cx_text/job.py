@@ -166,9 +166,12 @@ def fit_themes(
     Returns:
         (the discovery with registry ids, the updated registry to persist).
     """
-    found = discover_themes(verbatims, settings, store.load_embeddings)
+    registered = store.registry()
+    found = discover_themes(
+        verbatims, settings, store.load_embeddings, anchors=registry.anchors(registered)
+    )
     mapping, updated = registry.update_registry(
-        found.candidates, store.registry(), settings.themes.match_threshold, now, run_id
+        found.candidates, registered, settings.themes.match_threshold, now, run_id
     )
     return apply_ids(found, mapping, registry.status_of(updated)), updated
 

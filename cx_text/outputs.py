@@ -54,3 +54,17 @@ def write_table(frame: pd.DataFrame, out_dir: Path, stem: str, formats: tuple[st
     writers = {"csv": write_csv, "parquet": write_parquet, "xlsx": write_xlsx}
     for fmt in formats:
         writers[fmt](frame, out_dir / f"{stem}.{fmt}")
+
+
+def markdown_table(frame: pd.DataFrame, floatfmt: str = ".3f") -> str:
+    """A GitHub Markdown table of `frame` (pipes in cells escaped)."""
+
+    def cell(value: object) -> str:
+        if isinstance(value, float):
+            return "" if pd.isna(value) else format(value, floatfmt)
+        return str(value).replace("|", "\\|").replace("\n", " ")
+
+    head = "| " + " | ".join(map(str, frame.columns)) + " |"
+    rule = "|" + "---|" * len(frame.columns)
+    body = ["| " + " | ".join(cell(v) for v in row) + " |" for row in frame.itertuples(index=False)]
+    return "\n".join([head, rule, *body])

@@ -147,6 +147,14 @@ def _unseen_row(row: pd.Series, spaces: set[str], now: pd.Timestamp, run_id: str
     return out
 
 
+def anchors(registry: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Centres of the themes still in use (not retired), by embedding model id."""
+    out: dict[str, list[np.ndarray]] = {}
+    for _, row in registry[registry["status"] != "retired"].iterrows():
+        out.setdefault(str(_record(row).get("model_id")), []).append(_centre(row["centroid"]))
+    return {model_id: np.vstack(vectors) for model_id, vectors in out.items()}
+
+
 def rename_ids(
     frame: pd.DataFrame, mapping: dict[str, str], column: str = "theme_id"
 ) -> pd.DataFrame:

@@ -151,6 +151,23 @@ def select_keywords(
     ]
 
 
+def anchored_labels(
+    embeddings: np.ndarray,
+    labels: np.ndarray,
+    anchors: np.ndarray,
+    match_threshold: float,
+    outlier_threshold: float,
+) -> np.ndarray:
+    """Start labels from known theme centres plus the new clusters no anchor explains."""
+    unit = normalise_rows(embeddings)
+    relabelled, k = relabel_by_size(labels, 1)
+    found = centroids(unit, relabelled, k)
+    explained = (found @ normalise_rows(anchors).T).max(axis=1) >= match_threshold if k else []
+    fresh = found[~np.asarray(explained, dtype=bool)] if k else found
+    start, _ = nearest(unit, np.vstack([normalise_rows(anchors), fresh]), outlier_threshold)
+    return start
+
+
 def make_label(keywords: list[str], max_words: int = 4) -> str:
     """A 2-4 word label from ranked keywords, skipping keywords that repeat a used word."""
     used: list[str] = []
@@ -294,8 +311,21 @@ class ThemeModel:
             calculate_probabilities=False,
         )
 
-    def fit(self, embeddings: np.ndarray, docs: list[str]) -> ThemeModel:
-        """Find themes in `docs` given their precomputed `embeddings`."""
+    def fit(
+        self,
+        embeddings: np.ndarray,
+        docs: list[str],
+        anchors: np.ndarray | None = None,
+        anchor_threshold: float = 0.8,
+    ) -> ThemeModel:
+        """Find themes in `docs` given their precomputed `embeddings`.
+
+        Args:
+            anchors: centres of the themes registered by earlier fits (a warm start): a new
+                cluster whose centre is at least `anchor_threshold` similar to an anchor is
+                replaced by that anchor before refinement, so re-fits keep known themes where
+                the data still supports them and add clusters only for what is new.
+        """
         if len(docs) != len(embeddings):
             raise ValueError("docs and embeddings differ in length")
         n_docs = len(docs)
@@ -306,6 +336,9 @@ class ThemeModel:
         else:
             self.bertopic_ = self._bertopic(n_docs)
             raw = np.asarray(self.bertopic_.fit_transform(docs, embeddings)[0])
+        if anchors is not None and len(anchors) and n_docs >= max(2 * mcs, 10):
+            raw = anchored_labels(embeddings, raw, anchors, anchor_threshold,
+                                  self.outlier_threshold)  # fmt: skip
         labels, centres, sims = refine(
             embeddings, raw, self.outlier_threshold, max(3, mcs // 2) if n_docs >= 10 else 1
         )

@@ -1,0 +1,58 @@
+"""Theme-id stability of re-fits on the bundled sample, real embedding models.
+
+Prints the share of previously themed verbatims that keep their theme id when themes are
+re-fitted (1) on the same data with another UMAP seed and (2) on the same data plus 10% new
+verbatims, next to the agreement of the raw clusterings (ARI) for comparison.
+
+    .venv/bin/python bench/stability.py
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+from sklearn.metrics import adjusted_rand_score
+
+from cx_text import job
+from cx_text.outputs import markdown_table
+from cx_text.registry import retention
+from cx_text.settings import load_settings
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _assignments(out: Path) -> pd.DataFrame:
+    return pd.read_csv(out / "assignments.csv")
+
+
+def main() -> None:
+    tmp = Path(tempfile.mkdtemp())
+    sample = pd.read_csv(ROOT / "data" / "sample_feedback.csv", dtype=str, keep_default_na=False)
+    base, extra = sample.iloc[: int(len(sample) / 1.1)], sample
+    base.to_csv(tmp / "base.csv", index=False)
+    extra.to_csv(tmp / "plus10.csv", index=False)
+    rows = []
+    for name, seed, data in (("same data, another seed", 7, "base.csv"),
+                             ("same data + 10% new verbatims", 42, "plus10.csv")):  # fmt: skip
+        state = tmp / name.replace(" ", "_")
+        settings = load_settings(state_dir=state, models_dir=state / "models",
+                                 overrides_file=state / "none.yaml",
+                                 embedding={"show_progress": False})  # fmt: skip
+        job.run([str(tmp / "base.csv")], state / "first", settings)
+        again = settings.model_copy(update={"themes": settings.themes.model_copy(
+            update={"random_state": seed})})  # fmt: skip
+        job.run([str(tmp / data)], state / "second", again)
+        first, second = _assignments(state / "first"), _assignments(state / "second")
+        merged = first.merge(second, on="verbatim_id")
+        rows.append({"re-fit": name, "theme ids kept": round(retention(first, second), 3),
+                     "ARI of the two clusterings": round(adjusted_rand_score(
+                         merged["theme_id_x"], merged["theme_id_y"]), 3)})  # fmt: skip
+    print(markdown_table(pd.DataFrame(rows)))
+
+
+if __name__ == "__main__":
+    main()

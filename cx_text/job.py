@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 
 import pandas as pd
 
-from cx_text import clean, ingest, nps, outputs, overrides, rank, registry
+from cx_text import clean, ingest, nps, outputs, overrides, rank, registry, report, trends
 from cx_text.discover import (
     Discovery,
     SavedThemes,
@@ -214,6 +214,7 @@ def _finish(
     found: Discovery,
     store: Store,
     refit: bool = True,
+    as_of_week: str | None = None,
 ) -> None:
     """Overrides, figures, output files and saved models of a run (all before the commit)."""
     cache = store.load_embeddings
@@ -227,6 +228,12 @@ def _finish(
     record["nps"] = nps.overall_nps(verbatims)
     record["top_themes"] = _top_rows(tables["themes"])
     timer.call("write", write_outputs, out_dir, verbatims, quarantine, shown, tables)
+    bundle = timer.call("report", report.build_report, verbatims, shown.assignments,
+                        shown.mentions, tables["themes"], tables["themes_by_segment"],
+                        record["counts"], settings, as_of_week)  # fmt: skip
+    report.write_report(bundle, out_dir)
+    record["alerts"] = len(bundle.alerts)
+    record["webhook"] = _notify(bundle, settings)
     if refit:
         timer.call("save_models", save_models, found, settings.models_dir / "current")
     record["finished_at"] = _now().isoformat()
@@ -242,6 +249,16 @@ def _top_rows(ranked: pd.DataFrame, n: int = 10) -> list[dict[str, Any]]:
          for k, v in row.items()}
         for row in top.astype(object).to_dict("records")
     ]  # fmt: skip
+
+
+def _notify(bundle: report.ReportBundle, settings: Settings) -> str:
+    """Post alerts to the webhook; a failed post is logged and recorded, never fatal."""
+    try:
+        status = report.notify(bundle, settings)
+    except trends.WebhookError as exc:
+        log.warning("alert webhook failed: %s", exc)
+        return f"failed: {exc}"
+    return "not configured" if status is None else f"HTTP {status}"
 
 
 def nightly(
@@ -353,7 +370,8 @@ def weekly(
         found, themes_registry = timer.call(
             "themes", fit_themes, verbatims, settings, store, record["run_id"], end
         )
-        _finish(record, timer, out_dir, settings, verbatims, QUARANTINE.empty(), found, store)
+        _finish(record, timer, out_dir, settings, verbatims, QUARANTINE.empty(), found, store,
+                as_of_week=record["week"])  # fmt: skip
         timer.call("store", persist, store, record, None, None, found, themes_registry)
     finally:
         store.close()

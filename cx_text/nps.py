@@ -406,7 +406,8 @@ def theme_info(assignments: pd.DataFrame, themes: pd.DataFrame | None = None) ->
     info = info.rename(columns={"theme_label": "label"}).reindex(columns=["theme_id", *THEME_INFO])
     if themes is not None:
         # themes the table lacks (usually 'unclassified') keep what assignments say of them
-        info = pd.concat([themes[["theme_id", *THEME_INFO]], info], ignore_index=True)
+        info = pd.concat([themes.reindex(columns=["theme_id", *THEME_INFO]), info],
+                         ignore_index=True)  # fmt: skip
     return info.astype({"theme_id": str}).drop_duplicates("theme_id").reset_index(drop=True)
 
 

@@ -269,6 +269,86 @@ COMPLAINT_LINKS = TableSchema(
 )
 
 
+THEME_WEEKS = TableSchema(
+    "theme_weeks",
+    _cols(
+        ("week", "datetime", "Monday of the ISO week (from verbatims.created_at)"),
+        ("theme_id", "string", "the theme"),
+        ("label", "string", "the theme's label"),
+        ("n_verbatims", "int", "verbatims of the theme in the week (primary or mentioned)"),
+        ("week_themed", "int", "themed verbatims of the week: the denominator of share"),
+        ("share", "float", "n_verbatims / week_themed (0-1)"),
+        ("n_detractors", "int", "detractors of the theme in the week"),
+        ("n_passives", "int", "passives of the theme in the week"),
+        ("n_promoters", "int", "promoters of the theme in the week"),
+        ("n_complaints", "int", "complaints of the theme in the week"),
+        ("n_scored", "int", "detractors + passives + promoters"),
+        ("detractor_rate", "float", "detractors / scored verbatims of the theme in the week"),
+        ("promoter_rate", "float", "promoters / scored verbatims of the theme in the week"),
+        ("theme_nps", "float", "theme NPS in the week (points)"),
+        ("theme_nps_low", "float", "95% adjusted Wald interval, low end"),
+        ("theme_nps_high", "float", "95% adjusted Wald interval, high end"),
+        ("share_change", "float", "share minus the previous week's share (0-1 scale)"),
+        ("share_z", "float", "two-proportion z of the share change"),
+        ("share_p", "float", "two-sided p-value of share_z"),
+        ("share_q", "float", "share_p corrected over the week's themes (Benjamini-Hochberg)"),
+        ("detractor_rate_change", "float", "detractor_rate minus the previous week's"),
+        ("detractor_z", "float", "two-proportion z of the detractor rate change"),
+        ("detractor_p", "float", "two-sided p-value of detractor_z"),
+        ("detractor_q", "float", "detractor_p corrected over the week's themes (BH)"),
+        ("nps_change", "float", "theme_nps minus the previous week's (points)"),
+        ("nps_z", "float", "z of the difference of the two adjusted Wald NPS estimates"),
+        ("nps_p", "float", "two-sided p-value of nps_z"),
+    ),
+    doc="Per theme and ISO week: volume, share, role mix, theme NPS and week-over-week tests.",
+)
+
+WEEKLY_NPS = TableSchema(
+    "weekly_nps",
+    _cols(
+        ("week", "datetime", "Monday of the ISO week"),
+        ("n_verbatims", "int", "accepted verbatims of the week, non-answers included"),
+        ("n_scored", "int", "detractors + passives + promoters of the week"),
+        ("n_detractors", "int", "detractors of the week"),
+        ("n_passives", "int", "passives of the week"),
+        ("n_promoters", "int", "promoters of the week"),
+        ("nps", "float", "NPS of the week's scored verbatims (points)"),
+        ("nps_low", "float", "95% adjusted Wald interval, low end"),
+        ("nps_high", "float", "95% adjusted Wald interval, high end"),
+        ("detractor_share", "float", "detractors / scored verbatims (0-1)"),
+        ("passive_share", "float", "passives / scored verbatims (0-1)"),
+        ("promoter_share", "float", "promoters / scored verbatims (0-1)"),
+        ("nps_change", "float", "nps minus the previous week's (points)"),
+        ("nps_z", "float", "z of the difference of the two adjusted Wald NPS estimates"),
+        ("nps_p", "float", "two-sided p-value of nps_z"),
+    ),
+    doc="Overall NPS per ISO week with its interval and role structure.",
+)
+
+ALERTS = TableSchema(
+    "alerts",
+    _cols(
+        ("week", "datetime", "Monday of the ISO week the alert fires in"),
+        ("alert_type", "string", "share_rise, new_theme or detractor_jump"),
+        ("theme_id", "string", "the theme"),
+        ("label", "string", "the theme's label"),
+        ("metric", "string", "what changed: share, n_verbatims or detractor_rate"),
+        ("value_before", "float", "the metric the week before (new_theme: earlier weeks' total)"),
+        ("value_now", "float", "the metric in the alert week"),
+        ("change", "float", "value_now - value_before"),
+        ("n_before", "int", "verbatims (detractor_jump: scored) behind value_before"),
+        ("n_now", "int", "verbatims (detractor_jump: scored) behind value_now"),
+        ("z", "float", "test statistic (empty for new_theme)"),
+        ("p_value", "float", "two-sided p-value (empty for new_theme)"),
+        ("q_value", "float", "Benjamini-Hochberg q over the week's themes (empty for new_theme)"),
+        ("since", "datetime", "first week of the rise (Monday)"),
+        ("example_1", "string", "an example verbatim of the week (PII masked), most confident"),
+        ("example_2", "string", "a second example verbatim"),
+    ),
+    doc="Alerts of the report week: a theme's share rising, a new theme, a detractor rate jump.",
+)
+
+
 OUTPUT_SCHEMAS = (
     VERBATIMS,
     QUARANTINE,
@@ -280,6 +360,9 @@ OUTPUT_SCHEMAS = (
     BACKLOG,
     FOLLOWUP,
     COMPLAINT_LINKS,
+    THEME_WEEKS,
+    WEEKLY_NPS,
+    ALERTS,
 )
 
 

@@ -104,6 +104,7 @@ class ReportSettings(BaseModel):
     weeks: int = 12
     alert_min_new_theme_size: int = 15
     alert_fdr: float = 0.05
+    webhook_timeout: float = 10.0  # seconds to wait for the alert webhook
 
 
 class ScheduleSettings(BaseModel):

@@ -275,8 +275,9 @@ def _rise_start(series: pd.Series, week: pd.Timestamp) -> pd.Timestamp:
     values = series.loc[:week]
     start = week
     for earlier, later in zip(values.index[::-1][1:], values.index[::-1], strict=False):
-        if not values[later] > values[earlier]:
-            break
+        before, after = values[earlier], values[later]
+        if pd.isna(before) or pd.isna(after) or not after > before:
+            break  # a week without a figure (e.g. no scored verbatims) ends the rise
         start = later
     return pd.Timestamp(start)
 

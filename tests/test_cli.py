@@ -71,7 +71,7 @@ def test_sample_run_conserves_rows_and_matches_planted_noise(sample_run: Path) -
     assert counts["quarantined"] == malformed
     assert counts["duplicates"] == (truth["kind"] == "duplicate").sum()
     assert record["models"]["other"] == "st:all-MiniLM-L6-v2"
-    assert set(record["timings"]) >= {"ingest", "clean", "themes", "store"}
+    assert set(record["timings"]) >= {"read", "clean", "themes", "store", "write", "report"}
     assert len(record["settings_hash"]) == 16
 
 

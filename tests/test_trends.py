@@ -207,6 +207,14 @@ def test_rise_since_first_week_of_the_rise() -> None:
     assert alert["theme_id"] == "J" and alert["since"] == week(2)
 
 
+def test_rise_stops_at_a_week_without_a_figure() -> None:
+    # detractor_rate is NA in a week with no scored verbatims: the rise starts after it
+    idx = pd.DatetimeIndex([week(i) for i in range(5)])
+    history = pd.Series([0.1, 0.3, pd.NA, 0.2, 0.6], index=idx, dtype="Float64")
+    assert trends._rise_start(history, week(4)) == week(3)
+    assert trends._rise_start(history, week(2)) == week(2)
+
+
 def test_new_theme_alert() -> None:
     counts = {"N": [0, 0, 1, 16], "S": [0, 1, 1, 16], "T": [0, 0, 0, 14], "O": [60, 60, 60, 60]}
     weekly = trends.weekly_theme_figures(*series(counts))

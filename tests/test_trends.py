@@ -208,10 +208,10 @@ def test_rise_since_first_week_of_the_rise() -> None:
 
 
 def test_rise_stops_at_a_week_without_a_figure() -> None:
-    # detractor_rate is NA in a week with no scored verbatims: the rise starts after it
-    idx = pd.DatetimeIndex([week(i) for i in range(5)])
-    history = pd.Series([0.1, 0.3, pd.NA, 0.2, 0.6], index=idx, dtype="Float64")
-    assert trends._rise_start(history, week(4)) == week(3)
+    # detractor_rate is NA in a week with no scored verbatims: the rise cannot reach past it
+    idx = pd.DatetimeIndex([week(i) for i in range(6)])
+    history = pd.Series([0.1, 0.3, pd.NA, 0.2, 0.4, 0.6], index=idx, dtype="Float64")
+    assert trends._rise_start(history, week(5)) == week(4)
     assert trends._rise_start(history, week(2)) == week(2)
 
 

@@ -47,7 +47,8 @@ KEPT_CONTENT_WORDS: frozenset[str] = frozenset(
 # might want to see as a theme word ("app", "price", "спасибо") stays.
 SURVEY_FILLERS: dict[str, frozenset[str]] = {
     "en": frozenset({"ok", "okay", "etc", "lol", "pls", "plz", "im", "ve", "ll"}),
-    "ru": frozenset({"ок", "окей", "ооо", "блин", "типа", "ща", "щас"}),
+    # "раз" (time, as in "три раза") made theme keywords such as "раз минута", "раз курьер"
+    "ru": frozenset({"ок", "окей", "ооо", "блин", "типа", "ща", "щас", "раз"}),
 }
 
 # pymorphy3 mis-parses a few survey slang words ("норм" -> "норма", "ок" -> "около").
@@ -60,6 +61,16 @@ _WORD = re.compile(r"[a-z\u00df-\u00f6\u00f8-\u024f\u0400-\u04ff]{2,}")
 _CYRILLIC = re.compile(r"[\u0400-\u04ff]")
 _LATIN_TO_CYRILLIC = str.maketrans("aceopxyk", "асеорхук")
 _CYRILLIC_TO_LATIN = str.maketrans("асеорхук", "aceopxyk")
+
+
+_NEGATIONS: frozenset[str] = frozenset(
+    {"no", "not", "never", "nor", "without", "не", "нет", "ни", "без"}
+)
+# Parts of speech a Russian label phrase may be built from (pymorphy3 tags).
+_RU_NOUN = "NOUN"
+_RU_ADJECTIVES = frozenset({"ADJF", "PRTF"})
+_RU_PREDICATES = frozenset({"VERB", "PRTS", "ADJS"})
+_RU_LABEL_WORDS = frozenset({"NOUN", "ADJF", "PRTF"})
 
 
 class TokenInfo(NamedTuple):
@@ -230,9 +241,7 @@ class LemmaTokenizer:
 
     def __call__(self, doc: str) -> list[str]:
         """Return the lemmas of the kept words of ``doc``."""
-        infos: Iterable[TokenInfo] = analyze(doc)
-        if self.remove_stop_words:
-            infos = (info for info in infos if not _is_stop_word(info))
+        infos: Iterable[TokenInfo] = content_words(doc) if self.remove_stop_words else analyze(doc)
         return [info.lemma for info in infos]
 
     def __getstate__(self) -> dict[str, Any]:
@@ -244,6 +253,161 @@ class LemmaTokenizer:
 
     def __repr__(self) -> str:
         return f"LemmaTokenizer(remove_stop_words={self.remove_stop_words})"
+
+
+def content_words(text: str) -> list[TokenInfo]:
+    """The words of ``text`` that ``LemmaTokenizer`` keeps (stop words removed), in order."""
+    return [info for info in analyze(text) if not _is_stop_word(info)]
+
+
+# ----------------------------------------------------------------------- label phrases
+
+
+@functools.cache
+def _english_pos_index() -> dict[str, frozenset[str]]:
+    """WordNet's lemma lists per part of speech, as shipped in spacy-lookups-data."""
+    from spacy.lookups import load_lookups
+
+    table = load_lookups("en", ["lemma_index"]).get_table("lemma_index")
+    return {pos: frozenset(table.get(pos, [])) for pos in ("adj", "adv", "noun", "verb")}
+
+
+@functools.lru_cache(maxsize=50_000)
+def english_pos(lemma: str) -> frozenset[str]:
+    """Parts of speech ("adj", "adv", "noun", "verb") WordNet lists for an English lemma.
+
+    Empty for words WordNet does not know (brand names, "promo"), which are then taken as
+    nouns. Ambiguous words ("crash", "order") list several.
+    """
+    return frozenset(pos for pos, words in _english_pos_index().items() if lemma in words)
+
+
+def _russian_parses(form: str, lemma: str) -> list[Any]:
+    """pymorphy3 parses of ``form`` whose normal form is ``lemma`` (all parses if none is)."""
+    parses = _morph().parse(form)
+    matching = [p for p in parses if p.normal_form.replace("ё", "е") == lemma]
+    return matching or parses
+
+
+def _agreeing(adjectives: list[Any], nouns: list[Any]) -> tuple[Any, Any] | None:
+    """An adjective parse and a noun parse in the same case, number and (singular) gender."""
+    for adjective in adjectives:
+        for noun in nouns:
+            if adjective.tag.POS not in _RU_ADJECTIVES or noun.tag.POS != _RU_NOUN:
+                continue
+            same = adjective.tag.case == noun.tag.case and adjective.tag.number == noun.tag.number
+            gender = noun.tag.number == "plur" or adjective.tag.gender in (None, noun.tag.gender)
+            if same and gender:
+                return adjective, noun
+    return None
+
+
+def _clause(nouns: list[Any], verbs: list[Any]) -> bool:
+    """True for a subject + verb that agree ("приложение вылетает") or an object + verb.
+
+    An object must be unambiguously accusative ("доставку перенесли"); otherwise two words
+    from different phrases ("от проблемы ушел") would pass.
+    """
+    for noun in nouns:
+        for verb in verbs:
+            if noun.tag.POS != _RU_NOUN or verb.tag.POS not in _RU_PREDICATES:
+                continue
+            agrees = verb.tag.gender in (None, noun.tag.gender) or noun.tag.number == "plur"
+            if noun.tag.case == "nomn" and noun.tag.number == verb.tag.number and agrees:
+                return True
+    return all(noun.tag.case == "accs" for noun in nouns)
+
+
+def _nominative(parse: Any) -> str:
+    """The word of a noun parse in the nominative, keeping its number."""
+    inflected = parse.inflect({"nomn", parse.tag.number or "sing"})
+    return str((inflected or parse).word)
+
+
+def _russian_phrase(lemmas: list[str], forms: list[str], from_text: bool) -> str | None:
+    """A Russian keyword as a label: nouns and adjectives in the nominative, agreeing.
+
+    Unigrams must be nouns or adjectives (a bare verb, "сказать", reads as a fragment).
+    Bigrams must be a phrase of the texts, not two neighbouring words of different
+    phrases: adjective + noun that agree in the texts ("помятая коробка"), noun + noun in the
+    genitive ("сроки доставки"), subject or object + verb ("приложение вылетает", "доставку
+    перенесли"), or "не" + verb ("не работает"). Verb-first fragments ("оспаривать платеж")
+    and adverbs ("снаружи коробка") are refused. Without the texts' wording (`from_text`
+    False, e.g. parent labels built from lemmas) an adjective is made to agree with its noun.
+    """
+    if len(lemmas) == 1:
+        parse = _russian_parses(forms[0], lemmas[0])[0]
+        return lemmas[0] if parse.tag.POS in _RU_LABEL_WORDS else None
+    first, second = (_russian_parses(f, lemma) for f, lemma in zip(forms, lemmas, strict=True))
+    pos1, pos2 = first[0].tag.POS, second[0].tag.POS
+    if lemmas[0] == "не":
+        return " ".join(forms) if pos2 in _RU_PREDICATES | {"INFN"} else None
+    if pos1 in _RU_ADJECTIVES and pos2 == _RU_NOUN:
+        pair = _agreeing(first, second) or (None if from_text else (first[0], second[0]))
+        if pair is None:
+            return None
+        adjective, noun = pair
+        number = noun.tag.number or "sing"
+        agreement = {"nomn", "plur"} if number == "plur" else {"nomn", noun.tag.gender or "masc"}
+        return f"{(adjective.inflect(agreement) or adjective).word} {_nominative(noun)}"
+    if pos1 == _RU_NOUN and pos2 in _RU_ADJECTIVES:
+        return " ".join(forms) if _agreeing(second, first) else None
+    if pos1 == _RU_NOUN and pos2 == _RU_NOUN:
+        return f"{_nominative(first[0])} {forms[1]}" if second[0].tag.case == "gent" else None
+    if pos1 == _RU_NOUN and pos2 in _RU_PREDICATES and _clause(first, second):
+        return " ".join(forms)
+    return None
+
+
+def _english_phrase(lemmas: list[str], forms: list[str]) -> str | None:
+    """An English keyword as a label: no verb-only first word, no adverb-only word.
+
+    "arrive", "deliver" cannot start a label ("deliver time"), "actually" cannot end one. A
+    bigram is shown as the texts say it most often ("box arrived", "plastic bags"), a single
+    word as its lemma.
+    """
+    first = english_pos(lemmas[0])
+    if first and first <= {"verb", "adv"}:
+        return None
+    if len(lemmas) == 1:
+        return lemmas[0]
+    last = english_pos(lemmas[-1])
+    return None if last == {"adv"} else " ".join(forms)
+
+
+def _describes_degree(lemma: str, form: str) -> bool:
+    """True when an intensifier before this word makes a phrase ("too slow", "очень долго")."""
+    if _CYRILLIC.search(lemma):
+        return _russian_parses(form, lemma)[0].tag.POS in {"ADJF", "ADJS", "ADVB", "PRED", "COMP"}
+    return bool(english_pos(lemma) & {"adj", "adv"})
+
+
+def label_phrase(lemmas: str, surface: str | None = None) -> str | None:
+    """How a keyword (space-separated lemmas) reads in a label, or None if it reads badly.
+
+    Args:
+        lemmas: A keyword as the vectorizer produced it ("помятый коробка", "box arrive").
+        surface: The keyword's most frequent wording in the theme's texts ("помятой
+            коробке", "box arrived"); the lemmas themselves when not given.
+
+    Returns:
+        The phrase to show ("помятая коробка", "box arrived"), or None for fragments: a
+        negation or intensifier alone or at the end ("код не", "курьер очень"), an
+        intensifier before anything but an adjective or adverb ("очень экономить"; "always
+        late" is kept), a repeated word, and the language rules of `_russian_phrase` /
+        `_english_phrase`.
+    """
+    words = lemmas.split()
+    forms = (surface or lemmas).split()
+    if not words or len(set(words)) < len(words) or len(forms) != len(words):
+        return None
+    if len(words) == 2 and words[0] in NEGATIONS_AND_INTENSIFIERS - _NEGATIONS:
+        return " ".join(forms) if _describes_degree(words[1], forms[1]) else None
+    if words[-1] in NEGATIONS_AND_INTENSIFIERS:
+        return None
+    if _CYRILLIC.search(lemmas):
+        return _russian_phrase(words, forms, surface is not None)
+    return _english_phrase(words, forms)
 
 
 def lemmatize(text: str) -> list[str]:

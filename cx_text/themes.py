@@ -12,13 +12,15 @@ from __future__ import annotations
 import json
 import logging
 import math
+from collections import Counter, defaultdict
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from cx_text.lemmas import LemmaTokenizer
+from cx_text.lemmas import LemmaTokenizer, content_words, label_phrase
 
 log = logging.getLogger("cx_text")
 
@@ -27,11 +29,16 @@ _REFINE_ITERATIONS = 10
 _FORMAT_VERSION = 1
 _CANDIDATES = 30  # c-TF-IDF keyword candidates per theme that MMR chooses from
 _DIVERSITY = 0.3
+MIN_CLUSTER_DIVISOR = 170  # documents per unit of min cluster size (sentence encoders)
 
 
-def scaled_min_cluster_size(n_docs: int) -> int:
-    """HDBSCAN min cluster size that grows with the corpus: ~n/170, at least 5, at most 60."""
-    return int(min(60, max(5, round(n_docs / 170))))
+def scaled_min_cluster_size(n_docs: int, divisor: float = MIN_CLUSTER_DIVISOR) -> int:
+    """HDBSCAN min cluster size that grows with the corpus: ~n/divisor, at least 5, at most 60.
+
+    170 suits sentence encoders (banking77: best NMI / ARI between n/250 and n/170); a noisier
+    backend declares a smaller divisor as `min_cluster_divisor` (navec: 100), see `ThemeModel`.
+    """
+    return int(min(60, max(5, round(n_docs / divisor))))
 
 
 def make_vectorizer(n_docs: int) -> Any:
@@ -106,25 +113,52 @@ def relabel_by_size(labels: np.ndarray, min_size: int) -> tuple[np.ndarray, int]
 
 
 def refine(
-    embeddings: np.ndarray, labels: np.ndarray, threshold: float, min_size: int
+    embeddings: np.ndarray,
+    labels: np.ndarray,
+    threshold: float,
+    min_size: int,
+    iterations: int = _REFINE_ITERATIONS,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Spherical k-means started from the HDBSCAN clusters, in the full embedding space.
 
-    Returns (labels, centres, similarity to own centre). The returned labels are exactly
-    `nearest(embeddings, centres, threshold)`, which is what `assign` computes later.
+    With `iterations` 0 the centres stay the centroids of the HDBSCAN clusters (their dense
+    cores) and every document just goes to the nearest one. Either way a centre left with
+    fewer than `min_size` documents is dropped and its documents go to the next nearest.
+
+    Returns (labels, centres, similarity to own centre), themes numbered by decreasing size.
+    The returned labels are exactly `nearest(embeddings, centres, threshold)`, which is what
+    `assign` computes later.
     """
     unit = normalise_rows(embeddings)
     labels, k = relabel_by_size(labels, min_size)
     centres = centroids(unit, labels, k)
-    for _ in range(_REFINE_ITERATIONS):
+    for _ in range(iterations):
         new_labels, _ = nearest(unit, centres, threshold)
         new_labels, k = relabel_by_size(new_labels, min_size)
         centres = centroids(unit, new_labels, k)
         if np.array_equal(new_labels, labels):
             break
         labels = new_labels
-    final, sims = nearest(unit, centres, threshold)
-    return final, centres, sims
+    return _settle(unit, centres, threshold, min_size)
+
+
+def _settle(
+    unit: np.ndarray, centres: np.ndarray, threshold: float, min_size: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Nearest-centre labels after dropping centres too few documents choose; sorted by size."""
+    while True:
+        final, sims = nearest(unit, centres, threshold)
+        sizes = np.bincount(final[final != OUTLIER], minlength=len(centres))
+        if len(centres) == 0:
+            return final, centres, sims
+        if sizes.min() >= min_size:
+            break
+        centres = centres[sizes >= min_size]
+    order = np.argsort(-sizes, kind="stable")
+    rank = np.empty_like(order)
+    rank[order] = np.arange(len(order))
+    labels = np.where(final == OUTLIER, OUTLIER, rank[np.maximum(final, 0)])
+    return labels, centres[order], sims
 
 
 def select_keywords(
@@ -168,19 +202,48 @@ def anchored_labels(
     return start
 
 
-def make_label(keywords: list[str], max_words: int = 4) -> str:
-    """A 2-4 word label from ranked keywords, skipping keywords that repeat a used word."""
-    used: list[str] = []
+Surfaces = dict[str, Counter[str]]
+
+
+def phrase_surfaces(docs: Iterable[str]) -> Surfaces:
+    """How each keyword (a lemma unigram or bigram of content words) is worded in `docs`.
+
+    Keywords are lemmas ("помятый коробка", "box arrive"); a label reads better in the words
+    customers used ("помятой коробке" -> "помятая коробка", "box arrived").
+    """
+    out: Surfaces = defaultdict(Counter)
+    for doc in docs:
+        words = content_words(doc)
+        for n in (1, 2):
+            for i in range(len(words) - n + 1):
+                gram = words[i : i + n]
+                out[" ".join(w.lemma for w in gram)][" ".join(w.form for w in gram)] += 1
+    return out
+
+
+def make_label(keywords: list[str], surfaces: Surfaces | None = None, max_words: int = 4) -> str:
+    """A 1-4 word label from ranked keywords: the first one or two that read as phrases.
+
+    Keywords that repeat a used word, or that `cx_text.lemmas.label_phrase` refuses (verb-first
+    or dangling fragments such as "оспаривать платеж", "код не", "deliver time"), are skipped;
+    each kept keyword is shown in its most frequent wording in `surfaces`. When no keyword
+    qualifies, the first keyword is used as it is.
+    """
+    used: set[str] = set()
     parts: list[str] = []
     for keyword in keywords:
         words = keyword.split()
-        if any(w in used for w in words) or len(used) + len(words) > max_words:
+        if used & set(words) or len(used) + len(words) > max_words:
             continue
-        parts.append(keyword)
-        used.extend(words)
+        wordings = surfaces.get(keyword) if surfaces else None
+        phrase = label_phrase(keyword, wordings.most_common(1)[0][0] if wordings else None)
+        if phrase is None:
+            continue
+        parts.append(phrase)
+        used.update(words)
         if len(used) >= 3 or len(parts) == 2:
             break
-    label = ", ".join(parts) if parts else "misc"
+    label = ", ".join(parts) if parts else (keywords[0] if keywords else "misc")
     return label[:1].upper() + label[1:]
 
 
@@ -229,14 +292,19 @@ class ThemeModel:
     """Discovers themes in one language group and assigns new verbatims to them.
 
     Args:
-        min_cluster_size: HDBSCAN's min cluster size; None scales it with the corpus.
+        min_cluster_size: HDBSCAN's min cluster size; None scales it with the corpus: n/170, or
+            n/`embedder.min_cluster_divisor` when the embedder declares one (navec: n/100).
         n_neighbors, n_components: UMAP settings.
         random_state: UMAP seed; same data + same settings = same themes.
         outlier_threshold: minimum cosine similarity to a theme centre; below it a verbatim is
             `unclassified`.
         max_parents: most parent groups.
         n_keywords, n_examples: keywords and central examples kept per theme.
-        embedder: the embedding backend, used by BERTopic's MMR to pick distinct keywords.
+        embedder: the embedding backend, used by BERTopic's MMR to pick distinct keywords. A
+            backend may declare how its space clusters best: `min_cluster_divisor` (see
+            `min_cluster_size`) and `refine_iterations`, the k-means steps after HDBSCAN
+            (default 10; navec declares 0: in a noisy static-vector space the centres drift
+            from the dense cores HDBSCAN found and generic themes swallow specific ones).
 
     Attributes (after fit):
         labels_: theme number per fitted document (-1 = unclassified).
@@ -279,13 +347,24 @@ class ThemeModel:
             "n_examples": self.n_examples,
         }
 
+    def _min_cluster_size(self, n_docs: int) -> int:
+        """The setting, else scaled with the corpus by the embedder's divisor (if it has one)."""
+        if self.min_cluster_size:
+            return self.min_cluster_size
+        divisor = getattr(self.embedder, "min_cluster_divisor", None) or MIN_CLUSTER_DIVISOR
+        return scaled_min_cluster_size(n_docs, divisor)
+
+    def _refine_iterations(self) -> int:
+        """k-means steps after HDBSCAN: the embedder's `refine_iterations`, else 10."""
+        return int(getattr(self.embedder, "refine_iterations", _REFINE_ITERATIONS))
+
     def _bertopic(self, n_docs: int) -> Any:
         from bertopic import BERTopic
         from bertopic.vectorizers import ClassTfidfTransformer
         from hdbscan import HDBSCAN
         from umap import UMAP
 
-        mcs = self.min_cluster_size or scaled_min_cluster_size(n_docs)
+        mcs = self._min_cluster_size(n_docs)
         return BERTopic(
             embedding_model=_EmbedderBackend(self.embedder) if self.embedder else None,
             umap_model=UMAP(
@@ -329,7 +408,7 @@ class ThemeModel:
         if len(docs) != len(embeddings):
             raise ValueError("docs and embeddings differ in length")
         n_docs = len(docs)
-        mcs = self.min_cluster_size or scaled_min_cluster_size(n_docs)
+        mcs = self._min_cluster_size(n_docs)
         if n_docs < max(2 * mcs, 10):
             raw = np.zeros(n_docs, dtype=int)  # too few to cluster: one theme
             self.bertopic_ = None
@@ -340,17 +419,22 @@ class ThemeModel:
             raw = anchored_labels(embeddings, raw, anchors, anchor_threshold,
                                   self.outlier_threshold)  # fmt: skip
         labels, centres, sims = refine(
-            embeddings, raw, self.outlier_threshold, max(3, mcs // 2) if n_docs >= 10 else 1
-        )
+            embeddings, raw, self.outlier_threshold, max(3, mcs // 2) if n_docs >= 10 else 1,
+            self._refine_iterations(),
+        )  # fmt: skip
         self.labels_, self.topic_embeddings_, self.confidence_ = labels, centres, sims
-        keywords = self._keywords(docs, labels, len(centres))
-        self.themes_ = self._theme_table(docs, keywords)
+        keywords, candidates = self._keywords(docs, labels, len(centres))
+        self.themes_ = self._theme_table(docs, keywords, candidates)
         return self
 
-    def _keywords(self, docs: list[str], labels: np.ndarray, k: int) -> list[list[str]]:
+    def _keywords(
+        self, docs: list[str], labels: np.ndarray, k: int
+    ) -> tuple[list[list[str]], list[list[str]]]:
+        """MMR keywords per theme and the c-TF-IDF candidates they were chosen from."""
         if self.bertopic_ is None or k == 0:
-            return [_top_terms([d for d, lab in zip(docs, labels, strict=True) if lab == t])
-                    for t in range(k)]  # fmt: skip
+            terms = [_top_terms([d for d, lab in zip(docs, labels, strict=True) if lab == t])
+                     for t in range(k)]  # fmt: skip
+            return terms, terms
         model = self.bertopic_
         model.update_topics(
             docs,
@@ -361,16 +445,24 @@ class ThemeModel:
         )
         candidates = [[w for w, _ in (model.get_topic(t) or []) if _distinct_words(w)]
                       for t in range(k)]  # fmt: skip
-        return select_keywords(candidates, self.topic_embeddings_, self.embedder, self.n_keywords)
+        keywords = select_keywords(candidates, self.topic_embeddings_, self.embedder,
+                                   self.n_keywords)  # fmt: skip
+        return keywords, candidates
 
-    def _theme_table(self, docs: list[str], keywords: list[list[str]]) -> pd.DataFrame:
+    def _theme_table(
+        self, docs: list[str], keywords: list[list[str]], candidates: list[list[str]]
+    ) -> pd.DataFrame:
+        """One row per theme. Labels read the keywords first, then the remaining candidates."""
         k = len(keywords)
+        surfaces = _theme_surfaces(docs, self.labels_, k)
+        ranked = [kw + [c for c in cands if c not in kw]
+                  for kw, cands in zip(keywords, candidates, strict=True)]  # fmt: skip
         sizes = np.array([int(np.sum(self.labels_ == t)) for t in range(k)])
         parents: Any = parent_groups(self.topic_embeddings_, sizes, self.max_parents) if k else []
         table = pd.DataFrame(
             {
                 "topic": np.arange(k),
-                "label": [make_label(kw) for kw in keywords],
+                "label": [make_label(r, s) for r, s in zip(ranked, surfaces, strict=True)],
                 "keywords": [", ".join(kw) for kw in keywords],
                 "size": sizes,
                 "examples": [
@@ -380,7 +472,7 @@ class ThemeModel:
                 "parent": parents,
             }
         )
-        table["parent_label"] = _parent_labels(table, keywords)
+        table["parent_label"] = _parent_labels(table, keywords, surfaces)
         return table
 
     def assign(self, embeddings: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -431,14 +523,24 @@ def _top_terms(docs: list[str], n: int = 10) -> list[str]:
     return counts.value_counts().head(n).index.tolist() if len(counts) else []
 
 
-def _parent_labels(table: pd.DataFrame, keywords: list[list[str]]) -> list[str]:
+def _theme_surfaces(docs: list[str], labels: np.ndarray, k: int) -> list[Surfaces]:
+    """`phrase_surfaces` of each theme's own documents."""
+    return [phrase_surfaces(docs[i] for i in np.flatnonzero(labels == t)) for t in range(k)]
+
+
+def _parent_labels(
+    table: pd.DataFrame, keywords: list[list[str]], surfaces: list[Surfaces]
+) -> list[str]:
     """Label each parent by its keywords weighted by child size (first keyword ranks highest)."""
     labels = {}
     for parent, group in table.groupby("parent"):
         scores: dict[str, float] = {}
+        wordings: Surfaces = defaultdict(Counter)
         for topic, size in zip(group["topic"], group["size"], strict=True):
             for rank, word in enumerate(keywords[topic]):
                 scores[word] = scores.get(word, 0.0) + size / (rank + 1)
+            for keyword, counts in surfaces[topic].items():
+                wordings[keyword].update(counts)
         ranked = sorted(scores, key=lambda w: -scores[w])
-        labels[parent] = make_label(ranked)
+        labels[parent] = make_label(ranked, wordings)
     return [labels[p] for p in table["parent"]]

@@ -35,14 +35,17 @@ def test_navec_path_error_is_clear(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_model_id_and_dimension() -> None:
-    assert NavecSIFEmbedder().model_id == "navec:navec_news_v1_1B_250K_300d_100q+sif"
-    assert NavecSIFEmbedder(remove_common_component=False).model_id.endswith("+sif-nocc")
-    assert NavecSIFEmbedder().dimension == 300
+    assert NavecSIFEmbedder().model_id == "navec:navec_news_v1_1B_250K_300d_100q+sif-lex"
+    assert NavecSIFEmbedder(remove_common_component=False).model_id.endswith("+sif-nocc-lex")
+    plain = NavecSIFEmbedder(drop_stop_words=False, lexical_weight=0)
+    assert plain.model_id.endswith("+sif-stops") and plain.dimension == 300
+    assert NavecSIFEmbedder(lexical_dims=256).model_id.endswith("+sif-lex0.7x256")
+    assert NavecSIFEmbedder().dimension == 300 + 1024
 
 
 def test_shape_dtype_and_unit_norm(embedder: NavecSIFEmbedder) -> None:
     vectors = embedder.encode([LATE, LATE_TOO, CRASH])
-    assert vectors.shape == (3, 300)
+    assert vectors.shape == (3, embedder.dimension)
     assert vectors.dtype == np.float32
     np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, rtol=1e-5)
 
@@ -54,7 +57,7 @@ def test_texts_without_known_russian_words_get_zero_vectors(embedder: NavecSIFEm
 
 
 def test_empty_input(embedder: NavecSIFEmbedder) -> None:
-    assert embedder.encode([]).shape == (0, 300)
+    assert embedder.encode([]).shape == (0, embedder.dimension)
 
 
 def test_vectors_are_deterministic_and_independent_of_the_batch(
@@ -77,3 +80,27 @@ def test_common_component_removal_changes_vectors() -> None:
     with_cc = NavecSIFEmbedder().encode([LATE])
     without_cc = NavecSIFEmbedder(remove_common_component=False).encode([LATE])
     assert not np.allclose(with_cc, without_cc)
+
+
+def test_stop_words_do_not_move_the_vector(embedder: NavecSIFEmbedder) -> None:
+    # only content words are averaged: pronouns and auxiliaries around them change nothing
+    bare, wrapped = embedder.encode(["курьер опоздал", "я вот и курьер это опоздал"])
+    np.testing.assert_allclose(bare, wrapped, atol=1e-6)
+
+
+def test_text_of_stop_words_only_still_gets_a_vector(embedder: NavecSIFEmbedder) -> None:
+    assert np.linalg.norm(embedder.encode(["так себе"])[0]) == pytest.approx(1.0, rel=1e-5)
+
+
+def test_lexical_channel_matches_lemmas_across_word_forms() -> None:
+    # same lemmas in other forms: identical lemma bags, so the channel brings the texts closer
+    texts = ["промокод не работает", "промокоды не работали"]
+    plain = NavecSIFEmbedder(lexical_weight=0).encode(texts)
+    lexical = NavecSIFEmbedder().encode(texts)
+    assert float(lexical[0] @ lexical[1]) > float(plain[0] @ plain[1])
+    np.testing.assert_allclose(lexical[0, 300:], lexical[1, 300:], atol=1e-6)
+
+
+def test_lexical_buckets_are_stable() -> None:
+    # CRC-32 of the UTF-8 lemma, not Python's salted hash(): the same bucket in every process
+    assert navec_backend._bucket("доставка", 1024) == (4200410994 % 1024, -1.0)

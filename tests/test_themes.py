@@ -95,10 +95,78 @@ def test_make_label(keywords: list[str], label: str) -> None:
     assert themes.make_label(keywords) == label
 
 
+@pytest.mark.parametrize(
+    ("keywords", "docs", "label"),
+    [
+        # lemma bigrams are shown as customers wrote them, adjectives agreeing with the noun
+        (["помятый коробка", "курьер"], ["Пришла помятая коробка", "помятую коробку оставили"],
+         "Помятая коробка, курьер"),
+        # dangling negations / intensifiers and verb-first fragments are skipped
+        (["код не", "курьер очень", "оспаривать платеж", "промокод"], ["код не подходит"],
+         "Промокод"),
+        (["сказать", "срок доставка"], ["сроки доставки сорваны", "сказали ждать"],
+         "Сроки доставки"),
+        # two words of different phrases ("от проблемы ушел") are not a phrase
+        (["проблема уйти", "хамство"], ["от проблемы ушел оператор"], "Хамство"),
+        (["deliver time", "box arrive", "damage"], ["the box arrived damaged"],
+         "Box arrived, damage"),
+        # an intensifier starts a label only before an adjective or adverb
+        (["always order", "always late"], ["always late", "always order late"], "Always late"),
+        # nothing reads as a phrase: the first keyword as it is rather than "Misc"
+        (["очень"], ["очень"], "Очень"),
+    ],
+)  # fmt: skip
+def test_labels_read_naturally(keywords: list[str], docs: list[str], label: str) -> None:
+    assert themes.make_label(keywords, themes.phrase_surfaces(docs)) == label
+
+
+def test_phrase_surfaces_map_lemmas_to_wordings() -> None:
+    surfaces = themes.phrase_surfaces(["Курьеры опоздали", "курьер опоздал", "курьеры опоздали"])
+    assert surfaces["курьер опоздать"].most_common(1)[0] == ("курьеры опоздали", 2)
+    assert surfaces["курьер"]["курьер"] == 1
+
+
+def test_parent_label_without_wordings_agrees() -> None:
+    # parent labels combine children's keywords; lemmas alone still make an agreeing phrase
+    assert themes.make_label(["быстрый доставка", "курьер"]) == "Быстрая доставка, курьер"
+
+
 def test_min_cluster_size_scales_with_corpus() -> None:
     sizes = [themes.scaled_min_cluster_size(n) for n in (100, 3000, 6500, 100_000)]
     assert sizes == sorted(sizes)
     assert sizes[0] == 5
+    assert themes.scaled_min_cluster_size(3000, divisor=100) > themes.scaled_min_cluster_size(3000)
+
+
+def test_backend_declares_how_it_clusters(hashing_embedder) -> None:
+    class Noisy:
+        min_cluster_divisor = 100
+        refine_iterations = 0
+
+    assert ThemeModel(embedder=hashing_embedder)._min_cluster_size(3400) == 20
+    assert ThemeModel(embedder=hashing_embedder)._refine_iterations() == 10
+    assert ThemeModel(embedder=Noisy())._min_cluster_size(3400) == 34
+    assert ThemeModel(embedder=Noisy())._refine_iterations() == 0
+    assert ThemeModel(min_cluster_size=12, embedder=Noisy())._min_cluster_size(3400) == 12
+
+
+def test_refine_without_iterations_keeps_core_centres() -> None:
+    rng = np.random.default_rng(1)
+    points = np.vstack([np.eye(2, 6)[i] + 0.1 * rng.standard_normal((12, 6)) for i in (0, 1)])
+    initial = np.array([0] * 6 + [OUTLIER] * 6 + [1] * 6 + [OUTLIER] * 6)
+    labels, centres, _ = themes.refine(points.astype(np.float32), initial, 0.3, 3, 0)
+    cores = themes.centroids(themes.normalise_rows(points), initial, 2)
+    np.testing.assert_allclose(np.sort(centres, axis=0), np.sort(cores, axis=0), atol=1e-6)
+    assert np.array_equal(labels, themes.nearest(points, centres, 0.3)[0])
+
+
+def test_refine_drops_a_centre_no_document_chooses() -> None:
+    points = np.eye(3, 4, dtype=np.float32).repeat(5, axis=0)
+    initial = np.repeat([0, 1, 2], 5)
+    initial[[0, 5, 10]] = 3  # one document of each group: its centre is nobody's nearest
+    labels, centres, _ = themes.refine(points, initial, 0.3, 3, 0)
+    assert len(centres) == 3 and set(labels) == {0, 1, 2}
+    assert np.array_equal(labels, np.repeat([0, 1, 2], 5))
 
 
 def test_refine_assigns_every_doc_to_nearest_centre() -> None:

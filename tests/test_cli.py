@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from sklearn.metrics import adjusted_rand_score
 from typer.testing import CliRunner
 
 from cx_text.cli import app
@@ -110,6 +111,20 @@ def test_sample_run_ranks_planted_detractor_themes_first(sample_run: Path) -> No
                        "promo_code_failure"}  # fmt: skip
     assert set(top) <= detractor_heavy, top.tolist()
     assert (themes.head(5)["nps_impact"] < 0).all()
+
+
+def test_sample_russian_themes_match_planted_themes_as_well_as_english(sample_run: Path) -> None:
+    """Russian (navec backend) is first-class: ARI against the planted themes >= English's."""
+    truth = pd.read_csv(TRUTH, keep_default_na=False).drop_duplicates("response_id")
+    assignments = pd.read_csv(sample_run / "assignments.csv")
+    merged = assignments.merge(truth, left_on="verbatim_id", right_on="response_id")
+    merged = merged[merged["theme"] != ""]  # planted theme known (not noise or non-answers)
+    ari = {
+        language: adjusted_rand_score(group["theme"], group["theme_id"])
+        for language, group in merged.groupby("language")
+    }
+    assert set(ari) == {"en", "ru"}
+    assert ari["ru"] >= ari["en"] > 0.35, ari
 
 
 def test_second_run_embeds_nothing(sample_run: Path) -> None:

@@ -14,7 +14,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 Scale = Literal["nps", "csat", "ces", "none"]
@@ -50,8 +50,13 @@ class IngestSettings(BaseModel):
 
 
 class CleanSettings(BaseModel):
+    # unknown keys are errors here: the removed `mask_pii` switch must not be silently ignored
+    model_config = ConfigDict(extra="forbid")
+
     long_text_chars: int = 5000
-    mask_pii: bool = True
+    # personal data is always masked; True also keeps the unmasked text in the store's
+    # raw_texts table (never in an output file, report, alert or artifact)
+    keep_raw_text: bool = False
     extra_non_answers: list[str] = Field(default_factory=list)
 
 

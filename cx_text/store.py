@@ -42,6 +42,13 @@ VERBATIMS_TABLE = sa.Table(
     sa.Column("segments", sa.Text),  # JSON object of segment columns
     sa.Column("run_id", sa.String),
 )
+# unmasked texts, only with clean.keep_raw_text; nothing reads them back into a run's outputs
+RAW_TEXTS_TABLE = sa.Table(
+    "raw_texts",
+    META,
+    sa.Column("verbatim_id", sa.String, primary_key=True),
+    sa.Column("raw_text", sa.Text),
+)
 QUARANTINE_TABLE = sa.Table(
     "quarantine",
     META,
@@ -145,6 +152,14 @@ class Store:
             )
             record["run_id"] = run_id
         _insert(conn, VERBATIMS_TABLE, records)
+
+    def save_raw_texts(self, conn: Connection, frame: pd.DataFrame) -> None:
+        """Keep unmasked texts (RAW_TEXTS frame), replacing stored rows with the same id."""
+        if frame.empty:
+            return
+        _delete_keys(conn, RAW_TEXTS_TABLE, "verbatim_id", frame["verbatim_id"])
+        rows = frame[["verbatim_id", "raw_text"]].astype(object).to_dict("records")
+        _insert(conn, RAW_TEXTS_TABLE, rows)
 
     def load_verbatims(self, since: pd.Timestamp | None = None) -> pd.DataFrame:
         """All stored verbatims (optionally created at or after `since`), segments expanded."""

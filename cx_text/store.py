@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from cx_text.schemas import VERBATIMS
+from cx_text.settings import redact, safe_url
 
 META = sa.MetaData()
 
@@ -115,14 +116,27 @@ _CORE = [c for c in VERBATIMS.names]
 _CHUNK = 500
 
 
+class StoreError(RuntimeError):
+    """The store cannot be opened (its URL is never part of the message)."""
+
+
 class Store:
     """Reads and writes the project's tables through one SQLAlchemy engine."""
 
     def __init__(self, url: str) -> None:
+        """Open (and create the tables of) the store at `url`.
+
+        Raises:
+            StoreError: the URL is malformed or the database unreachable (password never shown).
+        """
         if url.startswith("duckdb:///"):
             Path(url.removeprefix("duckdb:///")).parent.mkdir(parents=True, exist_ok=True)
-        self.engine: Engine = sa.create_engine(url)
-        META.create_all(self.engine)
+        try:
+            self.engine: Engine = sa.create_engine(url)
+            META.create_all(self.engine)
+        except (sa.exc.SQLAlchemyError, ValueError, ImportError) as exc:
+            message = f"store not usable at {safe_url(url)}: {exc.__class__.__name__}: {exc}"
+            raise StoreError(redact(message, url)) from None
 
     def __repr__(self) -> str:
         return f"Store({self.engine.url.render_as_string(hide_password=True)})"

@@ -17,8 +17,9 @@ Detected (token, how):
   20-digit bank accounts, contract numbers, and 13-19 digit numbers that fail the Luhn check
   (a mistyped card is still personal data: failing Luhn means "not a card", not "harmless").
 
-Ordinary numbers stay: scores, counts ("waited 45 minutes"), order numbers up to 11 digits,
-prices, dates and times. Recognisers are called directly (``analyze(text, entities, None)``):
+Ordinary numbers stay: scores, counts ("waited 45 minutes"), order numbers of up to 9 digits,
+prices, dates and times; a 10-11 digit number that is a valid phone number (9161234567) is
+masked as [PHONE]. Recognisers are called directly (``analyze(text, entities, None)``):
 pattern recognisers need no NLP artifacts, so no spaCy model is loaded or downloaded.
 
 Speed: a vectorised pre-filter (``Series.str.contains``) keeps only texts with an ``@`` or seven

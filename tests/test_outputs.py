@@ -6,6 +6,7 @@ from pathlib import Path
 
 import openpyxl
 import pandas as pd
+import pytest
 
 from cx_text import outputs
 
@@ -47,3 +48,22 @@ def test_csv_and_xlsx_hold_no_live_formula(tmp_path: Path) -> None:
     assert not [c.coordinate for c in cells if c.data_type == "f"]  # no formula anywhere
     assert sheet["A2"].value == SAFE[0]
     assert sheet["C2"].value == -1.5 and sheet["C2"].data_type == "n"
+
+
+def test_prefect_summary_artifact_escapes_labels(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The Markdown artifact shows a customer-made label as text, not as a link or an image."""
+    from markdown_it import MarkdownIt
+
+    import pipelines.common as common
+
+    published: dict[str, str] = {}
+    monkeypatch.setattr(common, "create_table_artifact", lambda **kwargs: None)
+    monkeypatch.setattr(common, "create_markdown_artifact",
+                        lambda key, markdown: published.update({key: markdown}))  # fmt: skip
+    label = "[refund](http://evil.example) <img src=x onerror=alert(1)> | pipe"
+    top = [{"rank": 1, "theme_id": "T001", "label": label, "nps_impact": -3.2, "status": "new"}]
+    record = {"run_id": "r1", "counts": {"read": 1}, "nps": {}, "top_themes": top}
+    common.publish(record, "nightly")
+    rendered = MarkdownIt("commonmark").enable("table").render(published["cx-text-nightly-summary"])
+    assert "http://evil.example" in rendered and "<a " not in rendered and "<img" not in rendered
+    assert rendered.count("<td>") == 5  # the pipe in the label did not add a column

@@ -46,6 +46,7 @@ def test_masks_personal_data(raw: str, expected: str) -> None:
         "waited 45 minutes for 2 items",
         "order #458812 never came",
         "order 12345 late, 3 days",
+        "order 123456789 late",
         "score 9/10, would give 10",
         "on 2024-05-12 10:30 the app broke",
         "доставка 12.05.2024 в 14:00",

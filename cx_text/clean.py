@@ -11,21 +11,19 @@ import html
 import json
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pandas as pd
 
+from cx_text import pii
 from cx_text.ingest import INPUT, ORIGINAL, ROW, join_columns, quarantine_rows
 from cx_text.language import detect_languages
-from cx_text.schemas import QUARANTINE, VERBATIMS
+from cx_text.schemas import QUARANTINE, RAW_TEXTS, VERBATIMS
 from cx_text.settings import CleanSettings
 
 _FORMAT_TAGS = re.compile(r"</?(?:br|p|div|span|b|i|u|em|strong|li|ul|ol|font)\b[^>]*>", re.I)
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028\u2029\ufeff]")
 _SPACE = re.compile(r"\s+")
-EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
-# 10+ digits with the usual separators: +7 916 123-45-67, (415) 555-0134, 8 (903) 555 12 34
-PHONE = re.compile(r"(?<![\w#])(?:\+|\()?\d(?:[\s\-().]*\d){9,13}(?!\w)")
 
 NON_ANSWERS = frozenset(
     {
@@ -65,8 +63,11 @@ def model_text(text: str) -> str:
 
 
 def mask_pii(text: str) -> str:
-    """Replace e-mail addresses and phone numbers with [email] / [phone]."""
-    return PHONE.sub("[phone]", EMAIL.sub("[email]", text))
+    """Replace personal data with tokens: [EMAIL], [PHONE], [CARD], [IBAN], [ACCOUNT]...
+
+    See `cx_text.pii` for what is detected and how.
+    """
+    return pii.mask_text(text)
 
 
 def is_non_answer(text: str, extra: frozenset[str] = frozenset()) -> bool:
@@ -87,6 +88,8 @@ class CleanResult:
     verbatims: pd.DataFrame
     quarantine: pd.DataFrame
     duplicates: int
+    # verbatim_id, raw_text before masking: filled only when clean.keep_raw_text allows it
+    raw_texts: pd.DataFrame = field(default_factory=lambda: RAW_TEXTS.empty())
 
 
 def clean_verbatims(
@@ -100,11 +103,16 @@ def clean_verbatims(
     reason[empty] = "empty_text"
     conflicting, same_id_copies = _id_conflicts(out, ~empty)
     reason[conflicting] = "conflicting_id"
-    quarantine = quarantine_rows(out, reason)
+    quarantine = quarantine_rows(out, reason)  # masked with the others in job.ingest_and_clean
     kept = out[reason.isna() & ~same_id_copies]
     deduped = drop_exact_duplicates(kept)
     duplicates = int(same_id_copies.sum()) + len(kept) - len(deduped)
-    return CleanResult(_finish(deduped, settings, forced_language), quarantine, duplicates)
+    raw = RAW_TEXTS.conform(
+        pd.DataFrame({"verbatim_id": deduped["verbatim_id"], "raw_text": deduped["text"]})
+        if settings.keep_raw_text
+        else RAW_TEXTS.empty()
+    )
+    return CleanResult(_finish(deduped, settings, forced_language), quarantine, duplicates, raw)
 
 
 def _content_key(frame: pd.DataFrame) -> pd.Series:
@@ -140,14 +148,22 @@ def _finish(frame: pd.DataFrame, settings: CleanSettings, forced: str | None) ->
     extra = frozenset(word.lower() for word in settings.extra_non_answers)
     out["is_non_answer"] = out["text"].map(lambda t: is_non_answer(t, extra)).astype(bool)
     out["is_long"] = out["text"].str.len() > settings.long_text_chars
-    if settings.mask_pii:
-        out["text"] = out["text"].map(mask_pii)
+    out["text"] = pii.mask_series(out["text"])
+    for column in _segment_text_columns(out):
+        out[column] = pii.mask_series(out[column])
     out["text_hash"] = out["text"].map(lambda t: text_hash(model_text(t)))
     detected = detect_languages(out["text"], forced=forced)
     given = out["language"].fillna("").astype(str).str.strip().str.lower()
     out["language"] = given.where(given != "", detected)
     out = out.drop(columns=[c for c in (INPUT, ROW, ORIGINAL) if c in out.columns])
     return VERBATIMS.conform(out)
+
+
+def _segment_text_columns(frame: pd.DataFrame) -> list[str]:
+    """Unmapped input columns holding text: they reach outputs as segments, so they are masked."""
+    internal = {*VERBATIMS.names, INPUT, ROW, ORIGINAL}
+    return [c for c in frame.columns if c not in internal
+            and (frame[c].dtype == object or pd.api.types.is_string_dtype(frame[c]))]  # fmt: skip
 
 
 def drop_seen(result: CleanResult, known: pd.DataFrame) -> tuple[CleanResult, int]:
@@ -171,7 +187,8 @@ def drop_seen(result: CleanResult, known: pd.DataFrame) -> tuple[CleanResult, in
     }))  # fmt: skip
     quarantine = pd.concat([result.quarantine, extra], ignore_index=True)
     kept = v[~seen & ~conflict].reset_index(drop=True)
-    return CleanResult(kept, quarantine, result.duplicates), int(seen.sum())
+    raw = result.raw_texts[result.raw_texts["verbatim_id"].isin(kept["verbatim_id"])]
+    return CleanResult(kept, quarantine, result.duplicates, raw), int(seen.sum())
 
 
 def count_outcomes(read: int, clean: CleanResult, quarantined: int) -> dict[str, int]:

@@ -33,8 +33,9 @@ def _user_errors() -> tuple[type[Exception], ...]:
     from cx_text.ingest import InputError
     from cx_text.overrides import OverrideError
     from cx_text.schemas import SchemaError
+    from cx_text.store import StoreError
 
-    return (*USER_ERRORS, InputError, SchemaError, OverrideError, FileNotFoundError)
+    return (*USER_ERRORS, InputError, SchemaError, OverrideError, StoreError, FileNotFoundError)
 
 
 def _fail(message: str) -> None:

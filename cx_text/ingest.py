@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from cx_text.schemas import QUARANTINE, VERBATIMS
-from cx_text.settings import ColumnMap, IngestSettings
+from cx_text.settings import ColumnMap, IngestSettings, redact, safe_url
 
 ROW = "_row_number"
 INPUT = "_input"
@@ -90,7 +90,14 @@ def _read_sql(spec: str, sql_url: str | None, params: dict[str, str]) -> pd.Data
     if not sql_url:
         raise InputError("SQL input needs a URL: set CX_TEXT_INGEST__SQL_URL or [ingest] sql_url")
     kind, body = spec.split(":", 1)
-    engine = sa.create_engine(sql_url)
+    try:
+        engine = sa.create_engine(sql_url)
+    except (sa.exc.SQLAlchemyError, ValueError, ImportError) as exc:
+        # an unparseable URL is echoed whole in the message: redact, and drop the chain
+        message = (
+            f"SQL input URL {safe_url(sql_url)} is not usable: {exc.__class__.__name__}: {exc}"
+        )
+        raise InputError(redact(message, sql_url)) from None
     try:
         with engine.connect() as conn:
             if kind == "table":
@@ -99,9 +106,10 @@ def _read_sql(spec: str, sql_url: str | None, params: dict[str, str]) -> pd.Data
             used = {k: v for k, v in params.items() if f":{k}" in body}
             return pd.read_sql(sa.text(body), conn, params=used)
     except sa.exc.SQLAlchemyError as exc:
-        # str(exc) may echo the statement but never the URL; hide_password for safety anyway
-        url = sa.engine.make_url(sql_url).render_as_string(hide_password=True)
-        raise InputError(f"SQL input failed on {url}: {exc.__class__.__name__}: {exc}") from exc
+        # the driver's message names host and user, not the password; redact it anyway, and
+        # drop the chained exception (Prefect logs print chains in full)
+        message = f"SQL input failed on {safe_url(sql_url)}: {exc.__class__.__name__}: {exc}"
+        raise InputError(redact(message, sql_url)) from None
     finally:
         engine.dispose()
 

@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 
 import pandas as pd
 
-from cx_text import clean, ingest, nps, outputs, overrides, rank, registry, report, trends
+from cx_text import clean, ingest, nps, outputs, overrides, pii, rank, registry, report, trends
 from cx_text.discover import (
     Discovery,
     SavedThemes,
@@ -75,6 +75,7 @@ class Ingested:
     quarantine: pd.DataFrame
     counts: dict[str, int]
     inputs: list[str]
+    raw_texts: pd.DataFrame  # RAW_TEXTS: empty unless clean.keep_raw_text
 
 
 def ingest_and_clean(
@@ -97,12 +98,14 @@ def ingest_and_clean(
     labels = [str(raw[ingest.INPUT].iloc[0]) if len(raw) else spec
               for spec, raw in zip(inputs, raws, strict=True)]  # fmt: skip
     result, quarantines, seen = timer.call("clean", _map_and_clean, raws, settings, now, store)
+    # quarantined rows keep their original values: personal data in them is masked too
     quarantine = pd.concat([*quarantines, result.quarantine], ignore_index=True)
+    quarantine = pii.mask_quarantine(quarantine)
     counts = clean.count_outcomes(read - seen, result, len(quarantine))
     if store is not None:
         counts = {"read": read, "already_seen": seen, **{k: v for k, v in counts.items()
                                                          if k != "read"}}  # fmt: skip
-    return Ingested(result.verbatims, quarantine, counts, labels)
+    return Ingested(result.verbatims, quarantine, counts, labels, result.raw_texts)
 
 
 def read_inputs(
@@ -197,7 +200,7 @@ def run(
         )
         _finish(record, timer, out_dir, settings, data.verbatims, data.quarantine, found, store)
         timer.call("store", persist, store, record, data.verbatims, data.quarantine, found,
-                   themes_registry)  # fmt: skip
+                   themes_registry, raw_texts=data.raw_texts)  # fmt: skip
     finally:
         store.close()
     outputs.write_json(record, out_dir / "run.json")
@@ -289,7 +292,7 @@ def nightly(
                 window.found, store, refit=False)  # fmt: skip
         record["window"] = {"verbatims": len(window.verbatims)}
         timer.call("store", persist, store, record, data.verbatims, data.quarantine, found, None,
-                   watermarks=_watermarks(data.verbatims))  # fmt: skip
+                   watermarks=_watermarks(data.verbatims), raw_texts=data.raw_texts)  # fmt: skip
     finally:
         store.close()
     outputs.write_json(record, out_dir / "run.json")
@@ -408,6 +411,7 @@ def backfill(
         try:
             with store.transaction() as conn:
                 store.upsert_verbatims(conn, chunk, f"backfill-{week_start:%G-W%V}")
+                store.save_raw_texts(conn, _raw_of(data.raw_texts, chunk))
         finally:
             store.close()
         week_dir = out_dir / f"{week_start:%G-W%V}"
@@ -461,6 +465,11 @@ def write_outputs(
     outputs.write_json(tables["backlog_json"], out_dir / "backlog.json")
 
 
+def _raw_of(raw_texts: pd.DataFrame, verbatims: pd.DataFrame) -> pd.DataFrame:
+    """The raw texts of the verbatims being stored (none unless clean.keep_raw_text)."""
+    return raw_texts[raw_texts["verbatim_id"].isin(verbatims["verbatim_id"])]
+
+
 def save_models(found: Discovery, folder: Path) -> None:
     """Save each language group's theme model and the topic -> theme id map under `folder`."""
     for group, model in found.models.items():
@@ -492,12 +501,15 @@ def persist(
     found: Discovery,
     themes_registry: pd.DataFrame | None,
     watermarks: dict[str, str] | None = None,
+    raw_texts: pd.DataFrame | None = None,
 ) -> None:
     """Every store write of a run, in one transaction."""
     run_id = record["run_id"]
     with store.transaction() as conn:
         if verbatims is not None:
             store.upsert_verbatims(conn, verbatims, run_id)
+            if raw_texts is not None:
+                store.save_raw_texts(conn, _raw_of(raw_texts, verbatims))
         if quarantine is not None:
             store.append_quarantine(conn, quarantine, run_id)
         for new in found.new_embeddings:

@@ -1,13 +1,16 @@
 """Output files: the only place that writes what a user opens (CSV, Parquet, XLSX, JSON).
 
 Writes go to a temporary name first and are renamed into place, so a crashed run never leaves
-a half-written file behind.
+a half-written file behind. CSV and XLSX cells of text columns that a spreadsheet would run as a
+formula (starting with = + - @, a tab or a carriage return) are prefixed with ``'`` (OWASP's
+CSV-injection defence); numbers, and text that is just a number such as "-5", stay as they are.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -23,9 +26,29 @@ def _atomic(path: Path, write: Callable[[Path], object]) -> Path:
     return path
 
 
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_PLAIN_NUMBER = re.compile(r"[+-]?\d+(?:[.,]\d+)?(?:[eE][+-]?\d+)?")
+
+
+def _inert_cell(value: object) -> object:
+    formula = isinstance(value, str) and value.startswith(_FORMULA_START)
+    return "'" + str(value) if formula and not _PLAIN_NUMBER.fullmatch(str(value)) else value
+
+
+def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy whose text cells cannot run as spreadsheet formulas (numeric columns untouched)."""
+    out = frame.copy()
+    for column in out.columns:
+        series = out[column]
+        if series.dtype == object or pd.api.types.is_string_dtype(series):
+            out[column] = series.map(_inert_cell, na_action="ignore")
+    return out
+
+
 def write_csv(frame: pd.DataFrame, path: Path) -> Path:
-    """UTF-8 with BOM so that Excel opens Cyrillic text correctly."""
-    return _atomic(path, lambda p: frame.to_csv(p, index=False, encoding="utf-8-sig"))
+    """UTF-8 with BOM so that Excel opens Cyrillic text correctly; formulas neutralised."""
+    safe = neutralise_formulas(frame)
+    return _atomic(path, lambda p: safe.to_csv(p, index=False, encoding="utf-8-sig"))
 
 
 def write_parquet(frame: pd.DataFrame, path: Path) -> Path:
@@ -33,9 +56,12 @@ def write_parquet(frame: pd.DataFrame, path: Path) -> Path:
 
 
 def write_xlsx(frame: pd.DataFrame, path: Path, sheet: str = "themes") -> Path:
+    """One sheet; formulas neutralised (openpyxl would store '=...' text as a live formula)."""
+    safe = neutralise_formulas(frame)
+
     def write(p: Path) -> None:
         with pd.ExcelWriter(p, engine="openpyxl") as writer:
-            frame.to_excel(writer, sheet_name=sheet, index=False)
+            safe.to_excel(writer, sheet_name=sheet, index=False)
 
     return _atomic(path, write)
 

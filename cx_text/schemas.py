@@ -92,7 +92,7 @@ VERBATIMS = TableSchema(
     _cols(
         ("verbatim_id", "string", "id from the input (or a hash of the row when there is none)"),
         ("source", "string", "survey, complaint or other"),
-        ("text", "string", "cleaned text, e-mails and phone numbers masked"),
+        ("text", "string", "cleaned text, personal data masked ([EMAIL], [PHONE], [CARD]...)"),
         ("score", "float", "score on its scale; empty for complaints"),
         ("scale", "string", "nps (0-10), csat (1-5), ces (1-7) or none"),
         ("role", "string", "detractor, passive, promoter, complaint or unscored"),
@@ -117,9 +117,18 @@ QUARANTINE = TableSchema(
         ("reason", "string", "reason code (see README)"),
         ("detail", "string", "what exactly was wrong"),
         ("verbatim_id", "string", "the row's id, if it had one"),
-        ("original", "string", "the row's original values as JSON"),
+        ("original", "string", "the row's original values as JSON (personal data masked)"),
     ),
     doc="Every rejected row with its reason and original values.",
+)
+
+RAW_TEXTS = TableSchema(
+    "raw_texts",
+    _cols(
+        ("verbatim_id", "string", "the verbatim"),
+        ("raw_text", "string", "its cleaned text before personal data was masked"),
+    ),
+    doc="Store only, and only with clean.keep_raw_text = true: never written to an output file.",
 )
 
 ASSIGNMENTS = TableSchema(

@@ -10,11 +10,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import unquote
 
-from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 Scale = Literal["nps", "csat", "ces", "none"]
@@ -46,12 +48,19 @@ class IngestSettings(BaseModel):
     scale: Scale = "nps"
     source_scales: dict[str, Scale] = Field(default_factory=lambda: {"complaint": "none"})  # type: ignore[arg-type]
     sql_url: SecretStr | None = None
+    # name of a Prefect Secret block holding sql_url (read by the Prefect flows only)
+    sql_url_secret_block: str | None = None
     date_dayfirst: bool = False
 
 
 class CleanSettings(BaseModel):
+    # unknown keys are errors here: the removed `mask_pii` switch must not be silently ignored
+    model_config = ConfigDict(extra="forbid")
+
     long_text_chars: int = 5000
-    mask_pii: bool = True
+    # personal data is always masked; True also keeps the unmasked text in the store's
+    # raw_texts table (never in an output file, report, alert or artifact)
+    keep_raw_text: bool = False
     extra_non_answers: list[str] = Field(default_factory=list)
 
 
@@ -101,6 +110,8 @@ class RankSettings(BaseModel):
 class ReportSettings(BaseModel):
     language: Literal["auto", "en", "ru"] = "auto"
     webhook_url: SecretStr | None = None
+    # name of a Prefect Secret block holding webhook_url (read by the Prefect flows only)
+    webhook_secret_block: str | None = None
     weeks: int = 12
     alert_min_new_theme_size: int = 15
     alert_fdr: float = 0.05
@@ -124,6 +135,8 @@ class Settings(BaseSettings):
     state_dir: Path = Path(".cx-text")
     # SQLAlchemy URL of the store; None: a DuckDB file in state_dir. A secret: never printed.
     store_url: SecretStr | None = None
+    # name of a Prefect Secret block holding store_url (read by the Prefect flows only)
+    store_url_secret_block: str | None = None
     models_dir: Path = Path("models")
     overrides_file: Path = Path("themes.yaml")  # analyst overrides; absent file = none
     language: str | None = None  # force one language for every verbatim
@@ -166,6 +179,26 @@ class Settings(BaseSettings):
         data["report"].pop("webhook_url", None)
         blob = json.dumps(data, sort_keys=True, default=str).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
+
+
+_URL_PASSWORD = re.compile(r"(?<=://)([^/@:\s]*):([^@/\s]+)@")
+
+
+def safe_url(url: str) -> str:
+    """A URL fit for a message: its password replaced by ***."""
+    return _URL_PASSWORD.sub(r"\1:***@", url)
+
+
+def redact(text: str, secret: str | None) -> str:
+    """`text` without the secret URL or the password inside it (plain or percent-decoded)."""
+    if not secret:
+        return text
+    found = _URL_PASSWORD.search(secret)
+    hidden = [secret, *([found.group(2), unquote(found.group(2))] if found else [])]
+    for value in sorted(hidden, key=len, reverse=True):
+        if len(value) >= 3:  # a 1-2 character password would blank out ordinary text
+            text = text.replace(value, "***")
+    return text
 
 
 class _TomlSource(PydanticBaseSettingsSource):

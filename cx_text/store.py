@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from cx_text.schemas import VERBATIMS
+from cx_text.settings import redact, safe_url
 
 META = sa.MetaData()
 
@@ -41,6 +42,13 @@ VERBATIMS_TABLE = sa.Table(
     sa.Column("text_hash", sa.String),
     sa.Column("segments", sa.Text),  # JSON object of segment columns
     sa.Column("run_id", sa.String),
+)
+# unmasked texts, only with clean.keep_raw_text; nothing reads them back into a run's outputs
+RAW_TEXTS_TABLE = sa.Table(
+    "raw_texts",
+    META,
+    sa.Column("verbatim_id", sa.String, primary_key=True),
+    sa.Column("raw_text", sa.Text),
 )
 QUARANTINE_TABLE = sa.Table(
     "quarantine",
@@ -108,14 +116,27 @@ _CORE = [c for c in VERBATIMS.names]
 _CHUNK = 500
 
 
+class StoreError(RuntimeError):
+    """The store cannot be opened (its URL is never part of the message)."""
+
+
 class Store:
     """Reads and writes the project's tables through one SQLAlchemy engine."""
 
     def __init__(self, url: str) -> None:
+        """Open (and create the tables of) the store at `url`.
+
+        Raises:
+            StoreError: the URL is malformed or the database unreachable (password never shown).
+        """
         if url.startswith("duckdb:///"):
             Path(url.removeprefix("duckdb:///")).parent.mkdir(parents=True, exist_ok=True)
-        self.engine: Engine = sa.create_engine(url)
-        META.create_all(self.engine)
+        try:
+            self.engine: Engine = sa.create_engine(url)
+            META.create_all(self.engine)
+        except (sa.exc.SQLAlchemyError, ValueError, ImportError) as exc:
+            message = f"store not usable at {safe_url(url)}: {exc.__class__.__name__}: {exc}"
+            raise StoreError(redact(message, url)) from None
 
     def __repr__(self) -> str:
         return f"Store({self.engine.url.render_as_string(hide_password=True)})"
@@ -145,6 +166,14 @@ class Store:
             )
             record["run_id"] = run_id
         _insert(conn, VERBATIMS_TABLE, records)
+
+    def save_raw_texts(self, conn: Connection, frame: pd.DataFrame) -> None:
+        """Keep unmasked texts (RAW_TEXTS frame), replacing stored rows with the same id."""
+        if frame.empty:
+            return
+        _delete_keys(conn, RAW_TEXTS_TABLE, "verbatim_id", frame["verbatim_id"])
+        rows = frame[["verbatim_id", "raw_text"]].astype(object).to_dict("records")
+        _insert(conn, RAW_TEXTS_TABLE, rows)
 
     def load_verbatims(self, since: pd.Timestamp | None = None) -> pd.DataFrame:
         """All stored verbatims (optionally created at or after `since`), segments expanded."""

@@ -559,10 +559,15 @@ _TAG_START = re.compile(r"<(?=[A-Za-z/!?])")
 _ENTITY = re.compile(r"&(?=#?[A-Za-z0-9]+;)")
 
 
+_MARKDOWN_PUNCTUATION = re.compile(r"([\\`\[\]])")
+
+
 def markdown_text(text: Any) -> str:
-    """Inline Markdown-safe text: nothing that could start an HTML tag or entity, no pipes or
-    line breaks that would break a table. '< 0.01' and '<3' stay as they are."""
-    escaped = _TAG_START.sub("&lt;", _ENTITY.sub("&amp;", str(text)))
+    """Inline Markdown-safe text: nothing that could start an HTML tag or entity, a link or an
+    image (``[x](http://...)``, ``![x](...)``), a code span, no pipes or line breaks that would
+    break a table. '< 0.01' and '<3' stay as they are."""
+    escaped = _MARKDOWN_PUNCTUATION.sub(r"\\\1", str(text))
+    escaped = _TAG_START.sub("&lt;", _ENTITY.sub("&amp;", escaped))
     return escaped.replace("|", "\\|").replace("\r", " ").replace("\n", " ")
 
 
@@ -648,3 +653,5 @@ def post_alerts(
     except (urllib.error.URLError, TimeoutError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
         raise WebhookError(f"alert webhook not reachable: {reason}") from None
+    except ValueError:  # http.client.InvalidURL and friends quote the whole URL
+        raise WebhookError("alert webhook URL is not valid") from None

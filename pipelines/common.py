@@ -10,10 +10,12 @@ from prefect import task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.tasks import exponential_backoff
+from pydantic import SecretStr
 
 from cx_text import ingest
 from cx_text.job import Timer
 from cx_text.settings import Settings, load_settings
+from cx_text.trends import markdown_text
 
 T = TypeVar("T")
 # reading sources is the step that meets flaky networks and databases
@@ -36,8 +38,9 @@ class TaskTimer(Timer):
 
 
 def settings_for(config: str | None, state_dir: str | None = None) -> Settings:
+    """Settings of a flow run, with secrets named as Prefect Secret blocks resolved."""
     overrides: dict[str, Any] = {"state_dir": Path(state_dir)} if state_dir else {}
-    return load_settings(config, **overrides)
+    return resolve_secret_blocks(load_settings(config, **overrides))
 
 
 def inputs_for(inputs: list[str] | None, settings: Settings) -> list[str]:
@@ -51,7 +54,10 @@ def inputs_for(inputs: list[str] | None, settings: Settings) -> list[str]:
 
 
 def publish(record: dict[str, Any], kind: str) -> None:
-    """The ranked table and a summary as Prefect artifacts, under stable keys per flow."""
+    """The ranked table and a summary as Prefect artifacts, under stable keys per flow.
+
+    Labels come from customers' words: they are Markdown-escaped in the summary.
+    """
     top = record.get("top_themes", [])
     if top:
         create_table_artifact(
@@ -69,7 +75,42 @@ def publish(record: dict[str, Any], kind: str) -> None:
         "",
         "| rank | theme | label | NPS impact | status |",
         "|---|---|---|---|---|",
-        *[f"| {t['rank']} | {t['theme_id']} | {t['label']} | {t['nps_impact']} | {t['status']} |"
-          for t in top],
+        *[f"| {t['rank']} | {markdown_text(t['theme_id'])} | {markdown_text(t['label'])} | "
+          f"{t['nps_impact']} | {t['status']} |" for t in top],
     ]  # fmt: skip
     create_markdown_artifact(key=f"cx-text-{kind}-summary", markdown="\n".join(lines))
+
+
+def resolve_secret_blocks(settings: Settings) -> Settings:
+    """Settings with the secrets named as Prefect Secret blocks filled in.
+
+    `store_url_secret_block`, `ingest.sql_url_secret_block` and `report.webhook_secret_block`
+    name a block (`Secret(value=...).save(name)` or the Prefect UI); a named block wins over
+    the environment and the settings file. The values stay `SecretStr`: never printed.
+    """
+    blocks = {
+        ("store_url",): settings.store_url_secret_block,
+        ("ingest", "sql_url"): settings.ingest.sql_url_secret_block,
+        ("report", "webhook_url"): settings.report.webhook_secret_block,
+    }
+    for path, name in blocks.items():
+        if name:
+            settings = _with_secret(settings, path, _secret_value(name))
+    return settings
+
+
+def _secret_value(name: str) -> SecretStr:
+    from prefect.blocks.system import Secret
+
+    try:
+        block: Any = Secret.load(name, _sync=True)  # type: ignore[call-arg]
+    except ValueError as exc:  # the block does not exist
+        raise ingest.InputError(f"Prefect Secret block '{name}' not found") from exc
+    return SecretStr(str(block.get()))
+
+
+def _with_secret(settings: Settings, path: tuple[str, ...], value: SecretStr) -> Settings:
+    if len(path) == 1:
+        return settings.model_copy(update={path[0]: value})
+    section = getattr(settings, path[0]).model_copy(update={path[1]: value})
+    return settings.model_copy(update={path[0]: section})

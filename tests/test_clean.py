@@ -39,10 +39,10 @@ def test_normalise_text(raw: str, expected: str) -> None:
 @pytest.mark.parametrize(
     ("raw", "expected"),
     [
-        ("write me at anna.k@example.com please", "write me at [email] please"),
-        ("call +7 916 123-45-67 today", "call [phone] today"),
-        ("(415) 555-0134 is my number", "[phone] is my number"),
-        ("звоните 8 (903) 555 12 34", "звоните [phone]"),
+        ("write me at anna.k@example.com please", "write me at [EMAIL] please"),
+        ("call +7 916 123-45-67 today", "call [PHONE] today"),
+        ("(415) 555-0134 is my number", "[PHONE] is my number"),
+        ("звоните 8 (903) 555 12 34", "звоните [PHONE]"),
         ("order #458812 never came", "order #458812 never came"),
         ("waited 45 minutes for 2 items", "waited 45 minutes for 2 items"),
     ],
@@ -104,10 +104,10 @@ def test_pii_masked_long_text_flagged_and_hashed() -> None:
         long_text_chars=5000,
     )
     v = result.verbatims
-    assert v["text"].iloc[0] == "mail me: [email]"
+    assert v["text"].iloc[0] == "mail me: [EMAIL]"
     assert v["is_long"].tolist() == [False, True]
     assert len(v["text"].iloc[1]) > 5000  # kept whole; only embedding truncates
-    assert v["text_hash"].iloc[0] == clean.text_hash("MAIL ME:  [email]")
+    assert v["text_hash"].iloc[0] == clean.text_hash("MAIL ME:  [EMAIL]")
 
 
 def test_clean_does_not_mutate_input() -> None:

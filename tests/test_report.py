@@ -246,3 +246,45 @@ def test_script_errors_are_counted(bundle: report.ReportBundle, tmp_path: Path) 
     page.write_text(broken, encoding="utf-8")
     dom = _chromium(["--virtual-time-budget=2000", "--dump-dom", page.as_uri()], tmp_path / "p")
     assert 'data-js-errors="1"' in dom.stdout
+
+
+LINK = "[click here](http://evil.example/x)"
+IMAGE = "![pic](http://evil.example/p.png)"
+ONERROR = "<img src=x onerror=alert(1)>"
+FORMULA = '=HYPERLINK("http://evil.example","refund")'
+
+
+def test_links_images_and_formulas_from_customers_stay_inert() -> None:
+    """Markdown links and images, <img onerror> and formulas in verbatims and labels render as
+    text in report.html, report.md and alerts.md (checked by rendering the Markdown)."""
+    from markdown_it import MarkdownIt
+
+    monday = pd.Timestamp("2026-03-02")
+    payload = f"{LINK} {IMAGE} {ONERROR} {FORMULA}"
+    rows, pairs = [], []
+    for i in range(2):
+        for k in range(30):
+            bad = i == 1 and k < 25
+            rows.append(survey(f"x{i}-{k}", 1 if bad or k < 3 else 9, text=f"{payload} {k}",
+                               created_at=monday + pd.Timedelta(weeks=i)))  # fmt: skip
+            pairs.append((f"x{i}-{k}", "X"))
+            rows.append(survey(f"y{i}-{k}", 10, created_at=monday + pd.Timedelta(weeks=i)))
+            pairs.append((f"y{i}-{k}", "Y"))
+    verbatims = frame(*rows)
+    labels = {"X": f"{LINK} {ONERROR}", "Y": IMAGE}
+    assignments = ASSIGNMENTS.conform(
+        pd.DataFrame({"verbatim_id": [v for v, _ in pairs], "theme_id": [t for _, t in pairs],
+                      "theme_label": [labels[t] for _, t in pairs], "parent_theme_id": "P01",
+                      "confidence": 0.9})
+    )  # fmt: skip
+    ranked, segments = report_inputs(verbatims, assignments, None)
+    ranked["label"] = ranked["theme_id"].map(labels).fillna(ranked["label"])
+    out = report.build_report(verbatims, assignments, None, ranked, segments, {}, Settings())
+    assert len(out.alerts) == 1 and "http://evil.example/x" in out.alerts_markdown
+    markdown = MarkdownIt("commonmark").enable("table")
+    for text in (out.markdown, out.alerts_markdown):
+        rendered = markdown.render(text)
+        assert "http://evil.example" in rendered  # the customer's words are shown...
+        assert "<a " not in rendered and "<img" not in rendered  # ...as text
+    assert "<img src=x" not in out.html and 'href="http://evil' not in out.html
+    assert 'src="http://evil' not in out.html

@@ -1,0 +1,173 @@
+"""Personal data in verbatims: find it with Presidio's pattern recognisers, replace it by tokens.
+
+Detected (token, how):
+
+- ``[EMAIL]``: Presidio's e-mail pattern; the domain is checked against the public suffix list
+  bundled with tldextract (never downloaded).
+- ``[CARD]``: Presidio's card pattern plus Mir cards (2200-2204), Luhn-checked.
+- ``[IBAN]``: Presidio's IBAN recogniser (country format and mod-97 checksum).
+- ``[PHONE]``: Presidio's phone recogniser (python-phonenumbers, valid numbers of RU, US, GB, DE,
+  FR, ... and any ``+``-prefixed number), plus the Russian written forms it lacks
+  (``+7 916 123-45-67``, ``8 (903) 555 12 34``, ``8-800-555-35-35``) and any other
+  ``+``-prefixed number of 8-15 digits.
+- ``[SNILS]``: ``123-456-789 01`` with its checksum.
+- ``[INN]`` and ``[PASSPORT]``: 10/12 and 10 digits right after the words ИНН / INN or
+  паспорт / passport (without the word, such numbers are too often order numbers).
+- ``[ACCOUNT]``: any other run of 12-34 digits (spaces or dashes allowed between groups): Russian
+  20-digit bank accounts, contract numbers, and 13-19 digit numbers that fail the Luhn check
+  (a mistyped card is still personal data: failing Luhn means "not a card", not "harmless").
+
+Ordinary numbers stay: scores, counts ("waited 45 minutes"), order numbers of up to 9 digits,
+prices, dates and times; a 10-11 digit number that is a valid phone number (9161234567) is
+masked as [PHONE]. Recognisers are called directly (``analyze(text, entities, None)``):
+pattern recognisers need no NLP artifacts, so no spaCy model is loaded or downloaded.
+
+Speed: a vectorised pre-filter (``Series.str.contains``) keeps only texts with an ``@`` or seven
+digits close together; only those go through the recognisers (see `mask_series`).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable
+from functools import lru_cache
+from typing import Any
+
+import pandas as pd
+
+# Presidio logs a failed IBAN validation with the matched text: keep personal data out of logs.
+logging.getLogger("presidio-analyzer").setLevel(logging.CRITICAL)
+
+TOKENS = {
+    "EMAIL": "[EMAIL]",
+    "IBAN": "[IBAN]",
+    "CARD": "[CARD]",
+    "SNILS": "[SNILS]",
+    "INN": "[INN]",
+    "PASSPORT": "[PASSPORT]",
+    "PHONE": "[PHONE]",
+    "ACCOUNT": "[ACCOUNT]",
+}
+# overlapping finds: the entity listed first in TOKENS wins, then the longer span
+_PRIORITY = {entity: rank for rank, entity in enumerate(TOKENS)}
+PHONE_REGIONS = ("RU", "US", "GB", "DE", "FR")
+# a text can hold personal data only if it has an @ or seven digits close together
+DIGITS = r"\d(?:[\s\-().]{0,3}\d){6}"
+CANDIDATE = rf"@|{DIGITS}"
+_HAS_DIGITS = re.compile(DIGITS)
+
+_D = r"[\s\-]?"  # one optional separator between digit groups
+RU_PHONE = (
+    rf"(?<![\w+])(?:\+\s?7|8){_D}\(?\d{{3}}\)?{_D}\d{{3}}{_D}\d{{2}}{_D}\d{{2}}(?!\d)"
+)  # fmt: skip
+INTERNATIONAL_PHONE = r"(?<![\w+])\+\d(?:[\s\-().]{0,2}\d){7,14}(?!\d)"
+SNILS = r"(?<!\d)\d{3}-\d{3}-\d{3}[\s\-]\d{2}(?!\d)"
+INN = r"(?<=\b(?:инн|inn)[\s:№#]{0,4})\d{10}(?:\d{2})?(?!\d)"
+PASSPORT = r"(?<=\b(?:паспорт\w*|passport)[\s:№#a-zа-я]{0,12})\d{2}\s?\d{2}\s?\d{6}(?!\d)"
+ACCOUNT = r"(?<![\d\w])\d(?:[\s\-]?\d){11,33}(?![\d\w])"
+MIR_CARD = r"\b(220[0-4])[- ]?(\d{4})[- ]?(\d{4})[- ]?(\d{4})\b"
+
+
+def snils_valid(digits: str) -> bool:
+    """SNILS checksum: sum of digit * (9..1) of the first nine digits, mod 101, 100 -> 00."""
+    body, check = digits[:9], int(digits[9:])
+    total = sum(int(d) * w for d, w in zip(body, range(9, 0, -1), strict=True)) % 101
+    return (0 if total == 100 else total) == check
+
+
+def luhn_valid(digits: str) -> bool:
+    """The Luhn (mod 10) check of card numbers."""
+    total = 0
+    for position, char in enumerate(reversed(digits)):
+        value = int(char) * (2 if position % 2 else 1)
+        total += value - 9 if value > 9 else value
+    return total % 10 == 0
+
+
+@lru_cache(maxsize=1)
+def recognizers() -> list[Any]:
+    """Presidio recognisers, built once per process (importing Presidio takes a second)."""
+    import tldextract
+    from presidio_analyzer import Pattern, PatternRecognizer
+    from presidio_analyzer.predefined_recognizers import (
+        CreditCardRecognizer,
+        EmailRecognizer,
+        IbanRecognizer,
+        PhoneRecognizer,
+    )
+
+    offline_tld = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
+
+    class OfflineEmailRecognizer(EmailRecognizer):
+        def validate_result(self, pattern_text: str) -> bool:
+            return bool(offline_tld(pattern_text.rsplit("@", 1)[-1]).suffix)
+
+    class ChecksumRecognizer(PatternRecognizer):
+        def __init__(self, entity: str, regex: str, check: Callable[[str], bool]) -> None:
+            super().__init__(supported_entity=entity, patterns=[Pattern(entity, regex, 0.5)])
+            self._check = check
+
+        def validate_result(self, pattern_text: str) -> bool:
+            return self._check(re.sub(r"\D", "", pattern_text))
+
+    def pattern(entity: str, regex: str) -> Any:
+        return PatternRecognizer(supported_entity=entity, patterns=[Pattern(entity, regex, 0.5)])
+
+    card_patterns = [*CreditCardRecognizer.PATTERNS, Pattern("Mir", MIR_CARD, 0.3)]
+    return [
+        OfflineEmailRecognizer(supported_entity="EMAIL"),
+        IbanRecognizer(supported_entity="IBAN"),
+        CreditCardRecognizer(supported_entity="CARD", patterns=card_patterns),
+        ChecksumRecognizer("SNILS", SNILS, snils_valid),
+        pattern("INN", INN),
+        pattern("PASSPORT", PASSPORT),
+        PhoneRecognizer(supported_entity="PHONE", supported_regions=PHONE_REGIONS),
+        pattern("PHONE", RU_PHONE),
+        pattern("PHONE", INTERNATIONAL_PHONE),
+        pattern("ACCOUNT", ACCOUNT),
+    ]
+
+
+def find_pii(text: str) -> list[tuple[int, int, str]]:
+    """Non-overlapping (start, end, entity) spans of personal data in `text`, in text order."""
+    found = []
+    digits = _HAS_DIGITS.search(text) is not None
+    for recognizer in recognizers():
+        if not digits and recognizer.supported_entities != ["EMAIL"]:
+            continue  # every other recogniser needs seven digits close together
+        entities = recognizer.supported_entities
+        found += [(r.start, r.end, r.entity_type) for r in recognizer.analyze(text, entities, None)]
+    found.sort(key=lambda s: (_PRIORITY[s[2]], s[0] - s[1]))
+    kept: list[tuple[int, int, str]] = []
+    for start, end, entity in found:
+        if all(end <= s or start >= e for s, e, _ in kept):
+            kept.append((start, end, entity))
+    return sorted(kept)
+
+
+def mask_text(text: str) -> str:
+    """`text` with every piece of personal data replaced by its token ([EMAIL], [PHONE]...)."""
+    pieces, last = [], 0
+    for start, end, entity in find_pii(text):
+        pieces += [text[last:start], TOKENS[entity]]
+        last = end
+    return "".join([*pieces, text[last:]])
+
+
+def mask_series(texts: pd.Series) -> pd.Series:
+    """`mask_text` over a Series; texts without an '@' or 7 close digits are not looked at."""
+    out = texts.copy()
+    candidate = texts.notna() & texts.astype(str).str.contains(CANDIDATE, regex=True)
+    if candidate.any():
+        out[candidate] = texts[candidate].astype(str).map(mask_text)
+    return out
+
+
+def mask_quarantine(frame: pd.DataFrame) -> pd.DataFrame:
+    """Quarantine records with personal data masked in the original values and the detail."""
+    out = frame.copy()
+    for column in ("original", "detail"):
+        if column in out.columns:
+            out[column] = mask_series(out[column])
+    return out

@@ -283,7 +283,7 @@ def _candidates(name: str, model: ThemeModel, ids: dict, out: Discovery) -> list
 def apply_ids(found: Discovery, mapping: dict[str, str], status: dict[str, str]) -> Discovery:
     """Replace run-local theme ids by registry ids everywhere and set each theme's status."""
     themes = rename_ids(found.themes, mapping)
-    themes["status"] = themes["theme_id"].map(status).fillna("")
+    themes["status"] = [status.get(str(t), "") for t in themes["theme_id"]]
     order = themes["theme_id"].eq(UNCLASSIFIED)
     themes = pd.concat([themes[~order].sort_values(["size", "theme_id"], ascending=[False, True]),
                         themes[order]])  # fmt: skip

@@ -36,6 +36,10 @@ class InputError(ValueError):
     """A user mistake about an input: missing file, unknown format or column."""
 
 
+class SourceError(InputError):
+    """A source failed while being read (database timeout, dropped connection): may recover."""
+
+
 # --------------------------------------------------------------------------- readers (I/O edge)
 
 
@@ -142,7 +146,7 @@ def _read_sql(spec: str, sql_url: str | None, params: dict[str, str]) -> pd.Data
         # its password hidden. Only the first line: SQLAlchemy appends the SQL and a help link.
         url = sa.engine.make_url(sql_url).render_as_string(hide_password=True)
         cause = getattr(exc, "orig", None) or exc
-        raise InputError(
+        raise SourceError(
             f"SQL input {input_label(spec)} failed on {url}: {one_line(cause)}"
         ) from exc
     finally:

@@ -96,6 +96,8 @@ CASES = [
          reasons={"score_not_a_number": [2], "bad_date": [3], "score_missing": [4]}),
     Case("corrupt Parquet", "broken.parquet", exit_code=2,
          words=("broken.parquet", "cannot be read as PARQUET")),
+    Case("JSON Lines cut mid-record", "broken.jsonl", exit_code=2,
+         words=("broken.jsonl", "cannot be read as JSONL")),
     Case("CSV named .xlsx", "not_really.xlsx", exit_code=2,
          words=("not_really.xlsx", "cannot be read as XLSX")),
     Case("config: unknown key", "good.csv", config="config_unknown_key.toml", exit_code=2,
@@ -517,3 +519,20 @@ def test_flow_retries_a_failing_source_but_not_a_broken_file() -> None:
     assert worth_retrying(None, None, _FailedState(SourceError("SQL input failed")))
     assert worth_retrying(None, None, _FailedState(OSError("network is unreachable")))
     assert not worth_retrying(None, None, _FailedState(InputError("empty.csv: file is empty")))
+
+
+def test_bad_setting_from_the_environment_names_the_variable(tmp_path: Path) -> None:
+    code, _, stderr = _invoke(["run", str(CORPUS / "good.csv"), "--out", str(tmp_path / "o")],
+                              tmp_path, CX_TEXT_THEMES__RANDOM_STATE="seven")  # fmt: skip
+    _check_error(Case("env", "good.csv", exit_code=2,
+                      words=("CX_TEXT_THEMES__RANDOM_STATE", "themes.random_state", "seven")),
+                 code, stderr)  # fmt: skip
+
+
+def test_latin1_and_cp1251_are_told_apart() -> None:
+    from cx_text.ingest import decode_bytes
+
+    french = "façade fermée, très déçu du café".encode("latin-1")
+    russian = "Доставку задержали, курьер вежливый".encode("cp1251")
+    assert decode_bytes(french) == ("façade fermée, très déçu du café", "cp1252")
+    assert decode_bytes(russian) == ("Доставку задержали, курьер вежливый", "cp1251")

@@ -191,6 +191,7 @@ def small_files() -> dict[str, bytes]:
     )
     files["not_really.xlsx"] = csv_text(good_rows(2)).encode()  # a CSV with the wrong suffix
     files["broken.parquet"] = b"PAR1 this is not a parquet file"
+    files["broken.jsonl"] = b'{"id": 1, "comment": "fine", "score": 9}\n{"id": 2, "comment": \n'
     files["config_unknown_key.toml"] = b"[themes]\nmin_clustr_size = 5\n"
     files["config_wrong_type.toml"] = b'[clean]\nlong_text_chars = "a lot"\n'
     files["config_bad_toml.toml"] = b"[themes\nrandom_state = 1\n"

@@ -107,9 +107,14 @@ CASES = [
     Case("config: not TOML", "good.csv", config="config_bad_toml.toml", exit_code=2,
          words=("config_bad_toml.toml", "not valid TOML", "line 1")),
 ]  # fmt: skip
-SUCCESSES = [c for c in CASES if not c.error]
 # run through a real subprocess in the default test run; the rest are marked slow
-SUBPROCESS_SUBSET = {"ragged rows"}
+SUBPROCESS_SUBSET = {
+    "ragged rows",
+    "empty file",
+    "wrong delimiter",
+    "corrupt Parquet",
+    "config: unknown key",
+}
 
 FAST_CONFIG = "[nps]\nbootstrap_samples = 50\n[embedding]\nshow_progress = false\n"
 # the real CLI entry point with the tests' embedder injected (model loading is not under test)
@@ -214,7 +219,7 @@ def test_case_through_run(case: Case, tmp_path: Path, hashing: None, big_files) 
 
 @pytest.mark.parametrize(
     "case",
-    [_param(c, slow=not c.error and c.name not in SUBPROCESS_SUBSET) for c in CASES],
+    [_param(c, slow=c.name not in SUBPROCESS_SUBSET) for c in CASES],
 )
 def test_case_through_run_subprocess(case: Case, tmp_path: Path, big_files) -> None:
     """The same, through a real process: what a scheduler sees (exit code, stderr)."""

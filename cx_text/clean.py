@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from cx_text import pii
-from cx_text.ingest import INPUT, ORIGINAL, ROW, join_columns, quarantine_rows
+from cx_text.ingest import INPUT, ORIGINAL, REASON_DETAIL, ROW, join_columns, quarantine_rows
 from cx_text.language import detect_languages
 from cx_text.schemas import QUARANTINE, RAW_TEXTS, VERBATIMS
 from cx_text.settings import CleanSettings
@@ -99,11 +99,19 @@ def clean_verbatims(
     out = frame.copy()
     out["text"] = out["text"].fillna("").astype(str).map(normalise_text)
     empty = out["text"] == ""
+    length = out["text"].str.len()
+    too_long = length > settings.max_text_chars
     reason = pd.Series(None, index=out.index, dtype=object)
     reason[empty] = "empty_text"
-    conflicting, same_id_copies = _id_conflicts(out, ~empty)
+    reason[too_long] = "text_too_long"
+    conflicting, same_id_copies = _id_conflicts(out, ~empty & ~too_long)
     reason[conflicting] = "conflicting_id"
-    quarantine = quarantine_rows(out, reason)  # masked with the others in job.ingest_and_clean
+    detail = reason.map(REASON_DETAIL)
+    detail[too_long] = length[too_long].map(
+        lambda n: f"{n:,} characters, more than clean.max_text_chars ({settings.max_text_chars:,})"
+    )
+    # masked with the others in job.ingest_and_clean
+    quarantine = quarantine_rows(out, reason, detail)
     kept = out[reason.isna() & ~same_id_copies]
     deduped = drop_exact_duplicates(kept)
     duplicates = int(same_id_copies.sum()) + len(kept) - len(deduped)

@@ -138,6 +138,14 @@ def _execute(
     except _user_errors() as exc:
         _fail(str(exc))
         return
+    except Exception as exc:  # a bug: still one line, the traceback only on request
+        if os.environ.get("CX_TEXT_DEBUG"):
+            raise
+        from cx_text.ingest import one_line
+
+        typer.echo(f"cx-text: internal error: {one_line(exc)} (set CX_TEXT_DEBUG=1 for the "
+                   "traceback)", err=True)  # fmt: skip
+        raise typer.Exit(code=1) from None
     for record in result if isinstance(result, list) else [result]:
         _summary(record, out)
 

@@ -283,7 +283,7 @@ def _candidates(name: str, model: ThemeModel, ids: dict, out: Discovery) -> list
 def apply_ids(found: Discovery, mapping: dict[str, str], status: dict[str, str]) -> Discovery:
     """Replace run-local theme ids by registry ids everywhere and set each theme's status."""
     themes = rename_ids(found.themes, mapping)
-    themes["status"] = themes["theme_id"].map(status).fillna("")
+    themes["status"] = [status.get(str(t), "") for t in themes["theme_id"]]
     order = themes["theme_id"].eq(UNCLASSIFIED)
     themes = pd.concat([themes[~order].sort_values(["size", "theme_id"], ascending=[False, True]),
                         themes[order]])  # fmt: skip
@@ -355,8 +355,9 @@ def _theme_rows(themes: pd.DataFrame, parts: list) -> pd.DataFrame:
     )
     n_unclassified = sum(int(np.sum(model.labels_ == OUTLIER)) for _, _, model, _ in parts)
     if n_unclassified:
-        rows.loc[len(rows)] = [UNCLASSIFIED, "Unclassified", UNCLASSIFIED, "Unclassified", "",
-                               n_unclassified, "all", "", ""]  # fmt: skip
+        bucket = pd.DataFrame([[UNCLASSIFIED, "Unclassified", UNCLASSIFIED, "Unclassified", "",
+                                n_unclassified, "all", "", ""]], columns=rows.columns)  # fmt: skip
+        rows = pd.concat([rows, bucket], ignore_index=True) if len(rows) else bucket
     return THEMES.conform(rows)
 
 

@@ -25,11 +25,19 @@ ROW = "_row_number"
 INPUT = "_input"
 UNDECODABLE = "_undecodable"
 ORIGINAL = "_original"
+# set by the CSV reader on rows whose field count differs from the header's: what was wrong
+MALFORMED = "_malformed"
+# every field of a malformed row as JSON, so its quarantine record keeps the extra fields too
+ALL_FIELDS = "_all_fields"
 FIELDS = tuple(ColumnMap.model_fields)
 
 
 class InputError(ValueError):
     """A user mistake about an input: missing file, unknown format or column."""
+
+
+class SourceError(InputError):
+    """A source failed while being read (database timeout, dropped connection): may recover."""
 
 
 # --------------------------------------------------------------------------- readers (I/O edge)
@@ -46,16 +54,40 @@ def read_input(
         sql_url: SQLAlchemy URL for SQL inputs (from settings or the environment).
         params: bind parameters a query may use, e.g. ``:watermark`` for incremental pulls.
     """
+    label = input_label(spec)
     if spec.startswith(("sql:", "table:")):
-        frame = _read_sql(spec, sql_url, params or {})
-        label = spec.split(":", 1)[0] + ":" + _sql_label(spec)
-    else:
-        path = Path(spec)
-        if not path.is_file():
-            raise InputError(f"input file not found: {spec}")
-        frame = _read_file(path)
-        label = path.name
-    return _as_raw(frame, label)
+        return _as_raw(_read_sql(spec, sql_url, params or {}), label)
+    path = Path(spec)
+    if not path.is_file():
+        raise InputError(f"input file not found: {spec}")
+    try:
+        sheets = _read_file(path)
+    except InputError as exc:
+        raise InputError(f"{label}: {exc}") from exc
+    except Exception as exc:  # the I/O edge: whatever a parser raises, the file is unreadable
+        raise InputError(
+            f"{label}: cannot be read as {path.suffix.lstrip('.').upper()}: {one_line(exc)}"
+        ) from exc
+    if len(sheets) == 1:
+        return _as_raw(next(iter(sheets.values())), label)
+    # several sheets: each keeps its own row numbers, named `file.xlsx[Sheet]`
+    parts = [
+        _as_raw(frame.assign(sheet=name), f"{label}[{name}]") for name, frame in sheets.items()
+    ]
+    return pd.concat(parts, ignore_index=True).fillna("")
+
+
+def input_label(spec: str) -> str:
+    """How an input is named in messages, quarantine records and run.json."""
+    if spec.startswith(("sql:", "table:")):
+        return spec.split(":", 1)[0] + ":" + _sql_label(spec)
+    return Path(spec).name
+
+
+def one_line(exc: BaseException) -> str:
+    """An exception as one line: its class and the first line of its message."""
+    lines = str(exc).strip().splitlines()
+    return f"{exc.__class__.__name__}: {lines[0] if lines else ''}".rstrip(": ")
 
 
 FILE_SUFFIXES = (".csv", ".tsv", ".txt", ".xlsx", ".xlsm", ".parquet", ".jsonl", ".ndjson")
@@ -71,17 +103,28 @@ def configured_inputs(drop_folder: Path | None, sql_queries: list[str]) -> list[
     return files + [q if q.startswith(("sql:", "table:")) else f"sql:{q}" for q in sql_queries]
 
 
-def _read_file(path: Path) -> pd.DataFrame:
+def _read_file(path: Path) -> dict[str, pd.DataFrame]:
+    """The file's tables by sheet name (one table, named after the file, except for workbooks)."""
     suffix = path.suffix.lower()
     if suffix in {".csv", ".tsv", ".txt"}:
-        return read_csv_bytes(path.read_bytes())
+        return {path.name: read_csv_bytes(path.read_bytes())}
     if suffix in {".xlsx", ".xlsm"}:
-        return pd.read_excel(path, dtype=str, keep_default_na=False)
+        return read_workbook(path)
     if suffix == ".parquet":
-        return pd.read_parquet(path)
+        return {path.name: pd.read_parquet(path)}
     if suffix in {".jsonl", ".ndjson"}:
-        return pd.read_json(path, lines=True, dtype=False)
-    raise InputError(f"unsupported input format '{suffix}' for {path.name}")
+        return {path.name: pd.read_json(path, lines=True, dtype=False)}
+    raise InputError(f"unsupported input format '{suffix}'")
+
+
+def read_workbook(path: Path) -> dict[str, pd.DataFrame]:
+    """Every sheet that has rows; a workbook of empty sheets gives its first sheet."""
+    sheets = pd.read_excel(path, sheet_name=None, dtype=str, keep_default_na=False)
+    with_rows = {str(name): frame for name, frame in sheets.items() if len(frame)}
+    if not with_rows:
+        name, frame = next(iter(sheets.items()))
+        return {str(name): frame}
+    return with_rows
 
 
 def _read_sql(spec: str, sql_url: str | None, params: dict[str, str]) -> pd.DataFrame:
@@ -105,11 +148,13 @@ def _read_sql(spec: str, sql_url: str | None, params: dict[str, str]) -> pd.Data
                 return pd.read_sql(sa.select(table), conn)
             used = {k: v for k, v in params.items() if f":{k}" in body}
             return pd.read_sql(sa.text(body), conn, params=used)
-    except sa.exc.SQLAlchemyError as exc:
-        # the driver's message names host and user, not the password; redact it anyway, and
-        # drop the chained exception (Prefect logs print chains in full)
-        message = f"SQL input failed on {safe_url(sql_url)}: {exc.__class__.__name__}: {exc}"
-        raise InputError(redact(message, sql_url)) from None
+    except (sa.exc.SQLAlchemyError, OSError) as exc:
+        # the URL is shown with its password hidden, and the message redacted anyway; only the
+        # first line of the cause (SQLAlchemy appends the SQL and a help link); the chained
+        # exception is dropped (Prefect logs print chains in full)
+        cause = getattr(exc, "orig", None) or exc
+        message = f"SQL input {input_label(spec)} failed on {safe_url(sql_url)}: {one_line(cause)}"
+        raise SourceError(redact(message, sql_url)) from None
     finally:
         engine.dispose()
 
@@ -135,9 +180,22 @@ def decode_bytes(data: bytes) -> tuple[str, str]:
     as_utf8 = data.decode("utf-8", errors="replace")
     broken = as_utf8.count("\ufffd")
     valid = sum(1 for ch in as_utf8 if ord(ch) > 127) - broken
-    if valid < broken:
-        return data.decode("cp1251", errors="replace"), "cp1251"
-    return as_utf8, "utf-8"
+    if valid >= broken:
+        return as_utf8, "utf-8"
+    as_cp1251 = data.decode("cp1251", errors="replace")
+    as_latin = data.decode("cp1252", errors="replace")
+    # Western European text read as cp1251 puts Cyrillic letters inside Latin words ("cafй");
+    # Russian text read as cp1252 never mixes scripts, so it stays cp1251 (the common case).
+    if _mixed_script_words(as_cp1251) > _mixed_script_words(as_latin):
+        return as_latin, "cp1252"
+    return as_cp1251, "cp1251"
+
+
+_LATIN_AND_CYRILLIC = re.compile(r"\b(?=\w*[a-zA-Z])(?=\w*[\u0400-\u04ff])\w+")
+
+
+def _mixed_script_words(text: str) -> int:
+    return len(_LATIN_AND_CYRILLIC.findall(text))
 
 
 def sniff_delimiter(text: str) -> str:
@@ -151,16 +209,49 @@ def sniff_delimiter(text: str) -> str:
 
 
 def read_csv_bytes(data: bytes) -> pd.DataFrame:
-    """Parse CSV bytes of unknown encoding and delimiter into a frame of strings."""
+    """Parse CSV bytes of unknown encoding and delimiter into a frame of strings.
+
+    A row with more or fewer fields than the header is kept, marked in `_malformed` (and all its
+    fields in `_all_fields`) so that it is quarantined instead of failing the whole file.
+
+    Raises:
+        InputError: the file has no header (it is empty).
+    """
     text, _ = decode_bytes(data)
-    frame = pd.read_csv(
-        io.StringIO(text),
-        sep=sniff_delimiter(text),
-        dtype=str,
-        keep_default_na=False,
-        skip_blank_lines=True,
-    )
-    frame.columns = [str(c).strip() for c in frame.columns]
+    if not text.strip():
+        raise InputError("the file is empty (no header, no rows)")
+    limit = csv.field_size_limit()
+    csv.field_size_limit(2**31 - 1)  # one comment may be megabytes; clean decides what is kept
+    try:
+        reader = csv.reader(io.StringIO(text, newline=""), delimiter=sniff_delimiter(text))
+        records = [record for record in reader if record]
+    finally:
+        csv.field_size_limit(limit)
+    header = _unique([c.strip() for c in records[0]])
+    return _records_frame(header, records[1:])
+
+
+def _unique(names: list[str]) -> list[str]:
+    seen: dict[str, int] = {}
+    out = []
+    for name in names:
+        seen[name] = seen.get(name, 0) + 1
+        out.append(name if seen[name] == 1 else f"{name}.{seen[name] - 1}")
+    return out
+
+
+def _records_frame(header: list[str], records: list[list[str]]) -> pd.DataFrame:
+    width = len(header)
+    rows, malformed, all_fields = [], [], []
+    for record in records:
+        ok = len(record) == width
+        rows.append(record if ok else (record + [""] * width)[:width])
+        malformed.append("" if ok else f"expected {width} fields, found {len(record)}")
+        all_fields.append("" if ok else json.dumps(record, ensure_ascii=False))
+    frame = pd.DataFrame(rows, columns=header, dtype=object)
+    if any(malformed):
+        frame[MALFORMED] = malformed
+        frame[ALL_FIELDS] = all_fields
     return frame
 
 
@@ -169,7 +260,13 @@ def _as_raw(frame: pd.DataFrame, label: str) -> pd.DataFrame:
     for col in raw.columns:
         raw[col] = raw[col].map(_to_str).astype(object)
     raw.columns = [str(c).lstrip("\ufeff").strip() for c in raw.columns]
-    raw[UNDECODABLE] = raw.apply(lambda r: any("\ufffd" in v for v in r), axis=1).astype(bool)
+    for col in (MALFORMED, ALL_FIELDS):
+        if col not in raw.columns:
+            raw[col] = ""
+    values = [c for c in raw.columns if not c.startswith("_")]
+    broken = [raw[c].str.contains("\ufffd", regex=False) for c in values]
+    raw[UNDECODABLE] = pd.concat(broken, axis=1).any(axis=1) if broken else False
+    raw[UNDECODABLE] = raw[UNDECODABLE].astype(bool)
     raw[INPUT] = label
     raw[ROW] = np.arange(1, len(raw) + 1)
     return raw
@@ -180,6 +277,8 @@ def _to_str(value: object) -> str:
         return ""
     if isinstance(value, pd.Timestamp):
         return value.isoformat(sep=" ")
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))  # an int column with gaps arrives as floats: 17.0 means 17
     return str(value)
 
 
@@ -228,7 +327,10 @@ def map_columns(columns: Iterable[str], explicit: ColumnMap) -> dict[str, str]:
         if found is not None and found not in mapping.values():
             mapping[field] = found
     if "text" not in mapping:
-        raise InputError(f"no text column found among {columns}; name it with --text-col")
+        hint = ""
+        if len(columns) == 1:  # the whole header is one column: the delimiter was not found
+            hint = " (one column only: is the delimiter one of , ; tab | ?)"
+        raise InputError(f"no text column found among {columns}{hint}; name it with --text-col")
     return mapping
 
 
@@ -255,6 +357,8 @@ def parse_score(value: str, scale: str) -> tuple[float | None, str | None]:
     try:
         number = float(text)
     except ValueError:
+        return None, "score_not_a_number"
+    if np.isnan(number):
         return None, "score_not_a_number"
     low, high = SCALE_RANGES[scale]
     if not np.isfinite(number) or number != int(number) or not low <= number <= high:
@@ -335,7 +439,7 @@ def to_verbatims(
     frame[ROW] = raw[ROW]
     frame[ORIGINAL] = _originals(raw)
     reason = _reasons(raw, score_issue, created, "date" in mapping)
-    quarantine = quarantine_rows(frame, reason)
+    quarantine = quarantine_rows(frame, reason, _details(raw, reason, field))
     return frame[reason.isna()].reset_index(drop=True), quarantine
 
 
@@ -363,12 +467,7 @@ def _scores(
 def _ids(ids: pd.Series, raw: pd.DataFrame, mapping: dict[str, str]) -> pd.Series:
     """The input's id, or a content hash when the input has none (stable across re-reads)."""
     cols = [mapping[f] for f in ("text", "date", "customer_id", "score") if f in mapping]
-    hashed = (
-        raw[cols]
-        .astype(str)
-        .agg("\x1f".join, axis=1)
-        .map(lambda s: "h" + hashlib.sha1(s.encode()).hexdigest()[:15])
-    )
+    hashed = join_columns(raw, cols).map(lambda s: "h" + hashlib.sha1(s.encode()).hexdigest()[:15])
     ids = ids.str.strip()
     return ids.where(ids != "", hashed)
 
@@ -389,9 +488,22 @@ def _reasons(
     reason[score_issue.notna()] = score_issue[score_issue.notna()]
     if has_date:
         reason[created.isna() & reason.isna()] = "bad_date"
+    reason[raw[MALFORMED] != ""] = "wrong_field_count"
     undecodable = raw[UNDECODABLE].astype(bool)
     reason[undecodable] = "undecodable"
     return reason
+
+
+def _details(raw: pd.DataFrame, reason: pd.Series, field: dict[str, pd.Series]) -> pd.Series:
+    """What exactly was wrong with each quarantined row, quoting the offending value."""
+    detail = reason.map(REASON_DETAIL)
+    for code, name in (("score_not_a_number", "score"), ("score_out_of_range", "score"),
+                       ("bad_date", "date")):  # fmt: skip
+        rows = reason == code
+        detail[rows] = detail[rows] + ": " + field[name][rows].map(repr)
+    rows = reason == "wrong_field_count"
+    detail[rows] = raw.loc[rows, MALFORMED]
+    return detail
 
 
 REASON_DETAIL = {
@@ -400,6 +512,8 @@ REASON_DETAIL = {
     "score_not_a_number": "score is not a number",
     "score_out_of_range": "score is not a whole number on its scale",
     "bad_date": "date is missing or cannot be parsed",
+    "wrong_field_count": "the row has more or fewer fields than the header",
+    "text_too_long": "comment longer than clean.max_text_chars",
     "empty_text": "comment is empty or whitespace",
     "conflicting_id": "same id as an earlier row but different content",
 }
@@ -407,18 +521,18 @@ REASON_DETAIL = {
 
 def _originals(raw: pd.DataFrame) -> pd.Series:
     cols = [c for c in raw.columns if not c.startswith("_")]
+    originals = [dict(zip(cols, row, strict=True))
+                 for row in raw[cols].itertuples(index=False, name=None)]  # fmt: skip
+    for original, fields in zip(originals, raw[ALL_FIELDS], strict=True):
+        if fields:  # a malformed CSV row: keep every field as it was, extra ones included
+            original["_fields"] = json.loads(fields)
     return pd.Series(
-        [
-            json.dumps(dict(zip(cols, row, strict=True)), ensure_ascii=False)
-            for row in raw[cols].itertuples(index=False, name=None)
-        ],
-        index=raw.index,
-        dtype=object,
+        [json.dumps(o, ensure_ascii=False) for o in originals], index=raw.index, dtype=object
     )
 
 
 def quarantine_rows(
-    frame: pd.DataFrame, reason: pd.Series, detail: str | None = None
+    frame: pd.DataFrame, reason: pd.Series, detail: str | pd.Series | None = None
 ) -> pd.DataFrame:
     """Quarantine records (schema QUARANTINE) for the rows of `frame` whose `reason` is set.
 
@@ -431,12 +545,20 @@ def quarantine_rows(
                 "input_file": frame.loc[bad, INPUT],
                 "row_number": frame.loc[bad, ROW],
                 "reason": reason[bad],
-                "detail": reason[bad].map(REASON_DETAIL) if detail is None else detail,
+                "detail": _detail_of(reason, detail)[bad],
                 "verbatim_id": frame.loc[bad, "verbatim_id"],
                 "original": frame.loc[bad, ORIGINAL],
             }
         )
     )
+
+
+def _detail_of(reason: pd.Series, detail: str | pd.Series | None) -> pd.Series:
+    if detail is None:
+        return reason.map(REASON_DETAIL)
+    if isinstance(detail, str):
+        return pd.Series(detail, index=reason.index, dtype=object)
+    return detail
 
 
 def combine(frames: list[pd.DataFrame]) -> pd.DataFrame:

@@ -95,9 +95,10 @@ def ingest_and_clean(
     params = {"watermark": store.watermark("verbatims") or "1900-01-01"} if store else {}
     raws = timer.call("read", read_inputs, inputs, sql_url, params)
     read = sum(len(raw) for raw in raws)
-    labels = [str(raw[ingest.INPUT].iloc[0]) if len(raw) else spec
-              for spec, raw in zip(inputs, raws, strict=True)]  # fmt: skip
-    result, quarantines, seen = timer.call("clean", _map_and_clean, raws, settings, now, store)
+    labels = [ingest.input_label(spec) for spec in inputs]
+    result, quarantines, seen = timer.call(
+        "clean", _map_and_clean, raws, labels, settings, now, store
+    )
     # quarantined rows keep their original values: personal data in them is masked too
     quarantine = pd.concat([*quarantines, result.quarantine], ignore_index=True)
     quarantine = pii.mask_quarantine(quarantine)
@@ -116,9 +117,13 @@ def read_inputs(
 
 
 def _map_and_clean(
-    raws: list[pd.DataFrame], settings: Settings, now: pd.Timestamp, store: Store | None
+    raws: list[pd.DataFrame],
+    labels: list[str],
+    settings: Settings,
+    now: pd.Timestamp,
+    store: Store | None,
 ) -> tuple[clean.CleanResult, list[pd.DataFrame], int]:
-    mapped = [ingest.to_verbatims(raw, settings.ingest, now) for raw in raws]
+    mapped = [_map_one(raw, label, settings, now) for raw, label in zip(raws, labels, strict=True)]
     frames = [m[0] for m in mapped]
     result = clean.clean_verbatims(ingest.combine(frames), settings.clean, settings.language)
     seen = 0
@@ -126,6 +131,15 @@ def _map_and_clean(
         known = store.known_verbatims(result.verbatims["verbatim_id"])
         result, seen = clean.drop_seen(result, known)
     return result, [m[1] for m in mapped], seen
+
+
+def _map_one(
+    raw: pd.DataFrame, label: str, settings: Settings, now: pd.Timestamp
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    try:
+        return ingest.to_verbatims(raw, settings.ingest, now)
+    except ingest.InputError as exc:  # e.g. no text column: say which input
+        raise ingest.InputError(f"{label}: {exc}") from exc
 
 
 def versions() -> dict[str, str]:

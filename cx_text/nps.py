@@ -257,7 +257,7 @@ def bootstrap_impact(
     the work is two matrix products per chunk of samples. Zero samples give NaN intervals.
     """
     n, n_themes = matrix.shape
-    if n == 0 or samples <= 0:
+    if n == 0 or n_themes == 0 or samples <= 0:
         return np.full(n_themes, np.nan), np.full(n_themes, np.nan)
     rng = np.random.default_rng(seed)
     member = matrix.astype(float)

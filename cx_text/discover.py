@@ -18,10 +18,11 @@ import pandas as pd
 from cx_text import overrides
 from cx_text.clean import model_text, text_hash
 from cx_text.embed import Embedder, embed_texts, is_multilingual, make_embedder
+from cx_text.parallel import FanOut
 from cx_text.registry import Candidate, rename_ids
 from cx_text.schemas import ASSIGNMENTS, MENTIONS, THEMES, UNCLASSIFIED
 from cx_text.settings import Settings
-from cx_text.themes import OUTLIER, ThemeModel
+from cx_text.themes import OUTLIER, ThemeModel, nearest
 
 CacheLookup = Callable[[str, list[str]], dict[str, np.ndarray]]
 _SENTENCE_END = re.compile(r"(?<=[.!?…])\s+|\n+")
@@ -97,12 +98,17 @@ def _theme_model(settings: Settings, embedder: Embedder) -> ThemeModel:
 
 
 def _embed(
-    texts: list[str], embedder: Embedder, cache: CacheLookup, settings: Settings, out: Discovery
+    texts: list[str],
+    embedder: Embedder,
+    cache: CacheLookup,
+    settings: Settings,
+    out: Discovery,
+    fan_out: FanOut | None = None,
 ) -> np.ndarray:
     hashes = [text_hash(t) for t in texts]
     result = embed_texts(
         pd.Series(texts), pd.Series(hashes), embedder, cache(embedder.model_id, hashes),
-        settings.embedding,
+        settings.embedding, fan_out,
     )  # fmt: skip
     if result.new_hashes:
         out.new_embeddings.append(
@@ -112,12 +118,30 @@ def _embed(
     return result.vectors
 
 
+def assign_chunk(
+    embeddings: np.ndarray, centres: np.ndarray, threshold: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Nearest theme centre (OUTLIER below `threshold`) and its similarity: one chunk."""
+    return nearest(np.asarray(embeddings, np.float32), centres, threshold)
+
+
+def _assign(
+    model: ThemeModel, vectors: np.ndarray, fan_out: FanOut | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """`model.assign(vectors)`, chunk by chunk through `fan_out`."""
+    parts = (fan_out or FanOut()).map_rows(
+        "assign-chunk", assign_chunk, vectors, model.topic_embeddings_, model.outlier_threshold
+    )
+    return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+
+
 def discover_themes(
     verbatims: pd.DataFrame,
     settings: Settings,
     cache: CacheLookup,
     embedders: dict[str, Embedder] | None = None,
     anchors: dict[str, np.ndarray] | None = None,
+    fan_out: FanOut | None = None,
 ) -> Discovery:
     """Fit one ThemeModel per language group on the themed verbatims and build the tables.
 
@@ -126,6 +150,8 @@ def discover_themes(
         cache: (model_id, hashes) -> cached vectors, usually `Store.load_embeddings`.
         embedders: embedders by model setting (tests inject a tiny deterministic one).
         anchors: registered theme centres by embedding model id, for a warm-started re-fit.
+        fan_out: runs the embedding (and sentence assignment) chunk by chunk; the clustering
+            itself is one call in this process.
     """
     themed = verbatims[~verbatims["is_non_answer"].astype(bool)].reset_index(drop=True)
     groups = language_groups(themed, settings)
@@ -140,13 +166,13 @@ def discover_themes(
             model_setting, settings.embedding
         )
         docs = [model_text(t) for t in frame["text"]]
-        vectors = _embed(docs, embedder, cache, settings, out)
+        vectors = _embed(docs, embedder, cache, settings, out, fan_out)
         model = _theme_model(settings, embedder).fit(
             vectors, docs, (anchors or {}).get(embedder.model_id), settings.themes.match_threshold
         )
         out.models[name], out.model_ids[name] = model, embedder.model_id
         out.languages[name] = group_language(frame["language"])
-        mentions = _mentions(frame, model, embedder, cache, settings, out)
+        mentions = _mentions(frame, model, embedder, cache, settings, out, fan_out)
         parts.append((name, frame, model, mentions))
     return _combine(parts, out)
 
@@ -158,6 +184,7 @@ def _mentions(
     cache: CacheLookup,
     settings: Settings,
     out: Discovery,
+    fan_out: FanOut | None = None,
 ) -> pd.DataFrame:
     """Sentence-level themes of multi-sentence verbatims (model-local theme numbers)."""
     rows = [
@@ -174,8 +201,8 @@ def _mentions(
     sentences = sentences[multi].reset_index(drop=True)
     if sentences.empty:
         return pd.DataFrame(columns=["verbatim_id", "topic", "sentence", "confidence"])
-    vectors = _embed([model_text(s) for s in sentences["sentence"]], embedder, cache, settings, out)
-    topics, sims = model.assign(vectors)
+    texts = [model_text(s) for s in sentences["sentence"]]
+    topics, sims = _assign(model, _embed(texts, embedder, cache, settings, out, fan_out), fan_out)
     return sentences.assign(topic=topics, confidence=sims)[lambda f: f["topic"] != OUTLIER]
 
 
@@ -229,8 +256,12 @@ def assign_themes(
     cache: CacheLookup,
     saved: SavedThemes,
     embedders: dict[str, Embedder] | None = None,
+    fan_out: FanOut | None = None,
 ) -> Discovery:
     """Assign verbatims to a saved theme set without re-fitting (the nightly path).
+
+    `fan_out` runs the embedding and the assignment chunk by chunk (one task per chunk in the
+    Prefect flows); the result does not depend on the chunking.
 
     Raises:
         ValueError: the configured embedding model differs from the one the themes were fit with.
@@ -259,10 +290,11 @@ def assign_themes(
                 f"now say {embedder.model_id}: re-fit with `cx-text run` or the weekly flow"
             )
         model, topic_ids = saved.models[name], saved.topic_ids[name]
-        vectors = _embed([model_text(t) for t in frame["text"]], embedder, cache, settings, out)
-        labels, confidence = model.assign(vectors)
+        texts = [model_text(t) for t in frame["text"]]
+        vectors = _embed(texts, embedder, cache, settings, out, fan_out)
+        labels, confidence = _assign(model, vectors, fan_out)
         doc_ids = resolve_ids(labels, topic_ids)
-        sentences = _mentions(frame, model, embedder, cache, settings, out)
+        sentences = _mentions(frame, model, embedder, cache, settings, out, fan_out)
         assignments.append(_assignment_rows(frame, doc_ids, confidence, saved.themes))
         mentions.append(_mention_rows(frame, doc_ids, confidence, sentences, topic_ids))
     out.assignments = ASSIGNMENTS.conform(pd.concat(assignments, ignore_index=True))

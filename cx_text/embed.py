@@ -8,12 +8,14 @@ offline. Any sentence-transformers model name or local path works for users who 
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
 
+from cx_text.parallel import FanOut
 from cx_text.settings import EmbeddingSettings
 
 log = logging.getLogger("cx_text")
@@ -50,23 +52,22 @@ def is_multilingual(name: str) -> bool:
 
 
 class SentenceTransformerEmbedder:
-    """A sentence-transformers model, loaded lazily on first use, on the CPU."""
+    """A sentence-transformers model on `device` ("cpu", "cuda", "cuda:1", "mps").
 
-    def __init__(self, model: str = DEFAULT_MODEL, torch_threads: int | None = None) -> None:
+    The model is loaded lazily and once per process (`_loaded_model`), never pickled: an
+    embedder sent to a Dask worker carries only its settings and loads the model there once.
+    """
+
+    def __init__(
+        self, model: str = DEFAULT_MODEL, torch_threads: int | None = None, device: str = "cpu"
+    ) -> None:
         self.model = model
         self.model_id = f"st:{model}"
         self.torch_threads = torch_threads
-        self._model: Any = None
+        self.device = device
 
     def _load(self) -> Any:
-        if self._model is None:
-            import torch
-            from sentence_transformers import SentenceTransformer
-
-            if self.torch_threads:
-                torch.set_num_threads(self.torch_threads)
-            self._model = SentenceTransformer(resolve_model(self.model), device="cpu")
-        return self._model
+        return _loaded_model(resolve_model(self.model), self.device, self.torch_threads)
 
     def encode(
         self, texts: list[str], batch_size: int = 64, show_progress_bar: bool = False
@@ -82,13 +83,31 @@ class SentenceTransformerEmbedder:
         return np.asarray(vectors, dtype=np.float32)
 
 
+_MODELS: dict[tuple[str, str, int | None], Any] = {}
+_MODELS_LOCK = threading.Lock()
+
+
+def _loaded_model(path: str, device: str, torch_threads: int | None) -> Any:
+    """The SentenceTransformer of (path, device), loaded once per process (thread-safe)."""
+    key = (path, device, torch_threads)
+    with _MODELS_LOCK:
+        if key not in _MODELS:
+            import torch
+            from sentence_transformers import SentenceTransformer
+
+            if torch_threads:
+                torch.set_num_threads(torch_threads)
+            _MODELS[key] = SentenceTransformer(path, device=device)
+        return _MODELS[key]
+
+
 def make_embedder(model: str, settings: EmbeddingSettings) -> Embedder:
     """An embedder for a model setting: 'navec' or any sentence-transformers name / path."""
     if model == "navec":
         from cx_text.navec_backend import NavecSIFEmbedder
 
         return NavecSIFEmbedder()
-    return SentenceTransformerEmbedder(model, settings.torch_threads)
+    return SentenceTransformerEmbedder(model, settings.torch_threads, settings.device)
 
 
 @dataclass(frozen=True)
@@ -101,16 +120,27 @@ class Embedded:
     n_cached: int
 
 
+def embed_chunk(texts: list[str], embedder: Embedder, settings: EmbeddingSettings) -> np.ndarray:
+    """Vectors of `texts` (truncated to `settings.max_chars`): one chunk of an embedding run."""
+    return embedder.encode(
+        [t[: settings.max_chars] for t in texts],
+        batch_size=settings.batch_size,
+        show_progress_bar=settings.show_progress,
+    )
+
+
 def embed_texts(
     texts: pd.Series,
     hashes: pd.Series,
     embedder: Embedder,
     cached: dict[str, np.ndarray],
     settings: EmbeddingSettings,
+    fan_out: FanOut | None = None,
 ) -> Embedded:
     """Embed `texts`, reusing `cached` vectors by hash and embedding each distinct text once.
 
-    Texts are truncated to `settings.max_chars` for embedding only.
+    Texts are truncated to `settings.max_chars` for embedding only. `fan_out` splits the texts
+    to embed into chunks (the Prefect flows run one task per chunk); by default one chunk.
     """
     frame = pd.DataFrame({"text": texts.to_numpy(), "hash": hashes.to_numpy()})
     unique = frame.drop_duplicates("hash")
@@ -118,11 +148,10 @@ def embed_texts(
     fresh = np.zeros((0, 0), dtype=np.float32)
     if len(missing):
         log.info("embedding %d new texts with %s", len(missing), embedder.model_id)
-        fresh = embedder.encode(
-            [t[: settings.max_chars] for t in missing["text"]],
-            batch_size=settings.batch_size,
-            show_progress_bar=settings.show_progress,
+        parts = (fan_out or FanOut()).map_rows(
+            "embed-chunk", embed_chunk, missing["text"].tolist(), embedder, settings
         )
+        fresh = np.vstack(parts) if len(parts) > 1 else parts[0]
     lookup = dict(cached)
     lookup.update(zip(missing["hash"], fresh, strict=True))
     vectors = np.vstack([lookup[h] for h in frame["hash"]]) if len(frame) else fresh

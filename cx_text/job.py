@@ -29,6 +29,7 @@ from cx_text.discover import (
     assign_themes,
     discover_themes,
 )
+from cx_text.parallel import FanOut
 from cx_text.schemas import ASSIGNMENTS, MENTIONS, QUARANTINE, THEMES, UNCLASSIFIED
 from cx_text.settings import Settings
 from cx_text.store import Store
@@ -48,10 +49,12 @@ class Timer:
     """Runs the stages of a job and collects wall-clock seconds per stage for run.json.
 
     The Prefect flows pass a subclass whose `call` runs each stage as a Prefect task, so the
-    CLI and the flows share one orchestration.
+    CLI and the flows share one orchestration. `fan_out` runs the per-chunk work inside the
+    embedding and assignment stages: here all rows in one call, in the flows one task per chunk.
     """
 
     seconds: dict[str, float] = field(default_factory=dict)
+    fan_out: FanOut = field(default_factory=FanOut)
 
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:
@@ -176,7 +179,12 @@ def _embedding_counts(found: Discovery) -> dict[str, int]:
 
 
 def fit_themes(
-    verbatims: pd.DataFrame, settings: Settings, store: Store, run_id: str, now: pd.Timestamp
+    verbatims: pd.DataFrame,
+    settings: Settings,
+    store: Store,
+    run_id: str,
+    now: pd.Timestamp,
+    fan_out: FanOut | None = None,
 ) -> tuple[Discovery, pd.DataFrame]:
     """Fit themes on `verbatims` and give them permanent ids from the registry.
 
@@ -185,8 +193,9 @@ def fit_themes(
     """
     registered = store.registry()
     found = discover_themes(
-        verbatims, settings, store.load_embeddings, anchors=registry.anchors(registered)
-    )
+        verbatims, settings, store.load_embeddings, anchors=registry.anchors(registered),
+        fan_out=fan_out,
+    )  # fmt: skip
     mapping, updated = registry.update_registry(
         found.candidates, registered, settings.themes.match_threshold, now, run_id
     )
@@ -210,8 +219,9 @@ def run(
     store = Store(settings.store_url_value)
     try:
         found, themes_registry = timer.call(
-            "themes", fit_themes, data.verbatims, settings, store, record["run_id"], started
-        )
+            "themes", fit_themes, data.verbatims, settings, store, record["run_id"], started,
+            timer.fan_out,
+        )  # fmt: skip
         _finish(record, timer, out_dir, settings, data.verbatims, data.quarantine, found, store)
         timer.call("store", persist, store, record, data.verbatims, data.quarantine, found,
                    themes_registry, raw_texts=data.raw_texts)  # fmt: skip
@@ -298,9 +308,8 @@ def nightly(
             )
         data = ingest_and_clean(inputs, settings, started, timer, store=store)
         record = _record("nightly", started, settings, inputs=data.inputs, counts=data.counts)
-        found = timer.call(
-            "assign", assign_themes, data.verbatims, settings, store.load_embeddings, saved
-        )
+        found = timer.call("assign", assign_themes, data.verbatims, settings,
+                           store.load_embeddings, saved, fan_out=timer.fan_out)  # fmt: skip
         window = _window(store, settings, started, found, data.verbatims)
         _finish(record, timer, out_dir, settings, window.verbatims, data.quarantine,
                 window.found, store, refit=False)  # fmt: skip
@@ -385,7 +394,7 @@ def weekly(
         record = _record("weekly", started, settings, week=f"{start:%G-W%V}",
                          window_days=days, counts={"verbatims": len(verbatims)})  # fmt: skip
         found, themes_registry = timer.call(
-            "themes", fit_themes, verbatims, settings, store, record["run_id"], end
+            "themes", fit_themes, verbatims, settings, store, record["run_id"], end, timer.fan_out
         )
         _finish(record, timer, out_dir, settings, verbatims, QUARANTINE.empty(), found, store,
                 as_of_week=record["week"])  # fmt: skip
@@ -429,7 +438,7 @@ def backfill(
         finally:
             store.close()
         week_dir = out_dir / f"{week_start:%G-W%V}"
-        records.append(weekly(week_start, week_dir, settings, timer=type(timer)()))
+        records.append(weekly(week_start, week_dir, settings, timer=replace(timer, seconds={})))
     return records
 
 

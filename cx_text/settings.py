@@ -75,10 +75,25 @@ class EmbeddingSettings(_Section):
     model: str = "all-MiniLM-L6-v2"
     # backend for Russian groups when `model` is not multilingual: "navec" or a model name/path
     russian_model: str = "navec"
-    batch_size: int = 64
+    batch_size: int = 64  # texts per forward pass: raise it on a GPU (256-1024)
     torch_threads: int = 2
+    device: str = "cpu"  # torch device of sentence-transformers models: "cuda", "cuda:1", "mps"
+    # texts per embedding / assignment task in the Prefect flows (the CLI embeds in one call)
+    chunk_size: int = Field(default=2000, ge=1)
     max_chars: int = 2000
     show_progress: bool = True
+
+
+class DaskSettings(_Section):
+    """Where the Prefect flows run their embedding and assignment chunks."""
+
+    # False: the flow's own thread pool; True: prefect-dask's DaskTaskRunner
+    enabled: bool = False
+    # scheduler of an existing cluster ("tcp://10.0.0.5:8786"); empty: a LocalCluster per run
+    address: str = ""
+    # LocalCluster only; None lets Dask choose (one worker process per core)
+    n_workers: int | None = Field(default=None, ge=1)
+    threads_per_worker: int = Field(default=1, ge=1)
 
 
 class ThemeSettings(_Section):
@@ -154,6 +169,7 @@ class Settings(BaseSettings):
     rank: RankSettings = Field(default_factory=RankSettings)
     report: ReportSettings = Field(default_factory=ReportSettings)
     schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)
+    dask: DaskSettings = Field(default_factory=DaskSettings)
 
     @field_validator("state_dir", "models_dir")
     @classmethod

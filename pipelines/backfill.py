@@ -12,7 +12,7 @@ from typing import Any
 from prefect import flow
 
 from cx_text import job
-from pipelines.common import TaskTimer, inputs_for, settings_for
+from pipelines.common import flow_timer, inputs_for, settings_for
 
 
 @flow(name="cx-text-backfill", log_prints=True)
@@ -26,9 +26,10 @@ def backfill_flow(
 ) -> list[dict[str, Any]]:
     """Store each week's verbatims in turn and run the weekly re-fit for it."""
     settings = settings_for(config, state_dir)
-    return job.backfill(
-        inputs_for(inputs, settings), first_week, last_week, Path(out_dir), settings, TaskTimer()
-    )
+    with flow_timer(settings) as timer:
+        return job.backfill(
+            inputs_for(inputs, settings), first_week, last_week, Path(out_dir), settings, timer
+        )
 
 
 if __name__ == "__main__":

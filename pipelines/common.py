@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
+import numpy as np
 from prefect import task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
+from prefect.task_runners import TaskRunner
 from prefect.tasks import exponential_backoff
+from prefect.utilities.callables import get_call_parameters
 from pydantic import SecretStr
 
-from cx_text import ingest
+from cx_text import discover, embed, ingest
 from cx_text.job import Timer
-from cx_text.settings import Settings, load_settings
+from cx_text.parallel import FanOut
+from cx_text.settings import DaskSettings, EmbeddingSettings, Settings, load_settings
 from cx_text.trends import markdown_text
 
 T = TypeVar("T")
@@ -22,10 +27,19 @@ T = TypeVar("T")
 RETRIED_STAGES = {"read": 3}
 
 
+# Stages whose heavy work runs as one task per chunk (`embed-chunk`, `assign-chunk`): the stage
+# itself runs in the flow, which submits the chunk tasks. A task submitted from inside another
+# task carries its parent's parameters along (a store connection here), which cannot be sent
+# to a Dask worker.
+FANNED_OUT_STAGES = {"assign", "themes"}
+
+
 class TaskTimer(Timer):
-    """Runs each cx-text stage as a Prefect task named after the stage."""
+    """Runs each cx-text stage as a Prefect task named after the stage (chunked ones as chunks)."""
 
     def call(self, name: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        if name in FANNED_OUT_STAGES:
+            return super().call(name, fn, *args, **kwargs)
         retries = RETRIED_STAGES.get(name, 0)
         stage = task(
             name=name,
@@ -49,6 +63,76 @@ def worth_retrying(task: Any, task_run: Any, state: Any) -> bool:
     except Exception:
         return True
     return True
+
+
+# Chunk tasks live at module level: Dask pickles a task by reference to its module attribute.
+@task(name="embed-chunk", cache_policy=NO_CACHE)
+def embed_chunk(
+    texts: list[str], embedder: embed.Embedder, settings: EmbeddingSettings
+) -> np.ndarray:
+    return embed.embed_chunk(texts, embedder, settings)
+
+
+@task(name="assign-chunk", cache_policy=NO_CACHE)
+def assign_chunk(
+    embeddings: np.ndarray, centres: np.ndarray, threshold: float
+) -> tuple[np.ndarray, np.ndarray]:
+    return discover.assign_chunk(embeddings, centres, threshold)
+
+
+CHUNK_TASKS: dict[Callable[..., Any], Any] = {
+    embed.embed_chunk: embed_chunk,
+    discover.assign_chunk: assign_chunk,
+}
+
+
+class TaskFanOut(FanOut):
+    """One Prefect task per chunk: on the flow's thread pool, or on `runner` (Dask) when given.
+
+    Chunks are submitted together and gathered in order, so the result is the same whichever
+    runner runs them and however many workers there are.
+    """
+
+    def __init__(self, chunk_size: int, runner: TaskRunner[Any] | None = None) -> None:
+        super().__init__(chunk_size)
+        self.runner = runner
+
+    def run(self, name: str, fn: Callable[..., T], chunks: list[Any], *shared: Any) -> list[T]:
+        if fn not in CHUNK_TASKS:
+            raise KeyError(f"{fn.__qualname__} has no chunk task in pipelines.common.CHUNK_TASKS")
+        chunk_task = CHUNK_TASKS[fn]
+        if self.runner is None:
+            futures = [chunk_task.submit(chunk, *shared) for chunk in chunks]
+        else:
+            runner = self.runner
+            futures = [
+                runner.submit(chunk_task, get_call_parameters(chunk_task.fn, (chunk, *shared), {}))
+                for chunk in chunks
+            ]
+        return [future.result() for future in futures]
+
+
+@contextmanager
+def flow_timer(settings: Settings) -> Iterator[TaskTimer]:
+    """The timer of a flow run: stages as tasks, chunks as tasks on threads or on Dask."""
+    chunk_size = settings.embedding.chunk_size
+    if not settings.dask.enabled:
+        yield TaskTimer(fan_out=TaskFanOut(chunk_size))
+        return
+    with dask_runner(settings.dask) as runner:
+        yield TaskTimer(fan_out=TaskFanOut(chunk_size, runner))
+
+
+def dask_runner(dask: DaskSettings) -> TaskRunner[Any]:
+    """prefect-dask's runner: the cluster at `address`, else a LocalCluster for this run."""
+    from prefect_dask import DaskTaskRunner
+
+    if dask.address:
+        return DaskTaskRunner(address=dask.address)
+    cluster: dict[str, Any] = {"threads_per_worker": dask.threads_per_worker, "processes": True}
+    if dask.n_workers:
+        cluster["n_workers"] = dask.n_workers
+    return DaskTaskRunner(cluster_kwargs=cluster)
 
 
 def settings_for(config: str | None, state_dir: str | None = None) -> Settings:

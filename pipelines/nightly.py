@@ -12,7 +12,7 @@ from typing import Any
 from prefect import flow
 
 from cx_text import job
-from pipelines.common import TaskTimer, inputs_for, publish, settings_for
+from pipelines.common import flow_timer, inputs_for, publish, settings_for
 
 
 @flow(name="cx-text-nightly", log_prints=True)
@@ -24,7 +24,8 @@ def nightly_flow(
 ) -> dict[str, Any]:
     """Verbatims the store has not seen -> clean -> embed -> assign (no re-fit) -> outputs."""
     settings = settings_for(config, state_dir)
-    record = job.nightly(inputs_for(inputs, settings), Path(out_dir), settings, TaskTimer())
+    with flow_timer(settings) as timer:
+        record = job.nightly(inputs_for(inputs, settings), Path(out_dir), settings, timer)
     publish(record, "nightly")
     return record
 

@@ -13,7 +13,7 @@ import pandas as pd
 from prefect import flow
 
 from cx_text import job
-from pipelines.common import TaskTimer, publish, settings_for
+from pipelines.common import flow_timer, publish, settings_for
 
 
 def last_complete_week(today: pd.Timestamp | None = None) -> str:
@@ -33,7 +33,8 @@ def weekly_flow(
     """Re-fit on the window ending with `week` (default: last complete week), map ids, write."""
     settings = settings_for(config, state_dir)
     target = week or last_complete_week()
-    record = job.weekly(target, Path(out_dir) / target, settings, window_days, TaskTimer())
+    with flow_timer(settings) as timer:
+        record = job.weekly(target, Path(out_dir) / target, settings, window_days, timer)
     publish(record, "weekly")
     return record
 

@@ -114,6 +114,13 @@ class ScheduleSettings(BaseModel):
     sql_queries: list[str] = Field(default_factory=list)
 
 
+class LockSettings(BaseModel):
+    """What a run does when another run holds the lock on the same state dir."""
+
+    mode: Literal["wait", "refuse"] = "wait"
+    timeout_seconds: float = 3600.0  # with mode = "wait": give up (exit 75) after this long
+
+
 class Settings(BaseSettings):
     """Every tunable of cx-text. Defaults are what `cx-text run` uses out of the box."""
 
@@ -135,6 +142,7 @@ class Settings(BaseSettings):
     rank: RankSettings = Field(default_factory=RankSettings)
     report: ReportSettings = Field(default_factory=ReportSettings)
     schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)
+    lock: LockSettings = Field(default_factory=LockSettings)
 
     @field_validator("state_dir", "models_dir")
     @classmethod

@@ -16,10 +16,9 @@ from cx_text.store import Store
 
 ROWS = 200_000
 BATCHES = 10
-# Measured: about 1.5 GB (sampled RSS of the nightly process over the 10 nights; 0.7 GB of it
-# is the imported libraries and models, one nightly of all 200k at once peaks at 1.8 GB). The
-# bound leaves ~1.6x headroom; memory that grew with every night (a leak, the window held
-# several times over) would cross it.
+# Measured: peak 1,650 MB over the 10 nights (0.65 GB of it is the imported libraries; one
+# nightly of all 200k at once peaks at 1.8 GB). The bound leaves ~1.5x headroom; memory that
+# grew with every night (a leak, the window held several times over) would cross it.
 PEAK_RSS_MB = 2500
 
 
@@ -31,7 +30,7 @@ def test_generated_verbatims_are_varied_and_noisy() -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(3600)  # about 15 minutes on 2 shared cores
+@pytest.mark.timeout(3600)  # about 20 minutes on 2 busy shared cores
 def test_200k_verbatims_in_nightly_batches_all_accounted_for(tmp_path: Path) -> None:
     state = tmp_path / "state"
     load._child_fit(state, real=False)

@@ -11,6 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
+from cx_text.lock import LockBusy
 from cx_text.settings import ConfigError, load_settings
 
 app = typer.Typer(
@@ -26,6 +27,8 @@ def _root() -> None:
     """cx-text: NPS comments and complaints -> ranked themes, reports and follow-up lists."""
 
 
+# sysexits EX_TEMPFAIL: another run holds the store; a scheduler may simply try again later
+EXIT_LOCKED = 75
 USER_ERRORS: tuple[type[Exception], ...] = (ConfigError,)
 
 
@@ -138,6 +141,9 @@ def _execute(
     except _user_errors() as exc:
         _fail(str(exc))
         return
+    except LockBusy as exc:
+        typer.echo(f"cx-text: {exc}", err=True)
+        raise typer.Exit(code=EXIT_LOCKED) from None
     except Exception as exc:  # a bug: still one line, the traceback only on request
         if os.environ.get("CX_TEXT_DEBUG"):
             raise

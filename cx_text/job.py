@@ -6,9 +6,13 @@ The Prefect flows in `pipelines/` wire the same stage functions as tasks.
 
 from __future__ import annotations
 
+import functools
+import inspect
 import json
 import logging
+import os
 import platform
+import shutil
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -29,6 +33,7 @@ from cx_text.discover import (
     assign_themes,
     discover_themes,
 )
+from cx_text.lock import run_lock
 from cx_text.parallel import FanOut
 from cx_text.schemas import ASSIGNMENTS, MENTIONS, QUARANTINE, THEMES, UNCLASSIFIED
 from cx_text.settings import Settings
@@ -37,6 +42,7 @@ from cx_text.themes import ThemeModel
 
 log = logging.getLogger("cx_text")
 T = TypeVar("T")
+F = TypeVar("F", bound=Callable[..., Any])
 
 PACKAGES = (
     "cx-text", "pandas", "numpy", "scikit-learn", "sentence-transformers", "torch", "bertopic",
@@ -68,6 +74,25 @@ class Timer:
         """Run one stage: `fn(*args, **kwargs)`, timed under `name`."""
         with self.stage(name):
             return fn(*args, **kwargs)
+
+
+def locked(fn: F) -> F:
+    """Run `fn(..., settings, ...)` holding the run lock of `settings.state_dir`.
+
+    Before the body, models left unpublished by a run killed right after its commit are
+    published (see `recover_models`).
+    """
+
+    signature = inspect.signature(fn)
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        settings: Settings = signature.bind(*args, **kwargs).arguments["settings"]
+        with run_lock(settings.state_dir, settings.lock):
+            recover_models(settings)
+            return fn(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
 
 
 @dataclass
@@ -202,6 +227,7 @@ def fit_themes(
     return apply_ids(found, mapping, registry.status_of(updated)), updated
 
 
+@locked
 def run(
     inputs: list[str], out_dir: Path, settings: Settings, timer: Timer | None = None
 ) -> dict[str, Any]:
@@ -227,6 +253,7 @@ def run(
                    themes_registry, raw_texts=data.raw_texts)  # fmt: skip
     finally:
         store.close()
+    publish_models(settings.models_dir, record["models_version"])
     outputs.write_json(record, out_dir / "run.json")
     return record
 
@@ -262,7 +289,10 @@ def _finish(
     record["alerts"] = len(bundle.alerts)
     record["webhook"] = _notify(bundle, settings)
     if refit:
-        timer.call("save_models", save_models, found, settings.models_dir / "current")
+        # staged under versions/<run_id>; `current` points there only once the store has committed
+        record["models_version"] = record["run_id"]
+        staged = settings.models_dir / VERSIONS / record["run_id"]
+        timer.call("save_models", save_models, found, staged)
     record["finished_at"] = _now().isoformat()
     record["timings"] = timer.seconds
 
@@ -288,6 +318,7 @@ def _notify(bundle: report.ReportBundle, settings: Settings) -> str:
     return "not configured" if status is None else f"HTTP {status}"
 
 
+@locked
 def nightly(
     inputs: list[str], out_dir: Path, settings: Settings, timer: Timer | None = None
 ) -> dict[str, Any]:
@@ -375,6 +406,7 @@ def week_bounds(week: str | pd.Timestamp) -> tuple[pd.Timestamp, pd.Timestamp]:
     return start, start + pd.Timedelta(days=7)
 
 
+@locked
 def weekly(
     week: str | pd.Timestamp,
     out_dir: Path,
@@ -401,10 +433,12 @@ def weekly(
         timer.call("store", persist, store, record, None, None, found, themes_registry)
     finally:
         store.close()
+    publish_models(settings.models_dir, record["models_version"])
     outputs.write_json(record, out_dir / "run.json")
     return record
 
 
+@locked
 def backfill(
     inputs: list[str],
     first_week: str,
@@ -500,6 +534,49 @@ def save_models(found: Discovery, folder: Path) -> None:
         outputs.write_json(found.topic_ids[group], folder / group / "theme_ids.json")
     outputs.write_json(found.model_ids, folder / "embedding_models.json")
     outputs.write_parquet(found.themes, folder / "themes.parquet")
+
+
+VERSIONS = "versions"
+CURRENT = "current"
+
+
+def publish_models(models_dir: Path, version: str) -> None:
+    """Point models_dir/current at versions/<version> in one atomic rename of a symlink.
+
+    Older versions are pruned, keeping the previous one; a `current` that is a plain folder
+    (saved by an earlier cx-text) is moved under versions/ first.
+    """
+    current = models_dir / CURRENT
+    previous = current.resolve().name if current.is_symlink() else None
+    if current.is_dir() and not current.is_symlink():
+        previous = f"legacy-{_now():%Y%m%dT%H%M%S}"
+        current.rename(models_dir / VERSIONS / previous)
+    for stale in models_dir.glob(f".{CURRENT}.*.tmp"):  # left by a process killed right here
+        stale.unlink()
+    link = models_dir / f".{CURRENT}.{os.getpid()}.tmp"
+    link.symlink_to(Path(VERSIONS) / version, target_is_directory=True)
+    os.replace(link, current)
+    for folder in (models_dir / VERSIONS).iterdir():
+        if folder.name not in {version, previous}:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def recover_models(settings: Settings) -> None:
+    """Publish the models of the last committed re-fit when a kill stopped it from doing so."""
+    versions_dir = settings.models_dir / VERSIONS
+    if not versions_dir.is_dir():
+        return
+    store = Store(settings.store_url_value)
+    try:
+        runs = store.runs()
+    finally:
+        store.close()
+    committed = [json.loads(r).get("models_version") for r in runs["record"]]
+    latest = next((v for v in reversed(committed) if v), None)
+    current = settings.models_dir / CURRENT
+    if latest and (versions_dir / latest).is_dir() and current.resolve().name != latest:
+        log.warning("publishing models of committed run %s (its process died before)", latest)
+        publish_models(settings.models_dir, latest)
 
 
 def load_models(folder: Path) -> SavedThemes | None:

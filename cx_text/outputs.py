@@ -19,10 +19,20 @@ import pandas as pd
 
 
 def _atomic(path: Path, write: Callable[[Path], object]) -> Path:
+    """`write` a temporary sibling, flush it to disk, then rename it over `path`.
+
+    A reader (or a crash at any point) sees either the previous file or the complete new one.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
-    write(tmp)
-    os.replace(tmp, path)
+    try:
+        write(tmp)
+        with open(tmp, "rb+") as handle:
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     return path
 
 

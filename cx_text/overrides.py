@@ -29,6 +29,7 @@ import pandas as pd
 import yaml
 from pydantic import BaseModel, Field, ValidationError
 
+from cx_text import outputs
 from cx_text.schemas import UNCLASSIFIED
 
 
@@ -80,7 +81,7 @@ def load(path: Path | None) -> Overrides:
 
 def save(overrides: Overrides, path: Path) -> None:
     data = overrides.model_dump(by_alias=True, exclude_defaults=True)
-    path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    outputs.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), path)
 
 
 def slug_id(name: str) -> str:

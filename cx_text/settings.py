@@ -146,6 +146,13 @@ class ScheduleSettings(_Section):
     sql_queries: list[str] = Field(default_factory=list)
 
 
+class LockSettings(BaseModel):
+    """What a run does when another run holds the lock on the same state dir."""
+
+    mode: Literal["wait", "refuse"] = "wait"
+    timeout_seconds: float = 3600.0  # with mode = "wait": give up (exit 75) after this long
+
+
 class Settings(BaseSettings):
     """Every tunable of cx-text. Defaults are what `cx-text run` uses out of the box."""
 
@@ -170,6 +177,7 @@ class Settings(BaseSettings):
     report: ReportSettings = Field(default_factory=ReportSettings)
     schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)
     dask: DaskSettings = Field(default_factory=DaskSettings)
+    lock: LockSettings = Field(default_factory=LockSettings)
 
     @field_validator("state_dir", "models_dir")
     @classmethod

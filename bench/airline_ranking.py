@@ -28,6 +28,7 @@ import argparse
 import os
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -141,28 +142,39 @@ def markdown(frame: pd.DataFrame) -> str:
     return markdown_table(frame)
 
 
-def main() -> int:
+def ranking_main(
+    doc: str | None,
+    source: Path,
+    load: Callable[[], pd.DataFrame],
+    name: str,
+    extra: tuple[str, ...] = (),
+) -> int:
+    """The command line shared by the ranking benchmarks: run on `load()`, print the tables."""
     parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        description=doc, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--top", type=int, default=10, help="rows of the ranked table")
     parser.add_argument("--promoters", type=int, default=5, help="rows of the promoter view")
     parser.add_argument("--work", type=Path, default=None, help="work folder (default: temp dir)")
     args = parser.parse_args()
-    if not AIRLINE_CSV.exists():
-        print(f"{AIRLINE_CSV} not found: nothing to measure", file=sys.stderr)
+    if not source.exists():
+        print(f"{source} not found: nothing to measure", file=sys.stderr)
         return 1
-    work = args.work or Path(tempfile.mkdtemp(prefix="cx-airline-"))
-    frame = airline_input()
+    work = args.work or Path(tempfile.mkdtemp(prefix=f"cx-{name}-"))
+    frame = load()
     roles = frame["score"].map({3: "detractor", 7: "passive", 10: "promoter"}).value_counts()
     print(f"{len(frame)} tweets, stand-in roles: {roles.to_dict()}", file=sys.stderr)
-    out = run_pipeline(frame, work, "airline_tweets")
+    out = run_pipeline(frame, work, name)
     print(f"### Top {args.top} ranked themes\n")
-    print(markdown(ranked_table(out, args.top)))
+    print(markdown(ranked_table(out, args.top, extra=extra)))
     print(f"\n### Top {args.promoters} promoter themes\n")
     print(markdown(promoter_table(out, args.promoters)))
     print(f"\noutputs: {out}", file=sys.stderr)
     return 0
+
+
+def main() -> int:
+    return ranking_main(__doc__, AIRLINE_CSV, airline_input, "airline_tweets")
 
 
 if __name__ == "__main__":

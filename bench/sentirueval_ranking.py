@@ -25,16 +25,14 @@ About 3 minutes on 2 cores.
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
-import tempfile
 from pathlib import Path
 
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from airline_ranking import markdown, promoter_table, ranked_table, run_pipeline
+from airline_ranking import ranking_main
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 ROOT = Path(__file__).resolve().parents[1]
@@ -75,27 +73,9 @@ def sentirueval_input(path: Path = SENTIRUEVAL_CSV) -> pd.DataFrame:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    return ranking_main(
+        __doc__, SENTIRUEVAL_CSV, sentirueval_input, "sentirueval2016_tweets", extra=("language",)
     )
-    parser.add_argument("--top", type=int, default=10, help="rows of the ranked table")
-    parser.add_argument("--promoters", type=int, default=5, help="rows of the promoter view")
-    parser.add_argument("--work", type=Path, default=None, help="work folder (default: temp dir)")
-    args = parser.parse_args()
-    if not SENTIRUEVAL_CSV.exists():
-        print(f"{SENTIRUEVAL_CSV} not found: nothing to measure", file=sys.stderr)
-        return 1
-    work = args.work or Path(tempfile.mkdtemp(prefix="cx-sentirueval-"))
-    frame = sentirueval_input()
-    roles = frame["score"].map({3: "detractor", 7: "passive", 10: "promoter"}).value_counts()
-    print(f"{len(frame)} tweets, stand-in roles: {roles.to_dict()}", file=sys.stderr)
-    out = run_pipeline(frame, work, "sentirueval2016_tweets")
-    print(f"### Top {args.top} ranked themes\n")
-    print(markdown(ranked_table(out, args.top, extra=("language",))))
-    print(f"\n### Top {args.promoters} promoter themes\n")
-    print(markdown(promoter_table(out, args.promoters)))
-    print(f"\noutputs: {out}", file=sys.stderr)
-    return 0
 
 
 if __name__ == "__main__":

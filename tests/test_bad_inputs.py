@@ -194,20 +194,19 @@ def _check_success(case: Case, out: Path, nightly: bool = False) -> None:
 # --------------------------------------------------------------------------- cx-text run
 
 
+def _cli_args(
+    command: str, case: Case, big_files: dict[str, Path], out: Path, tmp_path: Path
+) -> list[str]:
+    """`cx-text <command>` on the case's input, with its config and a state dir in tmp_path."""
+    state, config = str(tmp_path / "state"), str(_config(case, tmp_path))
+    return [command, _input(case, big_files), "--out", str(out), "--state-dir", state,
+            "--config", config, "--quiet"]  # fmt: skip
+
+
 @pytest.mark.parametrize("case", [_param(c) for c in CASES])
 def test_case_through_run(case: Case, tmp_path: Path, hashing: None, big_files) -> None:
     out = tmp_path / "out"
-    args = [
-        "run",
-        _input(case, big_files),
-        "--out",
-        str(out),
-        "--state-dir",
-        str(tmp_path / "state"),
-        "--config",
-        str(_config(case, tmp_path)),
-        "--quiet",
-    ]
+    args = _cli_args("run", case, big_files, out, tmp_path)
     code, _, stderr = _invoke(args, tmp_path)
     if case.error:
         _check_error(case, code, stderr)
@@ -224,17 +223,7 @@ def test_case_through_run(case: Case, tmp_path: Path, hashing: None, big_files) 
 def test_case_through_run_subprocess(case: Case, tmp_path: Path, big_files) -> None:
     """The same, through a real process: what a scheduler sees (exit code, stderr)."""
     out = tmp_path / "out"
-    args = [
-        "run",
-        _input(case, big_files),
-        "--out",
-        str(out),
-        "--state-dir",
-        str(tmp_path / "state"),
-        "--config",
-        str(_config(case, tmp_path)),
-        "--quiet",
-    ]
+    args = _cli_args("run", case, big_files, out, tmp_path)
     proc = _subprocess(args, tmp_path)
     if case.error:
         _check_error(case, proc.returncode, proc.stderr)
@@ -306,17 +295,7 @@ def test_case_through_nightly(
     _copy_store(warm_store, tmp_path)
     before = _store_state(tmp_path)
     out = tmp_path / "out"
-    args = [
-        "nightly",
-        _input(case, big_files),
-        "--out",
-        str(out),
-        "--state-dir",
-        str(tmp_path / "state"),
-        "--config",
-        str(_config(case, tmp_path)),
-        "--quiet",
-    ]
+    args = _cli_args("nightly", case, big_files, out, tmp_path)
     code, _, stderr = _invoke(args, tmp_path)
     if case.error:
         _check_error(case, code, stderr)
@@ -327,14 +306,6 @@ def test_case_through_nightly(
     _, runs, stored = _store_state(tmp_path)
     assert runs == before[1] + 1
     assert stored == before[2] + case.counts[1] + case.counts[4]  # type: ignore[index]
-
-
-@pytest.fixture()
-def prefect_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    home = tmp_path / "prefect-home"
-    monkeypatch.setenv("PREFECT_HOME", str(home))
-    monkeypatch.delenv("PREFECT_API_URL", raising=False)
-    return home
 
 
 # through the Prefect flow: two in the default run (one success, one error), more when slow

@@ -32,14 +32,6 @@ def _config(tmp_path: Path) -> Path:
     return config
 
 
-@pytest.fixture()
-def prefect_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    home = tmp_path / "prefect-home"
-    monkeypatch.setenv("PREFECT_HOME", str(home))
-    monkeypatch.delenv("PREFECT_API_URL", raising=False)
-    return home
-
-
 def test_nightly_flow_runs_stages_as_tasks_and_publishes_artifacts(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, prefect_home: Path
 ) -> None:

@@ -49,12 +49,48 @@ def is_multilingual(name: str) -> bool:
     return any(hint in lowered for hint in MULTILINGUAL_HINTS)
 
 
-class SentenceTransformerEmbedder:
-    """A sentence-transformers model, loaded lazily on first use, on the CPU."""
+def st_model_id(model: str, quantize: str = "none") -> str:
+    """Cache / run.json id of a sentence-transformers model: int8 vectors get their own id."""
+    return f"st:{model}" + ("" if quantize == "none" else f"+{quantize}")
 
-    def __init__(self, model: str = DEFAULT_MODEL, torch_threads: int | None = None) -> None:
+
+def quantize_int8(model: Any) -> Any:
+    """Dynamic int8 quantisation of every nn.Linear (weights per output channel).
+
+    Activations are quantised on the fly per batch. Per-channel weights keep the vectors closer
+    to fp32 than per-tensor ones (all-MiniLM-L6-v2 on banking77: mean cosine 0.977 against
+    0.951). `torch.ao.quantization` is deprecated in favour of torchao, which is not part of
+    the pinned environment; the eager API still ships with torch 2.13.
+    """
+    import warnings
+
+    import torch
+    from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return quantize_dynamic(
+            model, {torch.nn.Linear: per_channel_dynamic_qconfig}, dtype=torch.qint8
+        )
+
+
+class SentenceTransformerEmbedder:
+    """A sentence-transformers model, loaded lazily on first use, on the CPU.
+
+    Args:
+        model: a model name or local path ("all-MiniLM-L6-v2" is the bundled offline copy).
+        torch_threads: intra-op threads for torch (None leaves torch's default).
+        quantize: "none" (fp32) or "int8" (`quantize_int8`).
+    """
+
+    def __init__(
+        self, model: str = DEFAULT_MODEL, torch_threads: int | None = None, quantize: str = "none"
+    ) -> None:
+        if quantize not in ("none", "int8"):
+            raise ValueError(f"quantize must be 'none' or 'int8', not {quantize!r}")
         self.model = model
-        self.model_id = f"st:{model}"
+        self.quantize = quantize
+        self.model_id = st_model_id(model, quantize)
         self.torch_threads = torch_threads
         self._model: Any = None
 
@@ -65,8 +101,14 @@ class SentenceTransformerEmbedder:
 
             if self.torch_threads:
                 torch.set_num_threads(self.torch_threads)
-            self._model = SentenceTransformer(resolve_model(self.model), device="cpu")
+            model = SentenceTransformer(resolve_model(self.model), device="cpu")
+            self._model = quantize_int8(model) if self.quantize == "int8" else model
         return self._model
+
+    @property
+    def max_seq_length(self) -> int:
+        """Tokens per text the model reads; longer texts are truncated by the tokenizer."""
+        return int(self._load().max_seq_length)
 
     def encode(
         self, texts: list[str], batch_size: int = 64, show_progress_bar: bool = False
@@ -88,7 +130,7 @@ def make_embedder(model: str, settings: EmbeddingSettings) -> Embedder:
         from cx_text.navec_backend import NavecSIFEmbedder
 
         return NavecSIFEmbedder()
-    return SentenceTransformerEmbedder(model, settings.torch_threads)
+    return SentenceTransformerEmbedder(model, settings.torch_threads, settings.quantize)
 
 
 @dataclass(frozen=True)

@@ -71,6 +71,9 @@ class EmbeddingSettings(BaseModel):
     russian_model: str = "navec"
     batch_size: int = 64
     torch_threads: int = 2
+    # "int8": dynamic int8 quantisation of the model's Linear layers (per-channel weights);
+    # a different model id, so fp32 and int8 vectors never mix in the cache
+    quantize: Literal["none", "int8"] = "none"
     max_chars: int = 2000
     show_progress: bool = True
 

@@ -133,6 +133,15 @@ def make_embedder(model: str, settings: EmbeddingSettings) -> Embedder:
     return SentenceTransformerEmbedder(model, settings.torch_threads, settings.quantize)
 
 
+def as_stored(vectors: np.ndarray) -> np.ndarray:
+    """Vectors rounded through float16, the precision the store keeps (returned as float32).
+
+    Rounded once, right after embedding, so vectors used in memory and vectors read back from
+    the cache are identical: a resumed run equals an uninterrupted one.
+    """
+    return np.asarray(vectors, dtype=np.float16).astype(np.float32)
+
+
 @dataclass(frozen=True)
 class Embedded:
     """Vectors aligned with the input texts, plus what is new for the cache."""
@@ -152,7 +161,8 @@ def embed_texts(
 ) -> Embedded:
     """Embed `texts`, reusing `cached` vectors by hash and embedding each distinct text once.
 
-    Texts are truncated to `settings.max_chars` for embedding only.
+    Texts are truncated to `settings.max_chars` for embedding only. New vectors are rounded to
+    float16 precision (`as_stored`).
     """
     frame = pd.DataFrame({"text": texts.to_numpy(), "hash": hashes.to_numpy()})
     unique = frame.drop_duplicates("hash")
@@ -160,10 +170,12 @@ def embed_texts(
     fresh = np.zeros((0, 0), dtype=np.float32)
     if len(missing):
         log.info("embedding %d new texts with %s", len(missing), embedder.model_id)
-        fresh = embedder.encode(
-            [t[: settings.max_chars] for t in missing["text"]],
-            batch_size=settings.batch_size,
-            show_progress_bar=settings.show_progress,
+        fresh = as_stored(
+            embedder.encode(
+                [t[: settings.max_chars] for t in missing["text"]],
+                batch_size=settings.batch_size,
+                show_progress_bar=settings.show_progress,
+            )
         )
     lookup = dict(cached)
     lookup.update(zip(missing["hash"], fresh, strict=True))

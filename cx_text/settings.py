@@ -91,6 +91,9 @@ class ThemeSettings(BaseModel):
     sentence_min_chars: int = 25
     # a re-fitted topic keeps a registered theme id when their centres are at least this similar
     match_threshold: float = 0.8
+    # a fit on more documents fits on a seeded sample of this size (stratified by language and
+    # week) and assigns the rest to the nearest theme centre; None: always fit on everything
+    max_fit_docs: int | None = 50_000
 
 
 class NpsSettings(BaseModel):

@@ -9,6 +9,7 @@ model), fitted with its own `ThemeModel`, and the results are joined into one th
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
@@ -43,6 +44,7 @@ class Discovery:
     model_ids: dict[str, str]
     new_embeddings: list[NewEmbeddings] = field(default_factory=list)
     n_cached: int = 0
+    embed_seconds: float = 0.0  # wall time spent embedding new texts
     languages: dict[str, str] = field(default_factory=dict)
     # theme id of each model topic, per group (what `ThemeModel.assign` numbers map to)
     topic_ids: dict[str, list[str]] = field(default_factory=dict)
@@ -100,10 +102,10 @@ def _embed(
     texts: list[str], embedder: Embedder, cache: CacheLookup, settings: Settings, out: Discovery
 ) -> np.ndarray:
     hashes = [text_hash(t) for t in texts]
-    result = embed_texts(
-        pd.Series(texts), pd.Series(hashes), embedder, cache(embedder.model_id, hashes),
-        settings.embedding,
-    )  # fmt: skip
+    cached = cache(embedder.model_id, hashes)
+    start = time.perf_counter()
+    result = embed_texts(pd.Series(texts), pd.Series(hashes), embedder, cached, settings.embedding)
+    out.embed_seconds += time.perf_counter() - start
     if result.new_hashes:
         out.new_embeddings.append(
             NewEmbeddings(embedder.model_id, result.new_hashes, result.new_vectors)

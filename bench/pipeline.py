@@ -135,6 +135,8 @@ def cx_text(command: list[str], env: dict[str, str], out: Path) -> dict[str, flo
     emb = record.get("embeddings", {})
     figures["embedded"] = float(emb.get("new", 0))
     figures["embed_s"] = float(emb.get("seconds", 0.0))
+    figures["stages"] = record.get("timings", {})
+    print(f"  {command[0]}: {json.dumps(figures)}", flush=True)
     return figures
 
 
@@ -168,10 +170,11 @@ def embed_child(result: str, threads: int, batch_size: int) -> None:
     """Matmul limit and the embedding stage, fp32 vs int8, on banking77 test (or synthetic)."""
     import torch
     from sklearn.cluster import KMeans
-    from sklearn.metrics import normalized_mutual_info_score
+    from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 
     from cx_text import compute, embed
     from cx_text.clean import model_text
+    from cx_text.themes import ThemeModel
 
     torch.set_num_threads(threads)
     path = SHARED / "banking77" / "test.csv"
@@ -197,6 +200,10 @@ def embed_child(result: str, threads: int, batch_size: int) -> None:
             k = frame["category"].nunique()
             labels = KMeans(k, n_init=3, random_state=0).fit_predict(vectors[quantize])
             row["nmi"] = normalized_mutual_info_score(frame["category"], labels)
+            # cx-text themes (default settings, float16-rounded vectors as the store keeps them)
+            themes = ThemeModel().fit(embed.as_stored(vectors[quantize]), texts).labels_
+            row["themes_nmi"] = normalized_mutual_info_score(frame["category"], themes)
+            row["themes_ari"] = adjusted_rand_score(frame["category"], themes)
         out[quantize] = row
     out["gflop_per_token"] = flops / tokens.sum() / 1e9
     cosine = np.sum(vectors["none"] * vectors["int8"], axis=1)
@@ -266,15 +273,17 @@ def print_tables(rows: list[dict[str, Any]], embed: dict[str, Any] | None) -> No
         )
         print(
             "| model | docs/s | seconds | tokens | padding waste | share of compute limit | "
-            "NMI (k-means, true k) |"
+            "NMI k-means (true k) | cx-text themes NMI / ARI |"
         )
-        print("|---|---|---|---|---|---|---|")
+        print("|---|---|---|---|---|---|---|---|")
+        nan = float("nan")
         for q in ("none", "int8"):
             r = e[q]
             print(
                 f"| {'fp32' if q == 'none' else 'int8'} | {r['docs_s']:.0f} | "
                 f"{r['seconds']:.1f} | {r['tokens']:,} | {r['padding']:.1%} | "
-                f"{r['share']:.0%} | {r.get('nmi', float('nan')):.3f} |"
+                f"{r['share']:.0%} | {r.get('nmi', float('nan')):.3f} | "
+                f"{r.get('themes_nmi', nan):.3f} / {r.get('themes_ari', nan):.3f} |"
             )
         print(
             f"\nint8 speed-up {e['int8']['docs_s'] / e['none']['docs_s']:.2f}x; cosine int8 vs "
@@ -309,7 +318,7 @@ def main() -> None:
         embed = json.loads(result.read_text())
         print(json.dumps(embed), flush=True)
     rows = []
-    for name in args.sets.split(","):
+    for name in [s for s in args.sets.split(",") if s and s != "none"]:
         if name == "synthetic":
             for size in [int(s) for s in args.sizes.split(",") if s]:
                 rows.append(bench_set(f"synthetic-{size // 1000}k", synthetic_texts(size), tmp,

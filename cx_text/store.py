@@ -252,11 +252,15 @@ class Store:
             pd.Series(hashes),
             EMBEDDINGS_TABLE.c.model_id == model_id,
         )
-        rows = [
-            {"model_id": model_id, "text_hash": h, "vector": encode_vector(v)}
-            for h, v in zip(hashes, vectors, strict=True)
-        ]
-        _insert(conn, EMBEDDINGS_TABLE, rows)
+        if len(hashes) != len(vectors):
+            raise ValueError("hashes and vectors differ in length")
+        for start in range(0, len(hashes), 2000):  # blobs built per chunk, not all at once
+            rows = [
+                {"model_id": model_id, "text_hash": h, "vector": encode_vector(v)}
+                for h, v in zip(hashes[start : start + 2000], vectors[start : start + 2000],
+                                strict=True)
+            ]  # fmt: skip
+            _insert(conn, EMBEDDINGS_TABLE, rows)
 
     # ----------------------------------------------------------------------- key/value tables
 

@@ -110,3 +110,17 @@ def test_float16_round_trip_and_old_float32_blobs(tmp_path: Path) -> None:
     wide = embed.as_stored(np.ones(768))
     np.testing.assert_array_equal(decode_vector(encode_vector(wide)), wide)
     store.close()
+
+
+def test_nearest_in_blocks_equals_one_block(monkeypatch) -> None:
+    from cx_text import themes
+
+    rng = np.random.default_rng(1)
+    vectors = rng.normal(size=(50, 8)).astype(np.float32)
+    centres = themes.normalise_rows(rng.normal(size=(3, 8)))
+    whole = themes.nearest(vectors, centres, 0.2)
+    monkeypatch.setattr(themes, "_BLOCK", 7)
+    blocks = themes.nearest(vectors, centres, 0.2)
+    np.testing.assert_array_equal(whole[0], blocks[0])
+    np.testing.assert_allclose(whole[1], blocks[1], rtol=1e-6)
+    assert (whole[0] == themes.OUTLIER).any() and (whole[0] != themes.OUTLIER).any()

@@ -9,6 +9,7 @@ model), fitted with its own `ThemeModel`, and the results are joined into one th
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
@@ -44,6 +45,7 @@ class Discovery:
     model_ids: dict[str, str]
     new_embeddings: list[NewEmbeddings] = field(default_factory=list)
     n_cached: int = 0
+    embed_seconds: float = 0.0  # wall time spent embedding new texts
     languages: dict[str, str] = field(default_factory=dict)
     # theme id of each model topic, per group (what `ThemeModel.assign` numbers map to)
     topic_ids: dict[str, list[str]] = field(default_factory=dict)
@@ -106,10 +108,12 @@ def _embed(
     fan_out: FanOut | None = None,
 ) -> np.ndarray:
     hashes = [text_hash(t) for t in texts]
+    cached = cache(embedder.model_id, hashes)
+    start = time.perf_counter()
     result = embed_texts(
-        pd.Series(texts), pd.Series(hashes), embedder, cache(embedder.model_id, hashes),
-        settings.embedding, fan_out,
-    )  # fmt: skip
+        pd.Series(texts), pd.Series(hashes), embedder, cached, settings.embedding, fan_out
+    )
+    out.embed_seconds += time.perf_counter() - start
     if result.new_hashes:
         out.new_embeddings.append(
             NewEmbeddings(embedder.model_id, result.new_hashes, result.new_vectors)
@@ -167,14 +171,54 @@ def discover_themes(
         )
         docs = [model_text(t) for t in frame["text"]]
         vectors = _embed(docs, embedder, cache, settings, out, fan_out)
+        fit_rows = fit_sample(frame, settings.themes.max_fit_docs, settings.themes.random_state)
         model = _theme_model(settings, embedder).fit(
-            vectors, docs, (anchors or {}).get(embedder.model_id), settings.themes.match_threshold
-        )
+            vectors[fit_rows], [docs[i] for i in fit_rows],
+            (anchors or {}).get(embedder.model_id), settings.themes.match_threshold,
+        )  # fmt: skip
+        # every document (the fitted sample included) goes to its nearest theme centre, which
+        # for the sample is exactly its fit-time theme (see ThemeModel.assign)
+        labels, confidence = _assign(model, vectors, fan_out) if len(fit_rows) < len(frame) else (
+            model.labels_, model.confidence_)  # fmt: skip
+        del vectors
         out.models[name], out.model_ids[name] = model, embedder.model_id
         out.languages[name] = group_language(frame["language"])
         mentions = _mentions(frame, model, embedder, cache, settings, out, fan_out)
-        parts.append((name, frame, model, mentions))
+        parts.append(Part(name, frame, model, mentions, labels, confidence))
     return _combine(parts, out)
+
+
+@dataclass
+class Part:
+    """One language group's fitted model and the themes of all its documents."""
+
+    name: str
+    frame: pd.DataFrame
+    model: ThemeModel
+    mentions: pd.DataFrame
+    labels: np.ndarray  # model topic per document of `frame` (OUTLIER = unclassified)
+    confidence: np.ndarray
+
+
+def fit_sample(frame: pd.DataFrame, max_fit_docs: int | None, seed: int) -> np.ndarray:
+    """Row positions a ThemeModel is fitted on: all rows, or a seeded sample of `max_fit_docs`.
+
+    The sample is stratified by language and ISO week of `created_at` (each stratum keeps its
+    share of the corpus, rounded), so a week or a language is never left out of a re-fit.
+    """
+    n = len(frame)
+    if max_fit_docs is None or n <= max_fit_docs:
+        return np.arange(n)
+    created = pd.to_datetime(frame["created_at"], errors="coerce")
+    week = created.dt.strftime("%G-%V").fillna("")
+    strata = frame["language"].fillna("").astype(str).to_numpy() + "|" + week.to_numpy()
+    rng = np.random.default_rng(seed)
+    share = max_fit_docs / n
+    chosen = []
+    for rows in pd.Series(np.arange(n)).groupby(strata, sort=True).indices.values():
+        take = max(1, round(len(rows) * share))
+        chosen.append(rng.choice(rows, size=min(take, len(rows)), replace=False))
+    return np.sort(np.concatenate(chosen))
 
 
 def _mentions(
@@ -206,10 +250,12 @@ def _mentions(
     return sentences.assign(topic=topics, confidence=sims)[lambda f: f["topic"] != OUTLIER]
 
 
-def _combine(parts: list, out: Discovery) -> Discovery:
+def _combine(parts: list[Part], out: Discovery) -> Discovery:
     tables = []
-    for name, _, model, _ in parts:
-        tables.append(model.themes_.assign(group=name))
+    for part in parts:
+        sizes = np.bincount(part.labels[part.labels != OUTLIER], minlength=len(part.model.themes_))
+        tables.append(part.model.themes_.assign(group=part.name, size=sizes))
+    sized = dict(zip([part.name for part in parts], tables, strict=True))
     if not tables:
         return out
     themes = pd.concat(tables, ignore_index=True)
@@ -221,13 +267,14 @@ def _combine(parts: list, out: Discovery) -> Discovery:
     ids = {(g, t): tid for g, t, tid in zip(themes["group"], themes["topic"], themes["theme_id"],
                                             strict=True)}  # fmt: skip
     assignments, mentions = [], []
-    for name, frame, model, sentence_topics in parts:
+    for part in parts:
+        name, frame, model = part.name, part.frame, part.model
         out.topic_ids[name] = [ids[(name, t)] for t in range(len(model.topic_embeddings_))]
-        doc_ids = resolve_ids(model.labels_, out.topic_ids[name])
-        assignments.append(_assignment_rows(frame, doc_ids, model.confidence_, themes))
-        mentions.append(_mention_rows(frame, doc_ids, model.confidence_, sentence_topics,
+        doc_ids = resolve_ids(part.labels, out.topic_ids[name])
+        assignments.append(_assignment_rows(frame, doc_ids, part.confidence, themes))
+        mentions.append(_mention_rows(frame, doc_ids, part.confidence, part.mentions,
                                       out.topic_ids[name]))  # fmt: skip
-        out.candidates.extend(_candidates(name, model, ids, out))
+        out.candidates.extend(_candidates(name, model, sized[name], ids, out))
     themes["group"] = themes["group"].map(out.languages)
     out.themes = _theme_rows(themes, parts)
     out.assignments = ASSIGNMENTS.conform(pd.concat(assignments, ignore_index=True))
@@ -302,8 +349,10 @@ def assign_themes(
     return out
 
 
-def _candidates(name: str, model: ThemeModel, ids: dict, out: Discovery) -> list[Candidate]:
-    table = model.themes_
+def _candidates(
+    name: str, model: ThemeModel, table: pd.DataFrame, ids: dict, out: Discovery
+) -> list[Candidate]:
+    """Registry candidates of one group; `table` is its theme table sized on all documents."""
     return [
         Candidate(ids[(name, int(row.topic))], str(row.label), int(row.size),
                   out.model_ids[name], out.languages[name], str(row.keywords),
@@ -368,7 +417,7 @@ def _mention_rows(
     return both.sort_values(["verbatim_id", "theme_id"]).reset_index(drop=True)
 
 
-def _theme_rows(themes: pd.DataFrame, parts: list) -> pd.DataFrame:
+def _theme_rows(themes: pd.DataFrame, parts: list[Part]) -> pd.DataFrame:
     parent_label = themes.set_index("parent_theme_id")["parent_label"]
     rows = pd.DataFrame(
         {
@@ -385,7 +434,7 @@ def _theme_rows(themes: pd.DataFrame, parts: list) -> pd.DataFrame:
             "status": "new",
         }
     )
-    n_unclassified = sum(int(np.sum(model.labels_ == OUTLIER)) for _, _, model, _ in parts)
+    n_unclassified = sum(int(np.sum(part.labels == OUTLIER)) for part in parts)
     if n_unclassified:
         bucket = pd.DataFrame([[UNCLASSIFIED, "Unclassified", UNCLASSIFIED, "Unclassified", "",
                                 n_unclassified, "all", "", ""]], columns=rows.columns)  # fmt: skip

@@ -51,23 +51,68 @@ def is_multilingual(name: str) -> bool:
     return any(hint in lowered for hint in MULTILINGUAL_HINTS)
 
 
+def st_model_id(model: str, quantize: str = "none") -> str:
+    """Cache / run.json id of a sentence-transformers model: int8 vectors get their own id."""
+    return f"st:{model}" + ("" if quantize == "none" else f"+{quantize}")
+
+
+def quantize_int8(model: Any) -> Any:
+    """Dynamic int8 quantisation of every nn.Linear (weights per output channel).
+
+    Activations are quantised on the fly per batch. Per-channel weights keep the vectors closer
+    to fp32 than per-tensor ones (all-MiniLM-L6-v2 on banking77: mean cosine 0.977 against
+    0.951). `torch.ao.quantization` is deprecated in favour of torchao, which is not part of
+    the pinned environment; the eager API still ships with torch 2.13.
+    """
+    import warnings
+
+    import torch
+    from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return quantize_dynamic(
+            model, {torch.nn.Linear: per_channel_dynamic_qconfig}, dtype=torch.qint8
+        )
+
+
 class SentenceTransformerEmbedder:
     """A sentence-transformers model on `device` ("cpu", "cuda", "cuda:1", "mps").
 
     The model is loaded lazily and once per process (`_loaded_model`), never pickled: an
     embedder sent to a Dask worker carries only its settings and loads the model there once.
+
+    Args:
+        model: a model name or local path ("all-MiniLM-L6-v2" is the bundled offline copy).
+        torch_threads: intra-op threads for torch (None leaves torch's default).
+        device: torch device.
+        quantize: "none" (fp32) or "int8" (`quantize_int8`, CPU only).
     """
 
     def __init__(
-        self, model: str = DEFAULT_MODEL, torch_threads: int | None = None, device: str = "cpu"
+        self,
+        model: str = DEFAULT_MODEL,
+        torch_threads: int | None = None,
+        device: str = "cpu",
+        quantize: str = "none",
     ) -> None:
+        if quantize not in ("none", "int8"):
+            raise ValueError(f"quantize must be 'none' or 'int8', not {quantize!r}")
         self.model = model
-        self.model_id = f"st:{model}"
+        self.quantize = quantize
+        self.model_id = st_model_id(model, quantize)
         self.torch_threads = torch_threads
         self.device = device
 
     def _load(self) -> Any:
-        return _loaded_model(resolve_model(self.model), self.device, self.torch_threads)
+        return _loaded_model(
+            resolve_model(self.model), self.device, self.torch_threads, self.quantize
+        )
+
+    @property
+    def max_seq_length(self) -> int:
+        """Tokens per text the model reads; longer texts are truncated by the tokenizer."""
+        return int(self._load().max_seq_length)
 
     def encode(
         self, texts: list[str], batch_size: int = 64, show_progress_bar: bool = False
@@ -83,13 +128,13 @@ class SentenceTransformerEmbedder:
         return np.asarray(vectors, dtype=np.float32)
 
 
-_MODELS: dict[tuple[str, str, int | None], Any] = {}
+_MODELS: dict[tuple[str, str, int | None, str], Any] = {}
 _MODELS_LOCK = threading.Lock()
 
 
-def _loaded_model(path: str, device: str, torch_threads: int | None) -> Any:
-    """The SentenceTransformer of (path, device), loaded once per process (thread-safe)."""
-    key = (path, device, torch_threads)
+def _loaded_model(path: str, device: str, torch_threads: int | None, quantize: str = "none") -> Any:
+    """The SentenceTransformer of (path, device, quantize), loaded once per process."""
+    key = (path, device, torch_threads, quantize)
     with _MODELS_LOCK:
         if key not in _MODELS:
             import torch
@@ -97,7 +142,8 @@ def _loaded_model(path: str, device: str, torch_threads: int | None) -> Any:
 
             if torch_threads:
                 torch.set_num_threads(torch_threads)
-            _MODELS[key] = SentenceTransformer(path, device=device)
+            model = SentenceTransformer(path, device=device)
+            _MODELS[key] = quantize_int8(model) if quantize == "int8" else model
         return _MODELS[key]
 
 
@@ -107,7 +153,18 @@ def make_embedder(model: str, settings: EmbeddingSettings) -> Embedder:
         from cx_text.navec_backend import NavecSIFEmbedder
 
         return NavecSIFEmbedder()
-    return SentenceTransformerEmbedder(model, settings.torch_threads, settings.device)
+    return SentenceTransformerEmbedder(
+        model, settings.torch_threads, settings.device, settings.quantize
+    )
+
+
+def as_stored(vectors: np.ndarray) -> np.ndarray:
+    """Vectors rounded through float16, the precision the store keeps (returned as float32).
+
+    Rounded once, right after embedding, so vectors used in memory and vectors read back from
+    the cache are identical: a resumed run equals an uninterrupted one.
+    """
+    return np.asarray(vectors, dtype=np.float16).astype(np.float32)
 
 
 @dataclass(frozen=True)
@@ -140,7 +197,8 @@ def embed_texts(
     """Embed `texts`, reusing `cached` vectors by hash and embedding each distinct text once.
 
     Texts are truncated to `settings.max_chars` for embedding only. `fan_out` splits the texts
-    to embed into chunks (the Prefect flows run one task per chunk); by default one chunk.
+    to embed into chunks (the Prefect flows run one task per chunk); by default one chunk. New
+    vectors are rounded to float16 precision (`as_stored`).
     """
     frame = pd.DataFrame({"text": texts.to_numpy(), "hash": hashes.to_numpy()})
     unique = frame.drop_duplicates("hash")
@@ -151,7 +209,7 @@ def embed_texts(
         parts = (fan_out or FanOut()).map_rows(
             "embed-chunk", embed_chunk, missing["text"].tolist(), embedder, settings
         )
-        fresh = np.vstack(parts) if len(parts) > 1 else parts[0]
+        fresh = as_stored(np.vstack(parts) if len(parts) > 1 else parts[0])
     lookup = dict(cached)
     lookup.update(zip(missing["hash"], fresh, strict=True))
     vectors = np.vstack([lookup[h] for h in frame["hash"]]) if len(frame) else fresh

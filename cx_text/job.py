@@ -199,8 +199,9 @@ def _record(kind: str, started: pd.Timestamp, settings: Settings, **extra: Any) 
     }
 
 
-def _embedding_counts(found: Discovery) -> dict[str, int]:
-    return {"new": sum(len(e.hashes) for e in found.new_embeddings), "cached": found.n_cached}
+def _embedding_counts(found: Discovery) -> dict[str, float]:
+    return {"new": sum(len(e.hashes) for e in found.new_embeddings), "cached": found.n_cached,
+            "seconds": round(found.embed_seconds, 3)}  # fmt: skip
 
 
 def fit_themes(

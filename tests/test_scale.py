@@ -1,0 +1,126 @@
+"""Scale: fitting on a bounded sample, float16 vectors in the store (hashing embedder)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+from sklearn.metrics import homogeneity_score
+
+from cx_text import discover, embed
+from cx_text.schemas import UNCLASSIFIED
+from cx_text.settings import EmbeddingSettings, Settings
+from cx_text.store import EMBEDDINGS_TABLE, Store, decode_vector, encode_vector
+from tests.conftest import THEME_CORPUS
+from tests.test_store_embed import _verbatims
+
+TAILS = ("", " today", " again", " this week", " honestly", " at last", " as usual")
+
+
+def _corpus() -> tuple[pd.DataFrame, np.ndarray]:
+    """448 verbatims of four separable themes over eight weeks, two languages."""
+    texts, truth = [], []
+    for number, phrases in enumerate(THEME_CORPUS.values()):
+        for tail in TAILS:
+            texts.extend(p + tail for p in phrases)
+            truth.extend([number] * len(phrases))
+    frame = _verbatims(texts)
+    frame["verbatim_id"] = [f"v{i:04d}" for i in range(len(frame))]
+    frame["created_at"] = pd.Timestamp("2026-09-07") + pd.to_timedelta(
+        np.arange(len(frame)) % 56, unit="D"
+    )
+    frame.loc[frame.index % 5 == 0, "language"] = "de"  # a second language in the same group
+    return frame, np.array(truth)
+
+
+def test_fit_sample_is_seeded_sized_and_stratified() -> None:
+    frame, _ = _corpus()
+    rows = discover.fit_sample(frame, 100, seed=42)
+    assert abs(len(rows) - 100) <= 16  # each stratum rounds its share
+    np.testing.assert_array_equal(rows, discover.fit_sample(frame, 100, seed=42))
+    assert not np.array_equal(rows, discover.fit_sample(frame, 100, seed=7))
+    sampled = frame.iloc[rows]
+    assert sampled["created_at"].dt.isocalendar().week.nunique() == 8
+    assert set(sampled["language"]) == {"en", "de"}
+    assert len(discover.fit_sample(frame, None, 0)) == len(frame)
+    assert len(discover.fit_sample(frame, 10_000, 0)) == len(frame)
+
+
+def test_fit_on_a_sample_themes_every_document(hashing_embedder) -> None:
+    frame, truth = _corpus()
+    settings = Settings(embedding={"model": "hash"},
+                        themes={"min_cluster_size": 5, "max_fit_docs": 120})  # fmt: skip
+    found = discover.discover_themes(frame, settings, lambda m, h: {}, {"hash": hashing_embedder})
+    assignments = found.assignments.set_index("verbatim_id").loc[frame["verbatim_id"]]
+    assert len(assignments) == len(frame)  # every document: a theme or unclassified
+    themed = assignments["theme_id"] != UNCLASSIFIED
+    assert themed.mean() > 0.95
+    # every theme holds one planted theme (the hashing space may split one planted theme in two)
+    assert homogeneity_score(truth[themed], assignments["theme_id"][themed]) > 0.95
+    # sizes count every document, not only the fitted sample
+    sizes = found.themes.set_index("theme_id")["size"]
+    assert sizes.sum() == len(frame)
+    # the fitted sample keeps its fit-time theme
+    model = found.models["other"]
+    rows = discover.fit_sample(frame, 120, settings.themes.random_state)
+    fit_ids = discover.resolve_ids(model.labels_, found.topic_ids["other"])
+    assert assignments["theme_id"].iloc[rows].tolist() == fit_ids
+
+
+def test_sample_fit_assigns_like_a_saved_model(hashing_embedder) -> None:
+    frame, _ = _corpus()
+    settings = Settings(embedding={"model": "hash"},
+                        themes={"min_cluster_size": 5, "max_fit_docs": 120})  # fmt: skip
+    found = discover.discover_themes(frame, settings, lambda m, h: {}, {"hash": hashing_embedder})
+    saved = discover.SavedThemes(found.models, found.topic_ids, found.model_ids, found.themes)
+    again = discover.assign_themes(frame, settings, lambda m, h: {}, saved,
+                                   {"hash": hashing_embedder})  # fmt: skip
+    pd.testing.assert_series_equal(again.assignments["theme_id"], found.assignments["theme_id"])
+
+
+def test_vectors_are_rounded_to_float16_once(hashing_embedder) -> None:
+    texts = pd.Series(["late again", "app crash"])
+    result = embed.embed_texts(texts, pd.Series(["a", "b"]), hashing_embedder, {},
+                               EmbeddingSettings(show_progress=False))  # fmt: skip
+    assert result.vectors.dtype == np.float32
+    np.testing.assert_array_equal(result.vectors, embed.as_stored(result.vectors))
+    raw = hashing_embedder.encode(texts.tolist())
+    assert np.abs(result.vectors - raw).max() < 1e-3
+
+
+def test_float16_round_trip_and_old_float32_blobs(tmp_path: Path) -> None:
+    store = Store(f"duckdb:///{tmp_path / 's.duckdb'}")
+    vectors = embed.as_stored(np.random.default_rng(0).normal(size=(2, 384)))
+    with store.transaction() as conn:
+        store.save_embeddings(conn, "m", ["h1", "h2"], vectors)
+        old = np.linspace(-1, 1, 384, dtype=np.float32)  # written before float16 storage
+        conn.execute(EMBEDDINGS_TABLE.insert(),
+                     [{"model_id": "m", "text_hash": "old", "vector": old.tobytes()}])  # fmt: skip
+    found = store.load_embeddings("m", ["h1", "h2", "old"])
+    np.testing.assert_array_equal(found["h1"], vectors[0])  # exact: rounded before storing
+    np.testing.assert_array_equal(found["old"], old)
+    assert found["h1"].dtype == found["old"].dtype == np.float32
+    with store.engine.connect() as conn:
+        blob = conn.execute(sa.select(EMBEDDINGS_TABLE.c.vector).where(
+            EMBEDDINGS_TABLE.c.text_hash == "h1")).scalar_one()  # fmt: skip
+    assert len(blob) == 4 + 384 * 2  # half the size of float32
+    # a 768-dim float16 blob has the length of a 384-dim float32 one: the magic tells them apart
+    wide = embed.as_stored(np.ones(768))
+    np.testing.assert_array_equal(decode_vector(encode_vector(wide)), wide)
+    store.close()
+
+
+def test_nearest_in_blocks_equals_one_block(monkeypatch) -> None:
+    from cx_text import themes
+
+    rng = np.random.default_rng(1)
+    vectors = rng.normal(size=(50, 8)).astype(np.float32)
+    centres = themes.normalise_rows(rng.normal(size=(3, 8)))
+    whole = themes.nearest(vectors, centres, 0.2)
+    monkeypatch.setattr(themes, "_BLOCK", 7)
+    blocks = themes.nearest(vectors, centres, 0.2)
+    np.testing.assert_array_equal(whole[0], blocks[0])
+    np.testing.assert_allclose(whole[1], blocks[1], rtol=1e-6)
+    assert (whole[0] == themes.OUTLIER).any() and (whole[0] != themes.OUTLIER).any()

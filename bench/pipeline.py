@@ -113,17 +113,22 @@ def child_env(state: Path) -> dict[str, str]:
 
 
 def run_child(args: list[str], env: dict[str, str]) -> dict[str, float]:
-    """Wall seconds and peak RSS (GB) of one child process (and what it waited for)."""
-    start = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, *args], env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE)  # fmt: skip
-    assert proc.stderr is not None
-    err = proc.stderr.read()
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode != 0:
-        raise RuntimeError(f"{args[:3]} failed:\n{err.decode(errors='replace')[-3000:]}")
-    return {"wall": time.perf_counter() - start, "rss_gb": usage.ru_maxrss / 1024**2}
+    """Wall seconds and peak RSS (GB) of one child process (and what it waited for).
+
+    stderr goes to a file, not a pipe: joblib's loky workers outlive the child and would hold
+    a pipe open until their idle timeout, adding minutes to the measured wall time.
+    """
+    with tempfile.TemporaryFile() as err:
+        start = time.perf_counter()
+        proc = subprocess.Popen([sys.executable, *args], env=env, stdout=subprocess.DEVNULL,
+                                stderr=err)  # fmt: skip
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        if proc.returncode != 0:
+            err.seek(0)
+            raise RuntimeError(f"{args[:3]} failed:\n{err.read().decode(errors='replace')[-3000:]}")
+    return {"wall": wall, "rss_gb": usage.ru_maxrss / 1024**2}
 
 
 CLI = "from cx_text.cli import main; main()"

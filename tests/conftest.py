@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from pathlib import Path
@@ -100,9 +101,24 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     which would bury the summary line; the exit status is unchanged.
     """
     if "status" in _EXIT:
+        _stop_children()  # os._exit skips atexit: Prefect's ephemeral API servers would outlive us
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(_EXIT["status"])
+
+
+def _stop_children(timeout: float = 10.0) -> None:
+    """Terminate (then kill) the processes this test run started and left running."""
+    import psutil
+
+    children = psutil.Process().children(recursive=True)
+    for child in children:
+        with contextlib.suppress(psutil.Error):
+            child.terminate()
+    _, alive = psutil.wait_procs(children, timeout=timeout)
+    for child in alive:
+        with contextlib.suppress(psutil.Error):
+            child.kill()
 
 
 @pytest.fixture()

@@ -45,12 +45,15 @@ WEEK = "2026-W47"
 # ----------------------------------------------------------------------------- data
 
 
-def real_texts(name: str) -> list[str]:
+def real_texts(name: str) -> tuple[list[str], list[str] | None]:
+    """Texts of a real set and their labels (banking77 intents; airline tweets: none)."""
     if name == "banking77":
         parts = [pd.read_csv(SHARED / "banking77" / f) for f in ("train.csv", "test.csv")]
-        return pd.concat(parts)["text"].astype(str).tolist()
+        frame = pd.concat(parts)
+        return frame["text"].astype(str).tolist(), frame["category"].astype(str).tolist()
     if name == "airline":
-        return pd.read_csv(SHARED / "airline_tweets" / "tweets_airline.csv")["text"].tolist()
+        tweets = pd.read_csv(SHARED / "airline_tweets" / "tweets_airline.csv")
+        return tweets["text"].tolist(), None
     raise ValueError(name)
 
 
@@ -141,6 +144,7 @@ def cx_text(command: list[str], env: dict[str, str], out: Path) -> dict[str, flo
     figures["embedded"] = float(emb.get("new", 0))
     figures["embed_s"] = float(emb.get("seconds", 0.0))
     figures["stages"] = record.get("timings", {})
+    figures["peak_rss_mb"] = record.get("peak_rss_mb", {})
     print(f"  {command[0]}: {json.dumps(figures)}", flush=True)
     return figures
 
@@ -166,19 +170,23 @@ def plain_child(csv: str, result: str) -> None:
     model.encode = timed  # type: ignore[method-assign]
     topics, _ = BERTopic(embedding_model=model).fit_transform(docs)
     Path(result).write_text(json.dumps({"embed_s": spent["s"], "embedded": len(docs),
-                                        "topics": len(set(topics))}))  # fmt: skip
+                                        "topics": len(set(topics)),
+                                        "labels": [int(t) for t in topics]}))  # fmt: skip
     sys.stdout.flush()
     os._exit(0)
 
 
 def embed_child(result: str, threads: int, batch_size: int) -> None:
-    """Matmul limit and the embedding stage, fp32 vs int8, on banking77 test (or synthetic)."""
+    """Matmul limit and the embedding stage on banking77 test (or synthetic): the plain
+    `SentenceTransformer.encode` call (batches sorted by characters) next to cx-text's
+    token-count batching, fp32 and int8."""
     import torch
     from sklearn.cluster import KMeans
     from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 
     from cx_text import compute, embed
     from cx_text.clean import model_text
+    from cx_text.settings import EmbeddingSettings
     from cx_text.themes import ThemeModel
 
     torch.set_num_threads(threads)
@@ -186,33 +194,50 @@ def embed_child(result: str, threads: int, batch_size: int) -> None:
     frame = pd.read_csv(path) if path.exists() else pd.DataFrame({"text": synthetic_texts(3000)})
     texts = [model_text(t)[:2000] for t in frame["text"].astype(str)]
     limit = compute.matmul_flops(threads)
-    out: dict[str, Any] = {"matmul_gflops": limit / 1e9, "threads": threads, "n": len(texts)}
+    settings = EmbeddingSettings()
+    out: dict[str, Any] = {
+        "matmul_gflops": limit / 1e9,
+        "threads": threads,
+        "n": len(texts),
+        "batch_size": batch_size,
+        "batch_tokens": settings.batch_tokens,
+    }
     vectors = {}
-    for quantize in ("none", "int8"):
-        embedder = embed.SentenceTransformerEmbedder(torch_threads=threads, quantize=quantize)
+    for variant in ("plain", "none", "int8"):
+        embedder = embed.SentenceTransformerEmbedder(
+            torch_threads=threads, quantize="none" if variant == "plain" else variant
+        )
         model = embedder._load()
-        tokens = model.tokenize(texts)["attention_mask"].sum(dim=1).numpy()
-        embedder.encode(texts[:64], batch_size=batch_size)  # warm-up
+        tokens = embed.token_counts(model, texts)
+        plain = variant == "plain"
+        batches = (compute.char_sorted_batches(texts, 64) if plain
+                   else embed.token_batches(tokens, settings.batch_tokens, batch_size))  # fmt: skip
+        embedder.encode(texts[:64])  # warm-up
         start = time.perf_counter()
-        vectors[quantize] = embedder.encode(texts, batch_size=batch_size)
+        if plain:
+            vectors[variant] = model.encode(texts, batch_size=64, normalize_embeddings=True)
+        else:
+            vectors[variant] = embedder.encode(texts, batch_size=batch_size,
+                                               batch_tokens=settings.batch_tokens)  # fmt: skip
         seconds = time.perf_counter() - start
         flops = compute.encoder_flops(compute.encoder_shape(
             embed.SentenceTransformerEmbedder()._load()), tokens)  # fmt: skip
         row = {"docs_s": len(texts) / seconds, "seconds": seconds, "tokens": int(tokens.sum()),
-               "padding": compute.padded_tokens(tokens, batch_size) / tokens.sum() - 1,
+               "padding": compute.padded_tokens(tokens, batches) / tokens.sum() - 1,
                "share": compute.compute_share(flops, seconds, limit)}  # fmt: skip
-        if "category" in frame:
+        if "category" in frame and variant != "plain":
             k = frame["category"].nunique()
-            labels = KMeans(k, n_init=3, random_state=0).fit_predict(vectors[quantize])
+            labels = KMeans(k, n_init=3, random_state=0).fit_predict(vectors[variant])
             row["nmi"] = normalized_mutual_info_score(frame["category"], labels)
             # cx-text themes (default settings, float16-rounded vectors as the store keeps them)
-            themes = ThemeModel().fit(embed.as_stored(vectors[quantize]), texts).labels_
+            themes = ThemeModel().fit(embed.as_stored(vectors[variant]), texts).labels_
             row["themes_nmi"] = normalized_mutual_info_score(frame["category"], themes)
             row["themes_ari"] = adjusted_rand_score(frame["category"], themes)
-        out[quantize] = row
+        out[variant] = row
     out["gflop_per_token"] = flops / tokens.sum() / 1e9
     cosine = np.sum(vectors["none"] * vectors["int8"], axis=1)
     out["cosine_mean"], out["cosine_min"] = float(cosine.mean()), float(cosine.min())
+    out["plain_vs_ours_max_diff"] = float(np.abs(vectors["plain"] - vectors["none"]).max())
     Path(result).write_text(json.dumps(out))
     os._exit(0)
 
@@ -220,7 +245,23 @@ def embed_child(result: str, threads: int, batch_size: int) -> None:
 # ----------------------------------------------------------------------------- parent
 
 
-def bench_set(name: str, texts: list[str], tmp: Path, skip_plain: bool) -> dict[str, Any]:
+def quality(truth: list[str], found: list[Any]) -> dict[str, float]:
+    """NMI / ARI of found themes against the true labels (outliers count as one cluster)."""
+    from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
+
+    return {"nmi": normalized_mutual_info_score(truth, found),
+            "ari": adjusted_rand_score(truth, found)}  # fmt: skip
+
+
+def cx_text_labels(out: Path, ids: list[str]) -> list[str]:
+    """Theme of each input row in a run's assignments.csv (rows without one: one cluster)."""
+    assignments = pd.read_csv(out / "assignments.csv", dtype=str).set_index("verbatim_id")
+    return assignments["theme_id"].reindex(ids).fillna("not themed").tolist()
+
+
+def bench_set(
+    name: str, texts: list[str], tmp: Path, skip_plain: bool, truth: list[str] | None = None
+) -> dict[str, Any]:
     folder = tmp / name
     folder.mkdir()
     base, new = write_inputs(texts, folder)
@@ -235,6 +276,12 @@ def bench_set(name: str, texts: list[str], tmp: Path, skip_plain: bool) -> dict[
                                  dict(env, PYTHONPATH=str(ROOT)))  # fmt: skip
         row["plain"].update(json.loads(result.read_text()))
     row["cold"] = cx_text(["run", str(base), "--source", "complaint"], env, folder / "cold")
+    if truth is not None:  # theme quality of both on the same (base) documents
+        base_ids = pd.read_csv(base, dtype=str)["id"].tolist()
+        base_truth = truth[: len(base_ids)]
+        row["cold"].update(quality(base_truth, cx_text_labels(folder / "cold", base_ids)))
+        if row["plain"]:
+            row["plain"].update(quality(base_truth, row["plain"].pop("labels")))
     row["nightly"] = cx_text(["nightly", str(new), "--source", "complaint"], env, folder / "night")
     row["weekly"] = cx_text(["weekly", "--week", WEEK], env, folder / "weekly")
     print(json.dumps(row), flush=True)
@@ -269,29 +316,45 @@ def print_tables(rows: list[dict[str, Any]], embed: dict[str, Any] | None) -> No
               f"{_s(c)} / {_gb(c)} | {_s(n)} / {_gb(n)} | {_s(w)} / {_gb(w)} | "
               f"{_rate(p)} / {_rate(c)} | {ratio} | {n['wall'] / c['wall']:.2f} | "
               f"{r['docs'] / w['wall']:.0f} |")  # fmt: skip
+    scored = [r for r in rows if "nmi" in r["cold"]]
+    if scored:
+        print("\n| data | plain BERTopic NMI / ARI (topics) | cx-text cold NMI / ARI (themes) |")
+        print("|---|---|---|")
+        for r in scored:
+            p, c = r["plain"], r["cold"]
+            plain = f"{p['nmi']:.3f} / {p['ari']:.3f} ({p['topics']})" if p else "-"
+            print(f"| {r['data']} | {plain} | {c['nmi']:.3f} / {c['ari']:.3f} |")
     if embed:
         e = embed
         print(
             f"\nfp32 matmul: {e['matmul_gflops']:.1f} GFLOP/s with {e['threads']} threads; "
             f"all-MiniLM-L6-v2: {e['gflop_per_token'] * 1e3:.1f} MFLOP per token "
-            f"(2 x encoder Linear weights + 4 x layers x seq x hidden); {e['n']:,} texts\n"
+            f"(2 x encoder Linear weights + 4 x layers x seq x hidden); {e['n']:,} texts; "
+            f"cx-text batches: at most {e['batch_size']} texts and {e['batch_tokens']} tokens\n"
         )
         print(
-            "| model | docs/s | seconds | tokens | padding waste | share of compute limit | "
+            "| embedding | docs/s | seconds | tokens | padding waste | share of compute limit | "
             "NMI k-means (true k) | cx-text themes NMI / ARI |"
         )
         print("|---|---|---|---|---|---|---|---|")
         nan = float("nan")
-        for q in ("none", "int8"):
+        names = {
+            "plain": "plain encode(batch_size=64), fp32",
+            "none": "cx-text, fp32",
+            "int8": "cx-text, int8",
+        }
+        for q in ("plain", "none", "int8"):
             r = e[q]
             print(
-                f"| {'fp32' if q == 'none' else 'int8'} | {r['docs_s']:.0f} | "
+                f"| {names[q]} | {r['docs_s']:.0f} | "
                 f"{r['seconds']:.1f} | {r['tokens']:,} | {r['padding']:.1%} | "
                 f"{r['share']:.0%} | {r.get('nmi', float('nan')):.3f} | "
                 f"{r.get('themes_nmi', nan):.3f} / {r.get('themes_ari', nan):.3f} |"
             )
         print(
-            f"\nint8 speed-up {e['int8']['docs_s'] / e['none']['docs_s']:.2f}x; cosine int8 vs "
+            f"\ncx-text fp32 vs plain encode: {e['none']['docs_s'] / e['plain']['docs_s']:.2f}x "
+            f"(largest vector difference {e['plain_vs_ours_max_diff']:.1e}); int8 speed-up "
+            f"{e['int8']['docs_s'] / e['none']['docs_s']:.2f}x; cosine int8 vs "
             f"fp32: mean {e['cosine_mean']:.3f}, min {e['cosine_min']:.3f}"
         )
 
@@ -311,7 +374,7 @@ def main() -> None:
     )
     parser.add_argument("--skip-embed", action="store_true", help="skip the fp32/int8 stage")
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--batch-size", type=int, default=128)
     args = parser.parse_args()
     print(f"load before: {os.getloadavg()}", flush=True)
     tmp = Path(tempfile.mkdtemp(prefix="cx-bench-"))
@@ -329,7 +392,8 @@ def main() -> None:
                 rows.append(bench_set(f"synthetic-{size // 1000}k", synthetic_texts(size), tmp,
                                       args.skip_plain))  # fmt: skip
         elif SHARED.exists():
-            rows.append(bench_set(name, real_texts(name), tmp, args.skip_plain))
+            texts, truth = real_texts(name)
+            rows.append(bench_set(name, texts, tmp, args.skip_plain, truth))
         else:
             print(f"{name}: ../shared/data not present, skipped")
     if any(r["plain"] is None for r in rows):

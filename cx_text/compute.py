@@ -66,10 +66,16 @@ def encoder_flops(shape: EncoderShape, token_counts: Sequence[int] | np.ndarray)
     return float(per_text.sum())
 
 
-def padded_tokens(token_counts: Sequence[int] | np.ndarray, batch_size: int) -> int:
-    """Tokens processed when texts are sorted by length and each batch padded to its longest."""
-    n = np.sort(np.asarray(token_counts))[::-1]
-    return int(sum(n[i] * len(n[i : i + batch_size]) for i in range(0, len(n), batch_size)))
+def padded_tokens(token_counts: Sequence[int] | np.ndarray, batches: Sequence[np.ndarray]) -> int:
+    """Tokens a forward pass processes for `batches` (row positions; each padded to its longest)."""
+    counts = np.asarray(token_counts)
+    return int(sum(int(counts[b].max()) * len(b) for b in batches if len(b)))
+
+
+def char_sorted_batches(texts: Sequence[str], batch_size: int) -> list[np.ndarray]:
+    """The batches `SentenceTransformer.encode` forms: longest texts (in characters) first."""
+    order = np.argsort([-len(t) for t in texts], kind="stable")
+    return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
 
 
 def compute_share(flops: float, seconds: float, flops_per_second: float) -> float:

@@ -27,13 +27,17 @@ from cx_text.themes import OUTLIER, ThemeModel, nearest
 
 CacheLookup = Callable[[str, list[str]], dict[str, np.ndarray]]
 _SENTENCE_END = re.compile(r"(?<=[.!?…])\s+|\n+")
+# verbatims whose vectors are held in memory at once when a group is assigned block by block
+# (a group larger than themes.max_fit_docs, and every nightly); results do not depend on it
+BLOCK_ROWS = 50_000
+MENTION_COLUMNS = ["verbatim_id", "topic", "sentence", "confidence"]
 
 
 @dataclass
 class NewEmbeddings:
     model_id: str
     hashes: list[str]
-    vectors: np.ndarray
+    vectors: np.ndarray  # float16, the precision the store keeps
 
 
 @dataclass
@@ -50,6 +54,8 @@ class Discovery:
     # theme id of each model topic, per group (what `ThemeModel.assign` numbers map to)
     topic_ids: dict[str, list[str]] = field(default_factory=dict)
     candidates: list[Candidate] = field(default_factory=list)
+    # vectors embedded by this run (not yet in the store), by model id and text hash
+    fresh: dict[str, dict[str, np.ndarray]] = field(default_factory=dict, repr=False)
 
 
 def language_groups(verbatims: pd.DataFrame, settings: Settings) -> dict[str, str]:
@@ -106,19 +112,27 @@ def _embed(
     settings: Settings,
     out: Discovery,
     fan_out: FanOut | None = None,
+    count: bool = True,
 ) -> np.ndarray:
+    """Vectors of `texts`: from the store, from this run's earlier blocks, or embedded now.
+
+    `count` False: the texts were counted before (a second pass over a group).
+    """
     hashes = [text_hash(t) for t in texts]
+    fresh = out.fresh.setdefault(embedder.model_id, {})
     cached = cache(embedder.model_id, hashes)
+    cached.update((h, fresh[h]) for h in hashes if h in fresh and h not in cached)
     start = time.perf_counter()
     result = embed_texts(
         pd.Series(texts), pd.Series(hashes), embedder, cached, settings.embedding, fan_out
     )
     out.embed_seconds += time.perf_counter() - start
     if result.new_hashes:
-        out.new_embeddings.append(
-            NewEmbeddings(embedder.model_id, result.new_hashes, result.new_vectors)
-        )
-    out.n_cached += result.n_cached
+        kept = np.asarray(result.new_vectors, dtype=np.float16)
+        out.new_embeddings.append(NewEmbeddings(embedder.model_id, result.new_hashes, kept))
+        fresh.update(zip(result.new_hashes, kept, strict=True))
+    if count:
+        out.n_cached += result.n_cached
     return result.vectors
 
 
@@ -170,20 +184,30 @@ def discover_themes(
             model_setting, settings.embedding
         )
         docs = [model_text(t) for t in frame["text"]]
-        vectors = _embed(docs, embedder, cache, settings, out, fan_out)
         fit_rows = fit_sample(frame, settings.themes.max_fit_docs, settings.themes.random_state)
+        sampled = len(fit_rows) < len(frame)
+        # a group over max_fit_docs is embedded block by block, keeping only the sample's
+        # vectors; its documents are then assigned block by block (`_assign_blocks`)
+        if sampled:
+            fit_vectors = _sample_vectors(docs, fit_rows, embedder, cache, settings, out, fan_out)
+        else:
+            fit_vectors = _embed(docs, embedder, cache, settings, out, fan_out)
         model = _theme_model(settings, embedder).fit(
-            vectors[fit_rows], [docs[i] for i in fit_rows],
+            fit_vectors, [docs[i] for i in fit_rows],
             (anchors or {}).get(embedder.model_id), settings.themes.match_threshold,
         )  # fmt: skip
-        # every document (the fitted sample included) goes to its nearest theme centre, which
-        # for the sample is exactly its fit-time theme (see ThemeModel.assign)
-        labels, confidence = _assign(model, vectors, fan_out) if len(fit_rows) < len(frame) else (
-            model.labels_, model.confidence_)  # fmt: skip
-        del vectors
+        del fit_vectors
+        if sampled:
+            # every document (the fitted sample included) goes to its nearest theme centre,
+            # which for the sample is exactly its fit-time theme (see ThemeModel.assign)
+            labels, confidence, mentions = _assign_blocks(
+                frame, docs, model, embedder, cache, settings, out, fan_out, count=False
+            )
+        else:
+            labels, confidence = model.labels_, model.confidence_
+            mentions = _mentions(frame, model, embedder, cache, settings, out, fan_out)
         out.models[name], out.model_ids[name] = model, embedder.model_id
         out.languages[name] = group_language(frame["language"])
-        mentions = _mentions(frame, model, embedder, cache, settings, out, fan_out)
         parts.append(Part(name, frame, model, mentions, labels, confidence))
     return _combine(parts, out)
 
@@ -198,6 +222,57 @@ class Part:
     mentions: pd.DataFrame
     labels: np.ndarray  # model topic per document of `frame` (OUTLIER = unclassified)
     confidence: np.ndarray
+
+
+def _blocks(n: int) -> list[slice]:
+    return [slice(start, min(start + BLOCK_ROWS, n)) for start in range(0, n, BLOCK_ROWS)]
+
+
+def _sample_vectors(
+    docs: list[str],
+    rows: np.ndarray,
+    embedder: Embedder,
+    cache: CacheLookup,
+    settings: Settings,
+    out: Discovery,
+    fan_out: FanOut | None,
+) -> np.ndarray:
+    """Vectors of `docs[rows]`, while every document is embedded (or found cached) in blocks."""
+    kept = []
+    for block in _blocks(len(docs)):
+        vectors = _embed(docs[block], embedder, cache, settings, out, fan_out)
+        inside = rows[(rows >= block.start) & (rows < block.stop)]
+        kept.append(vectors[inside - block.start])
+    return np.concatenate(kept)
+
+
+def _assign_blocks(
+    frame: pd.DataFrame,
+    docs: list[str],
+    model: ThemeModel,
+    embedder: Embedder,
+    cache: CacheLookup,
+    settings: Settings,
+    out: Discovery,
+    fan_out: FanOut | None,
+    count: bool = True,
+) -> tuple[np.ndarray, np.ndarray, pd.DataFrame]:
+    """Nearest theme of every document and its sentences, BLOCK_ROWS verbatims at a time.
+
+    Returns (labels, confidence, sentence mentions); the same as one pass over all rows.
+    """
+    labels, confidence = [np.zeros(0, int)], [np.zeros(0, np.float32)]
+    mentions = [pd.DataFrame(columns=MENTION_COLUMNS)]
+    for block in _blocks(len(frame)):
+        vectors = _embed(docs[block], embedder, cache, settings, out, fan_out, count)
+        topics, sims = _assign(model, vectors, fan_out)
+        del vectors
+        labels.append(topics)
+        confidence.append(sims)
+        mentions.append(_mentions(frame.iloc[block], model, embedder, cache, settings, out,
+                                  fan_out))  # fmt: skip
+    return (np.concatenate(labels), np.concatenate(confidence),
+            pd.concat(mentions, ignore_index=True))  # fmt: skip
 
 
 def fit_sample(frame: pd.DataFrame, max_fit_docs: int | None, seed: int) -> np.ndarray:
@@ -244,7 +319,7 @@ def _mentions(
     multi = sentences.groupby("verbatim_id")["sentence"].transform("size") > 1
     sentences = sentences[multi].reset_index(drop=True)
     if sentences.empty:
-        return pd.DataFrame(columns=["verbatim_id", "topic", "sentence", "confidence"])
+        return pd.DataFrame(columns=MENTION_COLUMNS)
     texts = [model_text(s) for s in sentences["sentence"]]
     topics, sims = _assign(model, _embed(texts, embedder, cache, settings, out, fan_out), fan_out)
     return sentences.assign(topic=topics, confidence=sims)[lambda f: f["topic"] != OUTLIER]
@@ -338,10 +413,9 @@ def assign_themes(
             )
         model, topic_ids = saved.models[name], saved.topic_ids[name]
         texts = [model_text(t) for t in frame["text"]]
-        vectors = _embed(texts, embedder, cache, settings, out, fan_out)
-        labels, confidence = _assign(model, vectors, fan_out)
+        labels, confidence, sentences = _assign_blocks(frame, texts, model, embedder, cache,
+                                                       settings, out, fan_out)  # fmt: skip
         doc_ids = resolve_ids(labels, topic_ids)
-        sentences = _mentions(frame, model, embedder, cache, settings, out, fan_out)
         assignments.append(_assignment_rows(frame, doc_ids, confidence, saved.themes))
         mentions.append(_mention_rows(frame, doc_ids, confidence, sentences, topic_ids))
     out.assignments = ASSIGNMENTS.conform(pd.concat(assignments, ignore_index=True))

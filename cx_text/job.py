@@ -61,6 +61,9 @@ class Timer:
 
     seconds: dict[str, float] = field(default_factory=dict)
     fan_out: FanOut = field(default_factory=FanOut)
+    # the process's peak resident memory (MB) when each stage ended: the stage that raised it
+    # is the one that needs the memory
+    peak_rss_mb: dict[str, float] = field(default_factory=dict)
 
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:
@@ -68,12 +71,20 @@ class Timer:
         log.info("%s ...", name)
         yield
         self.seconds[name] = round(time.perf_counter() - start, 3)
+        self.peak_rss_mb[name] = peak_rss_mb()
         log.info("%s done in %.1f s", name, self.seconds[name])
 
     def call(self, name: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run one stage: `fn(*args, **kwargs)`, timed under `name`."""
         with self.stage(name):
             return fn(*args, **kwargs)
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process so far, in MB (Linux reports KiB)."""
+    import resource
+
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
 def locked(fn: F) -> F:
@@ -296,6 +307,7 @@ def _finish(
         timer.call("save_models", save_models, found, staged)
     record["finished_at"] = _now().isoformat()
     record["timings"] = timer.seconds
+    record["peak_rss_mb"] = timer.peak_rss_mb
 
 
 def _top_rows(ranked: pd.DataFrame, n: int = 10) -> list[dict[str, Any]]:
@@ -473,7 +485,8 @@ def backfill(
         finally:
             store.close()
         week_dir = out_dir / f"{week_start:%G-W%V}"
-        records.append(weekly(week_start, week_dir, settings, timer=replace(timer, seconds={})))
+        fresh = replace(timer, seconds={}, peak_rss_mb={})
+        records.append(weekly(week_start, week_dir, settings, timer=fresh))
     return records
 
 

@@ -75,7 +75,10 @@ class EmbeddingSettings(_Section):
     model: str = "all-MiniLM-L6-v2"
     # backend for Russian groups when `model` is not multilingual: "navec" or a model name/path
     russian_model: str = "navec"
-    batch_size: int = 64  # texts per forward pass: raise it on a GPU (256-1024)
+    # a forward pass takes at most `batch_size` texts and `batch_tokens` padded tokens (texts
+    # sorted by token count, so padding is near zero): raise both on a GPU (e.g. 1024 / 32768)
+    batch_size: int = Field(default=128, ge=1)
+    batch_tokens: int = Field(default=1024, ge=1)
     torch_threads: int = 2
     device: str = "cpu"  # torch device of sentence-transformers models: "cuda", "cuda:1", "mps"
     # texts per embedding / assignment task in the Prefect flows (the CLI embeds in one call)

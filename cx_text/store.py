@@ -159,22 +159,18 @@ class Store:
             return
         _delete_keys(conn, VERBATIMS_TABLE, "verbatim_id", frame["verbatim_id"])
         rows = frame[_CORE].astype(object).where(frame[_CORE].notna(), None)
-        segment_cols = [c for c in frame.columns if c not in _CORE]
-        records = rows.to_dict("records")
-        for record, (_, seg) in zip(records, frame[segment_cols].iterrows(), strict=True):
-            record["segments"] = json.dumps(
-                {k: (None if pd.isna(v) else str(v)) for k, v in seg.items()}, ensure_ascii=False
-            )
-            record["run_id"] = run_id
-        _insert(conn, VERBATIMS_TABLE, records)
+        segments = frame[[c for c in frame.columns if c not in _CORE]].astype(object)
+        segments = segments.where(segments.notna(), None).map(lambda v: v if v is None else str(v))
+        rows["segments"] = [json.dumps(s, ensure_ascii=False) for s in segments.to_dict("records")]
+        rows["run_id"] = run_id
+        _insert(conn, VERBATIMS_TABLE, rows)
 
     def save_raw_texts(self, conn: Connection, frame: pd.DataFrame) -> None:
         """Keep unmasked texts (RAW_TEXTS frame), replacing stored rows with the same id."""
         if frame.empty:
             return
         _delete_keys(conn, RAW_TEXTS_TABLE, "verbatim_id", frame["verbatim_id"])
-        rows = frame[["verbatim_id", "raw_text"]].astype(object).to_dict("records")
-        _insert(conn, RAW_TEXTS_TABLE, rows)
+        _insert(conn, RAW_TEXTS_TABLE, frame[["verbatim_id", "raw_text"]])
 
     def load_verbatims(self, since: pd.Timestamp | None = None) -> pd.DataFrame:
         """All stored verbatims (optionally created at or after `since`), segments expanded."""
@@ -182,7 +178,7 @@ class Store:
         if since is not None:
             query = query.where(VERBATIMS_TABLE.c.created_at >= since.to_pydatetime())
         with self.engine.connect() as conn:
-            frame = pd.read_sql(query.order_by(VERBATIMS_TABLE.c.verbatim_id), conn)
+            frame = _read(conn, query.order_by(VERBATIMS_TABLE.c.verbatim_id))
         segments = pd.DataFrame([json.loads(s or "{}") for s in frame["segments"]])
         frame = frame.drop(columns=["segments", "run_id"])
         frame = pd.concat([frame, segments.set_index(frame.index)], axis=1)
@@ -191,37 +187,26 @@ class Store:
     def known_verbatims(self, ids: Iterable[str]) -> pd.DataFrame:
         """verbatim_id and text_hash of stored verbatims among `ids`."""
         table = VERBATIMS_TABLE
-        out = []
         with self.engine.connect() as conn:
-            for chunk in _chunks(list(ids)):
-                query = sa.select(table.c.verbatim_id, table.c.text_hash).where(
-                    table.c.verbatim_id.in_(chunk)
-                )
-                out.append(pd.read_sql(query, conn))
-        return pd.concat(out) if out else pd.DataFrame(columns=["verbatim_id", "text_hash"])
+            return _select_in(conn, table, "verbatim_id", list(ids),
+                              [table.c.verbatim_id, table.c.text_hash])  # fmt: skip
 
     def append_quarantine(self, conn: Connection, frame: pd.DataFrame, run_id: str) -> None:
         """Record quarantined rows; a row already recorded (same original values) is replaced."""
         if frame.empty:
             return
         _delete_keys(conn, QUARANTINE_TABLE, "original", frame["original"])
-        rows = frame.astype(object).where(frame.notna(), None).to_dict("records")
-        _insert(conn, QUARANTINE_TABLE, [{**r, "run_id": run_id} for r in rows])
+        _insert(conn, QUARANTINE_TABLE, frame.assign(run_id=run_id))
 
     def record_run(self, conn: Connection, record: dict[str, Any]) -> None:
-        _insert(
-            conn,
-            RUNS_TABLE,
-            [
-                {
-                    "run_id": record["run_id"],
-                    "kind": record["kind"],
-                    "started_at": pd.Timestamp(record["started_at"]).to_pydatetime(),
-                    "finished_at": pd.Timestamp(record["finished_at"]).to_pydatetime(),
-                    "record": json.dumps(record, default=str),
-                }
-            ],
-        )
+        row = {
+            "run_id": record["run_id"],
+            "kind": record["kind"],
+            "started_at": pd.Timestamp(record["started_at"]).to_pydatetime(),
+            "finished_at": pd.Timestamp(record["finished_at"]).to_pydatetime(),
+            "record": json.dumps(record, default=str),
+        }
+        conn.execute(RUNS_TABLE.insert(), [row])
 
     def runs(self) -> pd.DataFrame:
         with self.engine.connect() as conn:
@@ -232,19 +217,17 @@ class Store:
     def load_embeddings(self, model_id: str, hashes: Iterable[str]) -> dict[str, np.ndarray]:
         """Cached vectors for (model_id, text_hash) pairs that exist."""
         table = EMBEDDINGS_TABLE
-        found: dict[str, np.ndarray] = {}
         with self.engine.connect() as conn:
-            for chunk in _chunks(sorted(set(hashes))):
-                query = sa.select(table.c.text_hash, table.c.vector).where(
-                    (table.c.model_id == model_id) & table.c.text_hash.in_(chunk)
-                )
-                for text_hash, blob in conn.execute(query):
-                    found[text_hash] = decode_vector(blob)
-        return found
+            rows = _select_in(conn, table, "text_hash", sorted(set(hashes)),
+                              [table.c.text_hash, table.c.vector],
+                              table.c.model_id == model_id)  # fmt: skip
+        return dict(zip(rows["text_hash"], map(decode_vector, rows["vector"]), strict=True))
 
     def save_embeddings(
         self, conn: Connection, model_id: str, hashes: list[str], vectors: np.ndarray
     ) -> None:
+        if len(hashes) != len(vectors):
+            raise ValueError("hashes and vectors differ in length")
         _delete_keys(
             conn,
             EMBEDDINGS_TABLE,
@@ -252,14 +235,10 @@ class Store:
             pd.Series(hashes),
             EMBEDDINGS_TABLE.c.model_id == model_id,
         )
-        if len(hashes) != len(vectors):
-            raise ValueError("hashes and vectors differ in length")
-        for start in range(0, len(hashes), 2000):  # blobs built per chunk, not all at once
-            rows = [
-                {"model_id": model_id, "text_hash": h, "vector": encode_vector(v)}
-                for h, v in zip(hashes[start : start + 2000], vectors[start : start + 2000],
-                                strict=True)
-            ]  # fmt: skip
+        for start in range(0, len(hashes), 50_000):  # blobs built per chunk, not all at once
+            part = slice(start, start + 50_000)
+            rows = pd.DataFrame({"model_id": model_id, "text_hash": hashes[part],
+                                 "vector": [encode_vector(v) for v in vectors[part]]})  # fmt: skip
             _insert(conn, EMBEDDINGS_TABLE, rows)
 
     # ----------------------------------------------------------------------- key/value tables
@@ -270,21 +249,15 @@ class Store:
         if frame.empty:
             return
         _delete_keys(conn, table, key, frame[key])
-        cols = [c.name for c in table.columns]
-        rows = frame.reindex(columns=cols).astype(object)
-        _insert(conn, table, rows.where(rows.notna(), None).to_dict("records"))
+        _insert(conn, table, frame)
 
     def frame(self, name: str, ids: Iterable[str] | None = None) -> pd.DataFrame:
         """Rows of table `name`, optionally only those whose verbatim_id is in `ids`."""
         table = META.tables[name]
         with self.engine.connect() as conn:
             if ids is None:
-                return pd.read_sql(sa.select(table), conn)
-            parts = [
-                pd.read_sql(sa.select(table).where(table.c.verbatim_id.in_(chunk)), conn)
-                for chunk in _chunks(list(ids))
-            ]
-        return pd.concat(parts, ignore_index=True) if parts else self.frame(name).iloc[0:0]
+                return _read(conn, sa.select(table))
+            return _select_in(conn, table, "verbatim_id", list(ids))
 
     def registry(self) -> pd.DataFrame:
         """The theme registry (see cx_text.registry)."""
@@ -325,6 +298,83 @@ def _chunks(items: list[Any], size: int = _CHUNK) -> Iterator[list[Any]]:
         yield items[start : start + size]
 
 
+def _duckdb(conn: Connection) -> Any | None:
+    """The DuckDB connection under `conn` (same transaction), or None for other databases.
+
+    DuckDB takes whole DataFrames (registered as views) far faster than row-by-row
+    executemany, so bulk reads and writes go that way there; other databases use SQLAlchemy.
+    """
+    if conn.dialect.name != "duckdb":
+        return None
+    return conn.connection.driver_connection
+
+
+def _sql_type(conn: Connection, column: sa.Column) -> str:
+    return column.type.compile(dialect=conn.dialect)
+
+
+@contextmanager
+def _registered(duck: Any, frame: pd.DataFrame) -> Iterator[str]:
+    """`frame` visible to DuckDB as a view for the duration of the block."""
+    name = "_cx_frame"
+    duck.register(name, frame)
+    try:
+        yield name
+    finally:
+        duck.unregister(name)
+
+
+def _read(conn: Connection, query: sa.Select) -> pd.DataFrame:
+    """The result of `query` as a DataFrame (DuckDB hands it over column-wise)."""
+    duck = _duckdb(conn)
+    if duck is None:
+        return pd.read_sql(query, conn)
+    compiled = query.compile(dialect=conn.dialect)
+    params = [compiled.params[name] for name in compiled.positiontup or []]
+    frame = duck.execute(compiled.string, params).df()
+    for name in frame.columns:  # as SQLAlchemy gives them: bytes, not bytearray; float64
+        column = frame[name]
+        if column.dtype == np.float32:
+            frame[name] = column.astype(np.float64)
+        elif column.dtype == object and isinstance(_first(column), bytearray):
+            frame[name] = [None if v is None else bytes(v) for v in column]
+    return frame
+
+
+def _first(column: pd.Series) -> Any:
+    present = column.dropna()
+    return present.iloc[0] if len(present) else None
+
+
+def _select_in(
+    conn: Connection,
+    table: sa.Table,
+    key: str,
+    values: list[Any],
+    columns: list[sa.Column] | None = None,
+    extra: sa.ColumnElement[bool] | None = None,
+) -> pd.DataFrame:
+    """Rows of `table` whose `key` is among `values` (and `extra` holds)."""
+    columns = columns if columns is not None else list(table.columns)
+    duck = _duckdb(conn)
+    if duck is not None and values:
+        keys = pd.DataFrame({"k": pd.Series(values, dtype=object).astype(str)})
+        with _registered(duck, keys) as view:
+            query = sa.select(*columns).where(
+                table.c[key].in_(sa.select(sa.column("k")).select_from(sa.table(view)))
+            )
+            if extra is not None:
+                query = query.where(extra)
+            return _read(conn, query)
+    parts = []
+    for chunk in _chunks(values):
+        query = sa.select(*columns).where(table.c[key].in_(chunk))
+        parts.append(_read(conn, query if extra is None else query.where(extra)))
+    if parts:
+        return pd.concat(parts, ignore_index=True)
+    return _read(conn, sa.select(*columns).where(sa.false()))
+
+
 def _delete_keys(
     conn: Connection,
     table: sa.Table,
@@ -332,14 +382,34 @@ def _delete_keys(
     values: pd.Series,
     extra: sa.ColumnElement[bool] | None = None,
 ) -> None:
-    for chunk in _chunks(values.astype(str).unique().tolist()):
+    unique = values.astype(str).unique().tolist()
+    duck = _duckdb(conn)
+    if duck is not None and unique:
+        with _registered(duck, pd.DataFrame({"k": pd.Series(unique, dtype=object)})) as view:
+            condition = table.c[key].in_(sa.select(sa.column("k")).select_from(sa.table(view)))
+            conn.execute(table.delete().where(condition if extra is None else condition & extra))
+        return
+    for chunk in _chunks(unique):
         condition: sa.ColumnElement[bool] = table.c[key].in_(chunk)
         if extra is not None:
             condition = condition & extra
         conn.execute(table.delete().where(condition))
 
 
-def _insert(conn: Connection, table: sa.Table, rows: list[dict[str, Any]]) -> None:
-    for chunk in _chunks(rows, 2000):
-        if chunk:
-            conn.execute(table.insert(), chunk)
+def _insert(conn: Connection, table: sa.Table, frame: pd.DataFrame) -> None:
+    """Insert the rows of `frame` (columns it lacks are NULL) into `table`."""
+    if frame.empty:
+        return
+    cols = [c.name for c in table.columns]
+    rows = frame.reindex(columns=cols).astype(object)
+    rows = rows.where(rows.notna(), None)
+    duck = _duckdb(conn)
+    if duck is not None:
+        casts = ", ".join(f'CAST("{c.name}" AS {_sql_type(conn, c)})' for c in table.columns)
+        names = ", ".join(f'"{c}"' for c in cols)
+        with _registered(duck, rows) as view:
+            duck.execute(f'INSERT INTO "{table.name}" ({names}) SELECT {casts} FROM {view}')
+        return
+    records = rows.to_dict("records")
+    for start in range(0, len(records), 2000):
+        conn.execute(table.insert(), records[start : start + 2000])

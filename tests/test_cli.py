@@ -73,6 +73,10 @@ def test_sample_run_conserves_rows_and_matches_planted_noise(sample_run: Path) -
     assert counts["duplicates"] == (truth["kind"] == "duplicate").sum()
     assert record["models"]["other"] == "st:all-MiniLM-L6-v2"
     assert set(record["timings"]) >= {"read", "clean", "themes", "store", "write", "report"}
+    # peak memory after each stage: a running maximum, and the model makes it > 200 MB
+    peaks = list(record["peak_rss_mb"].values())
+    assert list(record["peak_rss_mb"]) == list(record["timings"])
+    assert peaks == sorted(peaks) and peaks[-1] > 200
     assert len(record["settings_hash"]) == 16
 
 

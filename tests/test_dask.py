@@ -214,8 +214,10 @@ def test_nightly_flow_on_dask_matches_the_default_runner_and_the_cli(
     assert expected["counts"]["themed"] == 80 and expected["embeddings"]["new"] == 80
     for name in ("assignments", "mentions", "themes"):
         pd.testing.assert_frame_equal(got[name], expected[name], check_exact=True)
-    for name in ("counts", "embeddings", "top_themes"):
+    for name in ("counts", "top_themes"):
         assert got[name] == expected[name]
+    # embedding counts equal; the seconds spent differ (Dask workers load the model first)
+    assert {**got["embeddings"], "seconds": 0} == {**expected["embeddings"], "seconds": 0}
     pd.testing.assert_frame_equal(
         _stored_assignments(dask_config), _stored_assignments(default_config), check_exact=True
     )

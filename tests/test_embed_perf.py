@@ -46,10 +46,38 @@ def test_encoder_flops_formula() -> None:
     assert compute.encoder_flops(shape, [3, 3]) == 2 * (6000 + 576)
 
 
-def test_padded_tokens_after_length_sort() -> None:
-    # sorted: 9 8 | 2 1 -> batches padded to 9 and 2
-    assert compute.padded_tokens([2, 9, 1, 8], batch_size=2) == 9 * 2 + 2 * 2
-    assert compute.padded_tokens([5, 5, 5], batch_size=64) == 15
+def test_padded_tokens_counts_each_batch_at_its_longest_text() -> None:
+    counts = [2, 9, 1, 8]
+    assert compute.padded_tokens(counts, [np.array([1, 3]), np.array([0, 2])]) == 9 * 2 + 2 * 2
+    assert compute.padded_tokens([5, 5, 5], [np.array([0, 1, 2])]) == 15
+
+
+def test_char_sorted_batches_are_what_sentence_transformers_forms() -> None:
+    batches = compute.char_sorted_batches(["a", "ccc", "bb", "dddd"], batch_size=2)
+    assert [b.tolist() for b in batches] == [[3, 1], [2, 0]]
+
+
+def test_token_batches_respect_both_budgets_and_cover_every_text_once() -> None:
+    counts = np.array([10, 3, 3, 50, 3, 10, 3, 3, 2000])
+    batches = embed.token_batches(counts, batch_tokens=30, max_texts=4)
+    flat = np.concatenate(batches)
+    assert sorted(flat.tolist()) == list(range(len(counts)))
+    assert batches[0].tolist() == [8]  # longer than the budget: alone
+    for rows in batches:
+        assert len(rows) <= 4
+        assert len(rows) == 1 or counts[rows].max() * len(rows) <= 30
+    # sorted by token count: padding only where a batch spans two lengths (10, 10, 3)
+    assert [b.tolist() for b in batches] == [[8], [3], [0, 5, 1], [2, 4, 6, 7]]
+    assert compute.padded_tokens(counts, batches) == counts.sum() + 7
+
+
+def test_token_batched_vectors_equal_one_plain_sentence_transformers_call() -> None:
+    embedder = embed.SentenceTransformerEmbedder(torch_threads=2)
+    ours = embedder.encode(SENTENCES, batch_size=3, batch_tokens=40)
+    plain = embedder._load().encode(SENTENCES, normalize_embeddings=True, convert_to_numpy=True)
+    assert ours.shape == plain.shape == (len(SENTENCES), 384)
+    assert np.allclose(ours, plain, atol=1e-5)
+    assert embedder.encode([]).shape == (0, 384)
 
 
 def test_compute_share() -> None:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 import sqlalchemy as sa
 from sklearn.metrics import homogeneity_score
 
@@ -124,3 +125,70 @@ def test_nearest_in_blocks_equals_one_block(monkeypatch) -> None:
     np.testing.assert_array_equal(whole[0], blocks[0])
     np.testing.assert_allclose(whole[1], blocks[1], rtol=1e-6)
     assert (whole[0] == themes.OUTLIER).any() and (whole[0] != themes.OUTLIER).any()
+
+
+class _Counting:
+    """Wraps an embedder and records every text it is asked to embed."""
+
+    def __init__(self, inner) -> None:
+        self.inner, self.model_id, self.texts = inner, inner.model_id, []
+
+    def encode(self, texts, batch_size=64, show_progress_bar=False):
+        self.texts.extend(texts)
+        return self.inner.encode(texts, batch_size, show_progress_bar)
+
+
+def _two_sentence_corpus() -> pd.DataFrame:
+    frame, _ = _corpus()
+    phrases = list(THEME_CORPUS.values())
+    two = frame.index % 3 == 0  # every third verbatim talks about a second theme too
+    frame.loc[two, "text"] = [f"{t}. {phrases[(i + 1) % 4][i % 16]} today."
+                              for i, t in zip(frame.index[two], frame.loc[two, "text"],
+                                              strict=True)]  # fmt: skip
+    return frame
+
+
+@pytest.mark.parametrize("max_fit_docs", [120, None])
+def test_block_by_block_equals_one_pass_and_embeds_each_text_once(
+    hashing_embedder, monkeypatch, max_fit_docs
+) -> None:
+    frame = _two_sentence_corpus()
+    settings = Settings(embedding={"model": "hash"},
+                        themes={"min_cluster_size": 5, "max_fit_docs": max_fit_docs})  # fmt: skip
+
+    def run(block_rows: int) -> tuple[discover.Discovery, _Counting]:
+        monkeypatch.setattr(discover, "BLOCK_ROWS", block_rows)
+        counting = _Counting(hashing_embedder)
+        found = discover.discover_themes(frame, settings, lambda m, h: {}, {"hash": counting})
+        return found, counting
+
+    whole, whole_calls = run(100_000)
+    blocks, block_calls = run(50)  # 448 verbatims: 9 blocks
+    for name in ("assignments", "mentions", "themes"):
+        pd.testing.assert_frame_equal(getattr(blocks, name), getattr(whole, name), obj=name)
+    assert len(blocks.mentions) > len(blocks.assignments[lambda f: f["theme_id"] != UNCLASSIFIED])
+    # every distinct text (verbatims, sentences, keyword candidates) embedded once, in
+    # whichever pass; the block-wise run embeds the same texts
+    new = {}
+    for calls, found in ((whole_calls, whole), (block_calls, blocks)):
+        assert len(calls.texts) == len(set(calls.texts))
+        hashes = [h for e in found.new_embeddings for h in e.hashes]
+        assert len(hashes) == len(set(hashes)) > len(frame)
+        assert all(e.vectors.dtype == np.float16 for e in found.new_embeddings)
+        new[id(found)] = sorted(hashes)
+    assert new[id(blocks)] == new[id(whole)]
+    assert sorted(block_calls.texts) == sorted(whole_calls.texts)
+
+
+def test_nightly_assignment_block_by_block_equals_one_pass(hashing_embedder, monkeypatch) -> None:
+    frame = _two_sentence_corpus()
+    settings = Settings(embedding={"model": "hash"}, themes={"min_cluster_size": 5})
+    embedders = {"hash": hashing_embedder}
+    found = discover.discover_themes(frame, settings, lambda m, h: {}, embedders)
+    saved = discover.SavedThemes(found.models, found.topic_ids, found.model_ids, found.themes)
+    whole = discover.assign_themes(frame, settings, lambda m, h: {}, saved, embedders)
+    monkeypatch.setattr(discover, "BLOCK_ROWS", 64)
+    blocks = discover.assign_themes(frame, settings, lambda m, h: {}, saved, embedders)
+    pd.testing.assert_frame_equal(blocks.assignments, whole.assignments)
+    pd.testing.assert_frame_equal(blocks.mentions, whole.mentions)
+    pd.testing.assert_frame_equal(whole.assignments, found.assignments)

@@ -178,3 +178,33 @@ def test_refine_assigns_every_doc_to_nearest_centre() -> None:
     assert len(found) == 2
     assert (labels[20:] == OUTLIER).all()  # too far from both known centres
     assert (labels[:10] == labels[0]).all() and (labels[10:20] == labels[10]).all()
+
+
+def test_exact_neighbours_match_brute_force_search() -> None:
+    from sklearn.neighbors import NearestNeighbors
+
+    rng = np.random.default_rng(3)
+    vectors = rng.normal(size=(700, 16)).astype(np.float32)
+    vectors[5] = vectors[4] * 2  # an exact duplicate direction: still itself first
+    indices, distances = themes.exact_neighbours(vectors, 10, block=128)  # several blocks
+    assert indices.shape == distances.shape == (700, 10)
+    np.testing.assert_array_equal(indices[:, 0], np.arange(700))
+    assert (distances[:, 0] == 0).all() and (np.diff(distances, axis=1) >= -1e-6).all()
+    assert indices[4, 1] == 5 and indices[5, 1] == 4 and distances[4, 1] < 1e-6
+    brute = NearestNeighbors(n_neighbors=10, metric="cosine", algorithm="brute").fit(vectors)
+    want_d, want_i = brute.kneighbors(vectors)
+    np.testing.assert_allclose(distances[:, 1:], want_d[:, 1:], atol=1e-5)
+    # same neighbour sets (order may differ only between equal distances)
+    same = [set(a) == set(b) for a, b in zip(indices[:, 1:], want_i[:, 1:], strict=True)]
+    assert np.mean(same) > 0.99
+
+
+def test_large_fits_give_umap_exact_neighbours(monkeypatch) -> None:
+    """From UMAP_EXACT_BELOW points on, UMAP gets `exact_neighbours` instead of NN-descent."""
+    rng = np.random.default_rng(0)
+    vectors = rng.normal(size=(300, 8)).astype(np.float32)
+    model = ThemeModel(min_cluster_size=10)
+    assert model._bertopic(vectors).umap_model.precomputed_knn == (None, None, None)
+    monkeypatch.setattr(themes, "UMAP_EXACT_BELOW", 200)
+    knn = model._bertopic(vectors).umap_model.precomputed_knn
+    np.testing.assert_array_equal(knn[0], themes.exact_neighbours(vectors, 15)[0])

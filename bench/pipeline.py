@@ -276,12 +276,13 @@ def bench_set(
                                  dict(env, PYTHONPATH=str(ROOT)))  # fmt: skip
         row["plain"].update(json.loads(result.read_text()))
     row["cold"] = cx_text(["run", str(base), "--source", "complaint"], env, folder / "cold")
+    plain_labels = row["plain"].pop("labels") if row["plain"] else None
     if truth is not None:  # theme quality of both on the same (base) documents
         base_ids = pd.read_csv(base, dtype=str)["id"].tolist()
         base_truth = truth[: len(base_ids)]
         row["cold"].update(quality(base_truth, cx_text_labels(folder / "cold", base_ids)))
-        if row["plain"]:
-            row["plain"].update(quality(base_truth, row["plain"].pop("labels")))
+        if plain_labels is not None:
+            row["plain"].update(quality(base_truth, plain_labels))
     row["nightly"] = cx_text(["nightly", str(new), "--source", "complaint"], env, folder / "night")
     row["weekly"] = cx_text(["weekly", "--week", WEEK], env, folder / "weekly")
     print(json.dumps(row), flush=True)

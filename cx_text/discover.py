@@ -185,31 +185,62 @@ def discover_themes(
         )
         docs = [model_text(t) for t in frame["text"]]
         fit_rows = fit_sample(frame, settings.themes.max_fit_docs, settings.themes.random_state)
-        sampled = len(fit_rows) < len(frame)
-        # a group over max_fit_docs is embedded block by block, keeping only the sample's
-        # vectors; its documents are then assigned block by block (`_assign_blocks`)
-        if sampled:
-            fit_vectors = _sample_vectors(docs, fit_rows, embedder, cache, settings, out, fan_out)
+        job = _GroupFit(frame, docs, embedder, cache, settings, out, fan_out,
+                        (anchors or {}).get(embedder.model_id))  # fmt: skip
+        if len(fit_rows) < len(frame):
+            model, labels, confidence, mentions = job.on_sample(fit_rows)
         else:
-            fit_vectors = _embed(docs, embedder, cache, settings, out, fan_out)
-        model = _theme_model(settings, embedder).fit(
-            fit_vectors, [docs[i] for i in fit_rows],
-            (anchors or {}).get(embedder.model_id), settings.themes.match_threshold,
-        )  # fmt: skip
-        del fit_vectors
-        if sampled:
-            # every document (the fitted sample included) goes to its nearest theme centre,
-            # which for the sample is exactly its fit-time theme (see ThemeModel.assign)
-            labels, confidence, mentions = _assign_blocks(
-                frame, docs, model, embedder, cache, settings, out, fan_out, count=False
-            )
-        else:
-            labels, confidence = model.labels_, model.confidence_
-            mentions = _mentions(frame, model, embedder, cache, settings, out, fan_out)
+            model, labels, confidence, mentions = job.on_all()
         out.models[name], out.model_ids[name] = model, embedder.model_id
         out.languages[name] = group_language(frame["language"])
         parts.append(Part(name, frame, model, mentions, labels, confidence))
     return _combine(parts, out)
+
+
+@dataclass
+class _GroupFit:
+    """Fitting one language group's ThemeModel and theming all its documents and sentences."""
+
+    frame: pd.DataFrame
+    docs: list[str]
+    embedder: Embedder
+    cache: CacheLookup
+    settings: Settings
+    out: Discovery
+    fan_out: FanOut | None
+    anchors: np.ndarray | None
+
+    def _fit(self, vectors: np.ndarray, rows: np.ndarray | None = None) -> ThemeModel:
+        docs = self.docs if rows is None else [self.docs[i] for i in rows]
+        return _theme_model(self.settings, self.embedder).fit(
+            vectors, docs, self.anchors, self.settings.themes.match_threshold
+        )
+
+    def on_all(self) -> tuple[ThemeModel, np.ndarray, np.ndarray, pd.DataFrame]:
+        """Fit on every document; the sentences (for mentions) are embedded meanwhile on the
+        core the mostly single-threaded clustering leaves idle (`FanOut.alongside`)."""
+        vectors = _embed(self.docs, self.embedder, self.cache, self.settings, self.out,
+                         self.fan_out)  # fmt: skip
+        sentences = sentence_rows(self.frame, self.settings)
+        sentence_vectors = (self.fan_out or FanOut()).alongside(
+            _embed, [model_text(t) for t in sentences["sentence"]], self.embedder, self.cache,
+            self.settings, self.out, self.fan_out,
+        )  # fmt: skip
+        model = self._fit(vectors)
+        mentions = _sentence_themes(sentences, model, sentence_vectors.result(), self.fan_out)
+        return model, model.labels_, model.confidence_, mentions
+
+    def on_sample(
+        self, rows: np.ndarray
+    ) -> tuple[ThemeModel, np.ndarray, np.ndarray, pd.DataFrame]:
+        """Fit on the documents at `rows`: every document is embedded (or found cached) block
+        by block keeping only the sample's vectors, then assigned block by block to its nearest
+        theme centre, which for the sample is exactly its fit-time theme (ThemeModel.assign)."""
+        args = (self.embedder, self.cache, self.settings, self.out, self.fan_out)
+        model = self._fit(_sample_vectors(self.docs, rows, *args), rows)
+        labels, confidence, mentions = _assign_blocks(self.frame, self.docs, model, *args,
+                                                      count=False)  # fmt: skip
+        return model, labels, confidence, mentions
 
 
 @dataclass
@@ -296,16 +327,8 @@ def fit_sample(frame: pd.DataFrame, max_fit_docs: int | None, seed: int) -> np.n
     return np.sort(np.concatenate(chosen))
 
 
-def _mentions(
-    frame: pd.DataFrame,
-    model: ThemeModel,
-    embedder: Embedder,
-    cache: CacheLookup,
-    settings: Settings,
-    out: Discovery,
-    fan_out: FanOut | None = None,
-) -> pd.DataFrame:
-    """Sentence-level themes of multi-sentence verbatims (model-local theme numbers)."""
+def sentence_rows(frame: pd.DataFrame, settings: Settings) -> pd.DataFrame:
+    """verbatim_id and sentence of each sentence of the multi-sentence verbatims in `frame`."""
     rows = [
         (vid, sentence)
         for vid, text in zip(frame["verbatim_id"], frame["text"], strict=True)
@@ -317,12 +340,35 @@ def _mentions(
     ]
     sentences = pd.DataFrame(rows, columns=["verbatim_id", "sentence"])
     multi = sentences.groupby("verbatim_id")["sentence"].transform("size") > 1
-    sentences = sentences[multi].reset_index(drop=True)
+    return sentences[multi].reset_index(drop=True)
+
+
+def _sentence_themes(
+    sentences: pd.DataFrame, model: ThemeModel, vectors: np.ndarray, fan_out: FanOut | None
+) -> pd.DataFrame:
+    """Sentence-level themes (model-local theme numbers) of `sentence_rows` and their vectors."""
+    if sentences.empty:
+        return pd.DataFrame(columns=MENTION_COLUMNS)
+    topics, sims = _assign(model, vectors, fan_out)
+    return sentences.assign(topic=topics, confidence=sims)[lambda f: f["topic"] != OUTLIER]
+
+
+def _mentions(
+    frame: pd.DataFrame,
+    model: ThemeModel,
+    embedder: Embedder,
+    cache: CacheLookup,
+    settings: Settings,
+    out: Discovery,
+    fan_out: FanOut | None = None,
+) -> pd.DataFrame:
+    """Sentence-level themes of multi-sentence verbatims (model-local theme numbers)."""
+    sentences = sentence_rows(frame, settings)
     if sentences.empty:
         return pd.DataFrame(columns=MENTION_COLUMNS)
     texts = [model_text(s) for s in sentences["sentence"]]
-    topics, sims = _assign(model, _embed(texts, embedder, cache, settings, out, fan_out), fan_out)
-    return sentences.assign(topic=topics, confidence=sims)[lambda f: f["topic"] != OUTLIER]
+    vectors = _embed(texts, embedder, cache, settings, out, fan_out)
+    return _sentence_themes(sentences, model, vectors, fan_out)
 
 
 def _combine(parts: list[Part], out: Discovery) -> Discovery:

@@ -133,9 +133,17 @@ class SentenceTransformerEmbedder:
         texts = list(texts)
         if not texts:
             return np.zeros((0, model.get_sentence_embedding_dimension() or 0), np.float32)
+        # one call at a time per model: torch already uses every core, and a Hugging Face fast
+        # tokenizer must not be used by two threads at once
+        with _model_lock(model):
+            return self._encode(model, texts, batch_size, show_progress_bar, batch_tokens)
+
+    def _encode(
+        self, model: Any, texts: list[str], batch_size: int, show: bool, batch_tokens: int
+    ) -> np.ndarray:
         batches = token_batches(token_counts(model, texts), batch_tokens, batch_size)
         out: np.ndarray | None = None
-        for rows in _progress(batches, show_progress_bar, len(texts)):
+        for rows in _progress(batches, show, len(texts)):
             vectors = model.encode([texts[i] for i in rows], batch_size=len(rows),
                                    show_progress_bar=False, normalize_embeddings=True,
                                    convert_to_numpy=True)  # fmt: skip
@@ -190,6 +198,13 @@ def _progress(batches: list[np.ndarray], show: bool, total: int) -> Any:
 
 _MODELS: dict[tuple[str, str, int | None, str], Any] = {}
 _MODELS_LOCK = threading.Lock()
+_ENCODE_LOCKS: dict[int, threading.Lock] = {}
+
+
+def _model_lock(model: Any) -> threading.Lock:
+    """The lock that serialises `encode` calls on one loaded model."""
+    with _MODELS_LOCK:
+        return _ENCODE_LOCKS.setdefault(id(model), threading.Lock())
 
 
 def _loaded_model(path: str, device: str, torch_threads: int | None, quantize: str = "none") -> Any:

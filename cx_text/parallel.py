@@ -12,6 +12,7 @@ returns an array aligned with the chunk's rows, so results never depend on the c
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TypeVar
 
 import numpy as np
@@ -47,3 +48,15 @@ class FanOut:
     def run(self, name: str, fn: Callable[..., R], chunks: list[Any], *shared: Any) -> list[R]:
         """Run every chunk, one after another, in this process."""
         return [fn(chunk, *shared) for chunk in chunks]
+
+    def alongside(self, fn: Callable[..., R], *args: Any) -> Future[R]:
+        """Start `fn(*args)` on a thread of this process, to overlap work that leaves a core idle.
+
+        The clustering is mostly single-threaded, so the CLI embeds a group's sentences on the
+        other core meanwhile. `fn` must not touch what the caller uses until `.result()`.
+        """
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cx-text-alongside")
+        try:
+            return pool.submit(fn, *args)
+        finally:
+            pool.shutdown(wait=False)  # the thread ends when fn returns

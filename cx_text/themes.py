@@ -30,8 +30,11 @@ _FORMAT_VERSION = 1
 _CANDIDATES = 30  # c-TF-IDF keyword candidates per theme that MMR chooses from
 _DIVERSITY = 0.3
 _BLOCK = 65_536  # rows per block in `nearest`
-# below this many points UMAP finds exact neighbours itself; from it on it would run NN-descent
+# below this many points UMAP finds exact neighbours itself; from it on it would run NN-descent,
+# unless the exact search stays cheap: n^2 x dims at most EXACT_NEIGHBOURS_WORK (about 36k
+# MiniLM vectors, 19k navec ones); beyond that NN-descent's fixed compile cost pays off
 UMAP_EXACT_BELOW = 4096
+EXACT_NEIGHBOURS_WORK = 5e11
 MIN_CLUSTER_DIVISOR = 170  # documents per unit of min cluster size (sentence encoders)
 
 
@@ -412,11 +415,10 @@ class ThemeModel:
         mcs = self._min_cluster_size(n_docs)
         n_neighbors = min(self.n_neighbors, n_docs - 1)
         # exact neighbours where UMAP would approximate them (see `exact_neighbours`)
-        knn = (
-            exact_neighbours(embeddings, n_neighbors)
-            if n_docs >= UMAP_EXACT_BELOW
-            else (None, None, None)
+        exact = (
+            n_docs >= UMAP_EXACT_BELOW and n_docs**2 * embeddings.shape[1] <= EXACT_NEIGHBOURS_WORK
         )
+        knn = exact_neighbours(embeddings, n_neighbors) if exact else (None, None, None)
         return BERTopic(
             embedding_model=_EmbedderBackend(self.embedder) if self.embedder else None,
             umap_model=UMAP(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
@@ -110,6 +111,16 @@ class TaskFanOut(FanOut):
                 for chunk in chunks
             ]
         return [future.result() for future in futures]
+
+    def alongside(self, fn: Callable[..., T], *args: Any) -> Future[T]:
+        """Run `fn(*args)` right away, in this thread: Prefect submits tasks (the embedding
+        chunks `fn` fans out) only from the flow's own context."""
+        done: Future[T] = Future()
+        try:
+            done.set_result(fn(*args))
+        except BaseException as exc:  # delivered by .result(), as from a thread
+            done.set_exception(exc)
+        return done
 
 
 @contextmanager

@@ -59,6 +59,25 @@ def test_chunk_slices_cover_every_row_once() -> None:
     assert np.array_equal(np.concatenate([rows[p] for p in parts]), rows)
 
 
+def test_alongside_runs_on_another_thread_here_and_inline_in_the_flows() -> None:
+    import threading
+
+    from pipelines.common import TaskFanOut
+
+    def whoami(x: int) -> tuple[int, str]:
+        if x < 0:
+            raise ValueError("negative")
+        return x * 2, threading.current_thread().name
+
+    value, thread = FanOut().alongside(whoami, 21).result()
+    assert value == 42 and thread.startswith("cx-text-alongside")
+    value, thread = TaskFanOut(10).alongside(whoami, 21).result()
+    assert value == 42 and thread == threading.current_thread().name
+    for fan_out in (FanOut(), TaskFanOut(10)):
+        with pytest.raises(ValueError, match="negative"):
+            fan_out.alongside(whoami, -1).result()
+
+
 def test_assignment_does_not_depend_on_the_chunking() -> None:
     rng = np.random.default_rng(0)
     vectors, centres = rng.normal(size=(50, 8)), rng.normal(size=(4, 8))

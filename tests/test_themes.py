@@ -208,3 +208,6 @@ def test_large_fits_give_umap_exact_neighbours(monkeypatch) -> None:
     monkeypatch.setattr(themes, "UMAP_EXACT_BELOW", 200)
     knn = model._bertopic(vectors).umap_model.precomputed_knn
     np.testing.assert_array_equal(knn[0], themes.exact_neighbours(vectors, 15)[0])
+    # too much work for an exact search (n^2 x dims): NN-descent again
+    monkeypatch.setattr(themes, "EXACT_NEIGHBOURS_WORK", 300**2 * 8 - 1)
+    assert model._bertopic(vectors).umap_model.precomputed_knn == (None, None, None)

@@ -386,14 +386,17 @@ def _delete_keys(
     duck = _duckdb(conn)
     if duck is not None and unique:
         with _registered(duck, pd.DataFrame({"k": pd.Series(unique, dtype=object)})) as view:
-            condition = table.c[key].in_(sa.select(sa.column("k")).select_from(sa.table(view)))
-            conn.execute(table.delete().where(condition if extra is None else condition & extra))
+            keys: sa.Select[Any] = sa.select(sa.column("k")).select_from(sa.table(view))
+            conn.execute(table.delete().where(_and(table.c[key].in_(keys), extra)))
         return
     for chunk in _chunks(unique):
-        condition: sa.ColumnElement[bool] = table.c[key].in_(chunk)
-        if extra is not None:
-            condition = condition & extra
-        conn.execute(table.delete().where(condition))
+        conn.execute(table.delete().where(_and(table.c[key].in_(chunk), extra)))
+
+
+def _and(
+    condition: sa.ColumnElement[bool], extra: sa.ColumnElement[bool] | None
+) -> sa.ColumnElement[bool]:
+    return condition if extra is None else sa.and_(condition, extra)
 
 
 def _insert(conn: Connection, table: sa.Table, frame: pd.DataFrame) -> None:

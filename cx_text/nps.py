@@ -183,8 +183,11 @@ def count_figures(roles: np.ndarray, matrix: np.ndarray, keys: list[str], key: s
     `share` = the theme's verbatims / all themed verbatims (those in at least one theme);
     complaints count in both.
     """
-    onehot = np.column_stack([roles == r for r in (*SCORED_ROLES, "complaint")]).astype(int)
-    detractors, passives, promoters, complaints = (matrix.T.astype(int) @ onehot).T
+    # boolean row selections, not an integer copy of the matrix: 1M verbatims x 150 themes
+    # would otherwise take 1.2 GB per product
+    detractors, passives, promoters, complaints = (
+        matrix[roles == r].sum(axis=0) for r in (*SCORED_ROLES, "complaint")
+    )
     n = matrix.sum(axis=0)
     scored = detractors + passives + promoters
     low, high = adjusted_wald(promoters, detractors, scored)
@@ -357,10 +360,8 @@ def linked_counts(verbatims: pd.DataFrame, matrix: np.ndarray, window_days: int)
     role_by_id = dict(zip(links["verbatim_id"], links["linked_role"], strict=True))
     ids = string_values(verbatims, "verbatim_id")
     linked = np.array([role_by_id.get(i, "") for i in ids], dtype=object)
-    onehot = np.column_stack([linked == r for r in SCORED_ROLES]).astype(int)
-    counts = matrix.T.astype(int) @ onehot
     return pd.DataFrame(
-        {f"n_complaints_linked_{role}": counts[:, i] for i, role in enumerate(SCORED_ROLES)}
+        {f"n_complaints_linked_{role}": matrix[linked == role].sum(axis=0) for role in SCORED_ROLES}
     )
 
 

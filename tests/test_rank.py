@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import pandas as pd
@@ -272,7 +271,6 @@ def sample_inputs() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
 
 
 def test_sample_ground_truth() -> None:
-    start = time.perf_counter()
     verbatims, assignments, mentions = sample_inputs()
     figures = nps.theme_figures(verbatims, assignments, NpsSettings(), mentions=mentions)
     ranked = rank.rank_themes(figures, RankSettings())
@@ -287,4 +285,3 @@ def test_sample_ground_truth() -> None:
     assert set(rank.passive_view(ranked, RankSettings())["theme_id"].head(2)) == PASSIVE_THEMES
     backlog = rank.backlog_items(ranked, verbatims, assignments, RankSettings())
     assert set(backlog["cx_theme_id"]) == DETRACTOR_THEMES
-    assert time.perf_counter() - start < 10

@@ -17,8 +17,17 @@ mkdir -p "$RUN_DIR"
 
 if [ "${1:-start}" = "stop" ]; then
   for name in worker server; do
-    # each was started as a session leader: kill its whole process group (uvicorn, flow runs)
-    [ -f "$RUN_DIR/$name.pid" ] && kill -- "-$(cat "$RUN_DIR/$name.pid")" 2>/dev/null || true
+    # each was started as a session leader: kill its whole process group (uvicorn, flow runs);
+    # a worker may outlive SIGTERM, so after 10 s the group gets SIGKILL
+    if [ -f "$RUN_DIR/$name.pid" ]; then
+      group="$(cat "$RUN_DIR/$name.pid")"
+      kill -- "-$group" 2>/dev/null || true
+      for _ in $(seq 1 20); do
+        kill -0 -- "-$group" 2>/dev/null || break
+        sleep 0.5
+      done
+      kill -9 -- "-$group" 2>/dev/null || true
+    fi
     rm -f "$RUN_DIR/$name.pid"
   done
   exit 0

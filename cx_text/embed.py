@@ -87,6 +87,7 @@ class SentenceTransformerEmbedder:
         torch_threads: intra-op threads for torch (None leaves torch's default).
         device: torch device.
         quantize: "none" (fp32) or "int8" (`quantize_int8`, CPU only).
+        batch_tokens: most padded tokens per forward pass (see `encode`).
     """
 
     def __init__(
@@ -95,6 +96,7 @@ class SentenceTransformerEmbedder:
         torch_threads: int | None = None,
         device: str = "cpu",
         quantize: str = "none",
+        batch_tokens: int = 1024,
     ) -> None:
         if quantize not in ("none", "int8"):
             raise ValueError(f"quantize must be 'none' or 'int8', not {quantize!r}")
@@ -103,6 +105,7 @@ class SentenceTransformerEmbedder:
         self.model_id = st_model_id(model, quantize)
         self.torch_threads = torch_threads
         self.device = device
+        self.batch_tokens = batch_tokens
 
     def _load(self) -> Any:
         return _loaded_model(
@@ -119,7 +122,7 @@ class SentenceTransformerEmbedder:
         texts: list[str],
         batch_size: int = 128,
         show_progress_bar: bool = False,
-        batch_tokens: int = 1024,
+        batch_tokens: int | None = None,
     ) -> np.ndarray:
         """Unit-length vectors of `texts`, batched by token count (`token_batches`).
 
@@ -136,7 +139,8 @@ class SentenceTransformerEmbedder:
         # one call at a time per model: torch already uses every core, and a Hugging Face fast
         # tokenizer must not be used by two threads at once
         with _model_lock(model):
-            return self._encode(model, texts, batch_size, show_progress_bar, batch_tokens)
+            return self._encode(model, texts, batch_size, show_progress_bar,
+                                batch_tokens or self.batch_tokens)  # fmt: skip
 
     def _encode(
         self, model: Any, texts: list[str], batch_size: int, show: bool, batch_tokens: int
@@ -229,7 +233,7 @@ def make_embedder(model: str, settings: EmbeddingSettings) -> Embedder:
 
         return NavecSIFEmbedder()
     return SentenceTransformerEmbedder(
-        model, settings.torch_threads, settings.device, settings.quantize
+        model, settings.torch_threads, settings.device, settings.quantize, settings.batch_tokens
     )
 
 
@@ -254,13 +258,10 @@ class Embedded:
 
 def embed_chunk(texts: list[str], embedder: Embedder, settings: EmbeddingSettings) -> np.ndarray:
     """Vectors of `texts` (truncated to `settings.max_chars`): one chunk of an embedding run."""
-    texts = [t[: settings.max_chars] for t in texts]
-    if isinstance(embedder, SentenceTransformerEmbedder):
-        return embedder.encode(texts, batch_size=settings.batch_size,
-                               show_progress_bar=settings.show_progress,
-                               batch_tokens=settings.batch_tokens)  # fmt: skip
     return embedder.encode(
-        texts, batch_size=settings.batch_size, show_progress_bar=settings.show_progress
+        [t[: settings.max_chars] for t in texts],
+        batch_size=settings.batch_size,
+        show_progress_bar=settings.show_progress,
     )
 
 

@@ -91,3 +91,9 @@ def test_matmul_flops_is_positive_and_restores_threads() -> None:
     before = torch.get_num_threads()
     assert compute.matmul_flops(threads=1, size=128, repeats=2) > 1e6
     assert torch.get_num_threads() == before
+
+
+def test_batch_tokens_setting_reaches_the_embedder() -> None:
+    embedder = embed.make_embedder("all-MiniLM-L6-v2", EmbeddingSettings(batch_tokens=4096))
+    assert embedder.batch_tokens == 4096
+    assert embed.make_embedder("all-MiniLM-L6-v2", EmbeddingSettings()).batch_tokens == 1024

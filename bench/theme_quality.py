@@ -10,11 +10,17 @@ cluster) for:
     reduce_outliers.
 
     .venv/bin/python bench/theme_quality.py [--sets banking77,airline] [--skip-baselines]
+
+With `--seeds 1,2,...` it fits cx-text once per UMAP seed (everything else default) and prints
+the spread of NMI / ARI over the seeds instead: how much of a single figure is the draw.
+
+    .venv/bin/python bench/theme_quality.py --seeds 1,2,3,4,5,6,7,8,9,10,42 --skip-baselines
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import sys
 import time
@@ -64,17 +70,21 @@ SETS = {"banking77": banking77, "airline": airline, "semeval": semeval, "cfpb": 
 
 
 def embed(name: str, texts: list[str]) -> np.ndarray:
-    """all-MiniLM-L6-v2 embeddings of the model texts, cached on disk between runs."""
+    """all-MiniLM-L6-v2 embeddings of the model texts, cached on disk between runs.
+
+    The cache file is named by a hash of the model texts, so a change to `model_text`
+    (or to the data) embeds again instead of reusing stale vectors.
+    """
     from cx_text.clean import model_text
     from cx_text.embed import SentenceTransformerEmbedder
 
+    inputs = [model_text(t)[:2000] for t in texts]
+    digest = hashlib.sha256("\x00".join(inputs).encode()).hexdigest()[:12]
     CACHE.mkdir(parents=True, exist_ok=True)
-    path = CACHE / f"{name}-{len(texts)}.npy"
+    path = CACHE / f"{name}-{len(texts)}-{digest}.npy"
     if path.exists():
         return np.load(path)
-    vectors = SentenceTransformerEmbedder(torch_threads=2).encode(
-        [model_text(t)[:2000] for t in texts], show_progress_bar=True
-    )
+    vectors = SentenceTransformerEmbedder(torch_threads=2).encode(inputs, show_progress_bar=True)
     np.save(path, vectors)
     return vectors
 
@@ -83,22 +93,25 @@ def scores(truth: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
     return normalized_mutual_info_score(truth, labels), adjusted_rand_score(truth, labels)
 
 
-def bertopic_defaults(texts: list[str], vectors: np.ndarray) -> dict[str, float]:
+def bertopic_defaults(
+    texts: list[str], vectors: np.ndarray, seed: int = 42
+) -> dict[str, np.ndarray]:
     from bertopic import BERTopic
     from hdbscan import HDBSCAN
     from umap import UMAP
 
     model = BERTopic(
         umap_model=UMAP(n_neighbors=15, n_components=5, min_dist=0.0, metric="cosine",
-                        random_state=42),
+                        random_state=seed),
         hdbscan_model=HDBSCAN(min_cluster_size=10, prediction_data=True),
     )  # fmt: skip
     topics = np.array(model.fit_transform(texts, vectors)[0])
     reduced = np.array(model.reduce_outliers(texts, topics))
-    return {"topics": topics, "reduced": reduced}  # type: ignore[dict-item]
+    return {"topics": topics, "reduced": reduced}
 
 
-def run_set(name: str, skip_baselines: bool) -> list[dict[str, object]]:
+def fit_cx_text(name: str, seed: int | None = None) -> list[dict[str, object]]:
+    """cx-text's default ThemeModel on one set (UMAP seed `seed`, else the default): two rows."""
     from cx_text.clean import model_text
     from cx_text.embed import SentenceTransformerEmbedder
     from cx_text.settings import ThemeSettings
@@ -107,35 +120,45 @@ def run_set(name: str, skip_baselines: bool) -> list[dict[str, object]]:
     texts, truth = SETS[name]()
     vectors = embed(name, texts)
     docs = [model_text(t) for t in texts]
-    rows: list[dict[str, object]] = []
-    start = time.perf_counter()
     defaults = ThemeSettings()
+    start = time.perf_counter()
     model = ThemeModel(
         outlier_threshold=defaults.outlier_threshold,
         max_parents=defaults.max_parents,
-        random_state=defaults.random_state,
+        random_state=defaults.random_state if seed is None else seed,
         embedder=SentenceTransformerEmbedder(torch_threads=2),
     ).fit(vectors, docs)
     seconds = time.perf_counter() - start
     labels = model.labels_
     parents = np.array([model.themes_["parent"].iloc[t] if t >= 0 else -1 for t in labels])
-    nmi, ari = scores(truth, labels)
-    pnmi, pari = scores(truth, parents)
     unclassified = float(np.mean(labels < 0))
-    rows.append(
-        {
-            "set": name,
-            "method": "cx-text themes",
-            "NMI": nmi,
-            "ARI": ari,
-            "clusters": len(model.themes_),
-            "unclassified": unclassified,
-            "s": seconds,
-        }
-    )
-    rows.append({"set": name, "method": "cx-text parent themes", "NMI": pnmi, "ARI": pari,
-                 "clusters": model.themes_["parent"].nunique(), "unclassified": unclassified,
-                 "s": seconds})  # fmt: skip
+    rows: list[dict[str, object]] = []
+    for method, found, count in (
+        ("cx-text themes", labels, len(model.themes_)),
+        ("cx-text parent themes", parents, model.themes_["parent"].nunique()),
+    ):
+        nmi, ari = scores(truth, found)
+        rows.append({"set": name, "method": method, "NMI": nmi, "ARI": ari, "clusters": count,
+                     "unclassified": unclassified, "s": seconds})  # fmt: skip
+    return rows
+
+
+def seed_spread(rows: list[dict[str, object]]) -> pd.DataFrame:
+    """Mean, standard deviation, min and max of NMI / ARI / clusters per set and method."""
+    frame = pd.DataFrame(rows)
+    spread = frame.groupby(["set", "method"], sort=False).agg(
+        seeds=("seed", "count"),
+        NMI_mean=("NMI", "mean"), NMI_sd=("NMI", "std"), NMI_min=("NMI", "min"),
+        NMI_max=("NMI", "max"), ARI_mean=("ARI", "mean"), ARI_sd=("ARI", "std"),
+        ARI_min=("ARI", "min"), ARI_max=("ARI", "max"), clusters=("clusters", "mean"),
+    )  # fmt: skip
+    return spread.reset_index()
+
+
+def run_set(name: str, skip_baselines: bool) -> list[dict[str, object]]:
+    texts, truth = SETS[name]()
+    vectors = embed(name, texts)
+    rows = fit_cx_text(name)
     if skip_baselines:
         return rows
     k = len(set(truth))
@@ -149,7 +172,14 @@ def run_set(name: str, skip_baselines: bool) -> list[dict[str, object]]:
             "unclassified": 0.0,
         }
     )
-    base = bertopic_defaults(texts, vectors)
+    return rows + baseline_rows(name)
+
+
+def baseline_rows(name: str, seed: int = 42) -> list[dict[str, object]]:
+    """BERTopic defaults, with and without reduce_outliers, on the same embeddings."""
+    texts, truth = SETS[name]()
+    base = bertopic_defaults(texts, embed(name, texts), seed)
+    rows: list[dict[str, object]] = []
     for method, topics in (
         ("BERTopic defaults", base["topics"]),
         ("BERTopic defaults + reduce_outliers", base["reduced"]),
@@ -165,14 +195,23 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sets", default="banking77,airline")
     parser.add_argument("--skip-baselines", action="store_true")
+    parser.add_argument("--seeds", default="", help="comma-separated UMAP seeds: print the spread")
     args = parser.parse_args()
     if not SHARED.exists():
         print(f"{SHARED} not found: nothing to measure", file=sys.stderr)
         return 1
-    rows = []
-    for name in args.sets.split(","):
-        rows.extend(run_set(name, args.skip_baselines))
-    table = pd.DataFrame(rows)
+    rows: list[dict[str, object]] = []
+    if args.seeds:
+        for name in args.sets.split(","):
+            for seed in (int(s) for s in args.seeds.split(",")):
+                rows.extend({**row, "seed": seed} for row in fit_cx_text(name, seed))
+                if not args.skip_baselines:
+                    rows.extend({**row, "seed": seed} for row in baseline_rows(name, seed))
+        table = seed_spread(rows)
+    else:
+        for name in args.sets.split(","):
+            rows.extend(run_set(name, args.skip_baselines))
+        table = pd.DataFrame(rows)
     pd.set_option("display.width", 200)
     pd.set_option("display.max_columns", 20)
     print(table.to_markdown(index=False, floatfmt=".3f") if _has_tabulate() else table)

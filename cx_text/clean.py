@@ -50,16 +50,20 @@ def normalise_text(text: str) -> str:
 
 _URL = re.compile(r"https?://\S+|www\.\S+")
 _HANDLE = re.compile(r"(?<!\w)@\w+")
+# a retweet marker with the handle it credits ("RT @bank:"): quoted text, not the customer's words
+_RETWEET = re.compile(r"(?<!\w)(?:RT|rt)\s*@\w+:?")
 
 
 def model_text(text: str) -> str:
-    """The text as the models see it: URLs and @handles removed, # dropped from hashtags.
+    """The text as the models see it: URLs, @handles and retweet markers removed, # dropped.
 
     Handles name the company addressed, not what the customer says about it; kept, they make
-    themes group by addressee instead of by subject.
+    themes group by addressee instead of by subject. A retweet's "RT @author:" prefix would
+    otherwise make "rt" a top keyword of every theme of shared posts (SentiRuEval: 17% of
+    tweets).
     """
-    text = _HANDLE.sub(" ", _URL.sub(" ", text)).replace("#", " ")
-    return _SPACE.sub(" ", text).strip() or text
+    stripped = _HANDLE.sub(" ", _URL.sub(" ", _RETWEET.sub(" ", text))).replace("#", " ")
+    return _SPACE.sub(" ", stripped).strip() or text
 
 
 def mask_pii(text: str) -> str:

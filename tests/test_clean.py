@@ -18,6 +18,22 @@ def _clean(rows: list[dict[str, str]], **settings: object) -> clean.CleanResult:
     return clean.clean_verbatims(mapped, CleanSettings(**settings), forced_language="en")  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("@united lost my bag again", "lost my bag again"),
+        ("RT @bank_news: #Кредиты в банке http://t.co/x1", "Кредиты в банке"),
+        ("rt @someone card blocked", "card blocked"),
+        ("the ART @gallery was closed", "the ART was closed"),  # not a retweet marker
+        ("RTS are late", "RTS are late"),
+        ("see www.example.com/help for help", "see for help"),
+        ("@united", "@united"),  # nothing else to model: the text stays as it is
+    ],
+)
+def test_model_text_drops_handles_links_and_retweet_markers(raw: str, expected: str) -> None:
+    assert clean.model_text(raw) == expected
+
+
 def _row(i: str, text: str, score: str = "5", customer: str = "c1", day: str = "2026-11-01"):
     return {"id": i, "text": text, "score": score, "customer_id": customer, "date": day}
 

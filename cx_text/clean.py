@@ -181,11 +181,16 @@ def _segment_text_columns(frame: pd.DataFrame) -> list[str]:
 def drop_seen(result: CleanResult, known: pd.DataFrame) -> tuple[CleanResult, int]:
     """Skip verbatims the store already holds; an id stored with other text is a conflict.
 
+    `known` holds the stored verbatim_id and text. Texts are compared by the hash of their
+    model text computed now, not by the hash stored with them: a change to `model_text` between
+    versions (retweet markers dropped, say) must not turn re-delivered verbatims into conflicts.
+
     Returns:
         (the result without seen rows, conflicting ones added to its quarantine; n seen).
     """
     v = result.verbatims
-    stored = dict(zip(known["verbatim_id"], known["text_hash"], strict=True))
+    hashes = [text_hash(model_text(t)) for t in known["text"]]
+    stored = dict(zip(known["verbatim_id"], hashes, strict=True))
     stored_hash = v["verbatim_id"].map(stored)
     seen = stored_hash.notna() & (stored_hash == v["text_hash"])
     conflict = stored_hash.notna() & ~seen

@@ -185,11 +185,11 @@ class Store:
         return VERBATIMS.conform(frame)
 
     def known_verbatims(self, ids: Iterable[str]) -> pd.DataFrame:
-        """verbatim_id and text_hash of stored verbatims among `ids`."""
+        """verbatim_id and (masked) text of stored verbatims among `ids`."""
         table = VERBATIMS_TABLE
         with self.engine.connect() as conn:
             return _select_in(conn, table, "verbatim_id", list(ids),
-                              [table.c.verbatim_id, table.c.text_hash])  # fmt: skip
+                              [table.c.verbatim_id, table.c.text])  # fmt: skip
 
     def append_quarantine(self, conn: Connection, frame: pd.DataFrame, run_id: str) -> None:
         """Record quarantined rows; a row already recorded (same original values) is replaced."""

@@ -99,6 +99,18 @@ def test_empty_text_quarantined_and_conservation() -> None:
     assert counts["read"] == sum(v for k, v in counts.items() if k != "read")
 
 
+def test_drop_seen_compares_stored_texts_by_todays_model_text() -> None:
+    result = _clean([_row("1", "RT @bank: card blocked again"), _row("2", "Great prices"),
+                     _row("3", "New comment")])  # fmt: skip
+    known = pd.DataFrame({"verbatim_id": ["1", "2"],
+                          "text": ["RT @bank: card blocked again", "Great prices!!"]})  # fmt: skip
+    kept, seen = clean.drop_seen(result, known)
+    assert seen == 1  # "1": same text, whatever hash an older version stored for it
+    assert kept.verbatims["verbatim_id"].tolist() == ["3"]
+    assert kept.quarantine["reason"].tolist() == ["conflicting_id"]  # "2": other text
+    assert kept.quarantine["original"].str.contains("Great prices").all()
+
+
 def test_same_id_different_content_is_quarantined_same_content_is_duplicate() -> None:
     rows = [
         _row("1", "App crashes"),

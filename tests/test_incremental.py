@@ -168,3 +168,22 @@ def test_killed_nightly_leaves_no_duplicate_and_no_loss(env, tmp_path: Path) -> 
     verbatims, assignments = _stored(settings)
     assert len(verbatims) == len(corpus) and verbatims["verbatim_id"].is_unique
     assert set(assignments["verbatim_id"]) == set(corpus["id"])
+
+
+def test_re_delivered_verbatims_are_seen_when_the_stored_hash_is_from_an_older_model_text(
+    env, tmp_path: Path
+) -> None:
+    """An upgrade that changes `model_text` changes text hashes; stored verbatims stay 'seen'."""
+    import sqlalchemy as sa
+
+    settings, path, corpus = env
+    job.backfill([str(path)], WEEKS[0], WEEKS[3], tmp_path / "bf", settings)
+    store = Store(settings.store_url_value)
+    try:
+        with store.engine.begin() as conn:
+            conn.execute(sa.text("UPDATE verbatims SET text_hash = 'hash by an older version'"))
+    finally:
+        store.close()
+    again = job.nightly([str(path)], tmp_path / "n", settings)
+    assert again["counts"]["already_seen"] == len(corpus)
+    assert again["counts"]["themed"] == 0 and again["counts"]["quarantined"] == 0

@@ -82,6 +82,9 @@ def run_pipeline(frame: pd.DataFrame, work: Path, name: str) -> Path:
     print(f"counts: {counts}", file=sys.stderr)
     print(f"overall NPS: {record['nps']}", file=sys.stderr)
     print(f"timings (s): {record['timings']}", file=sys.stderr)
+    themes = pd.read_csv(out / "assignments.csv")["theme_id"]
+    print(f"themes: {themes[themes != 'unclassified'].nunique()}, "
+          f"unclassified: {(themes == 'unclassified').mean():.1%}", file=sys.stderr)  # fmt: skip
     return out
 
 

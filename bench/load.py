@@ -65,11 +65,11 @@ def make_verbatims(n: int, seed: int = 0, end: pd.Timestamp | None = None) -> pd
 def _patch_embedder(real: bool) -> str:
     if real:
         return "real (all-MiniLM-L6-v2 + navec for Russian)"
-    from cx_text import discover
+    from cx_text import theming
     from tests.conftest import HashingEmbedder
 
     embedder = HashingEmbedder()
-    discover.make_embedder = lambda model, settings: embedder  # type: ignore[assignment]
+    theming.make_embedder = lambda model, settings: embedder  # type: ignore[assignment]
     return HASHING
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +31,13 @@ import yaml
 from pydantic import BaseModel, Field, ValidationError
 
 from cx_text import outputs
-from cx_text.schemas import UNCLASSIFIED
+from cx_text.clean import model_text, text_hash
+from cx_text.embed import Embedder
+from cx_text.embedding_cache import EmbeddingCache
+from cx_text.schemas import ASSIGNMENTS, MENTIONS, THEMES, UNCLASSIFIED
+from cx_text.settings import Settings
+from cx_text.theme_tables import Discovery
+from cx_text.theming import groups_of
 
 
 class OverrideError(ValueError):
@@ -168,3 +175,57 @@ def _add_theme(
 
 def ignored(o: Overrides) -> set[str]:
     return set(o.ignore)
+
+
+def apply_to_run(
+    found: Discovery,
+    verbatims: pd.DataFrame,
+    settings: Settings,
+    cache: EmbeddingCache,
+    spec: Overrides,
+    known_ids: set[str],
+    embedders: dict[str, Embedder] | None = None,
+) -> Discovery:
+    """The analyst's themes.yaml applied to a run's tables (the store keeps the model's view).
+
+    Raises:
+        OverrideError: the file names theme ids that do not exist.
+    """
+    validate(spec, known_ids | set(found.themes["theme_id"]), str(settings.overrides_file))
+    themes, assignments, mentions = apply_merge_rename(
+        found.themes, found.assignments, found.mentions, spec
+    )
+    if spec.split or spec.seed_themes:
+        themes, assignments = _seeds_per_group(themes, assignments, verbatims, settings, cache,
+                                               spec, embedders)  # fmt: skip
+    return replace(found, themes=THEMES.conform(themes),
+                   assignments=ASSIGNMENTS.conform(assignments),
+                   mentions=MENTIONS.conform(mentions))  # fmt: skip
+
+
+def _seeds_per_group(
+    themes: pd.DataFrame,
+    assignments: pd.DataFrame,
+    verbatims: pd.DataFrame,
+    settings: Settings,
+    cache: EmbeddingCache,
+    spec: Overrides,
+    embedders: dict[str, Embedder] | None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Seed phrases work per language group, in that group's embedding space only."""
+    parts = []
+    for group in groups_of(verbatims, settings, embedders):
+        rows = assignments[assignments["verbatim_id"].isin(group.frame["verbatim_id"])]
+        if rows.empty:
+            continue
+        text = group.frame.set_index("verbatim_id")["text"]
+        hashes = [text_hash(model_text(text[v])) for v in rows["verbatim_id"]]
+        known = cache.lookup(group.embedder.model_id, hashes)
+        themes, part = apply_seeds(
+            themes, rows, spec, np.vstack([known[h] for h in hashes]),
+            rows["confidence"].to_numpy(dtype=float), group.embedder.encode,
+        )  # fmt: skip
+        parts.append(part)
+    out = pd.concat(parts, ignore_index=True) if parts else assignments
+    themes["size"] = themes["theme_id"].map(out["theme_id"].value_counts()).fillna(0).astype(int)
+    return themes, out

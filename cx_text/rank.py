@@ -8,12 +8,13 @@ returns a new frame; nothing is written here.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from cx_text import nps
+from cx_text import nps, trends
 from cx_text.schemas import (
     BACKLOG,
     FOLLOWUP,
@@ -22,11 +23,10 @@ from cx_text.schemas import (
     UNCLASSIFIED,
     VERBATIMS,
 )
-from cx_text.settings import RankSettings
+from cx_text.settings import RankSettings, Settings
 
 DEFAULT_SEGMENTS = ("touchpoint", "source", "channel")
 N_QUOTES = 3
-QUOTE_CHARS = 300
 # roles whose verbatims make the most useful quotes in a fix-it ticket
 _QUOTE_ROLES = ("detractor", "complaint")
 
@@ -180,28 +180,20 @@ def backlog_themes(ranked: pd.DataFrame, settings: RankSettings) -> pd.DataFrame
 
 
 def top_quotes(
-    verbatims: pd.DataFrame, assignments: pd.DataFrame, theme_ids: list[str], n: int = N_QUOTES
+    verbatims: pd.DataFrame,
+    assignments: pd.DataFrame,
+    theme_ids: list[str],
+    mentions: pd.DataFrame | None = None,
+    n: int = N_QUOTES,
 ) -> dict[str, list[str]]:
-    """Up to `n` quotes per theme from its most confident primary assignments.
+    """Up to `n` quotes per theme, picked as the report picks them (`trends.pick_examples`).
 
-    Detractors and complaints come first (they say what to fix). Long texts are cut to
-    QUOTE_CHARS characters.
+    Detractors and complaints come first (they say what to fix), then primary assignments,
+    then the most confident.
     """
-    text = verbatims[["verbatim_id", "text", "role"]].astype({"verbatim_id": str})
-    rows = assignments[assignments["theme_id"].isin(theme_ids)].astype({"verbatim_id": str})
-    rows = rows.merge(text, on="verbatim_id")
-    rows = rows[rows["text"].fillna("").str.strip() != ""]
-    rows = rows.assign(_other_role=~rows["role"].isin(_QUOTE_ROLES))
-    rows = rows.sort_values(
-        ["_other_role", "confidence", "verbatim_id"], ascending=[True, False, True]
-    )
-    quotes = rows.groupby("theme_id", sort=False).head(n)
-    clipped = quotes["text"].map(_clip)
-    return {str(t): clipped[quotes["theme_id"] == t].tolist() for t in quotes["theme_id"].unique()}
-
-
-def _clip(text: str) -> str:
-    return text if len(text) <= QUOTE_CHARS else text[: QUOTE_CHARS - 1].rstrip() + "…"
+    candidates = trends.example_candidates(verbatims, assignments, mentions)
+    candidates = candidates[candidates["theme_id"].isin(theme_ids)]
+    return {t: trends.pick_examples(candidates, t, n, _QUOTE_ROLES) for t in theme_ids}
 
 
 def tracker_priority(position: int, significant: bool) -> str:
@@ -271,6 +263,7 @@ def backlog_json(
     verbatims: pd.DataFrame,
     assignments: pd.DataFrame,
     settings: RankSettings,
+    mentions: pd.DataFrame | None = None,
 ) -> list[dict[str, Any]]:
     """Backlog items for any issue tracker, keyed by the stable cx_theme_id (upsert on it).
 
@@ -279,7 +272,7 @@ def backlog_json(
         summary, description, labels (list), priority, quotes and figures (numbers, None for n/a).
     """
     themes = backlog_themes(ranked, settings)
-    quotes = top_quotes(verbatims, assignments, themes["theme_id"].astype(str).tolist())
+    quotes = top_quotes(verbatims, assignments, themes["theme_id"].astype(str).tolist(), mentions)
     items = []
     for position, row in enumerate(themes.astype(object).to_dict("records"), start=1):
         theme_id, said = str(row["theme_id"]), quotes.get(str(row["theme_id"]), [])
@@ -297,18 +290,12 @@ def backlog_json(
     return items
 
 
-def backlog_items(
-    ranked: pd.DataFrame,
-    verbatims: pd.DataFrame,
-    assignments: pd.DataFrame,
-    settings: RankSettings,
-) -> pd.DataFrame:
-    """Backlog items as a frame Jira's CSV importer accepts (schema BACKLOG).
+def backlog_items(items: list[dict[str, Any]]) -> pd.DataFrame:
+    """`backlog_json` items as a frame Jira's CSV importer accepts (schema BACKLOG).
 
     Columns Summary, Description (multi-line), Labels ('cx-text,theme-T001'), Priority
     (see `tracker_priority`) and cx_theme_id, the stable key to map onto a custom field.
     """
-    items = backlog_json(ranked, verbatims, assignments, settings)
     frame = pd.DataFrame(
         {
             "Summary": [i["summary"] for i in items],
@@ -345,3 +332,52 @@ def followup_list(
     rows = rows.sort_values(["rank", "created_at", "verbatim_id"], ascending=[True, False, True])
     rows = rows.drop_duplicates(["theme_id", "customer_id"])
     return FOLLOWUP.conform(rows[FOLLOWUP.names])
+
+
+# --------------------------------------------------------------------------- all tables
+
+
+@dataclass(frozen=True)
+class Tables:
+    """The figures stage's tables: the ranked table, its views, segments, backlog, follow-up."""
+
+    themes: pd.DataFrame  # THEME_TABLE, ranked
+    parent_themes: pd.DataFrame
+    top_detractor_themes: pd.DataFrame
+    top_promoter_themes: pd.DataFrame
+    passive_themes: pd.DataFrame
+    themes_by_segment: pd.DataFrame
+    backlog: pd.DataFrame
+    backlog_json: list[dict[str, Any]]
+    followup: pd.DataFrame
+    complaint_links: pd.DataFrame
+
+
+def rank_tables(
+    verbatims: pd.DataFrame,
+    assignments: pd.DataFrame,
+    mentions: pd.DataFrame | None,
+    themes: pd.DataFrame | None,
+    settings: Settings,
+    ignored: set[str] | frozenset[str] = frozenset(),
+) -> Tables:
+    """Per-theme NPS figures, the ranked table, its views, segments, backlog and follow-up.
+
+    Themes the analyst ignores keep their verbatims but leave every ranking.
+    """
+    a, m, r = assignments, mentions, settings.rank
+    figures = nps.theme_figures(verbatims, a, settings.nps, m, themes)
+    ranked = rank_themes(figures[~figures["theme_id"].isin(ignored)], r)
+    items = backlog_json(ranked, verbatims, a, r, m)
+    return Tables(
+        themes=ranked,
+        parent_themes=nps.parent_theme_figures(verbatims, a, settings.nps, m, themes),
+        top_detractor_themes=detractor_view(ranked, r),
+        top_promoter_themes=promoter_view(ranked, nps.overall_nps(verbatims), r),
+        passive_themes=passive_view(ranked, r),
+        themes_by_segment=segment_breakdown(verbatims, a, m, r),
+        backlog=backlog_items(items),
+        backlog_json=items,
+        followup=followup_list(ranked, verbatims, a, r),
+        complaint_links=nps.link_complaints(verbatims, settings.nps.complaint_link_days),
+    )

@@ -1,8 +1,8 @@
 """The report: one self-contained report.html (plotly charts, opens offline) and report.md.
 
-`build_report` takes exactly what `cx-text run` has at hand (verbatims, assignments, mentions,
-the ranked theme table, the segment table, run counts, settings) and returns a `ReportBundle`;
-`write_report` is the thin writer. Every text that comes from customers or analysts (verbatims,
+`build_report` renders finished tables (the ranked table and its views, the weekly figures and
+alerts of the analytics stage) into a `ReportBundle`; it computes nothing. The output catalogue
+writes the bundle. Every text that comes from customers or analysts (verbatims,
 labels, keywords) is escaped: jinja2 autoescaping in HTML, `trends.markdown_text` on every
 Markdown expression, and HTML-escaped labels in the plotly figures (plotly renders its labels
 as pseudo-HTML and decodes the entities back to text).
@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import html
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -23,7 +22,8 @@ from markupsafe import Markup
 from plotly.offline import get_plotlyjs
 from plotly.subplots import make_subplots
 
-from cx_text import nps, outputs, rank, trends
+from cx_text import nps, rank, trends
+from cx_text.analytics import Analytics
 from cx_text.schemas import UNCLASSIFIED
 from cx_text.settings import Settings
 
@@ -160,19 +160,15 @@ UI: dict[str, dict[str, str]] = {
 COUNT_KEYS = ("read", "already_seen", "themed", "quarantined", "duplicates", "non_answers")
 
 
-@dataclass
+@dataclass(frozen=True)
 class ReportBundle:
-    """Everything the report stage produces; `write_report` writes it."""
+    """The rendered report: what the catalogue writes as report.html, report.md and alerts.*"""
 
     html: str
     markdown: str
-    alerts: pd.DataFrame  # ALERTS of the report week
     alerts_json: list[dict[str, Any]]
     alerts_markdown: str
-    weekly: pd.DataFrame  # THEME_WEEKS
-    weekly_nps: pd.DataFrame  # WEEKLY_NPS
     language: str
-    as_of_week: pd.Timestamp | None
 
 
 # --------------------------------------------------------------------------- formatting
@@ -451,17 +447,14 @@ def report_context(
     verbatims: pd.DataFrame,
     assignments: pd.DataFrame,
     mentions: pd.DataFrame | None,
-    ranked: pd.DataFrame,
-    segments: pd.DataFrame,
+    tables: rank.Tables,
     counts: dict[str, int],
     settings: Settings,
     current: ReportWeek,
 ) -> dict[str, Any]:
     """Everything both templates show, as plain values (numbers unformatted)."""
     candidates = trends.example_candidates(verbatims, assignments, mentions)
-    overall = nps.overall_nps(verbatims)
-    detractors = rank.detractor_view(ranked, settings.rank)
-    promoters = rank.promoter_view(ranked, overall, settings.rank)
+    ranked = tables.themes
     chart_themes = impact_themes(ranked)
     alerts = _records(current.alerts)
     return {
@@ -472,11 +465,17 @@ def report_context(
         "alerts": alerts,
         "alert_texts": [trends.describe_alert(a, current.language) for a in alerts],
         "alert_names": trends.ALERT_TEXT[current.language],
-        "top_detractor": theme_cards(detractors, current.themes, candidates, _DETRACTOR_QUOTES),
-        "top_promoter": theme_cards(promoters, current.themes, candidates, ("promoter",)),
+        "top_detractor": theme_cards(
+            tables.top_detractor_themes, current.themes, candidates, _DETRACTOR_QUOTES
+        ),
+        "top_promoter": theme_cards(
+            tables.top_promoter_themes, current.themes, candidates, ("promoter",)
+        ),
         "impact": _records(chart_themes),
         "trends": _trend_rows(current.themes, trend_themes(current.themes, current.alerts)),
-        "heatmap": heatmap_rows(touchpoint_grid(segments, chart_themes), chart_themes),
+        "heatmap": heatmap_rows(
+            touchpoint_grid(tables.themes_by_segment, chart_themes), chart_themes
+        ),
         "counts": [(k, counts[k]) for k in COUNT_KEYS if k in counts],
         "min_segment_size": settings.rank.min_segment_size,
     }
@@ -532,56 +531,40 @@ def build_report(
     verbatims: pd.DataFrame,
     assignments: pd.DataFrame,
     mentions: pd.DataFrame | None,
-    ranked: pd.DataFrame,
-    segments: pd.DataFrame,
+    tables: rank.Tables,
+    analytics: Analytics,
     counts: dict[str, int],
     settings: Settings,
-    as_of_week: Any = None,
 ) -> ReportBundle:
-    """The weekly tables, the report week's alerts and the HTML and Markdown report.
+    """The HTML and Markdown report and the alert texts, rendered from finished tables.
 
     Args:
         verbatims: VERBATIMS frame (every accepted verbatim, non-answers included).
         assignments: ASSIGNMENTS frame.
         mentions: MENTIONS frame (or None: primary themes only).
-        ranked: the ranked theme table (`rank.rank_themes`); its themes are the report's.
-        segments: THEMES_BY_SEGMENT frame (`rank.segment_breakdown`).
+        tables: the ranked table, its views and the segment table (`rank.rank_tables`).
+        analytics: weekly figures and the report week's alerts (`analytics.weekly_analytics`).
         counts: the run's counts (read, themed, quarantined, duplicates, non_answers).
-        settings: report (language, weeks, alert thresholds) and rank (top_n) settings.
-        as_of_week: the report week ('2026-W46', a date or a timestamp); default the latest.
-
-    Returns:
-        A ReportBundle; `write_report` writes it, `notify` posts its alerts.
+        settings: report (language, weeks) and rank settings.
     """
     language = report_language(verbatims, settings.report.language)
-    themes = [t for t in ranked["theme_id"].astype(str) if t != UNCLASSIFIED]
-    labels = dict(zip(ranked["theme_id"].astype(str), ranked["label"].astype(str), strict=True))
-    weekly = trends.weekly_theme_figures(verbatims, assignments, mentions, themes, labels)
-    weekly_nps = trends.weekly_nps(verbatims)
-    week = trends.latest_week(weekly_nps) if as_of_week is None else trends.parse_week(as_of_week)
-    alerts = trends.detect_alerts(weekly, settings.report, week)
-    alerts = trends.add_examples(alerts, verbatims, assignments, mentions)
+    week = analytics.week
     current = ReportWeek(
         language=language,
         week=week,
-        themes=_window(weekly, week, settings.report.weeks),
-        nps=_window(weekly_nps, week, settings.report.weeks),
-        alerts=alerts,
+        themes=_window(analytics.weekly, week, settings.report.weeks),
+        nps=_window(analytics.weekly_nps, week, settings.report.weeks),
+        alerts=analytics.alerts,
     )
-    context = report_context(
-        verbatims, assignments, mentions, ranked, segments, counts, settings, current
-    )
-    html_text, markdown = render(context, language, chart_snippets(ranked, segments, current))
+    context = report_context(verbatims, assignments, mentions, tables, counts, settings, current)
+    charts = chart_snippets(tables.themes, tables.themes_by_segment, current)
+    html_text, markdown = render(context, language, charts)
     return ReportBundle(
         html=html_text,
         markdown=markdown,
-        alerts=alerts,
-        alerts_json=trends.alerts_json(alerts, language),
-        alerts_markdown=trends.alerts_markdown(alerts, language, week),
-        weekly=weekly,
-        weekly_nps=weekly_nps,
+        alerts_json=trends.alerts_json(analytics.alerts, language),
+        alerts_markdown=trends.alerts_markdown(analytics.alerts, language, week),
         language=language,
-        as_of_week=week,
     )
 
 
@@ -591,32 +574,3 @@ def _window(weekly: pd.DataFrame, week: pd.Timestamp | None, weeks: int) -> pd.D
         return weekly
     span = pd.Timedelta(weeks=max(weeks, 1) - 1)
     return weekly[weekly["week"].between(week - span, week)]
-
-
-def write_report(bundle: ReportBundle, out_dir: Path) -> list[Path]:
-    """Write report.html, report.md, alerts.json, alerts.md, theme_weeks.csv, weekly_nps.csv."""
-    return [
-        outputs.write_text(bundle.html, out_dir / "report.html"),
-        outputs.write_text(bundle.markdown, out_dir / "report.md"),
-        outputs.write_json(bundle.alerts_json, out_dir / "alerts.json"),
-        outputs.write_text(bundle.alerts_markdown, out_dir / "alerts.md"),
-        outputs.write_csv(bundle.weekly, out_dir / "theme_weeks.csv"),
-        outputs.write_csv(bundle.weekly_nps, out_dir / "weekly_nps.csv"),
-    ]
-
-
-def notify(bundle: ReportBundle, settings: Settings) -> int | None:
-    """Post the report week's alerts to settings.report.webhook_url (when set and non-empty).
-
-    Returns:
-        The HTTP status, or None when nothing was posted.
-
-    Raises:
-        trends.WebhookError: the webhook failed (its URL is never shown).
-    """
-    url = settings.report.webhook_url
-    if url is None:
-        return None
-    return trends.post_alerts(
-        url.get_secret_value(), bundle.alerts, settings.report.webhook_timeout, bundle.language
-    )

@@ -18,49 +18,41 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from cx_text.schemas import VERBATIMS
+from cx_text.schemas import ASSIGNMENTS, MENTIONS, QUARANTINE, RAW_TEXTS, VERBATIMS, TableSchema
 from cx_text.settings import redact, safe_url
 
 META = sa.MetaData()
 
-VERBATIMS_TABLE = sa.Table(
-    "verbatims",
-    META,
-    sa.Column("verbatim_id", sa.String, primary_key=True),
-    sa.Column("source", sa.String),
-    sa.Column("text", sa.Text),
-    sa.Column("score", sa.Float),
-    sa.Column("scale", sa.String),
-    sa.Column("role", sa.String),
-    sa.Column("created_at", sa.DateTime),
-    sa.Column("customer_id", sa.String),
-    sa.Column("touchpoint", sa.String),
-    sa.Column("channel", sa.String),
-    sa.Column("language", sa.String),
-    sa.Column("is_non_answer", sa.Boolean),
-    sa.Column("is_long", sa.Boolean),
-    sa.Column("text_hash", sa.String),
-    sa.Column("segments", sa.Text),  # JSON object of segment columns
-    sa.Column("run_id", sa.String),
-)
+_SQL_TYPES: dict[str, Any] = {"string": sa.String, "float": sa.Float, "int": sa.Integer,
+                              "bool": sa.Boolean, "datetime": sa.DateTime}  # fmt: skip
+# free text gets TEXT, not VARCHAR (PostgreSQL has no length limit on either; others may)
+_TEXT_COLUMNS = {"text", "original", "raw_text", "sentence"}
+
+
+def schema_table(
+    schema: TableSchema,
+    keys: tuple[str, ...] = (),
+    only: tuple[str, ...] | None = None,
+    extra: tuple[sa.Column, ...] = (),
+    first: tuple[sa.Column, ...] = (),
+) -> sa.Table:
+    """The store table of a declared schema: `first`, its columns (or `only` these), `extra`."""
+    columns = [
+        sa.Column(c.name, sa.Text if c.name in _TEXT_COLUMNS else _SQL_TYPES[c.dtype],
+                  primary_key=c.name in keys)
+        for c in schema.columns if only is None or c.name in only
+    ]  # fmt: skip
+    return sa.Table(schema.name, META, *first, *columns, *extra)
+
+
+VERBATIMS_TABLE = schema_table(
+    VERBATIMS, keys=("verbatim_id",),
+    extra=(sa.Column("segments", sa.Text),  # JSON object of segment columns
+           sa.Column("run_id", sa.String)),
+)  # fmt: skip
 # unmasked texts, only with clean.keep_raw_text; nothing reads them back into a run's outputs
-RAW_TEXTS_TABLE = sa.Table(
-    "raw_texts",
-    META,
-    sa.Column("verbatim_id", sa.String, primary_key=True),
-    sa.Column("raw_text", sa.Text),
-)
-QUARANTINE_TABLE = sa.Table(
-    "quarantine",
-    META,
-    sa.Column("run_id", sa.String),
-    sa.Column("input_file", sa.String),
-    sa.Column("row_number", sa.Integer),
-    sa.Column("reason", sa.String),
-    sa.Column("detail", sa.String),
-    sa.Column("verbatim_id", sa.String),
-    sa.Column("original", sa.Text),
-)
+RAW_TEXTS_TABLE = schema_table(RAW_TEXTS, keys=("verbatim_id",))
+QUARANTINE_TABLE = schema_table(QUARANTINE, first=(sa.Column("run_id", sa.String),))
 RUNS_TABLE = sa.Table(
     "runs",
     META,
@@ -77,23 +69,11 @@ EMBEDDINGS_TABLE = sa.Table(
     sa.Column("text_hash", sa.String, primary_key=True),
     sa.Column("vector", sa.LargeBinary),
 )
-ASSIGNMENTS_TABLE = sa.Table(
-    "assignments",
-    META,
-    sa.Column("verbatim_id", sa.String, primary_key=True),
-    sa.Column("theme_id", sa.String),
-    sa.Column("confidence", sa.Float),
-    sa.Column("model_version", sa.String),
-    sa.Column("run_id", sa.String),
-)
-MENTIONS_TABLE = sa.Table(
-    "mentions",
-    META,
-    sa.Column("verbatim_id", sa.String),
-    sa.Column("theme_id", sa.String),
-    sa.Column("sentence", sa.Text),
-    sa.Column("confidence", sa.Float),
-)
+ASSIGNMENTS_TABLE = schema_table(
+    ASSIGNMENTS, keys=("verbatim_id",), only=("verbatim_id", "theme_id", "confidence"),
+    extra=(sa.Column("model_version", sa.String), sa.Column("run_id", sa.String)),
+)  # fmt: skip
+MENTIONS_TABLE = schema_table(MENTIONS)
 THEMES_TABLE = sa.Table(
     "themes",
     META,

@@ -21,8 +21,13 @@ import numpy as np
 import pandas as pd
 
 from cx_text.lemmas import LemmaTokenizer, content_words, label_phrase
+from cx_text.settings import ThemeSettings
 
 log = logging.getLogger("cx_text")
+# the `[themes]` settings a ThemeModel takes: declared (with defaults and bounds) once, there
+PARAMS = ("min_cluster_size", "n_neighbors", "n_components", "random_state", "outlier_threshold",
+          "max_parents", "n_keywords", "n_examples")  # fmt: skip
+_DEFAULTS = ThemeSettings()
 
 OUTLIER = -1
 _REFINE_ITERATIONS = 10
@@ -360,39 +365,34 @@ class ThemeModel:
         themes_: one row per theme: topic, label, keywords, size, examples, parent, parent_label.
     """
 
-    def __init__(
-        self,
-        min_cluster_size: int | None = None,
-        n_neighbors: int = 15,
-        n_components: int = 5,
-        random_state: int = 42,
-        outlier_threshold: float = 0.3,
-        max_parents: int = 15,
-        n_keywords: int = 10,
-        n_examples: int = 5,
-        embedder: Any = None,
-    ) -> None:
-        self.min_cluster_size = min_cluster_size
-        self.n_neighbors = n_neighbors
-        self.n_components = n_components
-        self.random_state = random_state
-        self.outlier_threshold = outlier_threshold
-        self.max_parents = max_parents
-        self.n_keywords = n_keywords
-        self.n_examples = n_examples
+    min_cluster_size: int | None
+    n_neighbors: int
+    n_components: int
+    random_state: int
+    outlier_threshold: float
+    max_parents: int
+    n_keywords: int
+    n_examples: int
+
+    def __init__(self, embedder: Any = None, **params: Any) -> None:
+        unknown = set(params) - set(PARAMS)
+        if unknown:
+            raise TypeError(f"ThemeModel got unknown parameters {sorted(unknown)}")
+        for name in PARAMS:  # stored as given; checked against ThemeSettings' bounds in fit
+            setattr(self, name, params.get(name, getattr(_DEFAULTS, name)))
         self.embedder = embedder
 
+    @classmethod
+    def from_settings(cls, settings: ThemeSettings, embedder: Any = None) -> ThemeModel:
+        """A model with the hyperparameters of a `[themes]` settings section."""
+        return cls(embedder=embedder, **{name: getattr(settings, name) for name in PARAMS})
+
     def _params(self) -> dict[str, Any]:
-        return {
-            "min_cluster_size": self.min_cluster_size,
-            "n_neighbors": self.n_neighbors,
-            "n_components": self.n_components,
-            "random_state": self.random_state,
-            "outlier_threshold": self.outlier_threshold,
-            "max_parents": self.max_parents,
-            "n_keywords": self.n_keywords,
-            "n_examples": self.n_examples,
-        }
+        return {name: getattr(self, name) for name in PARAMS}
+
+    def _check_params(self) -> None:
+        """The same bounds as the settings file (raises pydantic's ValidationError)."""
+        ThemeSettings.model_validate(self._params())
 
     def _min_cluster_size(self, n_docs: int) -> int:
         """The setting, else scaled with the corpus by the embedder's divisor (if it has one)."""
@@ -462,6 +462,7 @@ class ThemeModel:
         """
         if len(docs) != len(embeddings):
             raise ValueError("docs and embeddings differ in length")
+        self._check_params()
         n_docs = len(docs)
         mcs = self._min_cluster_size(n_docs)
         if n_docs < max(2 * mcs, 10):

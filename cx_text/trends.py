@@ -14,16 +14,13 @@ Week-over-week tests, each against the previous calendar week:
 Alerts of a week (`detect_alerts`): `share_rise` (share up with BH q < report.alert_fdr),
 `new_theme` (at most one verbatim in all earlier weeks of the window and at least
 report.alert_min_new_theme_size in the week) and `detractor_jump` (detractor rate up with q <
-alert_fdr). Nothing here reads or writes files; `post_alerts` is the one network call.
+alert_fdr). Nothing here reads or writes files or calls the network (see `cx_text.notify`).
 """
 
 from __future__ import annotations
 
-import json
 import math
 import re
-import urllib.error
-import urllib.request
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -40,13 +37,6 @@ ALERT_TYPES = ("new_theme", "share_rise", "detractor_jump")
 NEW_THEME_MAX_BEFORE = 1
 N_EXAMPLES = 2
 EXAMPLE_CHARS = 300
-# Slack accepts at most 50 blocks per message: a header, the alerts, a closing context line
-MAX_SLACK_ALERTS = 40
-
-
-class WebhookError(RuntimeError):
-    """The alert webhook could not be reached or answered with an error (URL never shown)."""
-
 
 # --------------------------------------------------------------------------- weeks
 
@@ -585,73 +575,3 @@ def alerts_markdown(alerts: pd.DataFrame, language: str = "en", week: Any = None
         lines.append(f"- **{markdown_text(head)}** {markdown_text(what)}")
         lines += [f"  > {markdown_text(row[k])}" for k in ("example_1", "example_2") if row[k]]
     return "\n".join(lines) + "\n"
-
-
-# --------------------------------------------------------------------------- webhook
-
-
-def _slack_escape(text: Any) -> str:
-    """Slack mrkdwn control characters as the entities Slack expects."""
-    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def slack_payload(alerts: pd.DataFrame, language: str = "en") -> dict[str, Any]:
-    """A Slack-compatible message: {"text": summary, "blocks": [header, one section per alert]}."""
-    words = ALERT_TEXT.get(language, ALERT_TEXT["en"])
-    title = words["title"].format(n=len(alerts), week=week_label(latest_week(alerts)))
-    blocks: list[dict[str, Any]] = [
-        {"type": "header", "text": {"type": "plain_text", "text": title[:150]}}
-    ]
-    records = alerts.astype(object).to_dict("records")
-    for row in records[:MAX_SLACK_ALERTS]:
-        quotes = "\n".join(f"> {_slack_escape(row[k])}" for k in ("example_1", "example_2")
-                           if row[k])  # fmt: skip
-        text = (
-            f"*{_slack_escape(words.get(str(row['alert_type']), row['alert_type']))}: "
-            f"{_slack_escape(row['label'])}* (`{_slack_escape(row['theme_id'])}`)\n"
-            f"{_slack_escape(describe_alert(row, language))}\n{quotes}"
-        )
-        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": text[:2900]}})
-    if len(records) > MAX_SLACK_ALERTS:
-        more = words["more"].format(n=len(records) - MAX_SLACK_ALERTS)
-        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": more}]})
-    return {"text": title, "blocks": blocks}
-
-
-def post_alerts(
-    url: str, alerts: pd.DataFrame, timeout: float = 10.0, language: str = "en"
-) -> int | None:
-    """POST the alerts to a Slack-compatible incoming webhook as JSON.
-
-    Nothing is posted when there are no alerts.
-
-    Args:
-        url: the webhook URL (http or https); a secret, never included in errors.
-        alerts: an ALERTS frame.
-        timeout: seconds to wait for the server.
-        language: language of the message text.
-
-    Returns:
-        The HTTP status, or None when there was nothing to post.
-
-    Raises:
-        WebhookError: a non-http(s) URL, a network error or an HTTP error status.
-    """
-    if alerts.empty:
-        return None
-    if not url.lower().startswith(("http://", "https://")):
-        raise WebhookError("alert webhook URL must start with http:// or https://")
-    body = json.dumps(slack_payload(alerts, language), ensure_ascii=False).encode("utf-8")
-    request = urllib.request.Request(
-        url, data=body, method="POST", headers={"Content-Type": "application/json; charset=utf-8"}
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            return int(response.status)
-    except urllib.error.HTTPError as exc:
-        raise WebhookError(f"alert webhook answered HTTP {exc.code}") from None
-    except (urllib.error.URLError, TimeoutError, OSError) as exc:
-        reason = getattr(exc, "reason", exc)
-        raise WebhookError(f"alert webhook not reachable: {reason}") from None
-    except ValueError:  # http.client.InvalidURL and friends quote the whole URL
-        raise WebhookError("alert webhook URL is not valid") from None

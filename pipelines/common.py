@@ -17,40 +17,41 @@ from prefect.tasks import exponential_backoff
 from prefect.utilities.callables import get_call_parameters
 from pydantic import SecretStr
 
-from cx_text import discover, embed, ingest
-from cx_text.job import Timer
+from cx_text import embed, ingest, theming
 from cx_text.parallel import FanOut
+from cx_text.runner import Timer
 from cx_text.settings import DaskSettings, EmbeddingSettings, Settings, load_settings
+from cx_text.stages import Added, RunContext, RunState, Stage
 from cx_text.trends import markdown_text
 
 T = TypeVar("T")
-# reading sources is the step that meets flaky networks and databases
-RETRIED_STAGES = {"read": 3}
-
-
-# Stages whose heavy work runs as one task per chunk (`embed-chunk`, `assign-chunk`): the stage
-# itself runs in the flow, which submits the chunk tasks. A task submitted from inside another
-# task carries its parent's parameters along (a store connection here), which cannot be sent
-# to a Dask worker.
-FANNED_OUT_STAGES = {"assign", "themes"}
 
 
 class TaskTimer(Timer):
-    """Runs each cx-text stage as a Prefect task named after the stage (chunked ones as chunks)."""
+    """Runs each declared stage as a Prefect task named after it, with the stage's retries.
 
-    def call(self, name: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        if name in FANNED_OUT_STAGES:
-            return super().call(name, fn, *args, **kwargs)
-        retries = RETRIED_STAGES.get(name, 0)
-        stage = task(
-            name=name,
-            retries=retries,
-            retry_delay_seconds=exponential_backoff(backoff_factor=5) if retries else 0,
+    A stage that fans out (`Stage.fan_out`: embedding and assignment chunks) runs in the flow
+    and submits its chunk tasks itself: a task submitted from inside another task would carry
+    its parent's parameters along. A task's only parameter is the run state: the context (the
+    store connection, the embedding cache) stays in the closure, never in task parameters.
+    """
+
+    def run(self, stage: Stage, ctx: RunContext, state: RunState) -> Added:
+        if stage.fan_out:
+            return super().run(stage, ctx, state)
+
+        def body(state: RunState) -> Added:
+            return stage.fn(ctx, state)
+
+        as_task = task(
+            name=stage.name,
+            retries=stage.retries,
+            retry_delay_seconds=exponential_backoff(backoff_factor=5) if stage.retries else 0,
             retry_condition_fn=worth_retrying,
             cache_policy=NO_CACHE,
-        )(fn)
-        with self.stage(name):
-            return stage(*args, **kwargs)
+        )(body)
+        with self.stage(stage.name):
+            return as_task(state)
 
 
 def worth_retrying(task: Any, task_run: Any, state: Any) -> bool:
@@ -78,12 +79,12 @@ def embed_chunk(
 def assign_chunk(
     embeddings: np.ndarray, centres: np.ndarray, threshold: float
 ) -> tuple[np.ndarray, np.ndarray]:
-    return discover.assign_chunk(embeddings, centres, threshold)
+    return theming.assign_chunk(embeddings, centres, threshold)
 
 
 CHUNK_TASKS: dict[Callable[..., Any], Any] = {
     embed.embed_chunk: embed_chunk,
-    discover.assign_chunk: assign_chunk,
+    theming.assign_chunk: assign_chunk,
 }
 
 

@@ -24,7 +24,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from cx_text import clean, cli, discover, ingest, job, outputs, report
+from cx_text import clean, cli, ingest, models, outputs, report, theming
 from cx_text.store import Store
 from cx_text.themes import ThemeModel
 from tests.conftest import HashingEmbedder
@@ -64,7 +64,7 @@ def install(point: str, embedder: HashingEmbedder) -> None:
         "write": lambda: setattr(outputs, "_atomic", atomic),
         "report": lambda: setattr(report, "build_report", pausing(point, report.build_report)),
         "store": lambda: setattr(Store, "record_run", pausing(point, Store.record_run)),
-        "publish": lambda: setattr(job, "publish_models", pausing(point, job.publish_models)),
+        "publish": lambda: setattr(models, "publish_models", pausing(point, models.publish_models)),
         "none": lambda: None,
     }
     hooks[point]()
@@ -72,7 +72,7 @@ def install(point: str, embedder: HashingEmbedder) -> None:
 
 if __name__ == "__main__":
     embedder = HashingEmbedder()
-    discover.make_embedder = lambda model, settings: embedder  # type: ignore[assignment]
+    theming.make_embedder = lambda model, settings: embedder  # type: ignore[assignment]
     install(sys.argv[1], embedder)
     sys.argv = ["cx-text", *sys.argv[2:]]
     cli.main()

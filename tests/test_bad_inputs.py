@@ -27,8 +27,9 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from cx_text import discover, job
+from cx_text import job, theming
 from cx_text.cli import app
+from cx_text.runner import walk
 from cx_text.settings import load_settings
 from cx_text.store import Store
 from tests.bad_inputs.make_corpus import GOOD, write_big
@@ -119,8 +120,8 @@ SUBPROCESS_SUBSET = {
 FAST_CONFIG = "[nps]\nbootstrap_samples = 50\n[embedding]\nshow_progress = false\n"
 # the real CLI entry point with the tests' embedder injected (model loading is not under test)
 CLI = (
-    "from cx_text import discover; from tests.conftest import HashingEmbedder; "
-    "e = HashingEmbedder(); discover.make_embedder = lambda model, settings: e; "
+    "from cx_text import theming; from tests.conftest import HashingEmbedder; "
+    "e = HashingEmbedder(); theming.make_embedder = lambda model, settings: e; "
     "from cx_text.cli import main; main()"
 )
 
@@ -138,7 +139,7 @@ def big_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 @pytest.fixture()
 def hashing(monkeypatch: pytest.MonkeyPatch) -> None:
     embedder = HashingEmbedder()
-    monkeypatch.setattr(discover, "make_embedder", lambda model, settings: embedder)
+    monkeypatch.setattr(theming, "make_embedder", lambda model, settings: embedder)
 
 
 def _input(case: Case, big: dict[str, Path]) -> str:
@@ -263,12 +264,12 @@ def warm_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     settings = load_settings(base / "fast.toml", state_dir=base / "state",
                              models_dir=base / "models")  # fmt: skip
     embedder = HashingEmbedder()
-    real = discover.make_embedder
-    discover.make_embedder = lambda model, settings: embedder  # type: ignore[assignment]
+    real = theming.make_embedder
+    theming.make_embedder = lambda model, settings: embedder  # type: ignore[assignment]
     try:
         job.run([str(base / "week.csv")], base / "out", settings)
     finally:
-        discover.make_embedder = real
+        theming.make_embedder = real
     return base
 
 
@@ -352,11 +353,12 @@ def test_case_through_the_nightly_flow(
 # --------------------------------------------------------------------------- 100k rows, fast
 
 
-def test_100k_rows_with_a_cut_last_row_reads_everything(big_files) -> None:
+def test_100k_rows_with_a_cut_last_row_reads_everything(big_files, tmp_path: Path) -> None:
     """Read and clean stages of the 100k case (the full run is in the slow cases above)."""
-    settings = load_settings(language="en")
-    data = job.ingest_and_clean([str(big_files["rows_100k.csv"])], settings,
-                                pd.Timestamp("2026-11-28"), job.Timer())  # fmt: skip
+    settings = load_settings(language="en", state_dir=tmp_path / "state")
+    inputs = (str(big_files["rows_100k.csv"]),)
+    with job.context("run", settings, tmp_path / "out", None, inputs=inputs) as ctx:
+        data = walk((job.READ, job.CLEAN), ctx)
     assert data.counts == dict(zip(COUNTS, (100_001, 100, 1, 0, 99_900), strict=True))
     row = data.quarantine.iloc[0]
     assert (row["reason"], row["row_number"]) == ("wrong_field_count", 100_001)

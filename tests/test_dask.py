@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cx_text import discover, job
+from cx_text import job, theming
 from cx_text.clean import text_hash
 from cx_text.embed import embed_texts
 from cx_text.parallel import FanOut, chunk_slices
@@ -82,8 +82,8 @@ def test_assignment_does_not_depend_on_the_chunking() -> None:
     rng = np.random.default_rng(0)
     vectors, centres = rng.normal(size=(50, 8)), rng.normal(size=(4, 8))
     centres /= np.linalg.norm(centres, axis=1, keepdims=True)
-    whole = discover.assign_chunk(vectors, centres, 0.1)
-    parts = FanOut(7).map_rows("assign-chunk", discover.assign_chunk, vectors, centres, 0.1)
+    whole = theming.assign_chunk(vectors, centres, 0.1)
+    parts = FanOut(7).map_rows("assign-chunk", theming.assign_chunk, vectors, centres, 0.1)
     assert len(parts) == 8
     assert np.array_equal(np.concatenate([p[0] for p in parts]), whole[0])
     np.testing.assert_allclose(np.concatenate([p[1] for p in parts]), whole[1], rtol=1e-6)
@@ -160,7 +160,7 @@ def _embed_and_assign(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
     hashes = pd.Series([text_hash(t) for t in texts])
     vectors = embed_texts(pd.Series(texts), hashes, embedder, {}, settings.embedding, fan_out)
-    parts = fan_out.map_rows("assign-chunk", discover.assign_chunk, vectors.vectors, centres, 0.3)
+    parts = fan_out.map_rows("assign-chunk", theming.assign_chunk, vectors.vectors, centres, 0.3)
     labels = np.concatenate([p[0] for p in parts])
     return vectors.vectors, labels, np.concatenate([p[1] for p in parts])
 
@@ -202,7 +202,7 @@ def test_nightly_flow_on_dask_matches_the_default_runner_and_the_cli(
     pids = tmp_path / "pids"
     pids.mkdir()
     embedder = PidEmbedder(pids)
-    monkeypatch.setattr(discover, "make_embedder", lambda model, settings: embedder)
+    monkeypatch.setattr(theming, "make_embedder", lambda model, settings: embedder)
     base, feed = _fitted_state(tmp_path)
     timeout = int(os.environ.get("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120"))
     with prefect_test_harness(server_startup_timeout=timeout):

@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from cx_text import discover, job
+from cx_text import job, theming
 from cx_text.settings import load_settings
 from tests.conftest import ROOT, THEME_CORPUS, HashingEmbedder
 
@@ -41,7 +41,7 @@ def test_nightly_flow_runs_stages_as_tasks_and_publishes_artifacts(
     from pipelines.weekly import weekly_flow
 
     embedder = HashingEmbedder()
-    monkeypatch.setattr(discover, "make_embedder", lambda model, settings: embedder)
+    monkeypatch.setattr(theming, "make_embedder", lambda model, settings: embedder)
     data = tmp_path / "week.csv"
     _write_week(data)
     config = str(_config(tmp_path))

@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from cx_text import discover, job
+from cx_text import job, theming
 from cx_text.registry import retention
 from cx_text.settings import Settings, load_settings
 from cx_text.store import Store
@@ -50,7 +50,7 @@ def _corpus() -> pd.DataFrame:
 @pytest.fixture()
 def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Settings, Path, pd.DataFrame]:
     embedder = HashingEmbedder()
-    monkeypatch.setattr(discover, "make_embedder", lambda model, settings: embedder)
+    monkeypatch.setattr(theming, "make_embedder", lambda model, settings: embedder)
     corpus = _corpus()
     path = tmp_path / "feedback.csv"
     corpus.drop(columns="theme").to_csv(path, index=False)
@@ -130,11 +130,11 @@ KILLED_RUN = textwrap.dedent(
     """
     import logging, sys, time
     from pathlib import Path
-    from cx_text import discover, job, rank
+    from cx_text import job, rank, theming
     from cx_text.settings import load_settings
     from tests.conftest import HashingEmbedder
     embedder = HashingEmbedder()
-    discover.make_embedder = lambda model, settings: embedder
+    theming.make_embedder = lambda model, settings: embedder
     real = rank.rank_themes
     def slow(*args, **kwargs):  # the kill lands here: after assignment, before the commit
         print("RANKING", flush=True)

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from cx_text import discover, job, overrides
+from cx_text import job, overrides, theming
 from cx_text.cli import app
 from cx_text.schemas import ASSIGNMENTS, MENTIONS, THEMES
 from cx_text.settings import load_settings
@@ -85,7 +85,7 @@ def test_overrides_survive_a_refit_and_apply_to_every_output(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     embedder = HashingEmbedder()
-    monkeypatch.setattr(discover, "make_embedder", lambda model, settings: embedder)
+    monkeypatch.setattr(theming, "make_embedder", lambda model, settings: embedder)
     data = tmp_path / "week.csv"
     _write_week(data)
     yaml_file = tmp_path / "themes.yaml"
@@ -114,7 +114,7 @@ def test_overrides_survive_a_refit_and_apply_to_every_output(
 
 def test_cli_themes_list_rename_merge(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     embedder = HashingEmbedder()
-    monkeypatch.setattr(discover, "make_embedder", lambda model, settings: embedder)
+    monkeypatch.setattr(theming, "make_embedder", lambda model, settings: embedder)
     monkeypatch.chdir(tmp_path)
     data = tmp_path / "week.csv"
     _write_week(data)

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from cx_text import discover, job
+from cx_text import job, theming
 from cx_text.settings import load_settings
 from cx_text.store import META, Store
 from tests.conftest import HashingEmbedder
@@ -30,7 +30,7 @@ def test_nightly_flow_against_postgres(tmp_path: Path, monkeypatch: pytest.Monke
     META.drop_all(engine)  # a clean store for this test
     engine.dispose()
     embedder = HashingEmbedder()
-    monkeypatch.setattr(discover, "make_embedder", lambda model, settings: embedder)
+    monkeypatch.setattr(theming, "make_embedder", lambda model, settings: embedder)
     monkeypatch.setenv("CX_TEXT_STORE_URL", PG_URL)
     monkeypatch.setenv("PREFECT_HOME", str(tmp_path / "prefect"))
     first, second = tmp_path / "w45.csv", tmp_path / "w46.csv"

@@ -20,7 +20,7 @@ import pytest
 import sqlalchemy as sa
 from typer.testing import CliRunner
 
-from cx_text import discover, ingest
+from cx_text import ingest, theming
 from cx_text.cli import app
 from cx_text.settings import load_settings, redact, safe_url
 from cx_text.store import Store, StoreError
@@ -126,7 +126,7 @@ def pii_run(tmp_path_factory: pytest.TempPathFactory, webhook: str) -> Iterator[
     logging.getLogger("cx_text").setLevel(logging.DEBUG)
     try:
         with pytest.MonkeyPatch.context() as mp:
-            mp.setattr(discover, "make_embedder", lambda model, settings: embedder)
+            mp.setattr(theming, "make_embedder", lambda model, settings: embedder)
             mp.setenv("CX_TEXT_INGEST__SQL_URL", sources.sql_url)
             mp.setenv("CX_TEXT_REPORT__WEBHOOK_URL", webhook)
             if sources.store_url:
@@ -235,7 +235,7 @@ def test_raw_text_is_kept_only_in_the_store_when_allowed(tmp_path: Path) -> None
                              nps={"bootstrap_samples": 50})  # fmt: skip
     embedder = HashingEmbedder()
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(discover, "make_embedder", lambda model, s: embedder)
+        mp.setattr(theming, "make_embedder", lambda model, s: embedder)
         job.run([str(data)], tmp_path / "out", settings)
     store = Store(settings.store_url_value)
     try:

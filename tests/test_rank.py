@@ -176,7 +176,7 @@ def test_segment_columns_from_settings() -> None:
 
 
 def test_backlog_items(ranked: pd.DataFrame) -> None:
-    items = rank.backlog_items(ranked, VERBATIMS_SMALL, ASSIGNED, RankSettings())
+    items = rank.backlog_items(rank.backlog_json(ranked, VERBATIMS_SMALL, ASSIGNED, RankSettings()))
     assert items.columns.tolist() == BACKLOG.names
     # only A has a negative impact (U is unclassified, X / Y have none)
     assert items["cx_theme_id"].tolist() == ["A"]
@@ -231,7 +231,7 @@ def test_inputs_not_mutated(figures: pd.DataFrame) -> None:
     rank.promoter_view(ranked, nps.overall_nps(VERBATIMS_SMALL), settings)
     rank.passive_view(ranked, settings)
     rank.segment_breakdown(VERBATIMS_SMALL, ASSIGNED, None, settings)
-    rank.backlog_items(ranked, VERBATIMS_SMALL, ASSIGNED, settings)
+    rank.backlog_items(rank.backlog_json(ranked, VERBATIMS_SMALL, ASSIGNED, settings))
     rank.followup_list(ranked, VERBATIMS_SMALL, ASSIGNED, settings)
     for original, now in zip(before, inputs, strict=True):
         pd.testing.assert_frame_equal(original, now)
@@ -283,5 +283,5 @@ def test_sample_ground_truth() -> None:
     leaders = rank.promoter_view(ranked, overall, RankSettings())
     assert set(leaders["theme_id"]) == PROMOTER_THEMES
     assert set(rank.passive_view(ranked, RankSettings())["theme_id"].head(2)) == PASSIVE_THEMES
-    backlog = rank.backlog_items(ranked, verbatims, assignments, RankSettings())
+    backlog = rank.backlog_items(rank.backlog_json(ranked, verbatims, assignments, RankSettings()))
     assert set(backlog["cx_theme_id"]) == DETRACTOR_THEMES

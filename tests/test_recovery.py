@@ -23,7 +23,7 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from cx_text import discover, job, outputs
+from cx_text import job, models, outputs, theming
 from cx_text.settings import Settings, load_settings
 from cx_text.store import Store
 from tests.conftest import ROOT, THEME_CORPUS, HashingEmbedder
@@ -171,8 +171,8 @@ def kill_at(proc: subprocess.Popen[str], point: str) -> None:
 def world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     """Inputs, a store after night 1 (`cx-text run`), and uninterrupted references."""
     embedder = HashingEmbedder()
-    real = discover.make_embedder
-    discover.make_embedder = lambda model, settings: embedder  # type: ignore[assignment]
+    real = theming.make_embedder
+    theming.make_embedder = lambda model, settings: embedder  # type: ignore[assignment]
     try:
         root = tmp_path_factory.mktemp("recovery")
         night1, night2 = _inputs(root)
@@ -181,14 +181,14 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
         reference = base.copy_to(root / "reference")
         job.nightly([str(night2)], reference.out, reference.settings)
     finally:
-        discover.make_embedder = real
+        theming.make_embedder = real
     return {"night1": night1, "night2": night2, "base": base, "reference": reference}
 
 
 @pytest.fixture()
 def hashing(monkeypatch: pytest.MonkeyPatch) -> None:
     embedder = HashingEmbedder()
-    monkeypatch.setattr(discover, "make_embedder", lambda model, settings: embedder)
+    monkeypatch.setattr(theming, "make_embedder", lambda model, settings: embedder)
 
 
 # `embed` is killed in the lock test below; `read` and `report` lie between points tested fast
@@ -243,7 +243,7 @@ def test_run_killed_after_commit_publishes_its_models_next_time(world, tmp_path:
     kill_at(start_killable(case, "run", world["night1"], "publish"), "publish")
     committed = json.loads(snapshot(case.settings)["runs"]["record"].iloc[-1])["models_version"]
     assert (case.settings.models_dir / "current").resolve().name != committed
-    job.recover_models(case.settings)
+    models.recover_models(case.settings.models_dir, case.settings.store_url_value)
     assert (case.settings.models_dir / "current").resolve().name == committed
 
 
@@ -260,7 +260,7 @@ def test_models_of_a_committed_run_are_published_by_the_next_run(
     with pytest.raises(KeyboardInterrupt):
         job.run([str(world["night1"])], case.out, case.settings)
     monkeypatch.undo()
-    monkeypatch.setattr(discover, "make_embedder", lambda m, s: HashingEmbedder())
+    monkeypatch.setattr(theming, "make_embedder", lambda m, s: HashingEmbedder())
     assert not (case.settings.models_dir / "current").exists()
     job.nightly([str(world["night2"])], case.out, case.settings)
     assert_same_results(case, world["reference"])
@@ -340,13 +340,13 @@ def test_atomic_write_failing_midway_keeps_the_old_file(tmp_path: Path) -> None:
 
 def test_models_are_switched_by_one_rename(tmp_path: Path) -> None:
     """models/current is a symlink replaced atomically; older versions are pruned, one kept."""
-    models = tmp_path / "models"
-    (models / "current").mkdir(parents=True)  # a plain folder, as earlier versions saved
-    (models / "current" / "themes.parquet").write_text("legacy")
+    folder = tmp_path / "models"
+    (folder / "current").mkdir(parents=True)  # a plain folder, as earlier versions saved
+    (folder / "current" / "themes.parquet").write_text("legacy")
     for version in ("v1", "v2", "v3"):
-        (models / "versions" / version).mkdir(parents=True)
-        (models / "versions" / version / "themes.parquet").write_text(version)
-        job.publish_models(models, version)
-        assert (models / "current").is_symlink()
-        assert (models / "current" / "themes.parquet").read_text() == version
-    assert sorted(p.name for p in (models / "versions").iterdir()) == ["v2", "v3"]
+        (folder / "versions" / version).mkdir(parents=True)
+        (folder / "versions" / version / "themes.parquet").write_text(version)
+        models.publish_models(folder, version)
+        assert (folder / "current").is_symlink()
+        assert (folder / "current" / "themes.parquet").read_text() == version
+    assert sorted(p.name for p in (folder / "versions").iterdir()) == ["v2", "v3"]

@@ -7,13 +7,16 @@ import os
 import shutil
 import struct
 import subprocess
+from dataclasses import replace
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import pandas as pd
 import pytest
 from plotly.offline import get_plotlyjs
 
-from cx_text import nps, rank, report
+from cx_text import analytics, catalog, nps, rank, report
 from cx_text.schemas import ALERTS, ASSIGNMENTS, THEME_WEEKS, WEEKLY_NPS
 from cx_text.settings import NpsSettings, ReportSettings, Settings
 from tests.conftest import ROOT
@@ -29,43 +32,56 @@ SCRIPT = "<script>alert(1)</script>"
 
 def report_inputs(
     verbatims: pd.DataFrame, assignments: pd.DataFrame, mentions: pd.DataFrame | None
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The ranked table and the segment table, as `cx-text run` computes them."""
-    settings = Settings()
-    figures = nps.theme_figures(verbatims, assignments, FAST, mentions)
-    ranked = rank.rank_themes(figures, settings.rank)
-    return ranked, rank.segment_breakdown(verbatims, assignments, mentions, settings.rank)
+) -> rank.Tables:
+    """The ranked table, its views and the segment table, as `cx-text run` computes them."""
+    return rank.rank_tables(verbatims, assignments, mentions, None, Settings(nps=FAST))
+
+
+def render(
+    verbatims: pd.DataFrame,
+    assignments: pd.DataFrame,
+    mentions: pd.DataFrame | None,
+    tables: rank.Tables,
+    counts: dict[str, int],
+    settings: Settings,
+    as_of_week: str | None = None,
+) -> SimpleNamespace:
+    """The analytics stage and the report stage of a run: their fields side by side."""
+    found = analytics.weekly_analytics(verbatims, assignments, mentions, tables.themes,
+                                       settings.report, as_of_week)  # fmt: skip
+    bundle = report.build_report(verbatims, assignments, mentions, tables, found, counts, settings)
+    return SimpleNamespace(**vars(found), **vars(bundle), as_of_week=found.week, stages={
+        "analytics": found, "report": bundle})  # fmt: skip
 
 
 @pytest.fixture(scope="module")
-def sample() -> dict[str, pd.DataFrame]:
+def sample() -> dict[str, Any]:
     verbatims, assignments, mentions = sample_inputs()
-    ranked, segments = report_inputs(verbatims, assignments, mentions)
+    tables = report_inputs(verbatims, assignments, mentions)
     return {"verbatims": verbatims, "assignments": assignments, "mentions": mentions,
-            "ranked": ranked, "segments": segments}  # fmt: skip
+            "tables": tables}  # fmt: skip
 
 
 def build(
-    sample: dict[str, pd.DataFrame],
+    sample: dict[str, Any],
     settings: ReportSettings | None = None,
     as_of_week: str | None = None,
-) -> report.ReportBundle:
-    return report.build_report(
-        sample["verbatims"], sample["assignments"], sample["mentions"], sample["ranked"],
-        sample["segments"], COUNTS, Settings(report=settings or ReportSettings()),
-        as_of_week=as_of_week,
+) -> SimpleNamespace:
+    return render(
+        sample["verbatims"], sample["assignments"], sample["mentions"], sample["tables"], COUNTS,
+        Settings(report=settings or ReportSettings()), as_of_week=as_of_week,
     )  # fmt: skip
 
 
 @pytest.fixture(scope="module")
-def bundle(sample: dict[str, pd.DataFrame]) -> report.ReportBundle:
+def bundle(sample: dict[str, Any]) -> SimpleNamespace:
     return build(sample)
 
 
 # --------------------------------------------------------------------------- the sample
 
 
-def test_sample_report_html(bundle: report.ReportBundle, sample: dict[str, pd.DataFrame]) -> None:
+def test_sample_report_html(bundle: SimpleNamespace, sample: dict[str, Any]) -> None:
     html = bundle.html
     assert html.startswith("<!DOCTYPE html>") and 'lang="en"' in html
     # self-contained: plotly.js inlined exactly once, nothing loaded from elsewhere
@@ -84,7 +100,7 @@ def test_sample_report_html(bundle: report.ReportBundle, sample: dict[str, pd.Da
     assert 'Non-answers</td><td class="n">194' in html
 
 
-def test_sample_report_markdown(bundle: report.ReportBundle) -> None:
+def test_sample_report_markdown(bundle: SimpleNamespace) -> None:
     text = bundle.markdown
     assert text.startswith("# Voice of the customer")
     assert "## Alerts · 2026-W47" in text and "**Share rising: promo code failure**" in text
@@ -98,7 +114,7 @@ def test_sample_report_markdown(bundle: report.ReportBundle) -> None:
     assert "<script" not in text
 
 
-def test_bundle_tables_and_alerts(bundle: report.ReportBundle) -> None:
+def test_bundle_tables_and_alerts(bundle: SimpleNamespace) -> None:
     assert bundle.as_of_week == pd.Timestamp("2026-11-16") and bundle.language == "en"
     assert bundle.weekly.columns.tolist() == THEME_WEEKS.names
     assert bundle.weekly_nps.columns.tolist() == WEEKLY_NPS.names
@@ -109,11 +125,12 @@ def test_bundle_tables_and_alerts(bundle: report.ReportBundle) -> None:
     assert bundle.alerts_markdown.startswith("## cx-text: 1 alert(s) for week 2026-W47")
 
 
-def test_write_report(bundle: report.ReportBundle, tmp_path: Path) -> None:
-    written = report.write_report(bundle, tmp_path)
-    names = ["report.html", "report.md", "alerts.json", "alerts.md", "theme_weeks.csv",
+def test_write_report(bundle: SimpleNamespace, tmp_path: Path) -> None:
+    shown = tuple(o for o in catalog.OUTPUTS if o.source.startswith(("report.", "analytics.")))
+    catalog.write_outputs(SimpleNamespace(**bundle.stages), tmp_path, shown)
+    names = ["alerts.json", "alerts.md", "report.html", "report.md", "theme_weeks.csv",
              "weekly_nps.csv"]  # fmt: skip
-    assert [p.name for p in written] == names
+    assert sorted(p.name for p in tmp_path.iterdir()) == names
     assert (tmp_path / "report.html").read_text(encoding="utf-8") == bundle.html
     assert json.loads((tmp_path / "alerts.json").read_text(encoding="utf-8")) == json.loads(
         json.dumps(bundle.alerts_json, default=str)
@@ -121,7 +138,7 @@ def test_write_report(bundle: report.ReportBundle, tmp_path: Path) -> None:
     assert len(pd.read_csv(tmp_path / "theme_weeks.csv")) == len(bundle.weekly)
 
 
-def test_report_as_of_an_earlier_week(sample: dict[str, pd.DataFrame]) -> None:
+def test_report_as_of_an_earlier_week(sample: dict[str, Any]) -> None:
     earlier = build(sample, ReportSettings(weeks=6), as_of_week="2026-W45")
     assert earlier.as_of_week == pd.Timestamp("2026-11-02") and earlier.alerts.empty
     assert "No alerts for week 2026-W45." in earlier.html
@@ -129,7 +146,7 @@ def test_report_as_of_an_earlier_week(sample: dict[str, pd.DataFrame]) -> None:
     assert "| 2026-W40 | 2026-W45 |" in earlier.markdown
 
 
-def test_russian_report(sample: dict[str, pd.DataFrame]) -> None:
+def test_russian_report(sample: dict[str, Any]) -> None:
     russian = build(sample, ReportSettings(language="ru"))
     assert 'lang="ru"' in russian.html and "Голос клиента" in russian.html
     assert "Доля растёт: promo code failure" in russian.html
@@ -170,9 +187,9 @@ def test_verbatims_labels_and_segments_are_escaped() -> None:
                       "theme_label": [labels[t] for _, t in pairs], "parent_theme_id": "P01",
                       "confidence": [0.99 if v.endswith("-0") else 0.5 for v, _ in pairs]})
     )  # fmt: skip
-    ranked, segments = report_inputs(verbatims, assignments, None)
+    tables = report_inputs(verbatims, assignments, None)
     settings = Settings(report=ReportSettings(alert_fdr=0.05))
-    out = report.build_report(verbatims, assignments, None, ranked, segments, {}, settings)
+    out = render(verbatims, assignments, None, tables, {}, settings)
     assert out.alerts["theme_id"].tolist() == ["X"]  # the detractor rate jumped
     assert out.alerts["example_1"].str.contains("<script>").all()
     for text in (out.html, out.markdown, out.alerts_markdown):
@@ -217,8 +234,9 @@ def _png_size(path: Path) -> tuple[int, int]:
 @pytest.mark.skipif(
     not CHROMIUM.exists(), reason="needs /usr/bin/chromium (scripts/ensure_chromium.sh)"
 )
-def test_report_renders_in_headless_chromium(bundle: report.ReportBundle, tmp_path: Path) -> None:
-    page = report.write_report(bundle, tmp_path)[0]
+def test_report_renders_in_headless_chromium(bundle: SimpleNamespace, tmp_path: Path) -> None:
+    page = tmp_path / "report.html"
+    page.write_text(bundle.html, encoding="utf-8")
     url = page.resolve().as_uri()
     dom = _chromium(["--virtual-time-budget=5000", "--dump-dom", url], tmp_path / "p1").stdout
     # every chart drawn by plotly (its SVG layers), no script error on the page
@@ -238,7 +256,7 @@ def test_report_renders_in_headless_chromium(bundle: report.ReportBundle, tmp_pa
 @pytest.mark.skipif(
     not CHROMIUM.exists(), reason="needs /usr/bin/chromium (scripts/ensure_chromium.sh)"
 )
-def test_script_errors_are_counted(bundle: report.ReportBundle, tmp_path: Path) -> None:
+def test_script_errors_are_counted(bundle: SimpleNamespace, tmp_path: Path) -> None:
     """The error counter the browser test relies on does count an error."""
     head = bundle.html[: bundle.html.index("<style>")]
     broken = head + '</head><body data-js-errors="0"><script>notAFunction();</script></body></html>'
@@ -277,9 +295,10 @@ def test_links_images_and_formulas_from_customers_stay_inert() -> None:
                       "theme_label": [labels[t] for _, t in pairs], "parent_theme_id": "P01",
                       "confidence": 0.9})
     )  # fmt: skip
-    ranked, segments = report_inputs(verbatims, assignments, None)
-    ranked["label"] = ranked["theme_id"].map(labels).fillna(ranked["label"])
-    out = report.build_report(verbatims, assignments, None, ranked, segments, {}, Settings())
+    tables = report_inputs(verbatims, assignments, None)
+    ranked = tables.themes.assign(label=tables.themes["theme_id"].map(labels).fillna(
+        tables.themes["label"]))  # fmt: skip
+    out = render(verbatims, assignments, None, replace(tables, themes=ranked), {}, Settings())
     assert len(out.alerts) == 1 and "http://evil.example/x" in out.alerts_markdown
     markdown = MarkdownIt("commonmark").enable("table")
     for text in (out.markdown, out.alerts_markdown):

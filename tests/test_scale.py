@@ -10,7 +10,8 @@ import pytest
 import sqlalchemy as sa
 from sklearn.metrics import homogeneity_score
 
-from cx_text import discover, embed
+from cx_text import embed, theming
+from cx_text.embedding_cache import EmbeddingCache
 from cx_text.schemas import UNCLASSIFIED
 from cx_text.settings import EmbeddingSettings, Settings
 from cx_text.store import EMBEDDINGS_TABLE, Store, decode_vector, encode_vector
@@ -38,22 +39,24 @@ def _corpus() -> tuple[pd.DataFrame, np.ndarray]:
 
 def test_fit_sample_is_seeded_sized_and_stratified() -> None:
     frame, _ = _corpus()
-    rows = discover.fit_sample(frame, 100, seed=42)
+    rows = theming.fit_sample(frame, 100, seed=42)
     assert abs(len(rows) - 100) <= 16  # each stratum rounds its share
-    np.testing.assert_array_equal(rows, discover.fit_sample(frame, 100, seed=42))
-    assert not np.array_equal(rows, discover.fit_sample(frame, 100, seed=7))
+    np.testing.assert_array_equal(rows, theming.fit_sample(frame, 100, seed=42))
+    assert not np.array_equal(rows, theming.fit_sample(frame, 100, seed=7))
     sampled = frame.iloc[rows]
     assert sampled["created_at"].dt.isocalendar().week.nunique() == 8
     assert set(sampled["language"]) == {"en", "de"}
-    assert len(discover.fit_sample(frame, None, 0)) == len(frame)
-    assert len(discover.fit_sample(frame, 10_000, 0)) == len(frame)
+    assert len(theming.fit_sample(frame, None, 0)) == len(frame)
+    assert len(theming.fit_sample(frame, 10_000, 0)) == len(frame)
 
 
 def test_fit_on_a_sample_themes_every_document(hashing_embedder) -> None:
     frame, truth = _corpus()
     settings = Settings(embedding={"model": "hash"},
                         themes={"min_cluster_size": 5, "max_fit_docs": 120})  # fmt: skip
-    found = discover.discover_themes(frame, settings, lambda m, h: {}, {"hash": hashing_embedder})
+    found = theming.fit_themes(
+        frame, settings, _cache(settings), embedders={"hash": hashing_embedder}
+    )
     assignments = found.assignments.set_index("verbatim_id").loc[frame["verbatim_id"]]
     assert len(assignments) == len(frame)  # every document: a theme or unclassified
     themed = assignments["theme_id"] != UNCLASSIFIED
@@ -65,8 +68,8 @@ def test_fit_on_a_sample_themes_every_document(hashing_embedder) -> None:
     assert sizes.sum() == len(frame)
     # the fitted sample keeps its fit-time theme
     model = found.models["other"]
-    rows = discover.fit_sample(frame, 120, settings.themes.random_state)
-    fit_ids = discover.resolve_ids(model.labels_, found.topic_ids["other"])
+    rows = theming.fit_sample(frame, 120, settings.themes.random_state)
+    fit_ids = theming.resolve_ids(model.labels_, found.topic_ids["other"])
     assert assignments["theme_id"].iloc[rows].tolist() == fit_ids
 
 
@@ -74,9 +77,11 @@ def test_sample_fit_assigns_like_a_saved_model(hashing_embedder) -> None:
     frame, _ = _corpus()
     settings = Settings(embedding={"model": "hash"},
                         themes={"min_cluster_size": 5, "max_fit_docs": 120})  # fmt: skip
-    found = discover.discover_themes(frame, settings, lambda m, h: {}, {"hash": hashing_embedder})
-    saved = discover.SavedThemes(found.models, found.topic_ids, found.model_ids, found.themes)
-    again = discover.assign_themes(frame, settings, lambda m, h: {}, saved,
+    found = theming.fit_themes(
+        frame, settings, _cache(settings), embedders={"hash": hashing_embedder}
+    )
+    saved = theming.SavedThemes(found.models, found.topic_ids, found.model_ids, found.themes)
+    again = theming.assign_themes(frame, settings, _cache(settings), saved,
                                    {"hash": hashing_embedder})  # fmt: skip
     pd.testing.assert_series_equal(again.assignments["theme_id"], found.assignments["theme_id"])
 
@@ -156,10 +161,14 @@ def test_block_by_block_equals_one_pass_and_embeds_each_text_once(
     settings = Settings(embedding={"model": "hash"},
                         themes={"min_cluster_size": 5, "max_fit_docs": max_fit_docs})  # fmt: skip
 
-    def run(block_rows: int) -> tuple[discover.Discovery, _Counting]:
-        monkeypatch.setattr(discover, "BLOCK_ROWS", block_rows)
+    caches: dict[int, EmbeddingCache] = {}
+
+    def run(block_rows: int) -> tuple[theming.Discovery, _Counting]:
+        monkeypatch.setattr(theming, "BLOCK_ROWS", block_rows)
         counting = _Counting(hashing_embedder)
-        found = discover.discover_themes(frame, settings, lambda m, h: {}, {"hash": counting})
+        cache = EmbeddingCache(lambda m, h: {}, settings.embedding)
+        found = theming.fit_themes(frame, settings, cache, embedders={"hash": counting})
+        caches[id(found)] = cache
         return found, counting
 
     whole, whole_calls = run(100_000)
@@ -172,9 +181,9 @@ def test_block_by_block_equals_one_pass_and_embeds_each_text_once(
     new = {}
     for calls, found in ((whole_calls, whole), (block_calls, blocks)):
         assert len(calls.texts) == len(set(calls.texts))
-        hashes = [h for e in found.new_embeddings for h in e.hashes]
+        hashes = [h for e in caches[id(found)].new for h in e.hashes]
         assert len(hashes) == len(set(hashes)) > len(frame)
-        assert all(e.vectors.dtype == np.float16 for e in found.new_embeddings)
+        assert all(e.vectors.dtype == np.float16 for e in caches[id(found)].new)
         new[id(found)] = sorted(hashes)
     assert new[id(blocks)] == new[id(whole)]
     assert sorted(block_calls.texts) == sorted(whole_calls.texts)
@@ -184,11 +193,16 @@ def test_nightly_assignment_block_by_block_equals_one_pass(hashing_embedder, mon
     frame = _two_sentence_corpus()
     settings = Settings(embedding={"model": "hash"}, themes={"min_cluster_size": 5})
     embedders = {"hash": hashing_embedder}
-    found = discover.discover_themes(frame, settings, lambda m, h: {}, embedders)
-    saved = discover.SavedThemes(found.models, found.topic_ids, found.model_ids, found.themes)
-    whole = discover.assign_themes(frame, settings, lambda m, h: {}, saved, embedders)
-    monkeypatch.setattr(discover, "BLOCK_ROWS", 64)
-    blocks = discover.assign_themes(frame, settings, lambda m, h: {}, saved, embedders)
+    found = theming.fit_themes(frame, settings, _cache(settings), embedders=embedders)
+    saved = theming.SavedThemes(found.models, found.topic_ids, found.model_ids, found.themes)
+    whole = theming.assign_themes(frame, settings, _cache(settings), saved, embedders)
+    monkeypatch.setattr(theming, "BLOCK_ROWS", 64)
+    blocks = theming.assign_themes(frame, settings, _cache(settings), saved, embedders)
     pd.testing.assert_frame_equal(blocks.assignments, whole.assignments)
     pd.testing.assert_frame_equal(blocks.mentions, whole.mentions)
     pd.testing.assert_frame_equal(whole.assignments, found.assignments)
+
+
+def _cache(settings: Settings) -> EmbeddingCache:
+    """An embedding cache over an empty store."""
+    return EmbeddingCache(lambda m, h: {}, settings.embedding)

@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cx_text import discover, embed
+from cx_text import embed, theming
+from cx_text.embedding_cache import EmbeddingCache
 from cx_text.schemas import UNCLASSIFIED, VERBATIMS
 from cx_text.settings import EmbeddingSettings, Settings
 from cx_text.store import Store
@@ -102,7 +103,8 @@ def test_discover_themes_per_language_group_with_cache(hashing_embedder) -> None
         return {h: cache[h] for h in hashes if h in cache}
 
     embedders = {"hash": hashing_embedder, "hash-ru": hashing_embedder}
-    found = discover.discover_themes(frame, settings, lookup, embedders)
+    first = EmbeddingCache(lookup, settings.embedding)
+    found = theming.fit_themes(frame, settings, first, embedders=embedders)
     assert set(found.themes["language"]) - {"all"} == {"en", "ru"}
     assert len(found.assignments) == len(frame)
     assert found.assignments["verbatim_id"].is_unique
@@ -110,10 +112,11 @@ def test_discover_themes_per_language_group_with_cache(hashing_embedder) -> None
     ru_themes = set(found.assignments.loc[found.assignments["verbatim_id"].isin(ru_ids),
                                           "theme_id"]) - {UNCLASSIFIED}  # fmt: skip
     assert set(found.themes.loc[found.themes["theme_id"].isin(ru_themes), "language"]) == {"ru"}
-    for new in found.new_embeddings:
+    for new in first.new:
         cache.update(zip(new.hashes, new.vectors, strict=True))
-    again = discover.discover_themes(frame, settings, lookup, embedders)
-    assert again.new_embeddings == []
+    second = EmbeddingCache(lookup, settings.embedding)
+    again = theming.fit_themes(frame, settings, second, embedders=embedders)
+    assert second.new == [] and second.n_cached > 0
     pd.testing.assert_frame_equal(again.assignments, found.assignments)
 
 
@@ -125,7 +128,8 @@ def test_mentions_find_the_second_theme_of_a_two_topic_comment(hashing_embedder)
     frame = _verbatims(english)
     settings = Settings(embedding={"model": "hash"}, themes={"min_cluster_size": 5,
                                                              "sentence_min_chars": 10})  # fmt: skip
-    found = discover.discover_themes(frame, settings, lambda m, h: {}, {"hash": hashing_embedder})
+    cache = EmbeddingCache(lambda m, h: {}, settings.embedding)
+    found = theming.fit_themes(frame, settings, cache, embedders={"hash": hashing_embedder})
     last = frame["verbatim_id"].iloc[-1]
     mentioned = found.mentions.loc[found.mentions["verbatim_id"] == last, "theme_id"]
     labels = found.themes.set_index("theme_id").loc[mentioned, "label"].str.lower().tolist()

@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from cx_text import trends
+from cx_text import notify, trends
 from cx_text.schemas import ALERTS, ASSIGNMENTS, THEME_WEEKS, UNCLASSIFIED, WEEKLY_NPS
 from cx_text.settings import ReportSettings
 from tests.factories import complaint, frame, survey
@@ -342,7 +342,7 @@ def test_post_alerts_to_local_server(
     webhook: tuple[str, type[_Recorder]], jump_alerts: pd.DataFrame
 ) -> None:
     url, handler = webhook
-    assert trends.post_alerts(url, jump_alerts, timeout=5) == 200
+    assert notify.post_alerts(url, jump_alerts, timeout=5) == 200
     (request,) = handler.received
     assert request["path"] == "/hooks/secret-token"
     assert request["headers"]["Content-Type"].startswith("application/json")
@@ -356,7 +356,7 @@ def test_post_alerts_to_local_server(
     assert "*Share rising: Promo &lt;b&gt;codes&lt;/b&gt;* (`J`)" in text
     assert "from 2.0% to 20.0%" in text and "> &lt;script&gt;alert(1)&lt;/script&gt;" in text
     # nothing to post: no request
-    assert trends.post_alerts(url, ALERTS.empty()) is None and len(handler.received) == 1
+    assert notify.post_alerts(url, ALERTS.empty()) is None and len(handler.received) == 1
 
 
 def test_post_alerts_errors_hide_the_url(
@@ -364,14 +364,14 @@ def test_post_alerts_errors_hide_the_url(
 ) -> None:
     url, handler = webhook
     handler.status = 500
-    with pytest.raises(trends.WebhookError, match="HTTP 500") as error:
-        trends.post_alerts(url, jump_alerts, timeout=5)
+    with pytest.raises(notify.WebhookError, match="HTTP 500") as error:
+        notify.post_alerts(url, jump_alerts, timeout=5)
     assert "secret-token" not in str(error.value)
-    with pytest.raises(trends.WebhookError, match="not reachable") as error:
-        trends.post_alerts("http://127.0.0.1:9/secret-token", jump_alerts, timeout=2)
+    with pytest.raises(notify.WebhookError, match="not reachable") as error:
+        notify.post_alerts("http://127.0.0.1:9/secret-token", jump_alerts, timeout=2)
     assert "secret-token" not in str(error.value)
-    with pytest.raises(trends.WebhookError, match="http"):
-        trends.post_alerts("file:///etc/passwd", jump_alerts)
+    with pytest.raises(notify.WebhookError, match="http"):
+        notify.post_alerts("file:///etc/passwd", jump_alerts)
 
 
 # --------------------------------------------------------------------------- ground truth

@@ -1,0 +1,47 @@
+"""The analytics stage: weekly figures and the report week's alerts, as tables.
+
+It computes; the report only renders what it returns, and notification only posts its alerts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from cx_text import trends
+from cx_text.schemas import UNCLASSIFIED
+from cx_text.settings import ReportSettings
+
+
+@dataclass(frozen=True)
+class Analytics:
+    """Weekly figures of a run's window and the alerts of its report week."""
+
+    weekly: pd.DataFrame  # THEME_WEEKS
+    weekly_nps: pd.DataFrame  # WEEKLY_NPS
+    week: pd.Timestamp | None  # the report week (Monday); None without dated verbatims
+    alerts: pd.DataFrame  # ALERTS of the report week, with example verbatims
+
+
+def weekly_analytics(
+    verbatims: pd.DataFrame,
+    assignments: pd.DataFrame,
+    mentions: pd.DataFrame | None,
+    ranked: pd.DataFrame,
+    settings: ReportSettings,
+    as_of_week: Any = None,
+) -> Analytics:
+    """Weekly theme figures and NPS, and the alerts of `as_of_week` (default the latest week).
+
+    The themes are those of the ranked table (ignored themes are not in it).
+    """
+    themes = [t for t in ranked["theme_id"].astype(str) if t != UNCLASSIFIED]
+    labels = dict(zip(ranked["theme_id"].astype(str), ranked["label"].astype(str), strict=True))
+    weekly = trends.weekly_theme_figures(verbatims, assignments, mentions, themes, labels)
+    weekly_nps = trends.weekly_nps(verbatims)
+    week = trends.latest_week(weekly_nps) if as_of_week is None else trends.parse_week(as_of_week)
+    alerts = trends.detect_alerts(weekly, settings, week)
+    alerts = trends.add_examples(alerts, verbatims, assignments, mentions)
+    return Analytics(weekly, weekly_nps, week, alerts)

@@ -1,0 +1,138 @@
+"""The output catalogue: every file a run writes, declared once (name, schema, formats, source).
+
+The writer (`write_outputs`) and the README's file list (`readme_files`, kept in sync by a test)
+both follow it; the schemas are those of `cx_text.schemas`, which the store's tables use too.
+`source` names where a run keeps the data: an attribute path into the run state.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from cx_text import outputs
+from cx_text.schemas import (
+    ALERTS,
+    ASSIGNMENTS,
+    BACKLOG,
+    COMPLAINT_LINKS,
+    FOLLOWUP,
+    MENTIONS,
+    QUARANTINE,
+    THEME_TABLE,
+    THEME_WEEKS,
+    THEMES_BY_SEGMENT,
+    VERBATIMS,
+    WEEKLY_NPS,
+    TableSchema,
+)
+
+TABLE_FORMATS = ("csv", "parquet", "xlsx")
+
+
+@dataclass(frozen=True)
+class Output:
+    """One output: written as `<name>.<format>` for each format, from `source` of the run."""
+
+    name: str
+    formats: tuple[str, ...]
+    source: str  # attribute path into the run state, e.g. "tables.themes"
+    doc: str
+    schema: TableSchema | None = None  # tables only; None for views of THEME_TABLE and texts
+
+    @property
+    def files(self) -> list[str]:
+        return [f"{self.name}.{fmt}" for fmt in self.formats]
+
+
+RANKED = f"schema `{THEME_TABLE.name}`"
+OUTPUTS: tuple[Output, ...] = (
+    Output("verbatims", ("parquet",), "window.verbatims", "every accepted verbatim (schema "
+           f"`{VERBATIMS.name}`)", VERBATIMS),
+    Output("quarantine", ("csv",), "quarantine", "every rejected row (schema "
+           f"`{QUARANTINE.name}`)", QUARANTINE),
+    Output("assignments", ("csv",), "shown.assignments", "primary theme per verbatim",
+           ASSIGNMENTS),
+    Output("mentions", ("csv",), "shown.mentions", "every theme each verbatim mentions",
+           MENTIONS),
+    Output("themes", ("csv", "parquet", "xlsx"), "tables.themes",
+           f"the ranked theme table ({RANKED})", THEME_TABLE),
+    Output("parent_themes", ("csv",), "tables.parent_themes",
+           "the same figures per parent theme"),
+    Output("top_detractor_themes", ("csv",), "tables.top_detractor_themes",
+           f"what to fix: detractor themes by NPS impact ({RANKED})"),
+    Output("top_promoter_themes", ("csv",), "tables.top_promoter_themes",
+           f"what sets us apart: promoter themes ({RANKED})"),
+    Output("passive_themes", ("csv",), "tables.passive_themes",
+           f"themes of passives, one step from either side ({RANKED})"),
+    Output("themes_by_segment", ("csv",), "tables.themes_by_segment",
+           f"figures per segment value (schema `{THEMES_BY_SEGMENT.name}`)", THEMES_BY_SEGMENT),
+    Output("backlog", ("csv",), "tables.backlog", f"backlog items (schema `{BACKLOG.name}`)",
+           BACKLOG),
+    Output("backlog", ("json",), "tables.backlog_json",
+           "the backlog items for any issue tracker, keyed by cx_theme_id"),
+    Output("followup", ("csv",), "tables.followup",
+           f"detractors to call back (schema `{FOLLOWUP.name}`)", FOLLOWUP),
+    Output("complaint_links", ("csv",), "tables.complaint_links",
+           "complaints linked to a survey response of the same customer", COMPLAINT_LINKS),
+    Output("theme_weeks", ("csv",), "analytics.weekly",
+           f"per theme per week (schema `{THEME_WEEKS.name}`)", THEME_WEEKS),
+    Output("weekly_nps", ("csv",), "analytics.weekly_nps",
+           f"overall NPS per week (schema `{WEEKLY_NPS.name}`)", WEEKLY_NPS),
+    Output("report", ("html",), "report.html", "the weekly report (self-contained, offline)"),
+    Output("report", ("md",), "report.markdown", "the weekly report as Markdown"),
+    Output("alerts", ("json",), "report.alerts_json",
+           f"the report week's alerts (schema `{ALERTS.name}`)"),
+    Output("alerts", ("md",), "report.alerts_markdown", "the report week's alerts as Markdown"),
+)  # fmt: skip
+
+
+def resolve(state: Any, path: str) -> Any:
+    """The value at an attribute path ("tables.themes") of the run state."""
+    value = state
+    for name in path.split("."):
+        value = getattr(value, name)
+    return value
+
+
+def _write(value: Any, out_dir: Path, output: Output) -> None:
+    for fmt in output.formats:
+        path = out_dir / f"{output.name}.{fmt}"
+        if fmt in TABLE_FORMATS:
+            outputs.write_table(value, out_dir, output.name, (fmt,))
+        elif fmt == "json":
+            outputs.write_json(value, path)
+        else:
+            outputs.write_text(value, path)
+
+
+def write_outputs(state: Any, out_dir: Path, catalog: tuple[Output, ...] = OUTPUTS) -> None:
+    """Write every output of the catalogue from the run state into `out_dir`."""
+    for output in catalog:
+        _write(resolve(state, output.source), out_dir, output)
+
+
+def tables_of(state: Any, catalog: tuple[Output, ...] = OUTPUTS) -> Mapping[str, pd.DataFrame]:
+    """Every table output by name (the DataFrames of a run)."""
+    found = {}
+    for output in catalog:
+        value = resolve(state, output.source)
+        if isinstance(value, pd.DataFrame):
+            found[output.name] = value
+    return found
+
+
+def readme_files(catalog: tuple[Output, ...] = OUTPUTS) -> str:
+    """The README's table of output files (run.json is described beside it)."""
+    rows = ["| file | what |", "|---|---|"]
+    rows += [f"| {', '.join(f'`{f}`' for f in o.files)} | {o.doc} |" for o in catalog]
+    return "\n".join(rows)
+
+
+if __name__ == "__main__":
+    sys.stdout.write(readme_files() + "\n")

@@ -1,0 +1,83 @@
+"""The embedding cache of one run: vectors by (embedding model id, text hash).
+
+Vectors come from the store, from earlier blocks of this run, or are embedded now. They are kept
+per model id, so a text embedded by two models (a text in two language groups) never gets the
+other model's vector: spaces of different models are never mixed, whatever their dimensions.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from cx_text.clean import text_hash
+from cx_text.embed import Embedder, embed_texts
+from cx_text.parallel import FanOut
+from cx_text.settings import EmbeddingSettings
+
+# (model_id, text hashes) -> the stored vectors found, usually `Store.load_embeddings`
+CacheLookup = Callable[[str, list[str]], dict[str, np.ndarray]]
+
+
+@dataclass(frozen=True)
+class NewEmbeddings:
+    """Vectors one model embedded in this run: what the store commit adds to its cache."""
+
+    model_id: str
+    hashes: list[str]
+    vectors: np.ndarray  # float16, the precision the store keeps
+
+
+class EmbeddingCache:
+    """The store's vectors plus the ones this run embedded, per embedding model id."""
+
+    def __init__(self, stored: CacheLookup, settings: EmbeddingSettings) -> None:
+        self._stored = stored
+        self._settings = settings
+        self._fresh: dict[str, dict[str, np.ndarray]] = {}
+        self.new: list[NewEmbeddings] = []
+        self.n_cached = 0
+        self.seconds = 0.0  # wall time spent embedding new texts
+
+    def lookup(self, model_id: str, hashes: list[str]) -> dict[str, np.ndarray]:
+        """The known vectors of `hashes` in `model_id`'s space (stored or embedded this run)."""
+        found = self._stored(model_id, hashes)
+        fresh = self._fresh.get(model_id, {})
+        found.update((h, fresh[h]) for h in hashes if h in fresh and h not in found)
+        return found
+
+    def vectors(
+        self,
+        texts: list[str],
+        embedder: Embedder,
+        fan_out: FanOut | None = None,
+        count: bool = True,
+    ) -> np.ndarray:
+        """Vectors of `texts` in `embedder`'s space; new ones are embedded and remembered.
+
+        `count` False: the texts were counted before (a second pass over a group).
+        """
+        hashes = [text_hash(t) for t in texts]
+        start = time.perf_counter()
+        result = embed_texts(
+            pd.Series(texts), pd.Series(hashes), embedder,
+            self.lookup(embedder.model_id, hashes), self._settings, fan_out,
+        )  # fmt: skip
+        self.seconds += time.perf_counter() - start
+        if result.new_hashes:
+            kept = np.asarray(result.new_vectors, dtype=np.float16)
+            self.new.append(NewEmbeddings(embedder.model_id, result.new_hashes, kept))
+            fresh = self._fresh.setdefault(embedder.model_id, {})
+            fresh.update(zip(result.new_hashes, kept, strict=True))
+        if count:
+            self.n_cached += result.n_cached
+        return result.vectors
+
+    def counts(self) -> dict[str, float]:
+        """run.json `embeddings`: texts embedded now, found cached, and the seconds it took."""
+        return {"new": sum(len(e.hashes) for e in self.new), "cached": self.n_cached,
+                "seconds": round(self.seconds, 3)}  # fmt: skip

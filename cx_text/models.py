@@ -1,0 +1,92 @@
+"""Saved theme models: versions under models_dir/versions/<run_id>, published by one rename.
+
+A re-fit saves its models under `versions/<run_id>` before the store commits; only after the
+commit does `current` (a symlink) move to them, so a run killed at any point leaves `current` on
+a complete model set that matches the store. `recover_models` finishes a publish a kill stopped.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+from pathlib import Path
+
+import pandas as pd
+
+from cx_text import outputs
+from cx_text.schemas import THEMES
+from cx_text.store import Store
+from cx_text.theme_tables import Discovery, SavedThemes
+from cx_text.themes import ThemeModel
+
+log = logging.getLogger("cx_text")
+VERSIONS = "versions"
+CURRENT = "current"
+
+
+def save_models(found: Discovery, folder: Path) -> None:
+    """Save each language group's theme model and the topic -> theme id map under `folder`."""
+    for group, model in found.models.items():
+        model.save(folder / group)
+        outputs.write_json(found.topic_ids[group], folder / group / "theme_ids.json")
+    outputs.write_json(found.model_ids, folder / "embedding_models.json")
+    outputs.write_parquet(found.themes, folder / "themes.parquet")
+
+
+def staged_folder(models_dir: Path, version: str) -> Path:
+    return models_dir / VERSIONS / version
+
+
+def load_models(folder: Path) -> SavedThemes | None:
+    """The theme set saved by the last re-fit, or None when there is none yet."""
+    index = folder / "embedding_models.json"
+    if not index.exists():
+        return None
+    model_ids = json.loads(index.read_text())
+    return SavedThemes(
+        models={g: ThemeModel.load(folder / g) for g in model_ids},
+        topic_ids={g: json.loads((folder / g / "theme_ids.json").read_text()) for g in model_ids},
+        model_ids=model_ids,
+        themes=THEMES.conform(pd.read_parquet(folder / "themes.parquet")),
+    )
+
+
+def publish_models(models_dir: Path, version: str) -> None:
+    """Point models_dir/current at versions/<version> in one atomic rename of a symlink.
+
+    Older versions are pruned, keeping the previous one; a `current` that is a plain folder
+    (saved by an earlier cx-text) is moved under versions/ first.
+    """
+    current = models_dir / CURRENT
+    previous = current.resolve().name if current.is_symlink() else None
+    if current.is_dir() and not current.is_symlink():
+        previous = f"legacy-{pd.Timestamp.now(tz='UTC'):%Y%m%dT%H%M%S}"
+        current.rename(models_dir / VERSIONS / previous)
+    for stale in models_dir.glob(f".{CURRENT}.*.tmp"):  # left by a process killed right here
+        stale.unlink()
+    link = models_dir / f".{CURRENT}.{os.getpid()}.tmp"
+    link.symlink_to(Path(VERSIONS) / version, target_is_directory=True)
+    os.replace(link, current)
+    for folder in (models_dir / VERSIONS).iterdir():
+        if folder.name not in {version, previous}:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def recover_models(models_dir: Path, store_url: str) -> None:
+    """Publish the models of the last committed re-fit when a kill stopped it from doing so."""
+    versions_dir = models_dir / VERSIONS
+    if not versions_dir.is_dir():
+        return
+    store = Store(store_url)
+    try:
+        runs = store.runs()
+    finally:
+        store.close()
+    committed = [json.loads(r).get("models_version") for r in runs["record"]]
+    latest = next((v for v in reversed(committed) if v), None)
+    current = models_dir / CURRENT
+    if latest and (versions_dir / latest).is_dir() and current.resolve().name != latest:
+        log.warning("publishing models of committed run %s (its process died before)", latest)
+        publish_models(models_dir, latest)

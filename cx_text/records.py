@@ -1,0 +1,88 @@
+"""Run records: the run.json document of a run, also kept in the store's `runs` table."""
+
+from __future__ import annotations
+
+import platform
+import uuid
+from importlib import metadata
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from cx_text import nps
+from cx_text.ingest import input_label
+from cx_text.schemas import UNCLASSIFIED
+
+if TYPE_CHECKING:
+    from cx_text.stages import RunContext, RunState
+
+PACKAGES = (
+    "cx-text", "pandas", "numpy", "scikit-learn", "sentence-transformers", "torch", "bertopic",
+    "umap-learn", "hdbscan", "spacy", "prefect",
+)  # fmt: skip
+
+
+def versions() -> dict[str, str]:
+    found = {"python": platform.python_version()}
+    for name in PACKAGES:
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return found
+
+
+def new_run_id(now: pd.Timestamp) -> str:
+    return f"{now:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
+
+
+def now() -> pd.Timestamp:
+    """The current time in UTC, naive (as every timestamp the store keeps)."""
+    return pd.Timestamp.now(tz="UTC").tz_localize(None)
+
+
+def header(ctx: RunContext, counts: dict[str, int]) -> dict[str, Any]:
+    """What every record of a run starts with: ids, kind, settings, versions and its inputs."""
+    record: dict[str, Any] = {
+        "run_id": ctx.run_id,
+        "kind": ctx.kind,
+        "started_at": ctx.started.isoformat(),
+        "settings_hash": ctx.settings.fingerprint(),
+        "versions": versions(),
+    }
+    if ctx.kind == "weekly" and ctx.week is not None:
+        record.update(week=f"{ctx.week:%G-W%V}",
+                      window_days=ctx.window_days or ctx.settings.schedule.window_days)  # fmt: skip
+    else:
+        record["inputs"] = [input_label(spec) for spec in ctx.inputs]
+    record["counts"] = counts
+    return record
+
+
+def run_record(ctx: RunContext, state: RunState) -> dict[str, Any]:
+    """The run.json document of a run that themed verbatims (run, nightly, weekly)."""
+    window = state.need("window")
+    record = header(ctx, state.counts)
+    record.update(
+        models=state.need("shown").model_ids, embeddings=ctx.cache.counts(),
+        nps=nps.overall_nps(window.verbatims), top_themes=top_rows(state.need("tables").themes),
+        alerts=len(state.need("analytics").alerts), webhook=state.webhook,
+    )  # fmt: skip
+    if state.models_version:
+        record["models_version"] = state.models_version
+    if ctx.kind == "nightly":
+        record["window"] = {"verbatims": len(window.verbatims)}
+    record.update(finished_at=now().isoformat(), timings=ctx.timer.seconds,
+                  peak_rss_mb=ctx.timer.peak_rss_mb)  # fmt: skip
+    return record
+
+
+def top_rows(ranked: pd.DataFrame, n: int = 10) -> list[dict[str, Any]]:
+    """The top of the ranked table as plain values (for run.json and Prefect artifacts)."""
+    cols = ["rank", "theme_id", "label", "n_verbatims", "theme_nps", "nps_impact", "status"]
+    top = ranked[ranked["theme_id"] != UNCLASSIFIED].head(n)[cols]
+    return [
+        {k: (None if pd.isna(v) else (round(v, 2) if isinstance(v, float) else v))
+         for k, v in row.items()}
+        for row in top.astype(object).to_dict("records")
+    ]  # fmt: skip

@@ -1,0 +1,370 @@
+"""The stages of a job, declared as data, and the typed state that travels through them.
+
+A `Stage` is a name, a function `fn(context, state) -> the fields it adds` and how an
+orchestrator should run it (retries; whether it fans out chunk tasks itself). `RunContext` holds
+what a run is given and the services it uses (settings, the store, the embedding cache); the
+frozen `RunState` holds what the stages have produced so far. A runner (the CLI's `Timer`, or
+the Prefect adapter in `pipelines/common.py`) walks a list of stages: it calls each stage and
+returns `replace(state, **added)`. Stage functions only wire library functions together.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from cx_text import (
+    analytics,
+    catalog,
+    clean,
+    ingest,
+    models,
+    notify,
+    overrides,
+    pii,
+    rank,
+    records,
+    registry,
+    report,
+    theme_tables,
+    theming,
+)
+from cx_text.analytics import Analytics
+from cx_text.embed import Embedder
+from cx_text.embedding_cache import EmbeddingCache
+from cx_text.parallel import FanOut
+from cx_text.report import ReportBundle
+from cx_text.schemas import ASSIGNMENTS, MENTIONS, QUARANTINE, RAW_TEXTS, UNCLASSIFIED
+from cx_text.settings import Settings
+from cx_text.store import Store
+from cx_text.theme_tables import Discovery, SavedThemes
+
+if TYPE_CHECKING:
+    from cx_text.runner import Timer
+
+log = logging.getLogger("cx_text")
+
+
+@dataclass(frozen=True)
+class Window:
+    """The verbatims a run's figures are computed on, with their themes (nightly: the rolling
+    window of stored verbatims plus this run's; otherwise the run's own)."""
+
+    verbatims: pd.DataFrame
+    found: Discovery
+
+
+@dataclass(frozen=True)
+class RunState:
+    """What the stages of one run have produced; each stage adds fields, none changes one."""
+
+    raws: tuple[pd.DataFrame, ...] = ()
+    verbatims: pd.DataFrame | None = None  # this run's verbatims (weekly: the re-fit window)
+    quarantine: pd.DataFrame = field(default_factory=QUARANTINE.empty)
+    raw_texts: pd.DataFrame = field(default_factory=RAW_TEXTS.empty)
+    counts: dict[str, int] = field(default_factory=dict)
+    found: Discovery | None = None  # the model's view, as the store keeps it
+    registry: pd.DataFrame | None = None  # the updated theme registry (re-fits only)
+    window: Window | None = None
+    shown: Discovery | None = None  # the window's themes with the analyst's overrides
+    ignored: frozenset[str] = frozenset()
+    tables: rank.Tables | None = None
+    analytics: Analytics | None = None
+    report: ReportBundle | None = None
+    webhook: str = ""
+    models_version: str | None = None
+    record: dict[str, Any] = field(default_factory=dict)
+
+    def need(self, name: str) -> Any:
+        """The field `name`, which an earlier stage must have set."""
+        value = getattr(self, name)
+        if value is None:
+            raise RuntimeError(f"stage order: {name} is not set yet")
+        return value
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """What one run is given and the services its stages share."""
+
+    kind: str  # run | nightly | weekly | backfill
+    run_id: str
+    started: pd.Timestamp
+    settings: Settings
+    out_dir: Path
+    store: Store
+    cache: EmbeddingCache
+    timer: Timer
+    inputs: tuple[str, ...] = ()
+    saved: SavedThemes | None = None  # nightly: the published theme models
+    week: pd.Timestamp | None = None  # weekly: Monday of the report week (backfill: first week)
+    window_days: int | None = None  # weekly: days of history re-fitted on
+    until: pd.Timestamp | None = None  # backfill: the Monday after the last week loaded
+    embedders: dict[str, Embedder] | None = None  # by model setting (tests inject tiny ones)
+
+    @property
+    def fan_out(self) -> FanOut:
+        return self.timer.fan_out
+
+    def need_week_end(self) -> pd.Timestamp:
+        """Weekly: the Monday after the report week (the re-fit window ends there)."""
+        if self.week is None:
+            raise RuntimeError("a weekly stage needs the report week")
+        return self.week + pd.Timedelta(days=7)
+
+
+Added = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One step of a job. `fan_out`: the stage submits its own chunk tasks (an orchestrator
+    runs it in the flow, not as a task); `retries`: worth retrying (flaky sources)."""
+
+    name: str
+    fn: Callable[[RunContext, RunState], Added]
+    retries: int = 0
+    fan_out: bool = False
+
+
+# --------------------------------------------------------------------------- ingest
+
+
+def read_inputs(ctx: RunContext, state: RunState) -> Added:
+    """Raw frames of every input; SQL inputs can bind `:watermark` (nightly)."""
+    s = ctx.settings
+    sql_url = s.ingest.sql_url.get_secret_value() if s.ingest.sql_url else None
+    params = {}
+    if ctx.kind == "nightly":
+        params = {"watermark": ctx.store.watermark("verbatims") or "1900-01-01"}
+    return {"raws": tuple(ingest.read_input(spec, sql_url, params) for spec in ctx.inputs)}
+
+
+def _map_one(
+    raw: pd.DataFrame, label: str, settings: Settings, now: pd.Timestamp
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    try:
+        return ingest.to_verbatims(raw, settings.ingest, now)
+    except ingest.InputError as exc:  # e.g. no text column: say which input
+        raise ingest.InputError(f"{label}: {exc}") from exc
+
+
+def clean_inputs(ctx: RunContext, state: RunState) -> Added:
+    """Map every input to the verbatim schema and clean the union.
+
+    Nightly: verbatims the store already holds are skipped (counted as `already_seen`) and a
+    stored id arriving with other content is quarantined as `conflicting_id`.
+    """
+    labels = [ingest.input_label(spec) for spec in ctx.inputs]
+    mapped = [_map_one(raw, label, ctx.settings, ctx.started)
+              for raw, label in zip(state.raws, labels, strict=True)]  # fmt: skip
+    result = clean.clean_verbatims(ingest.combine([m[0] for m in mapped]), ctx.settings.clean,
+                                   ctx.settings.language)  # fmt: skip
+    read, seen = sum(len(raw) for raw in state.raws), 0
+    if ctx.kind == "nightly":
+        known = ctx.store.known_verbatims(result.verbatims["verbatim_id"])
+        result, seen = clean.drop_seen(result, known)
+    # quarantined rows keep their original values: personal data in them is masked too
+    quarantine = pii.mask_quarantine(
+        pd.concat([*(m[1] for m in mapped), result.quarantine], ignore_index=True)
+    )
+    counts = clean.count_outcomes(read - seen, result, len(quarantine))
+    if ctx.kind == "nightly":
+        counts = {"read": read, "already_seen": seen,
+                  **{k: v for k, v in counts.items() if k != "read"}}  # fmt: skip
+    return {"verbatims": result.verbatims, "quarantine": quarantine, "counts": counts,
+            "raw_texts": result.raw_texts}  # fmt: skip
+
+
+def load_window(ctx: RunContext, state: RunState) -> Added:
+    """Weekly: the stored verbatims of the `window_days` that end with the report week."""
+    end = ctx.need_week_end()
+    since = end - pd.Timedelta(days=ctx.window_days or ctx.settings.schedule.window_days)
+    verbatims = ctx.store.load_verbatims(since=since)
+    verbatims = verbatims[verbatims["created_at"] < end].reset_index(drop=True)
+    return {"verbatims": verbatims, "counts": {"verbatims": len(verbatims)}}
+
+
+# --------------------------------------------------------------------------- themes
+
+
+def fit_themes(ctx: RunContext, state: RunState) -> Added:
+    """Fit themes on the run's verbatims and give them permanent ids from the registry."""
+    verbatims = state.need("verbatims")
+    registered = ctx.store.registry()
+    found = theming.fit_themes(verbatims, ctx.settings, ctx.cache, registry.anchors(registered),
+                               ctx.embedders, ctx.fan_out)  # fmt: skip
+    as_of = ctx.need_week_end() if ctx.week is not None else ctx.started
+    mapping, updated = registry.update_registry(
+        found.candidates, registered, ctx.settings.themes.match_threshold, as_of, ctx.run_id
+    )
+    found = theme_tables.apply_ids(found, mapping, registry.status_of(updated))
+    return {"found": found, "registry": updated, "window": Window(verbatims, found)}
+
+
+def assign_themes(ctx: RunContext, state: RunState) -> Added:
+    """Assign the run's new verbatims to the published themes (no re-fit)."""
+    saved = ctx.saved
+    if saved is None:
+        raise RuntimeError("assign needs the published theme models")
+    found = theming.assign_themes(state.need("verbatims"), ctx.settings, ctx.cache, saved,
+                                  ctx.embedders, ctx.fan_out)  # fmt: skip
+    return {"found": found}
+
+
+def rolling_window(ctx: RunContext, state: RunState) -> Added:
+    """Nightly: stored verbatims of the rolling window plus this run's, with their themes."""
+    new, new_verbatims = state.need("found"), state.need("verbatims")
+    since = ctx.started - pd.Timedelta(days=ctx.settings.schedule.window_days)
+    stored = ctx.store.load_verbatims(since=since)
+    verbatims = ingest.combine([stored, new_verbatims]).drop_duplicates("verbatim_id", keep="last")
+    ids = verbatims["verbatim_id"].tolist()
+    assignments = _union(ctx.store.frame("assignments", ids), new.assignments)
+    mentions = _union(ctx.store.frame("mentions", ids), new.mentions)
+    lookup = new.themes.drop_duplicates("theme_id").set_index("theme_id")
+    assignments["theme_label"] = assignments["theme_id"].map(lookup["label"]).fillna("Unclassified")
+    assignments["parent_theme_id"] = (
+        assignments["theme_id"].map(lookup["parent_theme_id"]).fillna(UNCLASSIFIED)
+    )
+    found = replace(new, assignments=ASSIGNMENTS.conform(assignments[ASSIGNMENTS.names]),
+                    mentions=MENTIONS.conform(mentions[MENTIONS.names]))  # fmt: skip
+    return {"window": Window(verbatims.reset_index(drop=True), found)}
+
+
+def _union(stored: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
+    fresh = set(new["verbatim_id"])
+    kept = stored[~stored["verbatim_id"].isin(fresh)]
+    return pd.concat([kept, new], ignore_index=True)
+
+
+def apply_overrides(ctx: RunContext, state: RunState) -> Added:
+    """The analyst's themes.yaml on the window's themes (the store keeps the model's view)."""
+    window: Window = state.need("window")
+    spec = overrides.load(ctx.settings.overrides_file)
+    known_ids = set(ctx.store.registry()["theme_id"].astype(str))
+    shown = overrides.apply_to_run(window.found, window.verbatims, ctx.settings, ctx.cache, spec,
+                                   known_ids, ctx.embedders)  # fmt: skip
+    return {"shown": shown, "ignored": frozenset(overrides.ignored(spec))}
+
+
+# --------------------------------------------------------------------------- analytics
+
+
+def figures(ctx: RunContext, state: RunState) -> Added:
+    """NPS figures, the ranked table and its views, segments, backlog and follow-up."""
+    shown: Discovery = state.need("shown")
+    tables = rank.rank_tables(state.need("window").verbatims, shown.assignments, shown.mentions,
+                              shown.themes, ctx.settings, state.ignored)  # fmt: skip
+    return {"tables": tables}
+
+
+def weekly_figures(ctx: RunContext, state: RunState) -> Added:
+    """Weekly figures and the report week's alerts."""
+    shown: Discovery = state.need("shown")
+    found = analytics.weekly_analytics(
+        state.need("window").verbatims, shown.assignments, shown.mentions,
+        state.need("tables").themes, ctx.settings.report, ctx.week,
+    )  # fmt: skip
+    return {"analytics": found}
+
+
+# --------------------------------------------------------------------------- presentation
+
+
+def render_report(ctx: RunContext, state: RunState) -> Added:
+    shown: Discovery = state.need("shown")
+    bundle = report.build_report(
+        state.need("window").verbatims, shown.assignments, shown.mentions, state.need("tables"),
+        state.need("analytics"), state.counts, ctx.settings,
+    )  # fmt: skip
+    return {"report": bundle}
+
+
+def write_outputs(ctx: RunContext, state: RunState) -> Added:
+    """Every output of the catalogue into the run's output folder."""
+    catalog.write_outputs(state, ctx.out_dir)
+    return {}
+
+
+def send_alerts(ctx: RunContext, state: RunState) -> Added:
+    bundle: ReportBundle = state.need("report")
+    alerts = state.need("analytics").alerts
+    return {"webhook": notify.notify(alerts, bundle.language, ctx.settings.report)}
+
+
+# --------------------------------------------------------------------------- models and store
+
+
+def save_models(ctx: RunContext, state: RunState) -> Added:
+    """Stage the re-fitted models under versions/<run_id>; `current` moves after the commit."""
+    models.save_models(state.need("found"), models.staged_folder(ctx.settings.models_dir,
+                                                                 ctx.run_id))  # fmt: skip
+    return {"models_version": ctx.run_id}
+
+
+def commit(ctx: RunContext, state: RunState) -> Added:
+    """Every store write of the run, and its run record, in one transaction."""
+    record = records.run_record(ctx, state)
+    found: Discovery = state.need("found")
+    store, run_id = ctx.store, ctx.run_id
+    with store.transaction() as conn:
+        if ctx.kind != "weekly":  # a weekly re-fit stores no verbatims of its own
+            verbatims = state.need("verbatims")
+            store.upsert_verbatims(conn, verbatims, run_id)
+            store.save_raw_texts(conn, raw_texts_of(state.raw_texts, verbatims))
+            store.append_quarantine(conn, state.quarantine, run_id)
+        for new in ctx.cache.new:
+            store.save_embeddings(conn, new.model_id, new.hashes, new.vectors)
+        assignments = found.assignments[["verbatim_id", "theme_id", "confidence"]].assign(
+            model_version=run_id, run_id=run_id
+        )
+        store.replace_rows(conn, "assignments", "verbatim_id", assignments)
+        store.replace_rows(conn, "mentions", "verbatim_id", found.mentions)
+        if state.registry is not None:
+            store.save_registry(conn, state.registry)
+        for source, value in _watermarks(ctx, state).items():
+            store.set_watermark(conn, source, value)
+        store.record_run(conn, record)
+    return {"record": record}
+
+
+def raw_texts_of(raw_texts: pd.DataFrame, verbatims: pd.DataFrame) -> pd.DataFrame:
+    """The raw texts of the verbatims being stored (none unless clean.keep_raw_text)."""
+    return raw_texts[raw_texts["verbatim_id"].isin(verbatims["verbatim_id"])]
+
+
+def _watermarks(ctx: RunContext, state: RunState) -> dict[str, str]:
+    verbatims = state.verbatims
+    if ctx.kind != "nightly" or verbatims is None or verbatims.empty:
+        return {}
+    return {"verbatims": str(verbatims["created_at"].max())}
+
+
+def publish_models(ctx: RunContext, state: RunState) -> Added:
+    """Point models/current at this run's models (after the commit)."""
+    models.publish_models(ctx.settings.models_dir, state.need("models_version"))
+    return {}
+
+
+def store_history(ctx: RunContext, state: RunState) -> Added:
+    """Backfill: store the verbatims of the requested weeks and the quarantine, under this
+    run's id and with its run record, in one transaction (the weekly re-fits follow)."""
+    verbatims = state.need("verbatims")
+    start, stop = ctx.need_week_end() - pd.Timedelta(days=7), ctx.until
+    inside = verbatims[(verbatims["created_at"] >= start) & (verbatims["created_at"] < stop)]
+    record = records.header(ctx, state.counts)
+    record.update(weeks=[f"{start:%G-W%V}", f"{stop - pd.Timedelta(days=1):%G-W%V}"],
+                  stored=len(inside), finished_at=records.now().isoformat(),
+                  timings=ctx.timer.seconds, peak_rss_mb=ctx.timer.peak_rss_mb)  # fmt: skip
+    store = ctx.store
+    with store.transaction() as conn:
+        store.append_quarantine(conn, state.quarantine, ctx.run_id)
+        store.upsert_verbatims(conn, inside, ctx.run_id)
+        store.save_raw_texts(conn, raw_texts_of(state.raw_texts, inside))
+        store.record_run(conn, record)
+    return {"record": record}

@@ -1,0 +1,327 @@
+"""Theming a run's verbatims: fit (re-fit) or assign (nightly), over one language-group loop.
+
+Each language group is embedded with the backend that suits it (a multilingual model themes all
+languages together; otherwise Russian goes to the Russian backend and the rest to the default
+model). A fit trains one `ThemeModel` per group; an assignment uses the saved ones. Both return a
+`Discovery` built by `theme_tables` (themes get ids T001, T002, ... by decreasing size).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+import pandas as pd
+
+from cx_text.clean import model_text
+from cx_text.embed import Embedder, is_multilingual, make_embedder
+from cx_text.embedding_cache import EmbeddingCache
+from cx_text.parallel import FanOut
+from cx_text.schemas import ASSIGNMENTS, MENTIONS
+from cx_text.settings import Settings
+from cx_text.theme_tables import (
+    Discovery,
+    GroupResult,
+    SavedThemes,
+    assignment_rows,
+    combine,
+    mention_rows,
+    resolve_ids,
+)
+from cx_text.themes import OUTLIER, ThemeModel, nearest
+
+_SENTENCE_END = re.compile(r"(?<=[.!?…])\s+|\n+")
+# verbatims whose vectors are held in memory at once when a group is assigned block by block
+# (a group larger than themes.max_fit_docs, and every nightly); results do not depend on it
+BLOCK_ROWS = 50_000
+MENTION_COLUMNS = ["verbatim_id", "topic", "sentence", "confidence"]
+
+
+def language_groups(verbatims: pd.DataFrame, settings: Settings) -> dict[str, str]:
+    """Map each language group to the embedding model setting that themes it."""
+    model = settings.embedding.model
+    if is_multilingual(model):
+        return {"all": model}
+    languages = set(verbatims["language"].fillna("en"))
+    groups = {"ru": settings.embedding.russian_model} if "ru" in languages else {}
+    if languages - {"ru"}:
+        groups["other"] = model
+    return groups
+
+
+def group_of(languages: pd.Series, groups: dict[str, str]) -> pd.Series:
+    if "all" in groups:
+        return pd.Series("all", index=languages.index)
+    return languages.fillna("en").map(lambda lang: "ru" if lang == "ru" else "other")
+
+
+def group_language(languages: pd.Series) -> str:
+    """The language a group's themes are labelled with: its only language, or 'multi'."""
+    counts = languages.fillna("en").value_counts()
+    return (
+        str(counts.index[0]) if len(counts) == 1 or counts.iloc[0] > 0.9 * counts.sum() else "multi"
+    )
+
+
+@dataclass
+class Group:
+    """The themed verbatims of one language group and the embedder of its space."""
+
+    name: str
+    frame: pd.DataFrame
+    model_setting: str
+    settings: Settings
+    embedders: dict[str, Embedder] | None
+
+    @cached_property
+    def embedder(self) -> Embedder:
+        """Made on first use (a group whose saved model is missing never loads one)."""
+        injected = (self.embedders or {}).get(self.model_setting)
+        return injected or make_embedder(self.model_setting, self.settings.embedding)
+
+
+def groups_of(
+    verbatims: pd.DataFrame, settings: Settings, embedders: dict[str, Embedder] | None = None
+) -> Iterator[Group]:
+    """Every non-empty language group of the verbatims that are themed (not non-answers).
+
+    `embedders` by model setting replace the configured ones (tests inject a tiny one).
+    """
+    themed = verbatims[~verbatims["is_non_answer"].astype(bool)].reset_index(drop=True)
+    names = language_groups(themed, settings)
+    group = group_of(themed["language"], names)
+    for name, model_setting in names.items():
+        frame = themed[group == name].reset_index(drop=True)
+        if not frame.empty:
+            yield Group(name, frame, model_setting, settings, embedders)
+
+
+def split_sentences(text: str, min_chars: int) -> list[str]:
+    """Sentences long enough to carry a theme of their own."""
+    parts = [p.strip() for p in _SENTENCE_END.split(text) if p and p.strip()]
+    return [p for p in parts if len(p) >= min_chars]
+
+
+def sentence_rows(frame: pd.DataFrame, settings: Settings) -> pd.DataFrame:
+    """verbatim_id and sentence of each sentence of the multi-sentence verbatims in `frame`."""
+    rows = [
+        (vid, sentence)
+        for vid, text in zip(frame["verbatim_id"], frame["text"], strict=True)
+        for sentence in (
+            split_sentences(text, settings.themes.sentence_min_chars)
+            if settings.themes.split_sentences
+            else []
+        )
+    ]
+    sentences = pd.DataFrame(rows, columns=["verbatim_id", "sentence"])
+    multi = sentences.groupby("verbatim_id")["sentence"].transform("size") > 1
+    return sentences[multi].reset_index(drop=True)
+
+
+def fit_sample(frame: pd.DataFrame, max_fit_docs: int | None, seed: int) -> np.ndarray:
+    """Row positions a ThemeModel is fitted on: all rows, or a seeded sample of `max_fit_docs`.
+
+    The sample is stratified by language and ISO week of `created_at` (each stratum keeps its
+    share of the corpus, rounded), so a week or a language is never left out of a re-fit.
+    """
+    n = len(frame)
+    if max_fit_docs is None or n <= max_fit_docs:
+        return np.arange(n)
+    created = pd.to_datetime(frame["created_at"], errors="coerce")
+    week = created.dt.strftime("%G-%V").fillna("")
+    strata = frame["language"].fillna("").astype(str).to_numpy() + "|" + week.to_numpy()
+    rng = np.random.default_rng(seed)
+    share = max_fit_docs / n
+    chosen = []
+    for rows in pd.Series(np.arange(n)).groupby(strata, sort=True).indices.values():
+        take = max(1, round(len(rows) * share))
+        chosen.append(rng.choice(rows, size=min(take, len(rows)), replace=False))
+    return np.sort(np.concatenate(chosen))
+
+
+def assign_chunk(
+    embeddings: np.ndarray, centres: np.ndarray, threshold: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Nearest theme centre (OUTLIER below `threshold`) and its similarity: one chunk."""
+    return nearest(np.asarray(embeddings, np.float32), centres, threshold)
+
+
+def _assign(
+    model: ThemeModel, vectors: np.ndarray, fan_out: FanOut | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """`model.assign(vectors)`, chunk by chunk through `fan_out`."""
+    parts = (fan_out or FanOut()).map_rows(
+        "assign-chunk", assign_chunk, vectors, model.topic_embeddings_, model.outlier_threshold
+    )
+    return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+
+
+def _blocks(n: int) -> list[slice]:
+    return [slice(start, min(start + BLOCK_ROWS, n)) for start in range(0, n, BLOCK_ROWS)]
+
+
+@dataclass
+class GroupTheming:
+    """Theming one language group: its documents and sentences, in its embedder's space."""
+
+    group: Group
+    cache: EmbeddingCache
+    fan_out: FanOut | None
+
+    @cached_property
+    def docs(self) -> list[str]:
+        return [model_text(t) for t in self.group.frame["text"]]
+
+    def vectors(self, texts: list[str], count: bool = True) -> np.ndarray:
+        return self.cache.vectors(texts, self.group.embedder, self.fan_out, count)
+
+    def fit(self, anchors: np.ndarray | None) -> GroupResult:
+        """Fit the group's ThemeModel (on a sample when the group is large) and theme it all."""
+        settings = self.group.settings.themes
+        rows = fit_sample(self.group.frame, settings.max_fit_docs, settings.random_state)
+        if len(rows) < len(self.group.frame):
+            return self._fit_sample(rows, anchors)
+        return self._fit_all(anchors)
+
+    def _model(
+        self, vectors: np.ndarray, docs: list[str], anchors: np.ndarray | None
+    ) -> ThemeModel:
+        settings = self.group.settings.themes
+        return ThemeModel.from_settings(settings, self.group.embedder).fit(
+            vectors, docs, anchors, settings.match_threshold
+        )
+
+    def _fit_all(self, anchors: np.ndarray | None) -> GroupResult:
+        """Fit on every document; the sentences (for mentions) are embedded meanwhile on the
+        core the mostly single-threaded clustering leaves idle (`FanOut.alongside`)."""
+        vectors = self.vectors(self.docs)
+        sentences = sentence_rows(self.group.frame, self.group.settings)
+        sentence_vectors = (self.fan_out or FanOut()).alongside(
+            self.vectors, [model_text(t) for t in sentences["sentence"]]
+        )
+        model = self._model(vectors, self.docs, anchors)
+        mentions = self._sentence_themes(sentences, model, sentence_vectors.result())
+        return self._result(model, model.labels_, model.confidence_, mentions)
+
+    def _fit_sample(self, rows: np.ndarray, anchors: np.ndarray | None) -> GroupResult:
+        """Fit on the documents at `rows`: every document is embedded (or found cached) block
+        by block keeping only the sample's vectors, then assigned block by block to its nearest
+        theme centre, which for the sample is exactly its fit-time theme (ThemeModel.assign)."""
+        kept = []
+        for block in _blocks(len(self.docs)):
+            vectors = self.vectors(self.docs[block])
+            inside = rows[(rows >= block.start) & (rows < block.stop)]
+            kept.append(vectors[inside - block.start])
+        model = self._model(np.concatenate(kept), [self.docs[i] for i in rows], anchors)
+        return self._result(model, *self.assign_blocks(model, count=False))
+
+    def assign_blocks(
+        self, model: ThemeModel, count: bool = True
+    ) -> tuple[np.ndarray, np.ndarray, pd.DataFrame]:
+        """Nearest theme of every document and its sentences, BLOCK_ROWS verbatims at a time.
+
+        Returns (labels, confidence, sentence mentions); the same as one pass over all rows.
+        """
+        labels, confidence = [np.zeros(0, int)], [np.zeros(0, np.float32)]
+        mentions = [pd.DataFrame(columns=MENTION_COLUMNS)]
+        for block in _blocks(len(self.docs)):
+            topics, sims = _assign(model, self.vectors(self.docs[block], count), self.fan_out)
+            labels.append(topics)
+            confidence.append(sims)
+            sentences = sentence_rows(self.group.frame.iloc[block], self.group.settings)
+            texts = [model_text(s) for s in sentences["sentence"]]
+            vectors = self.vectors(texts) if texts else np.zeros((0, 0), np.float32)
+            mentions.append(self._sentence_themes(sentences, model, vectors))
+        return (np.concatenate(labels), np.concatenate(confidence),
+                pd.concat(mentions, ignore_index=True))  # fmt: skip
+
+    def _sentence_themes(
+        self, sentences: pd.DataFrame, model: ThemeModel, vectors: np.ndarray
+    ) -> pd.DataFrame:
+        """Sentence-level themes (model-local theme numbers) of `sentence_rows`."""
+        if sentences.empty:
+            return pd.DataFrame(columns=MENTION_COLUMNS)
+        topics, sims = _assign(model, vectors, self.fan_out)
+        return sentences.assign(topic=topics, confidence=sims)[lambda f: f["topic"] != OUTLIER]
+
+    def _result(
+        self, model: ThemeModel, labels: np.ndarray, confidence: np.ndarray, mentions: pd.DataFrame
+    ) -> GroupResult:
+        return GroupResult(self.group.name, self.group.frame, model, mentions, labels, confidence,
+                           self.group.embedder.model_id,
+                           group_language(self.group.frame["language"]))  # fmt: skip
+
+
+def fit_themes(
+    verbatims: pd.DataFrame,
+    settings: Settings,
+    cache: EmbeddingCache,
+    anchors: dict[str, np.ndarray] | None = None,
+    embedders: dict[str, Embedder] | None = None,
+    fan_out: FanOut | None = None,
+) -> Discovery:
+    """Fit one ThemeModel per language group on the themed verbatims and build the tables.
+
+    Args:
+        verbatims: cleaned verbatims; non-answers are skipped.
+        cache: the run's embedding cache (store lookups, new vectors kept for the commit).
+        anchors: registered theme centres by embedding model id, for a warm-started re-fit.
+        embedders: embedders by model setting (tests inject a tiny deterministic one).
+        fan_out: runs the embedding (and sentence assignment) chunk by chunk; the clustering
+            itself is one call in this process.
+    """
+    results = []
+    for group in groups_of(verbatims, settings, embedders):
+        job = GroupTheming(group, cache, fan_out)
+        results.append(job.fit((anchors or {}).get(group.embedder.model_id)))
+    return combine(results)
+
+
+def assign_themes(
+    verbatims: pd.DataFrame,
+    settings: Settings,
+    cache: EmbeddingCache,
+    saved: SavedThemes,
+    embedders: dict[str, Embedder] | None = None,
+    fan_out: FanOut | None = None,
+) -> Discovery:
+    """Assign verbatims to a saved theme set without re-fitting (the nightly path).
+
+    `fan_out` runs the embedding and the assignment chunk by chunk (one task per chunk in the
+    Prefect flows); the result does not depend on the chunking.
+
+    Raises:
+        ValueError: the configured embedding model differs from the one the themes were fit with.
+    """
+    assignments, mentions = [ASSIGNMENTS.empty()], [MENTIONS.empty()]
+    for group in groups_of(verbatims, settings, embedders):
+        frame = group.frame
+        if group.name not in saved.models:
+            unknown = resolve_ids(np.full(len(frame), OUTLIER), [])
+            assignments.append(assignment_rows(frame, unknown, np.zeros(len(frame)), saved.themes))
+            continue
+        _check_model(group, saved)
+        topic_ids = saved.topic_ids[group.name]
+        job = GroupTheming(group, cache, fan_out)
+        labels, confidence, sentences = job.assign_blocks(saved.models[group.name])
+        doc_ids = resolve_ids(labels, topic_ids)
+        assignments.append(assignment_rows(frame, doc_ids, confidence, saved.themes))
+        mentions.append(mention_rows(frame, doc_ids, confidence, sentences, topic_ids))
+    return Discovery(
+        assignments=ASSIGNMENTS.conform(pd.concat(assignments, ignore_index=True)),
+        mentions=MENTIONS.conform(pd.concat(mentions, ignore_index=True)),
+        themes=saved.themes, models=saved.models, model_ids=dict(saved.model_ids),
+        topic_ids=dict(saved.topic_ids),
+    )  # fmt: skip
+
+
+def _check_model(group: Group, saved: SavedThemes) -> None:
+    if group.embedder.model_id != saved.model_ids[group.name]:
+        raise ValueError(
+            f"themes for '{group.name}' were fitted with {saved.model_ids[group.name]}, the "
+            f"settings now say {group.embedder.model_id}: re-fit with `cx-text run` or the "
+            "weekly flow"
+        )

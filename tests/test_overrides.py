@@ -13,7 +13,7 @@ from cx_text import job, overrides, theming
 from cx_text.cli import app
 from cx_text.schemas import ASSIGNMENTS, MENTIONS, THEMES
 from cx_text.settings import load_settings
-from tests.conftest import HashingEmbedder
+from tests.conftest import THEME_CORPUS, HashingEmbedder
 from tests.test_flows import _write_week
 
 THEMES_FRAME = THEMES.conform(pd.DataFrame({
@@ -136,3 +136,51 @@ def test_cli_themes_list_rename_merge(tmp_path: Path, monkeypatch: pytest.Monkey
     assert bad.exit_code == 2 and "unknown theme ids: T999" in bad.output
     listed = runner.invoke(app, ["themes", "list", *state])
     assert "renamed to 'Courier late'" in listed.output and "merged into T001" in listed.output
+
+
+class WideHashing(HashingEmbedder):
+    """Another embedding space: 300 dimensions and a model id of its own."""
+
+    model_id = "test:hashing-300"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._vectorizer.set_params(n_features=300)
+
+
+def test_seed_themes_compare_each_language_group_in_its_own_space(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Regression: one text in two language groups whose models differ (256 vs 300 dims).
+
+    The seeds used to see the vectors of every model merged by text hash: a matmul shape error
+    here, or a silent comparison across spaces when the dimensions happen to agree.
+    """
+    english, russian = HashingEmbedder(), WideHashing()
+    monkeypatch.setattr(theming, "make_embedder",
+                        lambda model, s: russian if model == "navec" else english)  # fmt: skip
+    shared = "courier late again waited hours"
+    ru_texts = [f"курьер опоздал {w}" for w in ("снова", "опять", "на час", "вечером")] * 4
+    ru_texts += [f"приложение вылетает {w}" for w in ("снова", "опять", "при оплате", "утром")] * 4
+    texts = [t for block in THEME_CORPUS.values() for t in block]
+    rows = [(f"en{i}", t, "en") for i, t in enumerate(texts)]
+    rows += [(f"ru{i}", t, "ru") for i, t in enumerate(ru_texts)] + [("ru-shared", shared, "ru")]
+    data = tmp_path / "mixed.csv"
+    pd.DataFrame(rows, columns=["id", "comment", "language"]).assign(score=3).to_csv(
+        data, index=False
+    )
+    (tmp_path / "themes.yaml").write_text(
+        "seed_themes: [{name: Late courier, seeds: [courier late again], threshold: 0.5}]\n"
+    )
+    settings = load_settings(
+        state_dir=tmp_path / "s", models_dir=tmp_path / "m",
+        overrides_file=tmp_path / "themes.yaml",
+        themes={"min_cluster_size": 5}, embedding={"show_progress": False},
+    )  # fmt: skip
+    job.run([str(data)], tmp_path / "out", settings)
+    assigned = pd.read_csv(tmp_path / "out" / "assignments.csv").set_index("verbatim_id")
+    seed = russian.encode(["courier late again"])[0]
+    expected = float(russian.encode([shared])[0] @ (seed / np.linalg.norm(seed)))
+    assert assigned.loc["ru-shared", "theme_id"] == "S-late-courier"
+    assert assigned.loc["ru-shared", "confidence"] == pytest.approx(expected, abs=1e-3)
+    assert set(pd.read_csv(tmp_path / "out" / "themes.csv")["theme_id"]) >= {"S-late-courier"}

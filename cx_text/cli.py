@@ -78,9 +78,6 @@ def _overrides(
     return result
 
 
-Job = Callable[[list[str], Path, Any], dict[str, Any]]
-
-
 def _input_command(job_name: str) -> Callable[..., None]:
     """A command over INPUT files with the column options (shared by run and nightly)."""
 

@@ -218,7 +218,3 @@ def count_outcomes(read: int, clean: CleanResult, quarantined: int) -> dict[str,
         "duplicates": clean.duplicates,
         "non_answers": non_answers,
     }
-
-
-def empty_quarantine() -> pd.DataFrame:
-    return QUARANTINE.empty()

@@ -78,9 +78,6 @@ def _overrides(
     return result
 
 
-Job = Callable[[list[str], Path, Any], dict[str, Any]]
-
-
 def _input_command(job_name: str) -> Callable[..., None]:
     """A command over INPUT files with the column options (shared by run and nightly)."""
 
@@ -176,7 +173,10 @@ def weekly_command(
     quiet: QuietOpt = False,
 ) -> None:
     """Re-fit themes on the rolling window ending with --week, keep ids stable, write outputs."""
-    _execute(quiet, config, {"state_dir": state_dir} if state_dir else {},
+    overrides: dict[str, Any] = {"state_dir": state_dir} if state_dir else {}
+    if window_days is not None:  # checked against the bounds of [schedule] window_days
+        overrides["schedule"] = {"window_days": window_days}
+    _execute(quiet, config, overrides,
              lambda job, s: job.weekly(week, out, s, window_days), out)  # fmt: skip
 
 

@@ -19,10 +19,10 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from cx_text.schemas import COMPLAINT_LINKS, UNCLASSIFIED
+# SCORED_ROLES is declared in schemas with every role; trends and report read it as nps.SCORED_ROLES
+from cx_text.schemas import COMPLAINT_LINKS, SCORED_ROLES, UNCLASSIFIED
 from cx_text.settings import NpsSettings
 
-SCORED_ROLES = ("detractor", "passive", "promoter")
 ROLE_VALUE = {"detractor": -1.0, "passive": 0.0, "promoter": 1.0}
 Z_95 = 1.96
 # (offset, factor): a score s on its scale becomes (s - offset) * factor on 0-10

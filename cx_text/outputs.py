@@ -93,7 +93,8 @@ def write_table(frame: pd.DataFrame, out_dir: Path, stem: str, formats: tuple[st
 
 
 def markdown_table(frame: pd.DataFrame, floatfmt: str = ".3f") -> str:
-    """A GitHub Markdown table of `frame` (pipes in cells escaped)."""
+    """A GitHub Markdown table of `frame` (pipes in cells escaped): the bench/ scripts print
+    the README's measured tables with it."""
 
     def cell(value: object) -> str:
         if isinstance(value, float):

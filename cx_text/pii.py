@@ -4,7 +4,8 @@ Detected (token, how):
 
 - ``[EMAIL]``: Presidio's e-mail pattern; the domain is checked against the public suffix list
   bundled with tldextract (never downloaded).
-- ``[CARD]``: Presidio's card pattern plus Mir cards (2200-2204), Luhn-checked.
+- ``[CARD]``: Presidio's card pattern plus Mir cards (2200-2204), Luhn-checked by Presidio's
+  ``CreditCardRecognizer.validate_result``.
 - ``[IBAN]``: Presidio's IBAN recogniser (country format and mod-97 checksum).
 - ``[PHONE]``: Presidio's phone recogniser (python-phonenumbers, valid numbers of RU, US, GB, DE,
   FR, ... and any ``+``-prefixed number), plus the Russian written forms it lacks
@@ -74,15 +75,6 @@ def snils_valid(digits: str) -> bool:
     body, check = digits[:9], int(digits[9:])
     total = sum(int(d) * w for d, w in zip(body, range(9, 0, -1), strict=True)) % 101
     return (0 if total == 100 else total) == check
-
-
-def luhn_valid(digits: str) -> bool:
-    """The Luhn (mod 10) check of card numbers."""
-    total = 0
-    for position, char in enumerate(reversed(digits)):
-        value = int(char) * (2 if position % 2 else 1)
-        total += value - 9 if value > 9 else value
-    return total % 10 == 0
 
 
 @lru_cache(maxsize=1)

@@ -169,7 +169,10 @@ def status_of(registry: pd.DataFrame) -> dict[str, str]:
 
 
 def retention(before: pd.DataFrame, after: pd.DataFrame) -> float:
-    """Share of previously themed verbatims that keep their theme id after a re-fit."""
+    """Share of previously themed verbatims that keep their theme id after a re-fit.
+
+    A measurement, not a pipeline step: the id-stability tests and bench/stability.py use it.
+    """
     old = before[before["theme_id"] != UNCLASSIFIED][["verbatim_id", "theme_id"]]
     merged = old.merge(after[["verbatim_id", "theme_id"]], on="verbatim_id", suffixes=("", "_new"))
     return float((merged["theme_id"] == merged["theme_id_new"]).mean()) if len(merged) else 1.0

@@ -11,8 +11,9 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+# every role a verbatim can have (ingest assigns them); the first three carry an NPS score
 ROLES = ("detractor", "passive", "promoter", "complaint", "unscored")
-SOURCES = ("survey", "complaint", "other")
+SCORED_ROLES = ROLES[:3]
 UNCLASSIFIED = "unclassified"
 
 _PANDAS_DTYPES = {
@@ -95,7 +96,7 @@ VERBATIMS = TableSchema(
         ("text", "string", "cleaned text, personal data masked ([EMAIL], [PHONE], [CARD]...)"),
         ("score", "float", "score on its scale; empty for complaints"),
         ("scale", "string", "nps (0-10), csat (1-5), ces (1-7) or none"),
-        ("role", "string", "detractor, passive, promoter, complaint or unscored"),
+        ("role", "string", f"{', '.join(ROLES[:-1])} or {ROLES[-1]}"),
         ("created_at", "datetime", "when the customer wrote it (UTC, naive)"),
         ("customer_id", "string", "customer key, used for follow-up and complaint linking"),
         ("touchpoint", "string", "journey stage the survey was sent at"),

@@ -1,8 +1,13 @@
 """One typed settings object: TOML file < ``CX_TEXT_*`` environment < CLI flags / flow parameters.
 
-The TOML file is named by ``--config`` or the ``CX_TEXT_CONFIG`` environment variable. Nested
-sections map to nested models (``[themes] min_cluster_size = 12``); in the environment a double
-underscore separates levels (``CX_TEXT_THEMES__MIN_CLUSTER_SIZE=12``).
+The TOML file is named by ``--config`` or the ``CX_TEXT_CONFIG`` environment variable and read by
+pydantic-settings' own ``TomlConfigSettingsSource`` (the path travels in a context variable, so
+concurrent loads of different files never meet). Nested sections map to nested models
+(``[themes] min_cluster_size = 12``); in the environment a double underscore separates levels
+(``CX_TEXT_THEMES__MIN_CLUSTER_SIZE=12``).
+
+Every numeric setting has bounds and every enumerated one a closed set of values: a value outside
+them is a `ConfigError` naming the key and where it came from (the CLI prints it, exit code 2).
 """
 
 from __future__ import annotations
@@ -11,16 +16,32 @@ import hashlib
 import json
 import os
 import re
+import sys
 import tomllib
+from contextvars import ContextVar
 from pathlib import Path
-from typing import Any, Literal
+from types import UnionType
+from typing import Any, Literal, Union, get_args, get_origin
 from urllib.parse import unquote
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
 
 Scale = Literal["nps", "csat", "ces", "none"]
 SourceKind = Literal["survey", "complaint", "other"]
+# seeds reach numpy's RandomState (UMAP, HDBSCAN) and default_rng: 0 .. 2**32 - 1
+SEED_MAX = 2**32 - 1
+# a fastText language code (en, ru, sah): what language detection produces
+LANGUAGE_CODE = r"^[a-z]{2,3}$"
+# a torch device: cpu, mps, cuda, cuda:1, ...
+TORCH_DEVICE = r"^(cpu|cuda|mps|xpu|npu|hpu|xla)(:\d+)?$"
 
 
 class ConfigError(ValueError):
@@ -60,10 +81,10 @@ class IngestSettings(_Section):
 
 
 class CleanSettings(_Section):
-    long_text_chars: int = 5000
+    long_text_chars: int = Field(default=5000, ge=1)
     # longer "comments" are quarantined as text_too_long: a pasted document or log, or a CSV
     # quote that never closes and swallows the rows after it; never a survey answer
-    max_text_chars: int = 100_000
+    max_text_chars: int = Field(default=100_000, ge=1)
     # personal data is always masked; True also keeps the unmasked text in the store's
     # raw_texts table (never in an output file, report, alert or artifact)
     keep_raw_text: bool = False
@@ -78,15 +99,21 @@ class EmbeddingSettings(_Section):
     # a forward pass takes at most `batch_size` texts and `batch_tokens` padded tokens (texts
     # sorted by token count, so padding is near zero): raise both on a GPU (e.g. 1024 / 32768)
     batch_size: int = Field(default=128, ge=1)
-    batch_tokens: int = Field(default=1024, ge=1)
-    torch_threads: int = 2
-    device: str = "cpu"  # torch device of sentence-transformers models: "cuda", "cuda:1", "mps"
+    # a batch must hold at least one short text's padded tokens
+    batch_tokens: int = Field(default=1024, ge=16)
+    torch_threads: int = Field(default=2, ge=0)  # 0: torch's own default (one per core)
+    # torch device of sentence-transformers models: "cuda", "cuda:1", "mps"
+    device: str = Field(
+        default="cpu",
+        pattern=TORCH_DEVICE,
+        json_schema_extra={"allowed": "cpu, mps, cuda, cuda:N, xpu, ..."},
+    )
     # texts per embedding / assignment task in the Prefect flows (the CLI embeds in one call)
     chunk_size: int = Field(default=2000, ge=1)
     # "int8": dynamic int8 quantisation of the model's Linear layers (per-channel weights);
     # a different model id, so fp32 and int8 vectors never mix in the cache
     quantize: Literal["none", "int8"] = "none"
-    max_chars: int = 2000
+    max_chars: int = Field(default=2000, ge=1)
     show_progress: bool = True
 
 
@@ -103,38 +130,43 @@ class DaskSettings(_Section):
 
 
 class ThemeSettings(_Section):
-    min_cluster_size: int | None = None  # None: scales with corpus size
-    n_neighbors: int = 15
-    n_components: int = 5
-    random_state: int = 42
-    outlier_threshold: float = 0.3
-    max_parents: int = 15
-    n_keywords: int = 10
-    n_examples: int = 5
+    # None: scales with corpus size; HDBSCAN needs clusters of at least 2
+    min_cluster_size: int | None = Field(default=None, ge=2)
+    n_neighbors: int = Field(default=15, ge=2)  # UMAP needs at least 2 neighbours
+    n_components: int = Field(default=5, ge=1)
+    random_state: int = Field(default=42, ge=0, le=SEED_MAX)
+    # cosine similarity to the nearest theme centre below which a verbatim is unclassified
+    outlier_threshold: float = Field(default=0.3, ge=-1.0, le=1.0)
+    max_parents: int = Field(default=15, ge=1)
+    n_keywords: int = Field(default=10, ge=1)
+    n_examples: int = Field(default=5, ge=1)
     split_sentences: bool = True
-    sentence_min_chars: int = 25
+    sentence_min_chars: int = Field(default=25, ge=1)
     # a re-fitted topic keeps a registered theme id when their centres are at least this similar
-    match_threshold: float = 0.8
+    # (a cosine similarity)
+    match_threshold: float = Field(default=0.8, ge=-1.0, le=1.0)
     # a fit on more documents fits on a seeded sample of this size (stratified by language and
     # week) and assigns the rest to the nearest theme centre; None: always fit on everything
-    max_fit_docs: int | None = 50_000
+    max_fit_docs: int | None = Field(default=50_000, ge=100)
 
 
 class NpsSettings(_Section):
-    bootstrap_samples: int = 1000
-    complaint_link_days: int = 30
-    random_state: int = 0
+    bootstrap_samples: int = Field(default=1000, ge=0)  # 0: no interval, no theme significant
+    # 0 links a complaint only to a survey answer given at the same moment (dates are often days)
+    complaint_link_days: int = Field(default=30, ge=0)
+    random_state: int = Field(default=0, ge=0, le=SEED_MAX)
 
 
 class RankSettings(_Section):
     # priority = impact_weight * (-nps_impact) + complaint_weight * complaint share (in points)
-    impact_weight: float = 1.0
-    complaint_weight: float = 0.0
-    top_n: int = 10
-    min_segment_size: int = 10
+    # a negative weight would rank the themes that help NPS first
+    impact_weight: float = Field(default=1.0, ge=0.0, allow_inf_nan=False)
+    complaint_weight: float = Field(default=0.0, ge=0.0, allow_inf_nan=False)
+    top_n: int = Field(default=10, ge=1)
+    min_segment_size: int = Field(default=10, ge=1)
     segment_columns: list[str] | None = None  # None: touchpoint, source, channel + segments
     # themes with fewer scored verbatims stay out of the rate-based promoter and passive views
-    view_min_scored: int = 10
+    view_min_scored: int = Field(default=10, ge=1)
 
 
 class ReportSettings(_Section):
@@ -142,24 +174,35 @@ class ReportSettings(_Section):
     webhook_url: SecretStr | None = None
     # name of a Prefect Secret block holding webhook_url (read by the Prefect flows only)
     webhook_secret_block: str | None = None
-    weeks: int = 12
-    alert_min_new_theme_size: int = 15
-    alert_fdr: float = 0.05
-    webhook_timeout: float = 10.0  # seconds to wait for the alert webhook
+    weeks: int = Field(default=12, ge=1)
+    alert_min_new_theme_size: int = Field(default=15, ge=1)
+    alert_fdr: float = Field(default=0.05, gt=0.0, lt=1.0)  # false discovery rate of the alerts
+    # seconds to wait for the alert webhook
+    webhook_timeout: float = Field(default=10.0, gt=0.0, allow_inf_nan=False)
 
 
 class ScheduleSettings(_Section):
-    timezone: str = "UTC"
-    window_days: int = 90
+    timezone: str = Field(default="UTC", json_schema_extra={"allowed": "an IANA time zone name"})
+    window_days: int = Field(default=90, ge=1)
     drop_folder: Path | None = None
     sql_queries: list[str] = Field(default_factory=list)
 
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError("not an IANA time zone name such as 'Europe/Moscow'") from None
+        return value
 
-class LockSettings(BaseModel):
+
+class LockSettings(_Section):
     """What a run does when another run holds the lock on the same state dir."""
 
     mode: Literal["wait", "refuse"] = "wait"
-    timeout_seconds: float = 3600.0  # with mode = "wait": give up (exit 75) after this long
+    # with mode = "wait": give up (exit 75) after this long; 0: one try
+    timeout_seconds: float = Field(default=3600.0, ge=0.0, allow_inf_nan=False)
 
 
 class Settings(BaseSettings):
@@ -176,7 +219,10 @@ class Settings(BaseSettings):
     store_url_secret_block: str | None = None
     models_dir: Path = Path("models")
     overrides_file: Path = Path("themes.yaml")  # analyst overrides; absent file = none
-    language: str | None = None  # force one language for every verbatim
+    # force one language code for every verbatim ("en", "ru")
+    language: str | None = Field(
+        default=None, pattern=LANGUAGE_CODE, json_schema_extra={"allowed": "a code: en, ru, ..."}
+    )
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     clean: CleanSettings = Field(default_factory=CleanSettings)
     embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
@@ -202,7 +248,7 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return (init_settings, env_settings, _TomlSource(settings_cls))
+        return (init_settings, env_settings, _toml_source(settings_cls))
 
     @property
     def store_url_value(self) -> str:
@@ -240,43 +286,62 @@ def redact(text: str, secret: str | None) -> str:
     return text
 
 
-class _TomlSource(PydanticBaseSettingsSource):
-    """Reads the TOML file named by CX_TEXT_CONFIG (set by `load_settings`)."""
-
-    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
-        return None, field_name, False
-
-    def __call__(self) -> dict[str, Any]:
-        path = os.environ.get("CX_TEXT_CONFIG")
-        if not path:
-            return {}
-        file = Path(path)
-        if not file.is_file():
-            raise ConfigError(f"config file not found: {file}")
-        try:
-            return tomllib.loads(file.read_text(encoding="utf-8"))
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"config file {file} is not valid TOML: {exc}") from exc
+# the TOML file of the settings being built in this thread / task (set by `load_settings`)
+_CONFIG_FILE: ContextVar[Path | None] = ContextVar("cx_text_config_file", default=None)
 
 
-def _describe(exc: ValidationError, config_file: str | None) -> str:
+def _config_path() -> Path | None:
+    """The TOML file settings are read from: `load_settings`' argument, else CX_TEXT_CONFIG."""
+    given = _CONFIG_FILE.get()
+    if given is not None:
+        return given
+    named = os.environ.get("CX_TEXT_CONFIG")
+    return Path(named) if named else None
+
+
+def _toml_source(settings_cls: type[BaseSettings]) -> TomlConfigSettingsSource:
+    """pydantic-settings' TOML source over `_config_path()`; a missing or bad file is an error."""
+    file = _config_path()
+    if file is not None and not file.is_file():
+        raise ConfigError(f"config file not found: {file}")
+    try:
+        return TomlConfigSettingsSource(settings_cls, toml_file=file)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {file} is not valid TOML: {exc}") from exc
+
+
+def _describe(exc: ValidationError, file: Path | None, overrides: dict[str, Any]) -> str:
     """One line naming where the bad setting came from, the key and the problem."""
     first = exc.errors()[0]
     loc = [str(part) for part in first["loc"]]
     where = ".".join(loc)
-    origin = f"CX_TEXT_{'__'.join(loc).upper()} or a command-line flag"
-    if config_file and _has_key(Path(config_file), loc):
-        origin = f"config file {config_file}"
+    origin = _origin(loc, file, overrides)
     if first["type"] == "extra_forbidden":
         return f"{origin}: unknown setting '{where}'"
     return f"{origin}: bad value for {where}: {first['msg']} (got {first['input']!r})"
 
 
-def _has_key(file: Path, loc: list[str]) -> bool:
-    try:
-        node: Any = tomllib.loads(file.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError):
-        return False
+def _origin(loc: list[str], file: Path | None, overrides: dict[str, Any]) -> str:
+    """Where the value at `loc` came from, highest precedence first: flag, environment, file."""
+    if _has_key(overrides, loc):
+        return "command-line flag or flow parameter"
+    environ = {name.upper() for name in os.environ}
+    for depth in range(len(loc), 0, -1):  # CX_TEXT_THEMES__MAX_PARENTS, or JSON in CX_TEXT_THEMES
+        name = "CX_TEXT_" + "__".join(loc[:depth]).upper()
+        if name in environ:
+            return name
+    if file is not None:
+        try:
+            data = tomllib.loads(file.read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError):
+            data = {}
+        if _has_key(data, loc):
+            return f"config file {file}"
+    return "settings"
+
+
+def _has_key(node: Any, loc: list[str]) -> bool:
+    """`loc` is a path of keys through the nested dicts of `node`."""
     for part in loc:
         if not isinstance(node, dict) or part not in node:
             return False
@@ -287,19 +352,77 @@ def _has_key(file: Path, loc: list[str]) -> bool:
 def load_settings(config_file: Path | str | None = None, **overrides: Any) -> Settings:
     """Build settings from a TOML file, the environment and explicit overrides (highest wins).
 
+    `config_file` (else CX_TEXT_CONFIG) is read through pydantic-settings' TOML source; the
+    environment is only read, never changed, so threads may load different files at once.
+
     Raises:
-        ConfigError: the file is missing or invalid, or a value is of the wrong type.
+        ConfigError: the file is missing or invalid, a key is unknown, or a value is of the wrong
+            type or out of its bounds (one line naming the key and where it was set).
     """
-    previous = os.environ.get("CX_TEXT_CONFIG")
-    if config_file is not None:
-        os.environ["CX_TEXT_CONFIG"] = str(config_file)
+    token = _CONFIG_FILE.set(Path(config_file) if config_file is not None else None)
     try:
         return Settings(**overrides)
     except ValidationError as exc:
-        raise ConfigError(_describe(exc, os.environ.get("CX_TEXT_CONFIG"))) from exc
+        raise ConfigError(_describe(exc, _config_path(), overrides)) from exc
     finally:
-        if config_file is not None:
-            if previous is None:
-                os.environ.pop("CX_TEXT_CONFIG", None)
-            else:
-                os.environ["CX_TEXT_CONFIG"] = previous
+        _CONFIG_FILE.reset(token)
+
+
+def _number(value: object) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _kind(field: FieldInfo) -> Any:
+    """The checked type of a setting: X of `X | None`, V of `dict[str, V]`."""
+    kind = field.annotation
+    args = [a for a in get_args(kind) if a is not type(None)]
+    if get_origin(kind) in (Union, UnionType) and len(args) == 1:
+        kind = args[0]
+    return get_args(kind)[1] if get_origin(kind) is dict else kind
+
+
+def _allowed(field: FieldInfo) -> str:
+    """The values a setting accepts, in words: "≥ 1", "[-1, 1]", "nps, csat, ces, none"."""
+    extra = field.json_schema_extra
+    if isinstance(extra, dict) and "allowed" in extra:
+        return str(extra["allowed"])
+    if get_origin(_kind(field)) is Literal:
+        return ", ".join(str(v) for v in get_args(_kind(field)))
+    rules = {
+        name: getattr(rule, name)
+        for rule in field.metadata  # annotated_types Ge, Gt, Le, Lt and pydantic's own metadata
+        for name in ("ge", "gt", "le", "lt", "allow_inf_nan")
+        if getattr(rule, name, None) is not None
+    }
+    low = f"[{_number(rules['ge'])}" if "ge" in rules else ""
+    low = f"({_number(rules['gt'])}" if "gt" in rules else low
+    high = f"{_number(rules['le'])}]" if "le" in rules else ""
+    high = f"{_number(rules['lt'])})" if "lt" in rules else high
+    finite = ", finite" if rules.get("allow_inf_nan") is False else ""
+    if low and high:
+        return f"{low}, {high}"
+    if low:
+        return ("≥ " if low[0] == "[" else "> ") + low[1:] + finite
+    return ""
+
+
+def readme_bounds() -> str:
+    """The README's table of every bounded or enumerated setting and the values it accepts."""
+    rows = ["| setting | allowed | default |", "|---|---|---|"]
+
+    def walk(model: type[BaseModel], prefix: str) -> None:
+        for name, field in model.model_fields.items():
+            key = prefix + name
+            if isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel):
+                walk(field.annotation, key + ".")
+            elif allowed := _allowed(field):
+                default = field.get_default(call_default_factory=True)
+                shown = "unset" if default is None else json.dumps(default, default=str)
+                rows.append(f"| `{key}` | {allowed} | {shown} |")
+
+    walk(Settings, "")
+    return "\n".join(rows) + "\n"
+
+
+if __name__ == "__main__":
+    sys.stdout.write(readme_bounds())

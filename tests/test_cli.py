@@ -3,15 +3,23 @@
 from __future__ import annotations
 
 import json
+import os
+import threading
+import tomllib
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Literal, get_origin
 
 import pandas as pd
 import pytest
+from pydantic import BaseModel
+from pydantic.fields import FieldInfo
 from sklearn.metrics import adjusted_rand_score
 from typer.testing import CliRunner
 
 from cx_text.cli import app
 from cx_text.schemas import ASSIGNMENTS, QUARANTINE, THEME_TABLE, UNCLASSIFIED, VERBATIMS
+from cx_text.settings import Settings, load_settings
 from tests.conftest import ROOT
 
 SAMPLE = ROOT / "data" / "sample_feedback.csv"
@@ -138,3 +146,160 @@ def test_second_run_embeds_nothing(sample_run: Path) -> None:
     record = json.loads((sample_run / "again" / "run.json").read_text())
     assert record["embeddings"]["new"] == 0
     assert record["embeddings"]["cached"] > 3000
+
+
+# --------------------------------------------------------------------------- checked settings
+
+# (key, out-of-range value as TOML, the rule pydantic states): one per kind of bound
+OUT_OF_RANGE = [
+    ("themes.max_parents", "-3", "greater than or equal to 1"),
+    ("themes.outlier_threshold", "5", "less than or equal to 1"),
+    ("themes.min_cluster_size", "1", "greater than or equal to 2"),
+    ("nps.bootstrap_samples", "-1", "greater than or equal to 0"),
+    ("embedding.batch_tokens", "0", "greater than or equal to 16"),
+    ("report.alert_fdr", "1.5", "less than 1"),
+    ("report.webhook_timeout", "0", "greater than 0"),
+    ("schedule.window_days", "0", "greater than or equal to 1"),
+    ("rank.impact_weight", "-1.0", "greater than or equal to 0"),
+    ("lock.timeout_seconds", "-5", "greater than or equal to 0"),
+    ("embedding.quantize", '"int4"', "Input should be 'none' or 'int8'"),
+    ("schedule.timezone", '"Mars/Olympus"', "not an IANA time zone name"),
+]  # fmt: skip
+
+
+def _settings_error(args: list[str], env: dict[str, str] | None = None) -> str:
+    """Run the CLI expecting a settings error: exit 2 and exactly one line on stderr."""
+    result = runner.invoke(app, args, env=env)
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception  # would have been a traceback
+    lines = result.stderr.strip().splitlines()
+    assert result.exit_code == 2, result.output
+    assert len(lines) == 1, result.stderr
+    return lines[0]
+
+
+def _toml(key: str, value: str) -> str:
+    section, name = key.split(".")
+    return f"[{section}]\n{name} = {value}\n"
+
+
+@pytest.mark.parametrize(("key", "value", "rule"), OUT_OF_RANGE)
+def test_settings_out_of_range_in_the_config_file_exit_2(
+    key: str, value: str, rule: str, tmp_path: Path
+) -> None:
+    config = tmp_path / "cx.toml"
+    config.write_text(_toml(key, value))
+    line = _settings_error(["run", str(SAMPLE), "--out", str(tmp_path / "o"), "--config",
+                            str(config)])  # fmt: skip
+    got = tomllib.loads(f"v = {value}")["v"]
+    assert line.startswith(f"cx-text: error: config file {config}: bad value for {key}: ")
+    assert rule in line and line.endswith(f"(got {got!r})")
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize(("key", "value", "rule"), OUT_OF_RANGE)
+def test_settings_out_of_range_in_the_environment_exit_2(
+    key: str, value: str, rule: str, tmp_path: Path
+) -> None:
+    variable = "CX_TEXT_" + key.replace(".", "__").upper()
+    raw = value.strip('"')
+    line = _settings_error(["run", str(SAMPLE), "--out", str(tmp_path / "o")], {variable: raw})
+    assert line.startswith(f"cx-text: error: {variable}: bad value for {key}: ")
+    assert rule in line and line.endswith(f"(got {raw!r})")
+
+
+def test_settings_environment_is_named_even_over_a_valid_config_file(tmp_path: Path) -> None:
+    """The environment wins over the file, so a bad variable is blamed, not the good file."""
+    config = tmp_path / "cx.toml"
+    config.write_text("[themes]\nmax_parents = 4\n")
+    line = _settings_error(["run", str(SAMPLE), "--out", str(tmp_path / "o"), "--config",
+                            str(config)], {"CX_TEXT_THEMES__MAX_PARENTS": "-3"})  # fmt: skip
+    assert line == ("cx-text: error: CX_TEXT_THEMES__MAX_PARENTS: bad value for themes.max_parents"
+                    ": Input should be greater than or equal to 1 (got '-3')")  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("args", "key", "got"),
+    [
+        (["run", str(SAMPLE), "--scale", "percent"], "ingest.scale", "'percent'"),
+        (["run", str(SAMPLE), "--source", "tweet"], "ingest.default_source", "'tweet'"),
+        (["nightly", str(SAMPLE), "--language", "English"], "language", "'English'"),
+        (["weekly", "--week", "2026-W47", "--window-days", "0"], "schedule.window_days", "0"),
+        (["weekly", "--week", "2026-W47", "--window-days", "-7"], "schedule.window_days", "-7"),
+    ],
+)
+def test_settings_out_of_range_flag_exit_2(
+    args: list[str], key: str, got: str, tmp_path: Path
+) -> None:
+    line = _settings_error([*args, "--out", str(tmp_path / "o"), "--state-dir",
+                            str(tmp_path / "state")])  # fmt: skip
+    assert line.startswith(
+        f"cx-text: error: command-line flag or flow parameter: bad value for {key}: "
+    )
+    assert line.endswith(f"(got {got})")
+    assert not (tmp_path / "o").exists() and not (tmp_path / "state").exists()
+
+
+def test_settings_precedence_file_then_environment_then_overrides(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = tmp_path / "cx.toml"
+    config.write_text("[themes]\nmax_parents = 4\nn_keywords = 7\n[nps]\nbootstrap_samples = 0\n")
+    assert load_settings(config).themes.max_parents == 4
+    monkeypatch.setenv("CX_TEXT_THEMES__MAX_PARENTS", "6")
+    from_env = load_settings(config)
+    assert (from_env.themes.max_parents, from_env.themes.n_keywords) == (6, 7)
+    assert from_env.nps.bootstrap_samples == 0 and from_env.themes.n_examples == 5
+    explicit = load_settings(config, themes={"max_parents": 9})
+    assert (explicit.themes.max_parents, explicit.themes.n_keywords) == (9, 7)
+    monkeypatch.setenv("CX_TEXT_CONFIG", str(config))  # the file named by the environment
+    assert load_settings().themes.n_keywords == 7
+
+
+class _ReadOnlyEnviron(dict):  # type: ignore[type-arg]
+    """os.environ that fails on any change."""
+
+    def _refuse(self, *args: object, **kwargs: object) -> None:
+        raise AssertionError(f"os.environ changed: {args}")
+
+    __setitem__ = __delitem__ = pop = update = setdefault = clear = _refuse  # type: ignore[assignment]
+
+
+def test_settings_file_is_read_without_touching_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Threads loading different files at once each get their own values; os.environ is only
+    read (the old loader passed the path through CX_TEXT_CONFIG: a race between threads)."""
+    files = {}
+    for parents in range(1, 9):
+        files[parents] = tmp_path / f"cx{parents}.toml"
+        files[parents].write_text(f"[themes]\nmax_parents = {parents}\n")
+    start = threading.Barrier(len(files))
+
+    def load(parents: int) -> set[int]:
+        start.wait()
+        return {load_settings(files[parents]).themes.max_parents for _ in range(25)}
+
+    with monkeypatch.context() as patch, ThreadPoolExecutor(len(files)) as pool:
+        patch.setattr(os, "environ", _ReadOnlyEnviron(os.environ))
+        seen = dict(zip(files, pool.map(load, files), strict=True))
+    assert seen == {parents: {parents} for parents in files}
+    assert load_settings().themes.max_parents == 15  # no file left behind for the next load
+
+
+def test_every_numeric_or_enumerated_setting_is_bounded() -> None:
+    from cx_text.settings import _allowed, _kind
+
+    def leaves(model: type[BaseModel], prefix: str) -> list[tuple[str, FieldInfo]]:
+        found = []
+        for name, field in model.model_fields.items():
+            if isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel):
+                found += leaves(field.annotation, f"{prefix}{name}.")
+            else:
+                found.append((prefix + name, field))
+        return found
+
+    unbounded = [key for key, field in leaves(Settings, "")
+                 if (_kind(field) in (int, float) or get_origin(_kind(field)) is Literal)
+                 and not _allowed(field)]  # fmt: skip
+    assert unbounded == []

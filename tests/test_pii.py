@@ -68,8 +68,40 @@ def test_a_long_number_failing_luhn_is_an_account_not_a_card() -> None:
     assert pii.mask_text("IBAN DE00 3704 0044 0532 0130 00") == "IBAN DE00 [ACCOUNT]"
 
 
-def test_checksums() -> None:
-    assert pii.luhn_valid("4111111111111111") and not pii.luhn_valid("4111111111111112")
+def _luhn(digits: str) -> bool:
+    """Reference Luhn check, only to prove the test numbers below are what they claim."""
+    total = sum(int(d) if i % 2 == 0 else sum(divmod(2 * int(d), 10))
+                for i, d in enumerate(reversed(digits)))  # fmt: skip
+    return total % 10 == 0
+
+
+# Luhn-valid test numbers of each network in the forms customers type them
+CARDS = [
+    "4111 1111 1111 1111",  # Visa
+    "4012888888881881",  # Visa, no separators
+    "5555-5555-5555-4444",  # Mastercard
+    "5105 1051 0510 5100",  # Mastercard
+    "3782 822463 10005",  # American Express, 15 digits
+    "6011 1111 1111 1117",  # Discover
+    "2200 1234 5678 9019",  # Mir (2200-2204)
+    "2204 1234 5678 9015",  # Mir, the last prefix of the range
+]
+
+
+@pytest.mark.parametrize("card", CARDS)
+def test_a_card_is_masked_as_card_only_when_it_passes_luhn(card: str) -> None:
+    """Production masking, not a helper: a Luhn-valid number is [CARD]; change its last digit and
+    the same number is still masked, as [ACCOUNT] (a mistyped card is still personal data)."""
+    digits = card.replace(" ", "").replace("-", "")
+    broken = card[:-1] + str((int(card[-1]) + 1) % 10)
+    assert _luhn(digits) and not _luhn(broken.replace(" ", "").replace("-", ""))
+    assert pii.mask_text(f"charged twice on {card}, fix it") == "charged twice on [CARD], fix it"
+    assert pii.mask_text(f"charged twice on {broken}, fix it") == (
+        "charged twice on [ACCOUNT], fix it"
+    )
+
+
+def test_snils_checksum() -> None:
     assert pii.snils_valid("11223344595") and not pii.snils_valid("11223344596")
 
 

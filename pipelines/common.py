@@ -147,10 +147,11 @@ def dask_runner(dask: DaskSettings) -> TaskRunner[Any]:
     return DaskTaskRunner(cluster_kwargs=cluster)
 
 
-def settings_for(config: str | None, state_dir: str | None = None) -> Settings:
-    """Settings of a flow run, with secrets named as Prefect Secret blocks resolved."""
+def settings_for(config: str | None, state_dir: str | None = None, **given: Any) -> Settings:
+    """Settings of a flow run (flow parameters checked like CLI flags), with secrets named as
+    Prefect Secret blocks resolved."""
     overrides: dict[str, Any] = {"state_dir": Path(state_dir)} if state_dir else {}
-    return resolve_secret_blocks(load_settings(config, **overrides))
+    return resolve_secret_blocks(load_settings(config, **overrides, **given))
 
 
 def inputs_for(inputs: list[str] | None, settings: Settings) -> list[str]:

@@ -31,10 +31,11 @@ def weekly_flow(
     state_dir: str | None = None,
 ) -> dict[str, Any]:
     """Re-fit on the window ending with `week` (default: last complete week), map ids, write."""
-    settings = settings_for(config, state_dir)
+    days = {"schedule": {"window_days": window_days}} if window_days is not None else {}
+    settings = settings_for(config, state_dir, **days)  # checked against [schedule] bounds
     target = week or last_complete_week()
     with flow_timer(settings) as timer:
-        record = job.weekly(target, Path(out_dir) / target, settings, window_days, timer)
+        record = job.weekly(target, Path(out_dir) / target, settings, timer=timer)
     publish(record, "weekly")
     return record
 

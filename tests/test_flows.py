@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -49,13 +50,32 @@ def test_nightly_flow_runs_stages_as_tasks_and_publishes_artifacts(
                  load_settings(config))  # fmt: skip
     weekly = weekly_flow(week="2026-W45", out_dir=str(tmp_path / "weekly"), config=config)
     assert weekly["week"] == "2026-W45"
-    record = nightly_flow(inputs=[str(data)], out_dir=str(tmp_path / "nightly"), config=config)
+    state = nightly_flow(inputs=[str(data)], out_dir=str(tmp_path / "nightly"), config=config,
+                         return_state=True)  # fmt: skip
+    record = state.result()
     assert record["counts"]["already_seen"] == 64
+    # every declared stage ran as a completed task of this flow run (fan-out stages run in the
+    # flow and submit chunk tasks); with the plain timer there would be no task runs at all
+    ran = _task_runs(state.state_details.flow_run_id)
+    stages = [s.name for s in job.NIGHTLY if not s.fan_out]
+    assert sorted(ran) == sorted(stages) and set(ran.values()) == {"COMPLETED"}
     assert (tmp_path / "nightly" / "themes.csv").exists()
     table = Artifact.get("cx-text-weekly-top-themes")
     assert table is not None and "Late delivery" in str(table.data)
     summary = Artifact.get("cx-text-nightly-summary")
     assert summary is not None and "already seen 64" in str(summary.data)
+
+
+def _task_runs(flow_run_id: Any) -> dict[str, str]:
+    """Name -> state type of every task run of a flow run, read back from the Prefect API."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+    with get_client(sync_client=True) as client:
+        runs = client.read_task_runs(
+            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id]))
+        )
+    return {run.name.rsplit("-", 1)[0]: run.state_type.value for run in runs}
 
 
 @pytest.mark.prefect_server

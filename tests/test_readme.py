@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from cx_text.catalog import readme_files
 from cx_text.schemas import readme_tables
 from tests.conftest import ROOT
 
@@ -43,3 +44,12 @@ def test_readme_settings_example_is_a_valid_config_file(tmp_path: Path) -> None:
     (tmp_path / "cx.toml").write_text(example, encoding="utf-8")
     settings = load_settings(tmp_path / "cx.toml")
     assert settings.schedule.timezone == "Europe/Moscow" and settings.schedule.sql_queries
+
+
+def test_readme_file_list_matches_the_output_catalogue() -> None:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    start = text.index("<!-- files:start -->") + len("<!-- files:start -->\n")
+    end = text.index("<!-- files:end -->")
+    assert text[start:end].strip() == readme_files().strip(), (
+        "README file list is stale: regenerate with `python -m cx_text.catalog`"
+    )

@@ -1,0 +1,48 @@
+"""The output catalogue: a run writes exactly the declared files, each from its declared source."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from cx_text import catalog, job, theming
+from cx_text.settings import load_settings
+from tests.conftest import HashingEmbedder
+from tests.test_flows import _write_week
+
+
+def test_a_run_writes_exactly_the_catalogue(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    embedder = HashingEmbedder()
+    monkeypatch.setattr(theming, "make_embedder", lambda model, settings: embedder)
+    data = tmp_path / "week.csv"
+    _write_week(data)
+    settings = load_settings(
+        state_dir=tmp_path / "s", models_dir=tmp_path / "m", language="en",
+        themes={"min_cluster_size": 5}, embedding={"show_progress": False},
+    )  # fmt: skip
+    out = tmp_path / "out"
+    job.run([str(data)], out, settings)
+    declared = {name for output in catalog.OUTPUTS for name in output.files}
+    assert {p.name for p in out.iterdir()} == declared | {"run.json"}
+    for output in catalog.OUTPUTS:  # every table carries its declared schema's columns, in order
+        if output.schema is not None and "csv" in output.formats:
+            columns = pd.read_csv(out / f"{output.name}.csv", nrows=0).columns.tolist()
+            assert columns[: len(output.schema.names)] == output.schema.names, output.name
+    assert json.loads((out / "backlog.json").read_text())[0]["cx_theme_id"].startswith("T")
+
+
+def test_resolve_reads_attribute_paths() -> None:
+    class Node:
+        pass
+
+    root, child = Node(), Node()
+    child.value = 3  # type: ignore[attr-defined]
+    root.tables = child  # type: ignore[attr-defined]
+    assert catalog.resolve(root, "tables.value") == 3
+    with pytest.raises(AttributeError):
+        catalog.resolve(root, "tables.missing")

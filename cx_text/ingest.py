@@ -255,6 +255,11 @@ def _records_frame(header: list[str], records: list[list[str]]) -> pd.DataFrame:
     return frame
 
 
+def read_frame(frame: pd.DataFrame, label: str = "dataframe") -> pd.DataFrame:
+    """A DataFrame given in memory (`cx_text.analyze`) as the raw frame a file read gives."""
+    return _as_raw(frame, label)
+
+
 def _as_raw(frame: pd.DataFrame, label: str) -> pd.DataFrame:
     raw = frame.copy()
     for col in raw.columns:

@@ -106,6 +106,7 @@ class RunContext:
     window_days: int | None = None  # weekly: days of history re-fitted on
     until: pd.Timestamp | None = None  # backfill: the Monday after the last week loaded
     embedders: dict[str, Embedder] | None = None  # by model setting (tests inject tiny ones)
+    frames: tuple[pd.DataFrame, ...] = ()  # `cx_text.analyze`: the inputs, already in memory
 
     @property
     def fan_out(self) -> FanOut:
@@ -142,6 +143,8 @@ def read_inputs(ctx: RunContext, state: RunState) -> Added:
     params = {}
     if ctx.kind == "nightly":
         params = {"watermark": ctx.store.watermark("verbatims") or "1900-01-01"}
+    if ctx.frames:
+        return {"raws": tuple(ingest.read_frame(frame) for frame in ctx.frames)}
     return {"raws": tuple(ingest.read_input(spec, sql_url, params) for spec in ctx.inputs)}
 
 

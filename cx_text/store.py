@@ -95,6 +95,7 @@ WATERMARKS_TABLE = sa.Table(
 _CORE = [c for c in VERBATIMS.names]
 _CHUNK = 500
 FLOAT16_MAGIC = b"F16\x00"  # prefix of embedding blobs stored as float16
+MEMORY = "duckdb:///:memory:"  # a store that lives as long as the process (`cx_text.analyze`)
 
 
 class StoreError(RuntimeError):
@@ -110,10 +111,13 @@ class Store:
         Raises:
             StoreError: the URL is malformed or the database unreachable (password never shown).
         """
-        if url.startswith("duckdb:///"):
+        options: dict[str, Any] = {}
+        if url == MEMORY:  # one database for every thread (a pool would open a new, empty one)
+            options["poolclass"] = sa.pool.StaticPool
+        elif url.startswith("duckdb:///"):
             Path(url.removeprefix("duckdb:///")).parent.mkdir(parents=True, exist_ok=True)
         try:
-            self.engine: Engine = sa.create_engine(url)
+            self.engine: Engine = sa.create_engine(url, **options)
             META.create_all(self.engine)
         except (sa.exc.SQLAlchemyError, ValueError, ImportError) as exc:
             message = f"store not usable at {safe_url(url)}: {exc.__class__.__name__}: {exc}"

@@ -559,7 +559,7 @@ def build_report(
     weekly = trends.weekly_theme_figures(verbatims, assignments, mentions, themes, labels)
     weekly_nps = trends.weekly_nps(verbatims)
     week = trends.latest_week(weekly_nps) if as_of_week is None else trends.parse_week(as_of_week)
-    alerts = trends.detect_alerts(weekly, settings.report, week)
+    alerts = trends.detect_alerts(weekly, settings.report, week, nps.parent_of(assignments))
     alerts = trends.add_examples(alerts, verbatims, assignments, mentions)
     current = ReportWeek(
         language=language,

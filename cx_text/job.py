@@ -410,12 +410,7 @@ def _watermarks(verbatims: pd.DataFrame) -> dict[str, str]:
 
 def week_bounds(week: str | pd.Timestamp) -> tuple[pd.Timestamp, pd.Timestamp]:
     """Monday 00:00 of the ISO week and the Monday after ('2026-W47' or any date in the week)."""
-    if isinstance(week, str) and "-W" in week:
-        year, number = week.split("-W")
-        start = pd.Timestamp.fromisocalendar(int(year), int(number), 1)
-    else:
-        day = pd.Timestamp(week).normalize()
-        start = day - pd.Timedelta(days=day.day_of_week)
+    start = trends.parse_week(week)
     return start, start + pd.Timedelta(days=7)
 
 

@@ -361,6 +361,40 @@ ALERTS = TableSchema(
 )
 
 
+COMPARE = TableSchema(
+    "compare",
+    _cols(
+        ("period_before", "string", "the first period, e.g. 2026-W40..2026-W43"),
+        ("period_after", "string", "the second period"),
+        ("theme_id", "string", "the theme"),
+        ("label", "string", "the theme's label"),
+        ("n_before", "int", "verbatims of the theme in the first period"),
+        ("n_after", "int", "verbatims of the theme in the second period"),
+        ("share_before", "float", "n_before / themed verbatims of the first period (0-1)"),
+        ("share_after", "float", "n_after / themed verbatims of the second period (0-1)"),
+        ("share_change", "float", "share_after - share_before"),
+        ("share_change_low", "float", "95% interval of share_change (Newcombe), low end"),
+        ("share_change_high", "float", "95% interval of share_change, high end"),
+        ("share_q", "float", "two-proportion z test's p, BH-corrected over the themes"),
+        ("n_scored_before", "int", "scored verbatims of the theme in the first period"),
+        ("n_scored_after", "int", "scored verbatims of the theme in the second period"),
+        ("detractor_rate_before", "float", "detractors / scored verbatims, first period"),
+        ("detractor_rate_after", "float", "detractors / scored verbatims, second period"),
+        ("detractor_rate_change", "float", "detractor_rate_after - detractor_rate_before"),
+        ("detractor_rate_change_low", "float", "95% interval (Newcombe), low end"),
+        ("detractor_rate_change_high", "float", "95% interval, high end"),
+        ("detractor_rate_q", "float", "two-proportion z test's p, BH over the themes"),
+        ("nps_before", "float", "theme NPS in the first period (points)"),
+        ("nps_after", "float", "theme NPS in the second period (points)"),
+        ("nps_change", "float", "nps_after - nps_before (points)"),
+        ("nps_change_low", "float", "95% adjusted-Wald interval of the change, low end"),
+        ("nps_change_high", "float", "95% adjusted-Wald interval of the change, high end"),
+        ("nps_q", "float", "adjusted-Wald z test's p, BH over the themes"),
+    ),
+    doc="`cx-text compare`: per theme, two periods side by side (compare.csv).",
+)
+
+
 OUTPUT_SCHEMAS = (
     VERBATIMS,
     QUARANTINE,
@@ -375,6 +409,7 @@ OUTPUT_SCHEMAS = (
     THEME_WEEKS,
     WEEKLY_NPS,
     ALERTS,
+    COMPARE,
 )
 
 

@@ -76,11 +76,24 @@ def week_label(week: Any) -> str:
 
 def parse_week(week: Any) -> pd.Timestamp:
     """Monday of a week given as '2026-W46', a date string or a timestamp."""
-    text = str(week)
+    text = str(week).strip()
     if "-W" in text:
         return pd.Timestamp(pd.to_datetime(text + "-1", format="%G-W%V-%u"))
     stamp = pd.Timestamp(week).normalize()
     return stamp - pd.Timedelta(days=stamp.weekday())
+
+
+def parse_period(period: str) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """(first Monday, last Monday) of '2026-W40..2026-W43', or of one week ('2026-W40').
+
+    Raises:
+        ValueError: the period ends before it starts, or a week is not a week.
+    """
+    first, _, last = str(period).partition("..")
+    start, end = parse_week(first), parse_week(last or first)
+    if end < start:
+        raise ValueError(f"period {period!r} ends before it starts")
+    return start, end
 
 
 def _week_range(weeks: pd.Series) -> list[pd.Timestamp]:
@@ -130,6 +143,20 @@ def benjamini_hochberg(p_values: Iterable[float]) -> np.ndarray:
     return q
 
 
+def adjusted_nps(
+    promoters: np.ndarray, detractors: np.ndarray, n: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Adjusted-Wald NPS estimate (0-1 scale) and its variance.
+
+    n' = n + 3, p' = (P + 3/4) / n', d' = (D + 3/4) / n', estimate p' - d',
+    Var = (p' + d' - (p' - d')^2) / n'.
+    """
+    n_adj = np.asarray(n, dtype=float) + 3.0
+    pp = (np.asarray(promoters, dtype=float) + 0.75) / n_adj
+    dd = (np.asarray(detractors, dtype=float) + 0.75) / n_adj
+    return pp - dd, (pp + dd - (pp - dd) ** 2) / n_adj
+
+
 def nps_difference_z(
     promoters1: np.ndarray,
     detractors1: np.ndarray,
@@ -140,21 +167,14 @@ def nps_difference_z(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Adjusted-Wald test of an NPS change (group 2 minus group 1).
 
-    Each group: n' = n + 3, p' = (P + 3/4) / n', d' = (D + 3/4) / n', estimate p' - d',
-    Var = (p' + d' - (p' - d')^2) / n'; z = (estimate2 - estimate1) / sqrt(Var1 + Var2),
-    two-sided p. NaN where a group is empty.
+    z = (estimate2 - estimate1) / sqrt(Var1 + Var2) of `adjusted_nps`, two-sided p. NaN where a
+    group is empty.
 
     Returns:
         (z, p) arrays.
     """
-
-    def estimate(p: np.ndarray, d: np.ndarray, n: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        n_adj = np.asarray(n, dtype=float) + 3.0
-        pp, dd = (np.asarray(p, dtype=float) + 0.75) / n_adj, (np.asarray(d) + 0.75) / n_adj
-        return pp - dd, (pp + dd - (pp - dd) ** 2) / n_adj
-
-    e1, v1 = estimate(promoters1, detractors1, n1)
-    e2, v2 = estimate(promoters2, detractors2, n2)
+    e1, v1 = adjusted_nps(promoters1, detractors1, n1)
+    e2, v2 = adjusted_nps(promoters2, detractors2, n2)
     z = np.where((np.asarray(n1) > 0) & (np.asarray(n2) > 0), (e2 - e1) / np.sqrt(v1 + v2), np.nan)
     return z, 2 * stats.norm.sf(np.abs(z))
 

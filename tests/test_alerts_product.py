@@ -104,10 +104,16 @@ def promo_holders(out: Path) -> tuple[str, str]:
     return held["theme_id"].mode()[0], held["parent_theme_id"].mode()[0]
 
 
+@pytest.fixture(scope="module")
+def full_run(in_tmp: Path) -> tuple[Path, list[dict[str, object]]]:
+    return in_tmp / "full", cli_run(SAMPLE, in_tmp / "full")
+
+
 @pytest.mark.slow
-def test_cli_on_the_sample_alerts_on_the_promo_theme_in_w46_and_w47(in_tmp: Path) -> None:
-    out = in_tmp / "full"
-    alerts = cli_run(SAMPLE, out)
+def test_cli_on_the_sample_alerts_on_the_promo_theme_in_w46_and_w47(
+    full_run: tuple[Path, list[dict[str, object]]],
+) -> None:
+    out, alerts = full_run
     theme, parent = promo_holders(out)
     assert theme != "unclassified"
     latest = {(a["iso_week"], a["theme_id"]) for a in alerts}
@@ -116,6 +122,21 @@ def test_cli_on_the_sample_alerts_on_the_promo_theme_in_w46_and_w47(in_tmp: Path
     every = every_week(out)
     assert {theme, parent} & set(every.loc[every["week"] == EMERGED, "theme_id"])
     assert len(every[every["week"] < EMERGED]) <= 1  # the false-alarm target
+
+
+@pytest.mark.slow
+def test_cli_compare_on_the_run_store_shows_the_promo_theme(
+    full_run: tuple[Path, list[dict[str, object]]],
+) -> None:
+    out, _ = full_run
+    result = CliRunner().invoke(app, ["compare", "--before", "2026-W40..2026-W45", "--after",
+                                      "2026-W46..2026-W47", "--out", str(out / "cmp"),
+                                      "--state-dir", str(out / ".cx-text"), "--quiet"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    table = pd.read_csv(out / "cmp" / "compare.csv").set_index("theme_id")
+    theme, _ = promo_holders(out)
+    assert table.loc[theme, "share_q"] < 0.001 and table.loc[theme, "share_change"] > 0.05
+    assert theme in (out / "cmp" / "compare.md").read_text(encoding="utf-8")
 
 
 @pytest.mark.slow

@@ -234,8 +234,19 @@ THEMES_BY_SEGMENT = TableSchema(
         ("theme_nps_high", "float", "95% adjusted Wald interval, high end"),
         ("detractor_rate", "float", "detractors / scored verbatims of the theme in the segment"),
         ("suppressed", "bool", "fewer than rank.min_segment_size verbatims: figures left empty"),
+        ("share_rest", "float", "the theme's share in the other values of the segment column"),
+        (
+            "share_diff_q",
+            "float",
+            "two-proportion z test of share vs share_rest, BH over the table",
+        ),
+        ("share_direction", "string", "up / down: share differs from the rest with q < 0.05"),
+        ("detractor_rate_rest", "float", "the theme's detractor rate in the other values"),
+        ("detractor_diff_q", "float", "z test of detractor_rate vs the rest, BH over the table"),
+        ("direction", "string", "up / down: detractor rate differs from the rest with q < 0.05"),
     ),
-    doc="Per-theme figures within each segment value, in long format.",
+    doc="Per-theme figures within each segment value, in long format, with the significance of "
+    "each cell against the rest of its segment column.",
 )
 
 BACKLOG = TableSchema(

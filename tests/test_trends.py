@@ -240,11 +240,14 @@ def test_a_flat_noisy_theme_never_alerts() -> None:
 
 def test_minimum_count_and_lift() -> None:
     # 3 -> 12 of 400 is significant but fewer than alert_min_new_theme_size (15) verbatims
-    assert trends.rise_p_value(np.array([12]), np.array([400]), np.array([24]), 3200)[0] < 1e-3
+    assert (
+        trends.rise_p_value(np.array([12]), np.array([400]), np.array([24]), np.array([3200]))[0]
+        < 1e-3
+    )
     assert trends.alerts_for_every_week(rise_and_fall([3] * 8 + [12]), SETTINGS).empty
     # a large theme: 40 % -> 48 % is significant (q < 0.05 in the week's 4 tests) but a lift of
     # 1.2 only
-    p = trends.rise_p_value(np.array([192]), np.array([400]), np.array([1280]), 3200)[0]
+    p = trends.rise_p_value(np.array([192]), np.array([400]), np.array([1280]), np.array([3200]))[0]
     assert 4 * p < 0.01
     every = trends.alerts_for_every_week(rise_and_fall([160] * 8 + [192]), SETTINGS)
     assert every.empty

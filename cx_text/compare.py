@@ -8,7 +8,6 @@ weekly report. Everything but `compare_stored` (which reads the store and writes
 
 from __future__ import annotations
 
-import html
 from pathlib import Path
 from typing import Any
 
@@ -159,45 +158,26 @@ def shown_changes(table: pd.DataFrame, max_rows: int = MAX_ROWS) -> pd.DataFrame
     return table[(best < SHOW_Q).fillna(False)].head(max_rows)
 
 
-def compare_markdown(table: pd.DataFrame, language: str = "en") -> str:
-    """The comparison as a Markdown section: the significant changes, every text escaped."""
+def _section(table: pd.DataFrame, language: str) -> tuple[str, list[str], list[list[str]], str]:
     words = TEXT.get(language, TEXT["en"])
-    before, after = (
-        str(table[c].iloc[0]) if len(table) else "" for c in ("period_before", "period_after")
-    )
-    lines = [f"## {trends.markdown_text(words['title'].format(before=before, after=after))}", ""]
-    rows = shown_changes(table)
-    if rows.empty:
-        return "\n".join([*lines, words["none"].format(before=before, after=after), ""])
+    periods = {"before": "", "after": ""}
+    if len(table):
+        periods = {"before": table["period_before"].iloc[0], "after": table["period_after"].iloc[0]}
     keys = ("share", "detractor_rate", "nps")
-    lines += [f"| {words['theme']} | " + " | ".join(words[k] for k in keys) + " |",
-              "|---" * (len(keys) + 1) + "|"]  # fmt: skip
-    for row in rows.to_dict("records"):
-        cells = [trends.markdown_text(f"{row['label']} ({row['theme_id']})")]
-        lines.append("| " + " | ".join(cells + [_cell(row, k) for k in keys]) + " |")
-    return "\n".join(lines) + "\n"
+    rows = [[f"{r['label']} ({r['theme_id']})", *(_cell(r, k) for k in keys)]
+            for r in shown_changes(table).to_dict("records")]  # fmt: skip
+    head = [words[k] for k in ("theme", *keys)]
+    return words["title"].format(**periods), head, rows, words["none"].format(**periods)
+
+
+def compare_markdown(table: pd.DataFrame, language: str = "en") -> str:
+    """The significant changes as a Markdown section (every text escaped), for report.md."""
+    return outputs.section_markdown(*_section(table, language))
 
 
 def compare_html(table: pd.DataFrame, language: str = "en") -> str:
-    """The same section as an HTML fragment (a <section> with a table), every text escaped."""
-    words = TEXT.get(language, TEXT["en"])
-    before, after = (
-        str(table[c].iloc[0]) if len(table) else "" for c in ("period_before", "period_after")
-    )
-    title = html.escape(words["title"].format(before=before, after=after))
-    rows = shown_changes(table)
-    if rows.empty:
-        note = html.escape(words["none"].format(before=before, after=after))
-        return f'<section class="compare"><h2>{title}</h2><p>{note}</p></section>'
-    keys = ("share", "detractor_rate", "nps")
-    head = "".join(f"<th>{html.escape(words[k])}</th>" for k in ("theme", *keys))
-    body = "".join(
-        f'<tr><td>{html.escape(str(r["label"]))} <span class="id">{html.escape(str(r["theme_id"]))}'
-        f"</span></td>" + "".join(f"<td>{html.escape(_cell(r, k))}</td>" for k in keys) + "</tr>"
-        for r in rows.to_dict("records")
-    )
-    return (f'<section class="compare"><h2>{title}</h2><table><thead><tr>{head}</tr></thead>'
-            f"<tbody>{body}</tbody></table></section>")  # fmt: skip
+    """The same section as an HTML fragment, every text escaped, for report.html."""
+    return outputs.section_html(*_section(table, language), "compare")
 
 
 # --------------------------------------------------------------------------- the command

@@ -7,14 +7,13 @@ returns a new frame; nothing is written here.
 
 from __future__ import annotations
 
-import html
 import math
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from cx_text import nps, trends
+from cx_text import nps, outputs, trends
 from cx_text.schemas import (
     BACKLOG,
     FOLLOWUP,
@@ -250,34 +249,23 @@ def _segment_cells(row: dict[str, Any]) -> list[str]:
             _versus(row, "share", "share_rest", "share_diff_q", "share_direction")]  # fmt: skip
 
 
-def segment_differences_markdown(segments: pd.DataFrame, language: str = "en") -> str:
-    """The marked cells as a Markdown section (every text escaped), for report.md."""
+def _segment_section(
+    segments: pd.DataFrame, language: str
+) -> tuple[str, list[str], list[list[str]], str]:
     words = SEGMENT_TEXT.get(language, SEGMENT_TEXT["en"])
-    rows = significant_segment_cells(segments)
-    lines = [f"## {words['title']}", ""]
-    if rows.empty:
-        return "\n".join([*lines, words["none"], ""])
+    rows = [_segment_cells(r) for r in significant_segment_cells(segments).to_dict("records")]
     head = [words[k] for k in ("segment", "theme", "detractor", "share")]
-    lines += ["| " + " | ".join(head) + " |", "|---|---|---|---|"]
-    for row in rows.to_dict("records"):
-        cells = [trends.markdown_text(c) for c in _segment_cells(row)]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
+    return words["title"], head, rows, words["none"]
+
+
+def segment_differences_markdown(segments: pd.DataFrame, language: str = "en") -> str:
+    """The significant cells as a Markdown section (every text escaped), for report.md."""
+    return outputs.section_markdown(*_segment_section(segments, language))
 
 
 def segment_differences_html(segments: pd.DataFrame, language: str = "en") -> str:
-    """The same section as an HTML fragment (a <section> with a table), every text escaped."""
-    words = SEGMENT_TEXT.get(language, SEGMENT_TEXT["en"])
-    rows = significant_segment_cells(segments)
-    title = f"<h2>{html.escape(words['title'])}</h2>"
-    if rows.empty:
-        return f'<section class="segments">{title}<p>{html.escape(words["none"])}</p></section>'
-    head = "".join(f"<th>{html.escape(words[k])}</th>"
-                   for k in ("segment", "theme", "detractor", "share"))  # fmt: skip
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in _segment_cells(r))
-                   + "</tr>" for r in rows.to_dict("records"))  # fmt: skip
-    return (f'<section class="segments">{title}<table><thead><tr>{head}</tr></thead>'
-            f"<tbody>{body}</tbody></table></section>")  # fmt: skip
+    """The same section as an HTML fragment, every text escaped, for report.html."""
+    return outputs.section_html(*_segment_section(segments, language), "segments")
 
 
 # --------------------------------------------------------------------------- backlog

@@ -10,7 +10,7 @@ from typing import Any
 
 import pandas as pd
 
-from cx_text import trends
+from cx_text import compare, nps, trends
 from cx_text.schemas import UNCLASSIFIED
 from cx_text.settings import ReportSettings
 
@@ -23,6 +23,8 @@ class Analytics:
     weekly_nps: pd.DataFrame  # WEEKLY_NPS
     week: pd.Timestamp | None  # the report week (Monday); None without dated verbatims
     alerts: pd.DataFrame  # ALERTS of the report week, with example verbatims
+    # COMPARE: the `compare_weeks` weeks ending with the report week against as many before
+    compare: pd.DataFrame
 
 
 def weekly_analytics(
@@ -42,6 +44,22 @@ def weekly_analytics(
     weekly = trends.weekly_theme_figures(verbatims, assignments, mentions, themes, labels)
     weekly_nps = trends.weekly_nps(verbatims)
     week = trends.latest_week(weekly_nps) if as_of_week is None else trends.parse_week(as_of_week)
-    alerts = trends.detect_alerts(weekly, settings, week)
+    alerts = trends.detect_alerts(weekly, settings, week, nps.parent_of(assignments))
     alerts = trends.add_examples(alerts, verbatims, assignments, mentions)
-    return Analytics(weekly, weekly_nps, week, alerts)
+    return Analytics(weekly, weekly_nps, week, alerts, recent_change(weekly, week, settings))
+
+
+def recent_change(
+    weekly: pd.DataFrame, week: pd.Timestamp | None, settings: ReportSettings
+) -> pd.DataFrame:
+    """The last `compare_weeks` weeks up to `week` against the as many weeks before them."""
+    if week is None:
+        return compare.compare_periods(weekly.iloc[:0], "2000-W01", "2000-W02")
+    span = pd.Timedelta(weeks=settings.compare_weeks)
+    label = trends.week_label
+    after, before = week - span + pd.Timedelta(weeks=1), week - span
+    return compare.compare_periods(
+        weekly,
+        f"{label(before - span + pd.Timedelta(weeks=1))}..{label(before)}",
+        f"{label(after)}..{label(week)}",
+    )

@@ -71,7 +71,8 @@ OUTPUTS: tuple[Output, ...] = (
     Output("passive_themes", ("csv",), "tables.passive_themes",
            f"themes of passives, one step from either side ({RANKED})"),
     Output("themes_by_segment", ("csv",), "tables.themes_by_segment",
-           f"figures per segment value (schema `{THEMES_BY_SEGMENT.name}`)", THEMES_BY_SEGMENT),
+           "figures per segment value, each cell tested against the rest of its segment column "
+           f"(schema `{THEMES_BY_SEGMENT.name}`)", THEMES_BY_SEGMENT),
     Output("backlog", ("csv",), "tables.backlog", f"backlog items (schema `{BACKLOG.name}`)",
            BACKLOG),
     Output("backlog", ("json",), "tables.backlog_json",

@@ -195,6 +195,26 @@ def backfill_command(
              lambda job, s: job.backfill(inputs, first_week, last_week, out, s), out)  # fmt: skip
 
 
+@app.command("compare")
+def compare_command(
+    before: Annotated[str, typer.Option(help="First period: 2026-W40..2026-W43, or one week.")],
+    after: Annotated[str, typer.Option(help="Second period, e.g. 2026-W44..2026-W47.")],
+    out: OutOpt = Path("cx-text-out"),
+    config: ConfigOpt = None,
+    state_dir: StateOpt = None,
+    quiet: QuietOpt = False,
+) -> None:
+    """Compare two periods of the stored verbatims per theme: writes compare.csv and compare.md."""
+    from cx_text import compare, trends
+
+    try:
+        trends.parse_period(before), trends.parse_period(after)
+    except ValueError as exc:
+        _fail(f"--before/--after take ISO weeks like 2026-W40..2026-W43: {exc}")
+    _execute(quiet, config, {"state_dir": state_dir} if state_dir else {},
+             lambda _, s: compare.compare_stored(before, after, out, s), out)  # fmt: skip
+
+
 def _summary(record: dict[str, Any], out: Path) -> None:
     counts = record["counts"]
     typer.echo(", ".join(f"{k.replace('_', ' ')} {v}" for k, v in counts.items()))

@@ -105,3 +105,31 @@ def markdown_table(frame: pd.DataFrame, floatfmt: str = ".3f") -> str:
     rule = "|" + "---|" * len(frame.columns)
     body = ["| " + " | ".join(cell(v) for v in row) + " |" for row in frame.itertuples(index=False)]
     return "\n".join([head, rule, *body])
+
+
+def section_markdown(title: str, head: list[str], rows: list[list[str]], empty: str) -> str:
+    """A report section as Markdown: '## title' and a table, or the `empty` sentence; every
+    text Markdown-escaped (`trends.markdown_text`)."""
+    from cx_text.trends import markdown_text
+
+    lines = [f"## {markdown_text(title)}", ""]
+    if not rows:
+        return "\n".join([*lines, markdown_text(empty), ""])
+    lines += ["| " + " | ".join(markdown_text(h) for h in head) + " |", "|---" * len(head) + "|"]
+    lines += ["| " + " | ".join(markdown_text(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines) + "\n"
+
+
+def section_html(
+    title: str, head: list[str], rows: list[list[str]], empty: str, css_class: str
+) -> str:
+    """The same section as an HTML fragment (<section> with <h2> and a table), every text
+    escaped."""
+    from html import escape
+
+    start = f'<section class="{escape(css_class)}"><h2>{escape(title)}</h2>'
+    if not rows:
+        return f"{start}<p>{escape(empty)}</p></section>"
+    cells = "".join(f"<th>{escape(h)}</th>" for h in head)
+    body = "".join("<tr>" + "".join(f"<td>{escape(c)}</td>" for c in row) + "</tr>" for row in rows)
+    return f"{start}<table><thead><tr>{cells}</tr></thead><tbody>{body}</tbody></table></section>"

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from cx_text import nps, trends
+from cx_text import nps, outputs, trends
 from cx_text.schemas import (
     BACKLOG,
     FOLLOWUP,
@@ -29,6 +29,9 @@ DEFAULT_SEGMENTS = ("touchpoint", "source", "channel")
 N_QUOTES = 3
 # roles whose verbatims make the most useful quotes in a fix-it ticket
 _QUOTE_ROLES = ("detractor", "complaint")
+# a theme x segment cell is marked up / down when its BH q-value (over the table) is below this
+SEGMENT_FDR = 0.05
+SEGMENT_CELLS_SHOWN = 20
 
 
 # --------------------------------------------------------------------------- ranking
@@ -125,7 +128,8 @@ def segment_columns(verbatims: pd.DataFrame, settings: RankSettings) -> list[str
     return [c for c in (*DEFAULT_SEGMENTS, *extra) if c in verbatims.columns]
 
 
-_SUPPRESSED = THEMES_BY_SEGMENT.names[5:-1]  # every figure after n_verbatims
+_SUPPRESSED = THEMES_BY_SEGMENT.names[5 : THEMES_BY_SEGMENT.names.index("suppressed")]
+_RAW = ["_themed", "_detractors", "_scored"]  # unsuppressed counts, for the rest of a column
 
 
 def _segment_rows(
@@ -134,9 +138,49 @@ def _segment_rows(
     """Theme figures within one segment value; groups below `min_size` are suppressed."""
     counts = nps.count_figures(roles, matrix, keys, "theme_id")
     counts = counts[counts["n_verbatims"] > 0].astype({c: float for c in _SUPPRESSED})
+    themed = int(matrix.any(axis=1).sum())
+    counts = counts.assign(
+        _themed=themed, _detractors=counts["n_detractors"], _scored=counts["n_scored"]
+    )
     counts["suppressed"] = counts["n_verbatims"] < min_size
     counts.loc[counts["suppressed"], _SUPPRESSED] = np.nan
     return counts
+
+
+def _direction(change: pd.Series, q: pd.Series) -> pd.Series:
+    """'up' / 'down' where q < SEGMENT_FDR, else ''."""
+    marked = (q < SEGMENT_FDR).fillna(False)
+    return pd.Series(np.where(marked, np.where(change > 0, "up", "down"), ""), index=q.index)
+
+
+def segment_differences(table: pd.DataFrame) -> pd.DataFrame:
+    """Whether each theme's share and detractor rate in a segment value differ from the rest of
+    that segment column (its other values): two-proportion z tests, BH over the whole table.
+
+    Needs `_segment_rows`' raw counts (_themed, _detractors, _scored) and drops them. Suppressed
+    cells and 'unclassified' are not tested (their new columns stay empty).
+    """
+    out = table.copy()
+    if out.empty:
+        return out.drop(columns=_RAW, errors="ignore")
+    by = out.groupby(["segment_column", "theme_id"])
+    themed = out.drop_duplicates(["segment_column", "segment_value"]).groupby("segment_column")
+    rest_themed = out["segment_column"].map(themed["_themed"].sum()) - out["_themed"]
+    rest = {c: by[c].transform("sum") - out[c] for c in ("n_verbatims", "_detractors", "_scored")}
+    tested = ~out["suppressed"].astype(bool) & (out["theme_id"] != UNCLASSIFIED)
+    for key, (x, n, rx, rn) in {
+        "share": ("n_verbatims", "_themed", rest["n_verbatims"], rest_themed),
+        "detractor": ("_detractors", "_scored", rest["_detractors"], rest["_scored"]),
+    }.items():  # fmt: skip
+        _, p = trends.two_proportion_z(rx, rn, out[x], out[n])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out[f"{key}_rest"] = np.where(tested, rx / rn, np.nan)
+        out[f"{key}_diff_q"] = trends.benjamini_hochberg(np.where(tested, p, np.nan))
+    out = out.rename(columns={"detractor_rest": "detractor_rate_rest"})
+    out["direction"] = _direction(out["detractor_rate"] - out["detractor_rate_rest"],
+                                  out["detractor_diff_q"])  # fmt: skip
+    out["share_direction"] = _direction(out["share"] - out["share_rest"], out["share_diff_q"])
+    return out.drop(columns=_RAW)
 
 
 def segment_breakdown(
@@ -166,7 +210,62 @@ def segment_breakdown(
     table = pd.concat([p for p in parts if len(p)] or parts[:1], ignore_index=True)
     labels = nps.theme_info(assignments).set_index("theme_id")["label"]
     table["label"] = table["theme_id"].map(labels).fillna(table["theme_id"])
-    return THEMES_BY_SEGMENT.conform(table[THEMES_BY_SEGMENT.names])
+    return THEMES_BY_SEGMENT.conform(segment_differences(table)[THEMES_BY_SEGMENT.names])
+
+
+SEGMENT_TEXT = {
+    "en": {"title": "Segments that differ", "segment": "Segment", "theme": "Theme",
+           "detractor": "Detractor rate vs rest", "share": "Share vs rest",
+           "none": "No theme differs significantly between segment values (q < 0.05)."},
+    "ru": {"title": "Сегменты с отличиями", "segment": "Сегмент", "theme": "Тема",
+           "detractor": "Доля детракторов и остальные", "share": "Доля темы и остальные",
+           "none": "Ни одна тема значимо не отличается между сегментами (q < 0,05)."},
+}  # fmt: skip
+
+
+def significant_segment_cells(
+    segments: pd.DataFrame, max_rows: int = SEGMENT_CELLS_SHOWN
+) -> pd.DataFrame:
+    """The theme x segment cells marked up or down (`segment_differences`), most significant
+    first."""
+    marked = segments[(segments["direction"] != "") | (segments["share_direction"] != "")]
+    best = marked[["detractor_diff_q", "share_diff_q"]].min(axis=1)
+    marked = marked.assign(_best=best).sort_values(["_best", "segment_column", "theme_id"])
+    return marked.head(max_rows).drop(columns="_best")
+
+
+def _versus(row: dict[str, Any], value: str, rest: str, q: str, direction: str) -> str:
+    arrow = {"up": " ▲", "down": " ▼"}.get(str(row[direction]), "")
+    if not arrow:
+        return ""
+    return f"{100 * row[value]:.1f}% vs {100 * row[rest]:.1f}%{arrow} (q {row[q]:.2g})"
+
+
+def _segment_cells(row: dict[str, Any]) -> list[str]:
+    """segment, theme, detractor rate vs rest, share vs rest: plain text of one marked cell."""
+    return [f"{row['segment_column']} = {row['segment_value']}",
+            f"{row['label']} ({row['theme_id']})",
+            _versus(row, "detractor_rate", "detractor_rate_rest", "detractor_diff_q", "direction"),
+            _versus(row, "share", "share_rest", "share_diff_q", "share_direction")]  # fmt: skip
+
+
+def _segment_section(
+    segments: pd.DataFrame, language: str
+) -> tuple[str, list[str], list[list[str]], str]:
+    words = SEGMENT_TEXT.get(language, SEGMENT_TEXT["en"])
+    rows = [_segment_cells(r) for r in significant_segment_cells(segments).to_dict("records")]
+    head = [words[k] for k in ("segment", "theme", "detractor", "share")]
+    return words["title"], head, rows, words["none"]
+
+
+def segment_differences_markdown(segments: pd.DataFrame, language: str = "en") -> str:
+    """The significant cells as a Markdown section (every text escaped), for report.md."""
+    return outputs.section_markdown(*_segment_section(segments, language))
+
+
+def segment_differences_html(segments: pd.DataFrame, language: str = "en") -> str:
+    """The same section as an HTML fragment, every text escaped, for report.html."""
+    return outputs.section_html(*_segment_section(segments, language), "segments")
 
 
 # --------------------------------------------------------------------------- backlog

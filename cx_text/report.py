@@ -22,7 +22,7 @@ from markupsafe import Markup
 from plotly.offline import get_plotlyjs
 from plotly.subplots import make_subplots
 
-from cx_text import nps, rank, trends
+from cx_text import compare, nps, rank, trends
 from cx_text.analytics import Analytics
 from cx_text.schemas import UNCLASSIFIED
 from cx_text.settings import Settings
@@ -527,6 +527,13 @@ def render(
     return html_text, text.render(**common)
 
 
+def _insert_before(text: str, heading: str, sections: list[str]) -> str:
+    """Markdown sections placed before `heading` (at the end when it is missing)."""
+    block = "\n".join(section.rstrip() + "\n" for section in sections) + "\n"
+    at = text.find(heading)
+    return text + "\n" + block if at < 0 else text[:at] + block + text[at:]
+
+
 def build_report(
     verbatims: pd.DataFrame,
     assignments: pd.DataFrame,
@@ -558,7 +565,17 @@ def build_report(
     )
     context = report_context(verbatims, assignments, mentions, tables, counts, settings, current)
     charts = chart_snippets(tables.themes, tables.themes_by_segment, current)
-    html_text, markdown = render(context, language, charts)
+    # sections rendered by their owners, every text escaped there
+    html_sections = [
+        Markup(compare.compare_html(analytics.compare, language)),
+        Markup(rank.segment_differences_html(tables.themes_by_segment, language)),
+    ]
+    md_sections = [
+        compare.compare_markdown(analytics.compare, language),
+        rank.segment_differences_markdown(tables.themes_by_segment, language),
+    ]
+    html_text, markdown = render({**context, "sections": html_sections}, language, charts)
+    markdown = _insert_before(markdown, f"## {UI[language]['data']}", md_sections)
     return ReportBundle(
         html=html_text,
         markdown=markdown,

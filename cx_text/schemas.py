@@ -235,8 +235,19 @@ THEMES_BY_SEGMENT = TableSchema(
         ("theme_nps_high", "float", "95% adjusted Wald interval, high end"),
         ("detractor_rate", "float", "detractors / scored verbatims of the theme in the segment"),
         ("suppressed", "bool", "fewer than rank.min_segment_size verbatims: figures left empty"),
+        ("share_rest", "float", "the theme's share in the other values of the segment column"),
+        (
+            "share_diff_q",
+            "float",
+            "two-proportion z test of share vs share_rest, BH over the table",
+        ),
+        ("share_direction", "string", "up / down: share differs from the rest with q < 0.05"),
+        ("detractor_rate_rest", "float", "the theme's detractor rate in the other values"),
+        ("detractor_diff_q", "float", "z test of detractor_rate vs the rest, BH over the table"),
+        ("direction", "string", "up / down: detractor rate differs from the rest with q < 0.05"),
     ),
-    doc="Per-theme figures within each segment value, in long format.",
+    doc="Per-theme figures within each segment value, in long format, with the significance of "
+    "each cell against the rest of its segment column.",
 )
 
 BACKLOG = TableSchema(
@@ -339,23 +350,60 @@ ALERTS = TableSchema(
     "alerts",
     _cols(
         ("week", "datetime", "Monday of the ISO week the alert fires in"),
-        ("alert_type", "string", "share_rise, new_theme or detractor_jump"),
-        ("theme_id", "string", "the theme"),
-        ("label", "string", "the theme's label"),
-        ("metric", "string", "what changed: share, n_verbatims or detractor_rate"),
-        ("value_before", "float", "the metric the week before (new_theme: earlier weeks' total)"),
+        ("alert_type", "string", "share_rise (share) or detractor_rise (detractors per themed)"),
+        ("status", "string", "new (first week), rising, sustained or easing (vs the week before)"),
+        ("level", "string", "theme, or parent (a parent theme whose children rise together)"),
+        ("theme_id", "string", "the theme (or the parent theme)"),
+        ("label", "string", "the theme's label (a parent: its largest children's labels)"),
+        ("metric", "string", "share or detractor_share, both out of the week's themed verbatims"),
+        ("value_before", "float", "the metric over the baseline weeks before the episode"),
         ("value_now", "float", "the metric in the alert week"),
         ("change", "float", "value_now - value_before"),
-        ("n_before", "int", "verbatims (detractor_jump: scored) behind value_before"),
-        ("n_now", "int", "verbatims (detractor_jump: scored) behind value_now"),
-        ("z", "float", "test statistic (empty for new_theme)"),
-        ("p_value", "float", "two-sided p-value (empty for new_theme)"),
-        ("q_value", "float", "Benjamini-Hochberg q over the week's themes (empty for new_theme)"),
-        ("since", "datetime", "first week of the rise (Monday)"),
+        ("lift", "float", "value_now / value_before (empty when the baseline is 0)"),
+        ("n_before", "int", "verbatims (detractor_rise: detractors) in the baseline weeks"),
+        ("n_now", "int", "verbatims (detractor_rise: detractors) in the alert week"),
+        ("baseline_weeks", "int", "weeks pooled in the baseline (at most 8, before `since`)"),
+        ("p_value", "float", "one-sided Fisher exact p of the week against the baseline"),
+        ("q_value", "float", "Benjamini-Hochberg q over every test of the week"),
+        ("since", "datetime", "first week of the episode (Monday)"),
         ("example_1", "string", "an example verbatim of the week (PII masked), most confident"),
         ("example_2", "string", "a second example verbatim"),
     ),
-    doc="Alerts of the report week: a theme's share rising, a new theme, a detractor rate jump.",
+    doc="Alerts of the report week: themes (or parents) standing above their trailing baseline.",
+)
+
+
+COMPARE = TableSchema(
+    "compare",
+    _cols(
+        ("period_before", "string", "the first period, e.g. 2026-W40..2026-W43"),
+        ("period_after", "string", "the second period"),
+        ("theme_id", "string", "the theme"),
+        ("label", "string", "the theme's label"),
+        ("n_before", "int", "verbatims of the theme in the first period"),
+        ("n_after", "int", "verbatims of the theme in the second period"),
+        ("share_before", "float", "n_before / themed verbatims of the first period (0-1)"),
+        ("share_after", "float", "n_after / themed verbatims of the second period (0-1)"),
+        ("share_change", "float", "share_after - share_before"),
+        ("share_change_low", "float", "95% interval of share_change (Newcombe), low end"),
+        ("share_change_high", "float", "95% interval of share_change, high end"),
+        ("share_q", "float", "two-proportion z test's p, BH-corrected over the themes"),
+        ("n_scored_before", "int", "scored verbatims of the theme in the first period"),
+        ("n_scored_after", "int", "scored verbatims of the theme in the second period"),
+        ("detractor_rate_before", "float", "detractors / scored verbatims, first period"),
+        ("detractor_rate_after", "float", "detractors / scored verbatims, second period"),
+        ("detractor_rate_change", "float", "detractor_rate_after - detractor_rate_before"),
+        ("detractor_rate_change_low", "float", "95% interval (Newcombe), low end"),
+        ("detractor_rate_change_high", "float", "95% interval, high end"),
+        ("detractor_rate_q", "float", "two-proportion z test's p, BH over the themes"),
+        ("nps_before", "float", "theme NPS in the first period (points)"),
+        ("nps_after", "float", "theme NPS in the second period (points)"),
+        ("nps_change", "float", "nps_after - nps_before (points)"),
+        ("nps_change_low", "float", "95% adjusted-Wald interval of the change, low end"),
+        ("nps_change_high", "float", "95% adjusted-Wald interval of the change, high end"),
+        ("nps_q", "float", "adjusted-Wald z test's p, BH over the themes"),
+    ),
+    doc="`cx-text compare`: per theme, two periods side by side (compare.csv).",
 )
 
 
@@ -373,6 +421,7 @@ OUTPUT_SCHEMAS = (
     THEME_WEEKS,
     WEEKLY_NPS,
     ALERTS,
+    COMPARE,
 )
 
 

@@ -177,6 +177,8 @@ class ReportSettings(_Section):
     weeks: int = Field(default=12, ge=1)
     alert_min_new_theme_size: int = Field(default=15, ge=1)
     alert_fdr: float = Field(default=0.05, gt=0.0, lt=1.0)  # false discovery rate of the alerts
+    # the report compares the last `compare_weeks` weeks with as many weeks before them
+    compare_weeks: int = Field(default=4, ge=1, le=26)
     # seconds to wait for the alert webhook
     webhook_timeout: float = Field(default=10.0, gt=0.0, allow_inf_nan=False)
 

@@ -11,10 +11,12 @@ Week-over-week tests, each against the previous calendar week:
 - detractor rate: the same test on the theme's scored verbatims;
 - NPS: the difference of two adjusted-Wald estimates, z on the summed variances.
 
-Alerts of a week (`detect_alerts`): `share_rise` (share up with BH q < report.alert_fdr),
-`new_theme` (at most one verbatim in all earlier weeks of the window and at least
-report.alert_min_new_theme_size in the week) and `detractor_jump` (detractor rate up with q <
-alert_fdr). Nothing here reads or writes files or calls the network (see `cx_text.notify`).
+Alerts of a week (`detect_alerts`): a theme, or a parent of several themes, alerts while its
+share (`share_rise`) or its detractors per themed verbatim (`detractor_rise`) stands above its own
+trailing baseline (the pooled weeks before the episode began): one-sided Fisher exact test, BH
+over every test of the week, a minimum count and a minimum lift. Status new / rising / sustained
+/ easing, `since` the first week of the episode. Nothing here reads or writes files or calls
+the network (see `cx_text.notify`).
 """
 
 from __future__ import annotations
@@ -32,9 +34,19 @@ from cx_text import nps
 from cx_text.schemas import ALERTS, THEME_WEEKS, UNCLASSIFIED, WEEKLY_NPS
 from cx_text.settings import ReportSettings
 
-ALERT_TYPES = ("new_theme", "share_rise", "detractor_jump")
-# a theme is new when all earlier weeks of the window hold at most this many of its verbatims
-NEW_THEME_MAX_BEFORE = 1
+ALERT_TYPES = ("share_rise", "detractor_rise")
+ALERT_STATUSES = ("new", "rising", "sustained", "easing")
+# alert type -> (the count tested, out of the week's themed verbatims; the metric's name)
+ALERT_METRICS = {"share_rise": ("n_verbatims", "share"),
+                 "detractor_rise": ("n_detractors", "detractor_share")}  # fmt: skip
+_KEYS = ["alert_type", "level", "theme_id"]
+# pooled weeks of the baseline: 2 months smooth weekly noise and still follow slow drift
+BASELINE_WEEKS = 8
+# a rise must also matter: the week's rate at least 1.5 x the baseline rate (false alarms on
+# discovered themes come from small wobbles of large themes, which the test alone lets through)
+MIN_LIFT = 1.5
+# week-over-week change that makes a firing alert "rising" or "easing" (descriptive, uncorrected)
+STATUS_P = 0.05
 N_EXAMPLES = 2
 EXAMPLE_CHARS = 300
 
@@ -54,11 +66,24 @@ def week_label(week: Any) -> str:
 
 def parse_week(week: Any) -> pd.Timestamp:
     """Monday of a week given as '2026-W46', a date string or a timestamp."""
-    text = str(week)
+    text = str(week).strip()
     if "-W" in text:
         return pd.Timestamp(pd.to_datetime(text + "-1", format="%G-W%V-%u"))
     stamp = pd.Timestamp(week).normalize()
     return stamp - pd.Timedelta(days=stamp.weekday())
+
+
+def parse_period(period: str) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """(first Monday, last Monday) of '2026-W40..2026-W43', or of one week ('2026-W40').
+
+    Raises:
+        ValueError: the period ends before it starts, or a week is not a week.
+    """
+    first, _, last = str(period).partition("..")
+    start, end = parse_week(first), parse_week(last or first)
+    if end < start:
+        raise ValueError(f"period {period!r} ends before it starts")
+    return start, end
 
 
 def _week_range(weeks: pd.Series) -> list[pd.Timestamp]:
@@ -108,6 +133,20 @@ def benjamini_hochberg(p_values: Iterable[float]) -> np.ndarray:
     return q
 
 
+def adjusted_nps(
+    promoters: np.ndarray, detractors: np.ndarray, n: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Adjusted-Wald NPS estimate (0-1 scale) and its variance.
+
+    n' = n + 3, p' = (P + 3/4) / n', d' = (D + 3/4) / n', estimate p' - d',
+    Var = (p' + d' - (p' - d')^2) / n'.
+    """
+    n_adj = np.asarray(n, dtype=float) + 3.0
+    pp = (np.asarray(promoters, dtype=float) + 0.75) / n_adj
+    dd = (np.asarray(detractors, dtype=float) + 0.75) / n_adj
+    return pp - dd, (pp + dd - (pp - dd) ** 2) / n_adj
+
+
 def nps_difference_z(
     promoters1: np.ndarray,
     detractors1: np.ndarray,
@@ -118,21 +157,14 @@ def nps_difference_z(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Adjusted-Wald test of an NPS change (group 2 minus group 1).
 
-    Each group: n' = n + 3, p' = (P + 3/4) / n', d' = (D + 3/4) / n', estimate p' - d',
-    Var = (p' + d' - (p' - d')^2) / n'; z = (estimate2 - estimate1) / sqrt(Var1 + Var2),
-    two-sided p. NaN where a group is empty.
+    z = (estimate2 - estimate1) / sqrt(Var1 + Var2) of `adjusted_nps`, two-sided p. NaN where a
+    group is empty.
 
     Returns:
         (z, p) arrays.
     """
-
-    def estimate(p: np.ndarray, d: np.ndarray, n: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        n_adj = np.asarray(n, dtype=float) + 3.0
-        pp, dd = (np.asarray(p, dtype=float) + 0.75) / n_adj, (np.asarray(d) + 0.75) / n_adj
-        return pp - dd, (pp + dd - (pp - dd) ** 2) / n_adj
-
-    e1, v1 = estimate(promoters1, detractors1, n1)
-    e2, v2 = estimate(promoters2, detractors2, n2)
+    e1, v1 = adjusted_nps(promoters1, detractors1, n1)
+    e2, v2 = adjusted_nps(promoters2, detractors2, n2)
     z = np.where((np.asarray(n1) > 0) & (np.asarray(n2) > 0), (e2 - e1) / np.sqrt(v1 + v2), np.nan)
     return z, 2 * stats.norm.sf(np.abs(z))
 
@@ -260,121 +292,171 @@ def latest_week(weekly: pd.DataFrame) -> pd.Timestamp | None:
     return None if weekly.empty else pd.Timestamp(weekly["week"].max())
 
 
-def _rise_start(series: pd.Series, week: pd.Timestamp) -> pd.Timestamp:
-    """First week of the unbroken rise of `series` (indexed by week) that ends at `week`."""
-    values = series.loc[:week]
-    start = week
-    for earlier, later in zip(values.index[::-1][1:], values.index[::-1], strict=False):
-        before, after = values[earlier], values[later]
-        if pd.isna(before) or pd.isna(after) or not after > before:
-            break  # a week without a figure (e.g. no scored verbatims) ends the rise
-        start = later
-    return pd.Timestamp(start)
+def rise_p_value(
+    x_now: np.ndarray, n_now: np.ndarray, x_base: np.ndarray, n_base: np.ndarray
+) -> np.ndarray:
+    """One-sided Fisher exact p-value that x_now / n_now stands above x_base / n_base.
+
+    P(X >= x_now) for X hypergeometric: x_now + x_base theme verbatims spread over the
+    n_now + n_base verbatims of both periods, n_now of them drawn for this week. NaN where a
+    period is empty.
+    """
+    x_now, n_now, x_base, n_base = (
+        np.asarray(a, dtype=float) for a in (x_now, n_now, x_base, n_base)
+    )
+    valid = (n_now > 0) & (n_base > 0)
+    total = np.where(valid, n_now + n_base, 1.0)
+    # exact: a theme's weekly count is often below 10, where the z approximation is off
+    p = stats.hypergeom.sf(x_now - 1, total, np.where(valid, x_now + x_base, 0), n_now)
+    return np.where(valid, np.clip(p, 0.0, 1.0), np.nan)
 
 
-# alert type -> (metric, test column prefix, its change column, the count behind the metric)
-_TESTED = {
-    "share_rise": ("share", "share", "share_change", "n_verbatims"),
-    "detractor_jump": ("detractor_rate", "detractor", "detractor_rate_change", "n_scored"),
-}
+def parent_weeks(weekly: pd.DataFrame, parent_of: Mapping[str, str]) -> pd.DataFrame:
+    """Weekly counts summed per parent theme that has two or more children.
+
+    A verbatim in two sibling themes counts twice: a parent's count is an upper bound.
+
+    Returns:
+        week, theme_id (the parent's id), label (its largest children's labels), n_verbatims,
+        n_detractors, week_themed.
+    """
+    rows = weekly[weekly["theme_id"] != UNCLASSIFIED]
+    rows = rows.assign(parent=rows["theme_id"].map(parent_of)).dropna(subset=["parent"])
+    rows = rows[(rows["parent"] != UNCLASSIFIED) & (rows["parent"] != rows["theme_id"])]
+    children = rows.groupby("parent")["theme_id"].nunique()
+    rows = rows[rows["parent"].isin(children[children >= 2].index)]
+    table = rows.groupby(["week", "parent"], as_index=False).agg(
+        n_verbatims=("n_verbatims", "sum"), n_detractors=("n_detractors", "sum"),
+        week_themed=("week_themed", "max"),
+    )  # fmt: skip
+    volume = rows.groupby(["parent", "label"], as_index=False)["n_verbatims"].sum()
+    volume = volume.sort_values(["n_verbatims", "label"], ascending=[False, True], kind="stable")
+    names = volume.groupby("parent")["label"].agg(
+        lambda s: " / ".join(s.astype(str).head(2)) + (" / …" if len(s) > 2 else "")
+    )
+    table["label"] = table["parent"].map(names)
+    return table.rename(columns={"parent": "theme_id"})
 
 
-def _test_alerts(
-    weekly: pd.DataFrame,
-    window: pd.DataFrame,
-    week: pd.Timestamp,
-    alert_type: str,
-    settings: ReportSettings,
-) -> list[dict[str, Any]]:
-    """share_rise or detractor_jump alerts of `week`: an increase with BH q < alert_fdr."""
-    metric, prefix, change, count = _TESTED[alert_type]
-    now = window[window["week"] == week]
-    fired = now[(now[f"{prefix}_q"] < settings.alert_fdr).fillna(False) & (now[change] > 0)]
-    previous = weekly[weekly["week"] == week - pd.Timedelta(weeks=1)].set_index("theme_id")
-    alerts = []
-    for row in fired.to_dict("records"):
-        history = window[window["theme_id"] == row["theme_id"]].set_index("week")[metric]
-        history = history.astype(float).fillna(0.0) if metric == "share" else history
-        before = previous.loc[row["theme_id"]]
-        alerts.append(
-            {
-                "alert_type": alert_type, "theme_id": row["theme_id"], "label": row["label"],
-                "metric": metric, "value_before": float(before[metric]),
-                "value_now": float(row[metric]), "change": float(row[change]),
-                "n_before": int(before[count]), "n_now": int(row[count]),
-                "z": float(row[f"{prefix}_z"]), "p_value": float(row[f"{prefix}_p"]),
-                "q_value": float(row[f"{prefix}_q"]), "since": _rise_start(history, week),
-            }
-        )  # fmt: skip
-    return alerts
-
-
-def _new_theme_alerts(
-    window: pd.DataFrame, week: pd.Timestamp, settings: ReportSettings
-) -> list[dict[str, Any]]:
-    """Themes with at most NEW_THEME_MAX_BEFORE verbatims before `week` and many in it."""
-    earlier = window[window["week"] < week]
-    if earlier.empty or earlier["week_themed"].sum() == 0:
-        return []  # nothing to be new against
-    before = earlier.groupby("theme_id")["n_verbatims"].sum()
-    now = window[window["week"] == week].set_index("theme_id")
-    before = before.reindex(now.index).fillna(0)
-    fired = now[
-        (before <= NEW_THEME_MAX_BEFORE) & (now["n_verbatims"] >= settings.alert_min_new_theme_size)
-    ]
-    return [
-        {
-            "alert_type": "new_theme", "theme_id": theme_id, "label": row["label"],
-            "metric": "n_verbatims", "value_before": float(before[theme_id]),
-            "value_now": float(row["n_verbatims"]),
-            "change": float(row["n_verbatims"] - before[theme_id]),
-            "n_before": int(before[theme_id]), "n_now": int(row["n_verbatims"]),
-            "z": np.nan, "p_value": np.nan, "q_value": np.nan, "since": week,
-        }
-        for theme_id, row in fired.iterrows()
+def _alert_counts(weekly: pd.DataFrame, parent_of: Mapping[str, str] | None) -> pd.DataFrame:
+    """What the alerts test, long: week, alert_type, level, theme_id, label, x (count), n."""
+    levels = [("theme", weekly[weekly["theme_id"] != UNCLASSIFIED])]
+    if parent_of:
+        levels.append(("parent", parent_weeks(weekly, parent_of)))
+    parts = [
+        pd.DataFrame({"week": t["week"], "alert_type": kind, "level": level,
+                      "theme_id": t["theme_id"].astype(str), "label": t["label"].astype(str),
+                      "x": t[count].astype(float), "n": t["week_themed"].astype(float)})
+        for level, t in levels for kind, (count, _) in ALERT_METRICS.items()
     ]  # fmt: skip
+    return pd.concat(parts, ignore_index=True)
+
+
+def _status(i: int, xs: np.ndarray, ns: np.ndarray, in_episode: np.ndarray) -> np.ndarray:
+    """new in the first week of an episode, then rising / easing / sustained vs the week before."""
+    z, p = two_proportion_z(xs[max(i - 1, 0)], ns[max(i - 1, 0)], xs[i], ns[i])
+    # the status only describes an alert that fired on the baseline test: no correction needed
+    moved = np.nan_to_num(p, nan=1.0) < STATUS_P
+    trend = np.where(moved & (z > 0), "rising", np.where(moved & (z < 0), "easing", "sustained"))
+    return np.where(in_episode, trend, "new")
+
+
+def _scan_week(
+    i: int, xs: np.ndarray, ns: np.ndarray, since: np.ndarray, settings: ReportSettings
+) -> dict[str, np.ndarray]:
+    """Week i of every (alert_type, level, theme): its baseline test and whether it fires."""
+    cum_x, cum_n = (np.vstack([np.zeros((1, a.shape[1])), a.cumsum(axis=0)]) for a in (xs, ns))
+    in_episode = since >= 0
+    end = np.where(in_episode, since, i)  # an episode keeps the baseline from before it began
+    start, cols = np.maximum(end - BASELINE_WEEKS, 0), np.arange(xs.shape[1])
+    xb, nb = cum_x[end, cols] - cum_x[start, cols], cum_n[end, cols] - cum_n[start, cols]
+    x, n = xs[i], ns[i]
+    p = rise_p_value(x, n, xb, nb)
+    q = benjamini_hochberg(p)  # one family a week: every theme and parent, both metrics
+    with np.errstate(divide="ignore", invalid="ignore"):
+        before, now = xb / nb, x / n
+        lift = np.where(xb > 0, now / before, np.nan)
+    big = (xb == 0) | (lift >= MIN_LIFT)
+    fired = (q < settings.alert_fdr) & (x >= settings.alert_min_new_theme_size) & big
+    return {"fired": fired, "status": _status(i, xs, ns, in_episode), "value_before": before,
+            "value_now": now, "change": now - before, "lift": lift, "n_before": xb, "n_now": x,
+            "baseline_weeks": end - start, "p_value": p, "q_value": q,
+            "since": np.where(in_episode, since, i)}  # fmt: skip
+
+
+def scan_alerts(counts: pd.DataFrame, settings: ReportSettings) -> pd.DataFrame:
+    """Every week in order, every (alert_type, level, theme_id) of `_alert_counts`: the test
+    against its baseline, `fired`, status and since. One row per week and key."""
+    x = counts.pivot_table(index="week", columns=_KEYS, values="x", aggfunc="sum", fill_value=0)
+    n = counts.pivot_table(index="week", columns=_KEYS, values="n", aggfunc="max", fill_value=0)
+    xs, ns = x.to_numpy(dtype=float), n.reindex_like(x).fillna(0).to_numpy(dtype=float)
+    since, parts = np.full(xs.shape[1], -1), []
+    for i, week in enumerate(x.index):
+        step = _scan_week(i, xs, ns, since, settings)
+        since = np.where(step["fired"], step["since"], -1)
+        step["since"] = x.index[step["since"]]
+        parts.append(pd.DataFrame({**step, "week": week}).assign(**{
+            k: x.columns.get_level_values(k) for k in _KEYS}))  # fmt: skip
+    labels = counts.drop_duplicates(_KEYS, keep="last").set_index(_KEYS)["label"]
+    table = pd.concat(parts, ignore_index=True)
+    table["label"] = labels.reindex(pd.MultiIndex.from_frame(table[_KEYS])).to_numpy()
+    return table
+
+
+def _shown(fired: pd.DataFrame, parent_of: Mapping[str, str] | None) -> pd.DataFrame:
+    """The alerts worth showing: no parent alert when exactly one of its children alerts (that
+    child says it more precisely), at most one alert per theme (share rise before detractors)."""
+    children = fired.loc[fired["level"] == "theme", "theme_id"].drop_duplicates()
+    per_parent = children.map(parent_of or {}).value_counts()
+    parents = fired["level"] == "parent"
+    lone = per_parent.reindex(fired.loc[parents, "theme_id"]).fillna(0).to_numpy() == 1
+    keep = pd.Series(True, index=fired.index)
+    keep[parents] = ~lone
+    order = fired["alert_type"].map({t: i for i, t in enumerate(ALERT_TYPES)})
+    shown = fired[keep].assign(_order=order).sort_values(["_order", "q_value"], kind="stable")
+    return shown.drop_duplicates(["level", "theme_id"])
 
 
 def detect_alerts(
-    weekly: pd.DataFrame, settings: ReportSettings, as_of: Any = None
+    weekly: pd.DataFrame,
+    settings: ReportSettings,
+    as_of: Any = None,
+    parent_of: Mapping[str, str] | None = None,
 ) -> pd.DataFrame:
-    """The alerts of one week, evaluated on the `settings.weeks` weeks that end with it.
+    """The alerts of one week, scanned over the `settings.weeks` weeks that end with it.
 
-    A theme that is new in the week gets a `new_theme` alert and no `share_rise` alert for the
-    same week (its share rose from nothing). Examples are left empty (see `add_examples`).
-
-    Args:
-        weekly: output of `weekly_theme_figures`.
-        settings: weeks (window length), alert_fdr and alert_min_new_theme_size.
-        as_of: the report week ('2026-W46', a date or a timestamp); default the latest week.
+    A theme alerts while its share (share_rise) or its detractors per themed verbatim
+    (detractor_rise) stands above its trailing baseline: the pooled BASELINE_WEEKS weeks before
+    the episode began (never the week itself). It fires when the one-sided Fisher test has BH
+    q < alert_fdr over the week's tests, the week holds >= alert_min_new_theme_size of the
+    counted verbatims and the rate is >= MIN_LIFT times the baseline rate (or the baseline is
+    empty). With `parent_of` (theme -> parent), parents of 2+ themes are tested the same way.
+    Examples are left empty (see `add_examples`).
 
     Returns:
-        An ALERTS frame: new_theme, then share_rise, then detractor_jump alerts, each by q-value
-        and then by the size of the change.
+        An ALERTS frame: share_rise, then detractor_rise alerts, each by q-value.
     """
     week = latest_week(weekly) if as_of is None else parse_week(as_of)
     if week is None:
         return ALERTS.empty()
     start = week - pd.Timedelta(weeks=max(settings.weeks, 1) - 1)
     window = weekly[(weekly["week"] >= start) & (weekly["week"] <= week)]
-    window = window[window["theme_id"] != UNCLASSIFIED]
-    new = _new_theme_alerts(window, week, settings)
-    is_new = {a["theme_id"] for a in new}
-    rises = [a for a in _test_alerts(weekly, window, week, "share_rise", settings)
-             if a["theme_id"] not in is_new]  # fmt: skip
-    jumps = _test_alerts(weekly, window, week, "detractor_jump", settings)
-    rows = pd.DataFrame([*new, *rises, *jumps], columns=[*ALERTS.names[1:14]])
-    rows = rows.assign(week=week, example_1="", example_2="")
-    rows["_order"] = rows["alert_type"].map({t: i for i, t in enumerate(ALERT_TYPES)})
-    rows["_size"] = -rows["change"].abs()
-    rows = rows.sort_values(["_order", "q_value", "_size", "theme_id"], kind="stable")
+    counts = _alert_counts(window, parent_of)
+    if counts.empty:
+        return ALERTS.empty()
+    scan = scan_alerts(counts, settings)
+    fired = _shown(scan[(scan["week"] == week) & scan["fired"]], parent_of)
+    metric = {kind: name for kind, (_, name) in ALERT_METRICS.items()}
+    rows = fired.assign(metric=fired["alert_type"].map(metric), example_1="", example_2="")
     return ALERTS.conform(rows[ALERTS.names])
 
 
-def alerts_for_every_week(weekly: pd.DataFrame, settings: ReportSettings) -> pd.DataFrame:
+def alerts_for_every_week(
+    weekly: pd.DataFrame, settings: ReportSettings, parent_of: Mapping[str, str] | None = None
+) -> pd.DataFrame:
     """`detect_alerts` as of every week of `weekly`, stacked: when each alert would have fired."""
     weeks = sorted(weekly["week"].dropna().unique())
-    parts = [detect_alerts(weekly, settings, pd.Timestamp(w)) for w in weeks]
+    parts = [detect_alerts(weekly, settings, pd.Timestamp(w), parent_of) for w in weeks]
     return ALERTS.conform(pd.concat([ALERTS.empty(), *parts], ignore_index=True))
 
 
@@ -430,6 +512,12 @@ def pick_examples(
     return [clip_text(str(t)) for t in rows["text"].head(n)]
 
 
+def _parent_candidates(candidates: pd.DataFrame, assignments: pd.DataFrame) -> pd.DataFrame:
+    """The example candidates keyed by parent theme (a verbatim once per parent)."""
+    parents = candidates.assign(theme_id=candidates["theme_id"].map(nps.parent_of(assignments)))
+    return parents.drop_duplicates(["verbatim_id", "theme_id"])
+
+
 def add_examples(
     alerts: pd.DataFrame,
     verbatims: pd.DataFrame,
@@ -438,15 +526,18 @@ def add_examples(
 ) -> pd.DataFrame:
     """Fill example_1 / example_2 of every alert with verbatims of its theme from its week.
 
-    Most confident assignments first; detractor_jump alerts quote detractors first.
+    Most confident assignments first; detractor_rise alerts quote detractors first; a parent's
+    alert quotes any of its children.
     """
     if alerts.empty:
         return alerts.copy()
     candidates = example_candidates(verbatims, assignments, mentions)
+    pools = {"theme": candidates, "parent": _parent_candidates(candidates, assignments)}
     out = alerts.copy()
     for i, row in out.iterrows():
-        prefer = ("detractor",) if row["alert_type"] == "detractor_jump" else ()
-        quotes = pick_examples(candidates, str(row["theme_id"]), N_EXAMPLES, prefer, row["week"])
+        prefer = ("detractor",) if row["alert_type"] == "detractor_rise" else ()
+        pool = pools[str(row["level"])]
+        quotes = pick_examples(pool, str(row["theme_id"]), N_EXAMPLES, prefer, row["week"])
         quotes += [""] * (N_EXAMPLES - len(quotes))
         out.loc[i, ["example_1", "example_2"]] = quotes[:N_EXAMPLES]
     return ALERTS.conform(out)
@@ -460,47 +551,48 @@ def alerts_as_of(
     as_of: Any = None,
     themes: list[str] | None = None,
 ) -> pd.DataFrame:
-    """The alerts of the report week (default the latest) with their example verbatims."""
+    """The alerts of the report week (default the latest), parents included, with examples."""
     weekly = weekly_theme_figures(verbatims, assignments, mentions, themes)
-    return add_examples(detect_alerts(weekly, settings, as_of), verbatims, assignments, mentions)
+    alerts = detect_alerts(weekly, settings, as_of, nps.parent_of(assignments))
+    return add_examples(alerts, verbatims, assignments, mentions)
 
 
 # --------------------------------------------------------------------------- alert texts
 
 ALERT_TEXT = {
     "en": {
-        "new_theme": "New theme",
         "share_rise": "Share rising",
-        "detractor_jump": "Detractor rate jump",
-        "new_theme_what": "{now:.0f} verbatims this week, {before:.0f} in the earlier weeks",
+        "detractor_rise": "Detractors rising",
         "share_rise_what": (
-            "share of themed verbatims rose from {before} to {now} ({change} pts, q {q}), "
-            "rising since {since}"
+            "share of themed verbatims {now} vs {before} in the {weeks} weeks before "
+            "({change} pts, q {q}); {status}, since {since}"
         ),
-        "detractor_jump_what": (
-            "detractor rate rose from {before} to {now} ({change} pts, q {q}), rising since {since}"
+        "detractor_rise_what": (
+            "detractors per themed verbatim {now} vs {before} in the {weeks} weeks before "
+            "({change} pts, q {q}); {status}, since {since}"
         ),
+        "new": "first week", "rising": "still rising", "sustained": "holding", "easing": "easing",
         "title": "cx-text: {n} alert(s) for week {week}",
         "none": "No alerts for week {week}.",
         "more": "... and {n} more",
     },
     "ru": {
-        "new_theme": "Новая тема",
         "share_rise": "Доля растёт",
-        "detractor_jump": "Скачок доли детракторов",
-        "new_theme_what": "{now:.0f} отзывов за неделю, {before:.0f} за предыдущие недели",
+        "detractor_rise": "Детракторов больше",
         "share_rise_what": (
-            "доля среди отзывов с темой выросла с {before} до {now} ({change} п.п., q {q}), "
-            "рост с {since}"
+            "доля среди отзывов с темой {now} против {before} за {weeks} нед. до этого "
+            "({change} п.п., q {q}); {status}, с {since}"
         ),
-        "detractor_jump_what": (
-            "доля детракторов выросла с {before} до {now} ({change} п.п., q {q}), рост с {since}"
+        "detractor_rise_what": (
+            "детракторов на отзыв с темой {now} против {before} за {weeks} нед. до этого "
+            "({change} п.п., q {q}); {status}, с {since}"
         ),
+        "new": "первая неделя", "rising": "растёт", "sustained": "держится", "easing": "спадает",
         "title": "cx-text: алертов за неделю {week}: {n}",
         "none": "За неделю {week} алертов нет.",
         "more": "... и ещё {n}",
     },
-}
+}  # fmt: skip
 
 
 def _decimal(text: str, language: str) -> str:
@@ -508,17 +600,16 @@ def _decimal(text: str, language: str) -> str:
 
 
 def describe_alert(alert: Mapping[str, Any], language: str = "en") -> str:
-    """What changed and by how much, in one sentence (numbers from the alert row)."""
+    """What changed against the baseline and by how much, in one sentence (from the alert row)."""
     words = ALERT_TEXT.get(language, ALERT_TEXT["en"])
-    kind = str(alert["alert_type"])
-    if kind == "new_theme":
-        return words["new_theme_what"].format(now=alert["value_now"], before=alert["value_before"])
     q = float(alert["q_value"])
-    return words[f"{kind}_what"].format(
+    return words[f"{alert['alert_type']}_what"].format(
         before=_decimal(f"{100 * float(alert['value_before']):.1f}%", language),
         now=_decimal(f"{100 * float(alert['value_now']):.1f}%", language),
         change=_decimal(f"{100 * float(alert['change']):+.1f}", language),
         q=_decimal(f"= {q:.2g}" if q >= 1e-4 else "< 0.0001", language),
+        weeks=int(alert["baseline_weeks"]),
+        status=words[str(alert["status"])],
         since=week_label(alert["since"]),
     )
 

@@ -1,10 +1,11 @@
 """PII-laden feedback with known raw values, for the tests that scan every output of a run.
 
 Two ISO weeks of the four test themes (`THEME_CORPUS`): three themes in both weeks and
-`app_crash` only in the second, so a `new_theme` alert fires and its examples reach alerts.md,
-alerts.json and the webhook. Every third comment carries one piece of personal data, in English
-or Russian; one comment is only a phone number (a non-answer), one row is quarantined (its score
-is not a number) with an e-mail in its comment, and a `contact` segment column holds e-mails.
+`app_crash` only in the second, so a `share_rise` alert (status new) fires and its examples
+reach alerts.md, alerts.json and the webhook. Every third comment carries one piece of personal
+data, in English or Russian; one comment is only a phone number (a non-answer), one row is
+quarantined (its score is not a number) with an e-mail in its comment, and a `contact` segment
+column holds e-mails.
 """
 
 from __future__ import annotations

@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
-from cx_text import nps, rank
+from cx_text import nps, rank, trends
 from cx_text.clean import clean_verbatims
 from cx_text.ingest import read_input, to_verbatims
 from cx_text.schemas import (
@@ -170,6 +171,73 @@ def test_segment_columns_from_settings() -> None:
     table = rank.segment_breakdown(VERBATIMS_SMALL, ASSIGNED, None, settings)
     assert set(table["segment_column"]) == {"region"}
     assert not table["suppressed"].any()
+
+
+def touchpoint_panel(plan: dict[tuple[str, str], tuple[int, int]]) -> tuple[pd.DataFrame, ...]:
+    """Verbatims with `plan[(touchpoint, theme)] = (verbatims, detractors)`; the rest promoters."""
+    rows, pairs = [], {}
+    for (touchpoint, theme), (n, detractors) in plan.items():
+        for k in range(n):
+            vid = f"{touchpoint}-{theme}-{k}"
+            rows.append(survey(vid, 2 if k < detractors else 10, touchpoint=touchpoint))
+            pairs[vid] = theme
+    return frame(*rows), assign(pairs)
+
+
+def test_segment_differences_mark_the_cells_that_differ_from_the_rest() -> None:
+    # D: 80 % detractors at delivery, 20 % elsewhere; F: 30 % everywhere; S: 3x the share at
+    # support with the same detractor rate
+    plan = {
+        ("delivery", "D"): (100, 80),
+        ("purchase", "D"): (100, 20),
+        ("support", "D"): (100, 20),
+        ("delivery", "F"): (100, 30),
+        ("purchase", "F"): (100, 30),
+        ("support", "F"): (100, 30),
+        ("delivery", "S"): (30, 6),
+        ("purchase", "S"): (30, 6),
+        ("support", "S"): (90, 18),
+    }
+    verbatims, assignments = touchpoint_panel(plan)
+    settings = RankSettings(segment_columns=["touchpoint"], min_segment_size=10)
+    table = rank.segment_breakdown(verbatims, assignments, None, settings)
+    assert table.columns.tolist() == THEMES_BY_SEGMENT.names
+    rows = table.set_index(["segment_value", "theme_id"])
+    delivery_d = rows.loc[("delivery", "D")]
+    assert delivery_d["detractor_rate"] == 0.8 and delivery_d["detractor_rate_rest"] == 0.2
+    assert delivery_d["direction"] == "up" and delivery_d["detractor_diff_q"] < 1e-10
+    # purchase D: 20 % vs 50 % in delivery + support: significantly lower
+    assert rows.loc[("purchase", "D"), "direction"] == "down"
+    assert (rows.xs("F", level="theme_id")["direction"] == "").all()
+    assert (rows.xs("F", level="theme_id")["detractor_diff_q"] == 1.0).all()
+    support_s = rows.loc[("support", "S")]
+    # S at support: 90 of 290 themed vs 60 of 460 elsewhere
+    assert support_s["share"] == pytest.approx(90 / 290)
+    assert support_s["share_rest"] == pytest.approx(60 / 460)
+    assert support_s["share_direction"] == "up" and support_s["direction"] == ""
+    # BH over the table: 9 share tests; q >= p
+    _, p = trends.two_proportion_z(*(np.array([v]) for v in (60, 460, 90, 290)))
+    assert p[0] <= support_s["share_diff_q"] <= 9 * p[0]
+    shown = rank.significant_segment_cells(table)
+    assert {("delivery", "D"), ("purchase", "D"), ("support", "S")} <= set(
+        zip(shown["segment_value"], shown["theme_id"], strict=True)
+    )
+    text = rank.segment_differences_markdown(table)
+    assert "| touchpoint = delivery | theme d (D) | 80.0% vs 20.0% ▲" in text
+    assert "<td>touchpoint = support</td>" in rank.segment_differences_html(table)
+
+
+def test_segment_differences_leave_small_and_flat_cells_unmarked() -> None:
+    plan = {("delivery", "F"): (100, 30), ("purchase", "F"): (100, 30),
+            ("support", "F"): (100, 30), ("delivery", "X"): (5, 5), ("purchase", "X"): (5, 0),
+            ("support", "X"): (5, 5)}  # fmt: skip
+    verbatims, assignments = touchpoint_panel(plan)
+    settings = RankSettings(segment_columns=["touchpoint"], min_segment_size=10)
+    table = rank.segment_breakdown(verbatims, assignments, None, settings)
+    small = table.set_index(["segment_value", "theme_id"]).loc[("support", "X")]
+    assert small["suppressed"] and pd.isna(small["detractor_diff_q"]) and small["direction"] == ""
+    assert rank.significant_segment_cells(table).empty
+    assert "No theme differs significantly" in rank.segment_differences_markdown(table)
 
 
 # --------------------------------------------------------------------------- backlog, follow-up

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import math
 import threading
-import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any, ClassVar
@@ -15,7 +14,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from cx_text import notify, trends
+from cx_text import notify, nps, trends
 from cx_text.schemas import ALERTS, ASSIGNMENTS, THEME_WEEKS, UNCLASSIFIED, WEEKLY_NPS
 from cx_text.settings import ReportSettings
 from tests.factories import complaint, frame, survey
@@ -176,6 +175,20 @@ def test_weekly_theme_figures() -> None:
 # --------------------------------------------------------------------------- alerts
 
 
+def test_rise_p_value_is_fishers_one_sided_test() -> None:
+    cases = [(20, 100, 10, 400), (3, 50, 0, 300), (5, 100, 20, 400), (0, 80, 4, 320)]
+    x, n, xb, nb = (np.array(c) for c in zip(*cases, strict=True))
+    p = trends.rise_p_value(x, n, xb, nb)
+    for (a, b, c, d), got in zip(cases, p, strict=True):
+        expected = stats.fisher_exact([[a, b - a], [c, d - c]], alternative="greater").pvalue
+        assert got == pytest.approx(expected, rel=1e-9)
+    # as likely as the baseline: p near 1/2 or above; no baseline or an empty week: no test
+    assert p[2] > 0.4 and p[3] == pytest.approx(1.0)
+    empty = trends.rise_p_value(np.array([3, 3]), np.array([50, 0]), np.array([0, 1]),
+                                np.array([0, 10]))  # fmt: skip
+    assert np.isnan(empty).all()
+
+
 def test_share_jump_fires_and_flat_theme_does_not() -> None:
     # 100 themed verbatims a week; J jumps from 2 % to 20 % in week 3, F stays at 10 %
     counts = {"J": [2, 2, 2, 20], "F": [10, 10, 10, 10], "O": [88, 88, 88, 70]}
@@ -183,61 +196,106 @@ def test_share_jump_fires_and_flat_theme_does_not() -> None:
     weekly = trends.weekly_theme_figures(verbatims, assignments)
     every = trends.alerts_for_every_week(weekly, SETTINGS)
     assert every.columns.tolist() == ALERTS.names
-    assert every[["week", "alert_type", "theme_id"]].values.tolist() == [
-        [week(3), "share_rise", "J"]
+    assert every[["week", "alert_type", "status", "level", "theme_id"]].values.tolist() == [
+        [week(3), "share_rise", "new", "theme", "J"]
     ]
     alert = trends.detect_alerts(weekly, SETTINGS).iloc[0]
+    # the baseline pools the 3 weeks before: 6 of 300
     assert (alert["value_before"], alert["value_now"]) == (pytest.approx(0.02), 0.2)
-    assert alert["change"] == pytest.approx(0.18) and alert["since"] == week(3)
-    assert (alert["n_before"], alert["n_now"], alert["metric"]) == (2, 20, "share")
-    z, p = trends.two_proportion_z(np.array([2]), np.array([100]), np.array([20]), np.array([100]))
-    assert alert["z"] == pytest.approx(z[0]) and alert["p_value"] == pytest.approx(p[0])
-    # family of 3 themes; J has the smallest p: q = 3 p / 1 unless a larger rank is smaller
-    week3 = weekly[weekly["week"] == week(3)].set_index("theme_id")
-    assert alert["q_value"] == pytest.approx(min(3 * p[0], 1.0))
-    assert week3.loc["O", "share_change"] < 0  # falls never alert
+    assert (alert["n_before"], alert["n_now"], alert["baseline_weeks"]) == (6, 20, 3)
+    assert alert["lift"] == pytest.approx(10.0) and alert["since"] == week(3)
+    expected = stats.fisher_exact([[20, 80], [6, 294]], alternative="greater").pvalue
+    assert alert["p_value"] == pytest.approx(expected) and alert["metric"] == "share"
+    # the family: 3 themes x 2 metrics; J's share has the smallest p
+    assert alert["q_value"] == pytest.approx(min(6 * expected, 1.0))
     # as of an earlier week nothing fires
     assert trends.detect_alerts(weekly, SETTINGS, "2026-W04").empty
 
 
-def test_rise_since_first_week_of_the_rise() -> None:
-    counts = {"J": [2, 2, 10, 25, 45], "O": [98, 98, 90, 75, 55]}
-    weekly = trends.weekly_theme_figures(*series(counts))
-    alert = trends.detect_alerts(weekly, SETTINGS).iloc[0]
-    assert alert["theme_id"] == "J" and alert["since"] == week(2)
+def rise_and_fall(levels: list[int], other: int = 400) -> pd.DataFrame:
+    """Weekly figures of theme R with `levels` verbatims a week among `other` + R."""
+    return trends.weekly_theme_figures(
+        *series({"R": levels, "O": [other - n for n in levels]})
+    )  # fmt: skip
 
 
-def test_rise_stops_at_a_week_without_a_figure() -> None:
-    # detractor_rate is NA in a week with no scored verbatims: the rise cannot reach past it
-    idx = pd.DatetimeIndex([week(i) for i in range(6)])
-    history = pd.Series([0.1, 0.3, pd.NA, 0.2, 0.4, 0.6], index=idx, dtype="Float64")
-    assert trends._rise_start(history, week(5)) == week(4)
-    assert trends._rise_start(history, week(2)) == week(2)
+def test_statuses_follow_an_episode() -> None:
+    # R: 2 % for 6 weeks, jumps to 8 %, rises to 16 %, holds, eases to 10 %, then back to 2 %
+    levels = [8, 8, 8, 8, 8, 8, 32, 64, 64, 40, 8]
+    every = trends.alerts_for_every_week(rise_and_fall(levels), SETTINGS)
+    shares = every[every["alert_type"] == "share_rise"].set_index("week")
+    assert shares["status"].tolist() == ["new", "rising", "sustained", "easing"]
+    assert shares.index.tolist() == [week(6), week(7), week(8), week(9)]
+    # the episode keeps the baseline it started from: the 6 flat weeks before week 6
+    assert (shares["since"] == week(6)).all() and (shares["baseline_weeks"] == 6).all()
+    assert (shares["n_before"] == 48).all() and (shares["level"] == "theme").all()
 
 
-def test_new_theme_alert() -> None:
-    counts = {"N": [0, 0, 1, 16], "S": [0, 1, 1, 16], "T": [0, 0, 0, 14], "O": [60, 60, 60, 60]}
-    weekly = trends.weekly_theme_figures(*series(counts))
-    alerts = trends.detect_alerts(weekly, SETTINGS)
-    new = alerts[alerts["alert_type"] == "new_theme"]
-    # N: 1 verbatim before (<= 1) and 16 >= 15 now; S had 2 before; T is too small
-    assert new["theme_id"].tolist() == ["N"]
-    row = new.iloc[0]
-    assert (row["value_before"], row["value_now"], row["since"]) == (1.0, 16.0, week(3))
-    assert pd.isna(row["q_value"])
-    # a new theme is not also reported as a share rise; S and T rise significantly
-    rises = alerts[alerts["alert_type"] == "share_rise"]["theme_id"].tolist()
-    assert "N" not in rises and set(rises) == {"S", "T"}
-    assert trends.alerts_for_every_week(weekly, SETTINGS)["week"].eq(week(3)).all()
-    # the window: with a 1-week window there is no earlier week to be new against
+def test_a_flat_noisy_theme_never_alerts() -> None:
+    rng = np.random.default_rng(7)
+    for _ in range(5):
+        levels = rng.binomial(400, 0.08, size=12).tolist()
+        assert trends.alerts_for_every_week(rise_and_fall(levels), SETTINGS).empty
+
+
+def test_minimum_count_and_lift() -> None:
+    # 3 -> 12 of 400 is significant but fewer than alert_min_new_theme_size (15) verbatims
     assert (
-        trends.detect_alerts(weekly, ReportSettings(weeks=1))
-        .query("alert_type == 'new_theme'")
-        .empty
+        trends.rise_p_value(np.array([12]), np.array([400]), np.array([24]), np.array([3200]))[0]
+        < 1e-3
     )
+    assert trends.alerts_for_every_week(rise_and_fall([3] * 8 + [12]), SETTINGS).empty
+    # a large theme: 40 % -> 48 % is significant (q < 0.05 in the week's 4 tests) but a lift of
+    # 1.2 only
+    p = trends.rise_p_value(np.array([192]), np.array([400]), np.array([1280]), np.array([3200]))[0]
+    assert 4 * p < 0.01
+    every = trends.alerts_for_every_week(rise_and_fall([160] * 8 + [192]), SETTINGS)
+    assert every.empty
+    # the same rise from 4 % to 12 % alerts
+    every = trends.alerts_for_every_week(rise_and_fall([16] * 8 + [48]), SETTINGS)
+    assert every["theme_id"].tolist() == ["R"]
 
 
-def test_detractor_jump_alert_with_examples() -> None:
+def test_baseline_pools_at_most_the_weeks_before() -> None:
+    # a slow climb: 3 % for 12 weeks then 6 %; only BASELINE_WEEKS weeks are pooled
+    levels = [12] * 12 + [24, 24]
+    alerts = trends.detect_alerts(rise_and_fall(levels), ReportSettings(weeks=14), "2026-W15")
+    row = alerts.iloc[0]
+    assert row["baseline_weeks"] == trends.BASELINE_WEEKS == 8 and row["n_before"] == 96
+    assert row["status"] == "sustained" and row["since"] == week(12)
+
+
+def test_parent_alert_when_children_rise_together() -> None:
+    # A1 and A2 (parent PA) each go 6 -> 12 of 400 a week: below the count floor (15) alone;
+    # together 12 -> 24 (3 % -> 6 %) alert. B (parent PB, with O) stays flat.
+    counts = {"A1": [6] * 6 + [12], "A2": [6] * 6 + [12], "B": [40] * 7,
+              "O": [348] * 6 + [336]}  # fmt: skip
+    verbatims, assignments = series(counts)
+    parents = {"A1": "PA", "A2": "PA", "B": "PB", "O": "PB"}
+    assignments["parent_theme_id"] = assignments["theme_id"].map(parents)
+    weekly = trends.weekly_theme_figures(verbatims, assignments)
+    assert trends.detect_alerts(weekly, SETTINGS).empty  # themes only: nothing
+    alerts = trends.detect_alerts(weekly, SETTINGS, parent_of=parents)
+    assert alerts[["level", "theme_id", "status"]].values.tolist() == [["parent", "PA", "new"]]
+    row = alerts.iloc[0]
+    assert (row["n_before"], row["n_now"], row["label"]) == (72, 24, "label A1 / label A2")
+    assert row["lift"] == pytest.approx(2.0)
+    with_examples = trends.add_examples(alerts, verbatims, assignments)
+    assert with_examples.iloc[0]["example_1"].startswith("text A")
+
+
+def test_parent_alert_left_out_when_one_child_carries_it() -> None:
+    counts = {"A1": [16] * 6 + [64], "A2": [16] * 7, "O": [768] * 6 + [720]}
+    verbatims, assignments = series(counts)
+    parents = {"A1": "PA", "A2": "PA", "O": "PO"}
+    weekly = trends.weekly_theme_figures(verbatims, assignments)
+    alerts = trends.detect_alerts(weekly, SETTINGS, parent_of=parents)
+    assert alerts[["level", "theme_id"]].values.tolist() == [["theme", "A1"]]
+    # a parent of one theme is that theme: never tested twice
+    assert set(trends.parent_weeks(weekly, parents)["theme_id"]) == {"PA"}
+
+
+def test_detractor_rise_alert_with_examples() -> None:
     rows, pairs = [], []
     for i in range(4):
         detractors = 24 if i == 3 else 4
@@ -254,10 +312,11 @@ def test_detractor_jump_alert_with_examples() -> None:
     assignments.loc[assignments["verbatim_id"] == "d3-39", "confidence"] = 0.99
     assignments.loc[assignments["verbatim_id"] == "d3-7", "confidence"] = 0.9
     alerts = trends.alerts_as_of(verbatims, assignments, None, SETTINGS)
-    assert alerts[["alert_type", "theme_id"]].values.tolist() == [["detractor_jump", "D"]]
+    assert alerts[["alert_type", "theme_id"]].values.tolist() == [["detractor_rise", "D"]]
     alert = alerts.iloc[0]
-    assert (alert["value_before"], alert["value_now"]) == (0.1, 0.6)
-    assert (alert["n_before"], alert["n_now"], alert["since"]) == (40, 40, week(3))
+    # detractors per themed verbatim: 12 of 240 in the 3 weeks before, 24 of 80 now
+    assert (alert["value_before"], alert["value_now"]) == (0.05, 0.3)
+    assert (alert["n_before"], alert["n_now"], alert["since"]) == (12, 24, week(3))
     assert alert["example_1"] == "2 says d3-7" and alert["example_2"].startswith("2 says d3-")
 
 
@@ -300,12 +359,13 @@ def test_alerts_json_and_markdown(jump_alerts: pd.DataFrame) -> None:
         "2026-01-19", "2026-W04", "2026-W04",
     )  # fmt: skip
     assert item["examples"][0] == "<script>alert(1)</script> | x" and len(item["examples"]) == 2
-    assert "from 2.0% to 20.0%" in item["message"] and item["value_now"] == 0.2
+    assert "share of themed verbatims 20.0% vs 2.0% in the 2 weeks" in item["message"]
+    assert "first week, since 2026-W04" in item["message"] and item["value_now"] == 0.2
     text = trends.alerts_markdown(jump_alerts)
     assert "<script>" not in text and "&lt;script>alert(1)&lt;/script> \\| x" in text
     assert "Promo &lt;b>codes&lt;/b>" in text and "(+18.0 pts" in text
     russian = trends.alerts_markdown(jump_alerts, "ru")
-    assert "Доля растёт" in russian and "с 2,0% до 20,0%" in russian
+    assert "Доля растёт" in russian and "20,0% против 2,0%" in russian
     assert trends.alerts_markdown(ALERTS.empty(), week=MONDAY) == "No alerts for week 2026-W02.\n"
 
 
@@ -354,7 +414,7 @@ def test_post_alerts_to_local_server(
     text = section["text"]["text"]
     # Slack's control characters are escaped; the change and the examples are there
     assert "*Share rising: Promo &lt;b&gt;codes&lt;/b&gt;* (`J`)" in text
-    assert "from 2.0% to 20.0%" in text and "> &lt;script&gt;alert(1)&lt;/script&gt;" in text
+    assert "20.0% vs 2.0%" in text and "> &lt;script&gt;alert(1)&lt;/script&gt;" in text
     # nothing to post: no request
     assert notify.post_alerts(url, ALERTS.empty()) is None and len(handler.received) == 1
 
@@ -377,21 +437,24 @@ def test_post_alerts_errors_hide_the_url(
 # --------------------------------------------------------------------------- ground truth
 
 
-def test_sample_emerging_theme_alerts_only_after_it_emerges() -> None:
-    start = time.perf_counter()
+def test_planted_sample_labels_alert_only_after_promo_emerges() -> None:
+    """A unit test on the sample's planted labels (17 themes + promo); the discovered themes of
+    the product path are tested in tests/test_alerts_product.py."""
     verbatims, assignments, mentions = sample_inputs()
     weekly = trends.weekly_theme_figures(verbatims, assignments, mentions)
     assert weekly["week"].nunique() == 12
-    every = trends.alerts_for_every_week(weekly, ReportSettings())
-    promo = every[every["theme_id"] == "promo_code_failure"]
+    every = trends.alerts_for_every_week(weekly, ReportSettings(), nps.parent_of(assignments))
     emerged = pd.Timestamp("2026-11-09")
-    # an alert in each of the last two weeks (new theme, then its share keeps rising)...
-    assert set(promo["week"]) == {emerged, emerged + pd.Timedelta(weeks=1)}
-    assert promo.set_index("week").loc[emerged, "alert_type"] == "new_theme"
+    # the promo theme's share alerts in each of the last two weeks...
+    promo = every[every["theme_id"] == "promo_code_failure"]
+    assert promo[["week", "alert_type", "status"]].values.tolist() == [
+        [emerged, "share_rise", "new"], [emerged + pd.Timedelta(weeks=1), "share_rise", "rising"],
+    ]  # fmt: skip
     assert (promo["since"] == emerged).all()
-    # ... and none before it emerged, for any theme
-    assert every[every["week"] < emerged].empty
+    # ... and the other themes stay within the false-alarm target (at most 1 per 12 weeks): on
+    # these labels app_crashes' detractors fire once in 2026-W40 (23 vs 3.2 % before, q = 0.04)
+    assert len(every) - len(promo) <= 1
+    assert every[every["week"] >= emerged]["theme_id"].eq("promo_code_failure").all()
     latest = trends.alerts_as_of(verbatims, assignments, mentions, ReportSettings())
-    assert "promo_code_failure" in set(latest["theme_id"])
+    assert latest["theme_id"].tolist() == ["promo_code_failure"]
     assert (latest["example_1"] != "").all() and (latest["example_2"] != "").all()
-    assert time.perf_counter() - start < 15

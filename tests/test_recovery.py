@@ -256,7 +256,7 @@ def test_models_of_a_committed_run_are_published_by_the_next_run(
     def die(models_dir: Path, version: str) -> None:
         raise KeyboardInterrupt  # stands for the kill: the store has committed, nothing after
 
-    monkeypatch.setattr(job, "publish_models", die)
+    monkeypatch.setattr(models, "publish_models", die)
     with pytest.raises(KeyboardInterrupt):
         job.run([str(world["night1"])], case.out, case.settings)
     monkeypatch.undo()

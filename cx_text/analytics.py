@@ -31,16 +31,20 @@ def weekly_analytics(
     verbatims: pd.DataFrame,
     assignments: pd.DataFrame,
     mentions: pd.DataFrame | None,
-    ranked: pd.DataFrame,
+    ranked: pd.DataFrame | None,
     settings: ReportSettings,
     as_of_week: Any = None,
 ) -> Analytics:
     """Weekly theme figures and NPS, and the alerts of `as_of_week` (default the latest week).
 
-    The themes are those of the ranked table (ignored themes are not in it).
+    The themes are those of the ranked table (ignored themes are not in it); without one,
+    every assigned theme with the assignments' labels.
     """
-    themes = [t for t in ranked["theme_id"].astype(str) if t != UNCLASSIFIED]
-    labels = dict(zip(ranked["theme_id"].astype(str), ranked["label"].astype(str), strict=True))
+    themes, labels = None, None
+    if ranked is not None:
+        themes = [t for t in ranked["theme_id"].astype(str) if t != UNCLASSIFIED]
+        labels = dict(zip(ranked["theme_id"].astype(str), ranked["label"].astype(str),
+                          strict=True))  # fmt: skip
     weekly = trends.weekly_theme_figures(verbatims, assignments, mentions, themes, labels)
     weekly_nps = trends.weekly_nps(verbatims)
     week = trends.latest_week(weekly_nps) if as_of_week is None else trends.parse_week(as_of_week)

@@ -543,20 +543,6 @@ def add_examples(
     return ALERTS.conform(out)
 
 
-def alerts_as_of(
-    verbatims: pd.DataFrame,
-    assignments: pd.DataFrame,
-    mentions: pd.DataFrame | None,
-    settings: ReportSettings,
-    as_of: Any = None,
-    themes: list[str] | None = None,
-) -> pd.DataFrame:
-    """The alerts of the report week (default the latest), parents included, with examples."""
-    weekly = weekly_theme_figures(verbatims, assignments, mentions, themes)
-    alerts = detect_alerts(weekly, settings, as_of, nps.parent_of(assignments))
-    return add_examples(alerts, verbatims, assignments, mentions)
-
-
 # --------------------------------------------------------------------------- alert texts
 
 ALERT_TEXT = {

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from cx_text import notify, nps, trends
+from cx_text import analytics, notify, nps, trends
 from cx_text.schemas import ALERTS, ASSIGNMENTS, THEME_WEEKS, UNCLASSIFIED, WEEKLY_NPS
 from cx_text.settings import ReportSettings
 from tests.factories import complaint, frame, survey
@@ -311,7 +311,7 @@ def test_detractor_rise_alert_with_examples() -> None:
     # the most confident promoter comes after every detractor all the same
     assignments.loc[assignments["verbatim_id"] == "d3-39", "confidence"] = 0.99
     assignments.loc[assignments["verbatim_id"] == "d3-7", "confidence"] = 0.9
-    alerts = trends.alerts_as_of(verbatims, assignments, None, SETTINGS)
+    alerts = analytics.weekly_analytics(verbatims, assignments, None, None, SETTINGS).alerts
     assert alerts[["alert_type", "theme_id"]].values.tolist() == [["detractor_rise", "D"]]
     alert = alerts.iloc[0]
     # detractors per themed verbatim: 12 of 240 in the 3 weeks before, 24 of 80 now
@@ -347,7 +347,7 @@ def jump_alerts() -> pd.DataFrame:
     verbatims.loc[verbatims["verbatim_id"] == "J-2-0", "text"] = "<script>alert(1)</script> | x"
     assignments.loc[assignments["verbatim_id"] == "J-2-0", "confidence"] = 0.9
     assignments.loc[assignments["theme_id"] == "J", "theme_label"] = "Promo <b>codes</b>"
-    return trends.alerts_as_of(verbatims, assignments, None, SETTINGS)
+    return analytics.weekly_analytics(verbatims, assignments, None, None, SETTINGS).alerts
 
 
 def test_alerts_json_and_markdown(jump_alerts: pd.DataFrame) -> None:
@@ -455,6 +455,9 @@ def test_planted_sample_labels_alert_only_after_promo_emerges() -> None:
     # these labels app_crashes' detractors fire once in 2026-W40 (23 vs 3.2 % before, q = 0.04)
     assert len(every) - len(promo) <= 1
     assert every[every["week"] >= emerged]["theme_id"].eq("promo_code_failure").all()
-    latest = trends.alerts_as_of(verbatims, assignments, mentions, ReportSettings())
+    found = analytics.weekly_analytics(verbatims, assignments, mentions, None, ReportSettings())
+    latest = found.alerts
+        verbatims, assignments, mentions, None, ReportSettings()
+    ).alerts
     assert latest["theme_id"].tolist() == ["promo_code_failure"]
     assert (latest["example_1"] != "").all() and (latest["example_2"] != "").all()

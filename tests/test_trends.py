@@ -457,7 +457,5 @@ def test_planted_sample_labels_alert_only_after_promo_emerges() -> None:
     assert every[every["week"] >= emerged]["theme_id"].eq("promo_code_failure").all()
     found = analytics.weekly_analytics(verbatims, assignments, mentions, None, ReportSettings())
     latest = found.alerts
-        verbatims, assignments, mentions, None, ReportSettings()
-    ).alerts
     assert latest["theme_id"].tolist() == ["promo_code_failure"]
     assert (latest["example_1"] != "").all() and (latest["example_2"] != "").all()

@@ -20,6 +20,7 @@ from cx_text.schemas import (
     ALERTS,
     ASSIGNMENTS,
     BACKLOG,
+    COMPARE,
     COMPLAINT_LINKS,
     FOLLOWUP,
     MENTIONS,
@@ -93,6 +94,14 @@ OUTPUTS: tuple[Output, ...] = (
 )  # fmt: skip
 
 
+# `cx-text compare`
+COMPARE_OUTPUTS: tuple[Output, ...] = (
+    Output("compare", ("csv",), "comparison", "written by `cx-text compare`: two periods per "
+           f"theme, changes with intervals and q-values (schema `{COMPARE.name}`)", COMPARE),
+    Output("compare", ("md",), "comparison_markdown", "the significant changes of `compare.csv`"),
+)  # fmt: skip
+
+
 def resolve(state: Any, path: str) -> Any:
     """The value at an attribute path ("tables.themes") of the run state."""
     value = state
@@ -128,7 +137,7 @@ def tables_of(state: Any, catalog: tuple[Output, ...] = OUTPUTS) -> Mapping[str,
     return found
 
 
-def readme_files(catalog: tuple[Output, ...] = OUTPUTS) -> str:
+def readme_files(catalog: tuple[Output, ...] = OUTPUTS + COMPARE_OUTPUTS) -> str:
     """The README's table of output files (run.json is described beside it)."""
     rows = ["| file | what |", "|---|---|"]
     rows += [f"| {', '.join(f'`{f}`' for f in o.files)} | {o.doc} |" for o in catalog]

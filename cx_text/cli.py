@@ -205,14 +205,14 @@ def compare_command(
     quiet: QuietOpt = False,
 ) -> None:
     """Compare two periods of the stored verbatims per theme: writes compare.csv and compare.md."""
-    from cx_text import compare, trends
+    from cx_text import trends
 
     try:
         trends.parse_period(before), trends.parse_period(after)
     except ValueError as exc:
         _fail(f"--before/--after take ISO weeks like 2026-W40..2026-W43: {exc}")
     _execute(quiet, config, {"state_dir": state_dir} if state_dir else {},
-             lambda _, s: compare.compare_stored(before, after, out, s), out)  # fmt: skip
+             lambda job, s: job.compare(before, after, out, s), out)  # fmt: skip
 
 
 def _summary(record: dict[str, Any], out: Path) -> None:

@@ -3,12 +3,12 @@ the changes with 95 % intervals and Benjamini-Hochberg q-values.
 
 Periods are ISO-week ranges ('2026-W40..2026-W43', `trends.parse_period`). The figures are sums
 of the weekly counts of `trends.weekly_theme_figures`, so membership and shares are those of the
-weekly report. Everything but `compare_stored` (which reads the store and writes files) is pure.
+weekly report. Everything here is pure: the `compare` job (`cx_text/job.py`) reads the store and
+writes compare.csv and compare.md.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -17,7 +17,6 @@ from scipy import stats
 
 from cx_text import outputs, trends
 from cx_text.schemas import COMPARE, UNCLASSIFIED
-from cx_text.settings import Settings
 
 Z_95 = float(stats.norm.ppf(0.975))
 # a change is shown in the report section when one of its q-values is below this
@@ -183,18 +182,13 @@ def compare_html(table: pd.DataFrame, language: str = "en") -> str:
 # --------------------------------------------------------------------------- the command
 
 
-def stored_weeks(settings: Settings) -> pd.DataFrame:
-    """THEME_WEEKS of every stored verbatim with its stored themes (labels from the registry)."""
-    from cx_text.store import Store
-
-    store = Store(settings.store_url_value)
-    try:
-        verbatims = store.load_verbatims()
-        ids = verbatims["verbatim_id"].tolist()
-        assignments, mentions = store.frame("assignments", ids), store.frame("mentions", ids)
-        registry = store.registry()
-    finally:
-        store.close()
+def stored_weeks(
+    verbatims: pd.DataFrame,
+    assignments: pd.DataFrame,
+    mentions: pd.DataFrame,
+    registry: pd.DataFrame,
+) -> pd.DataFrame:
+    """THEME_WEEKS of stored verbatims with their stored themes (labels from the registry)."""
     labels = dict(zip(registry["theme_id"].astype(str), registry["label"].astype(str), strict=True))
     assignments = assignments.assign(
         theme_label=assignments["theme_id"].map(labels), parent_theme_id=UNCLASSIFIED
@@ -202,15 +196,7 @@ def stored_weeks(settings: Settings) -> pd.DataFrame:
     return trends.weekly_theme_figures(verbatims, assignments, mentions, labels=labels)
 
 
-def compare_stored(before: str, after: str, out_dir: Path, settings: Settings) -> dict[str, Any]:
-    """`cx-text compare`: compare two periods of the store; write compare.csv and compare.md.
-
-    Returns:
-        A small record whose `counts` the CLI prints.
-    """
-    trends.parse_period(before), trends.parse_period(after)  # a typo fails before the store
-    table = compare_periods(stored_weeks(settings), before, after)
-    outputs.write_csv(table, out_dir / "compare.csv")
-    outputs.write_text(compare_markdown(table, settings.report.language), out_dir / "compare.md")
-    significant = len(shown_changes(table, max_rows=len(table)))
-    return {"counts": {"themes compared": len(table), "significant changes": significant}}
+def summary(table: pd.DataFrame) -> dict[str, int]:
+    """What the CLI prints of a comparison."""
+    return {"themes compared": len(table),
+            "significant changes": len(shown_changes(table, max_rows=len(table)))}  # fmt: skip

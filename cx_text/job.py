@@ -26,6 +26,7 @@ from cx_text.stages import (
     assign_themes,
     clean_inputs,
     commit,
+    compare_periods,
     figures,
     fit_themes,
     load_window,
@@ -37,6 +38,7 @@ from cx_text.stages import (
     send_alerts,
     store_history,
     weekly_figures,
+    write_comparison,
     write_outputs,
 )
 from cx_text.store import Store
@@ -61,6 +63,7 @@ NIGHTLY = (READ, CLEAN, Stage("assign", assign_themes, fan_out=True),
            Stage("window", rolling_window), *OUTPUTS, STORE)  # fmt: skip
 WEEKLY = (Stage("load", load_window), THEMES, *OUTPUTS, SAVE, STORE, PUBLISH)
 BACKFILL = (READ, CLEAN, Stage("store", store_history))
+COMPARE = (Stage("compare", compare_periods), Stage("write", write_comparison))
 
 
 @contextmanager
@@ -170,3 +173,15 @@ def backfill(
             weekly(monday, out_dir / f"{monday:%G-W%V}", settings, timer=timer.fresh())
             for monday in pd.date_range(start, stop - pd.Timedelta(days=1), freq="7D")
         ]
+
+
+def compare(before: str, after: str, out_dir: Path, settings: Settings) -> dict[str, Any]:
+    """Compare two periods of the stored verbatims per theme: compare.csv and compare.md.
+
+    Periods are ISO-week ranges ('2026-W40..2026-W43') or single weeks.
+    """
+    trends.parse_period(before), trends.parse_period(after)  # a typo fails before the store
+    with locked(settings), context("compare", settings, out_dir, None,
+                                   periods=(before, after)) as ctx:  # fmt: skip
+        state = walk(COMPARE, ctx)
+    return state.record

@@ -53,6 +53,8 @@ def header(ctx: RunContext, counts: dict[str, int]) -> dict[str, Any]:
     if ctx.kind == "weekly" and ctx.week is not None:
         record.update(week=f"{ctx.week:%G-W%V}",
                       window_days=ctx.window_days or ctx.settings.schedule.window_days)  # fmt: skip
+    elif ctx.kind == "compare":
+        record.update(before=ctx.periods[0], after=ctx.periods[1])
     else:
         record["inputs"] = [input_label(spec) for spec in ctx.inputs]
     record["counts"] = counts

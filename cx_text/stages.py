@@ -22,6 +22,7 @@ from cx_text import (
     analytics,
     catalog,
     clean,
+    compare,
     ingest,
     models,
     notify,
@@ -79,6 +80,8 @@ class RunState:
     webhook: str = ""
     models_version: str | None = None
     record: dict[str, Any] = field(default_factory=dict)
+    comparison: pd.DataFrame | None = None  # COMPARE of two periods (`cx-text compare`)
+    comparison_markdown: str = ""
 
     def need(self, name: str) -> Any:
         """The field `name`, which an earlier stage must have set."""
@@ -105,6 +108,7 @@ class RunContext:
     week: pd.Timestamp | None = None  # weekly: Monday of the report week (backfill: first week)
     window_days: int | None = None  # weekly: days of history re-fitted on
     until: pd.Timestamp | None = None  # backfill: the Monday after the last week loaded
+    periods: tuple[str, str] = ("", "")  # compare: before and after ('2026-W40..2026-W43')
     embedders: dict[str, Embedder] | None = None  # by model setting (tests inject tiny ones)
     frames: tuple[pd.DataFrame, ...] = ()  # `cx_text.analyze`: the inputs, already in memory
 
@@ -371,3 +375,21 @@ def store_history(ctx: RunContext, state: RunState) -> Added:
         store.save_raw_texts(conn, raw_texts_of(state.raw_texts, inside))
         store.record_run(conn, record)
     return {"record": record}
+
+
+def compare_periods(ctx: RunContext, state: RunState) -> Added:
+    """`cx-text compare`: two periods of every stored verbatim, per theme, from the store."""
+    verbatims = ctx.store.load_verbatims()
+    ids = verbatims["verbatim_id"].tolist()
+    store = ctx.store
+    weekly = compare.stored_weeks(verbatims, store.frame("assignments", ids),
+                                  store.frame("mentions", ids), store.registry())  # fmt: skip
+    table = compare.compare_periods(weekly, *ctx.periods)
+    language = report.report_language(verbatims, ctx.settings.report.language)
+    return {"comparison": table, "comparison_markdown": compare.compare_markdown(table, language),
+            "counts": compare.summary(table)}  # fmt: skip
+
+
+def write_comparison(ctx: RunContext, state: RunState) -> Added:
+    catalog.write_outputs(state, ctx.out_dir, catalog.COMPARE_OUTPUTS)
+    return {"record": records.header(ctx, state.counts)}

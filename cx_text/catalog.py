@@ -34,6 +34,8 @@ from cx_text.schemas import (
 )
 
 TABLE_FORMATS = ("csv", "parquet", "xlsx")
+TABLE = ("csv", "parquet")  # every table is written as CSV and as Parquet
+WORKBOOK = "results.xlsx"  # every table of the run, one sheet each
 
 
 @dataclass(frozen=True)
@@ -53,38 +55,38 @@ class Output:
 
 RANKED = f"schema `{THEME_TABLE.name}`"
 OUTPUTS: tuple[Output, ...] = (
-    Output("verbatims", ("parquet",), "window.verbatims", "every accepted verbatim (schema "
+    Output("verbatims", TABLE, "window.verbatims", "every accepted verbatim (schema "
            f"`{VERBATIMS.name}`)", VERBATIMS),
-    Output("quarantine", ("csv",), "quarantine", "every rejected row (schema "
+    Output("quarantine", TABLE, "quarantine", "every rejected row (schema "
            f"`{QUARANTINE.name}`)", QUARANTINE),
-    Output("assignments", ("csv",), "shown.assignments", "primary theme per verbatim",
+    Output("assignments", TABLE, "shown.assignments", "primary theme per verbatim",
            ASSIGNMENTS),
-    Output("mentions", ("csv",), "shown.mentions", "every theme each verbatim mentions",
+    Output("mentions", TABLE, "shown.mentions", "every theme each verbatim mentions",
            MENTIONS),
     Output("themes", ("csv", "parquet", "xlsx"), "tables.themes",
            f"the ranked theme table ({RANKED})", THEME_TABLE),
-    Output("parent_themes", ("csv",), "tables.parent_themes",
+    Output("parent_themes", TABLE, "tables.parent_themes",
            "the same figures per parent theme"),
-    Output("top_detractor_themes", ("csv",), "tables.top_detractor_themes",
+    Output("top_detractor_themes", TABLE, "tables.top_detractor_themes",
            f"what to fix: detractor themes by NPS impact ({RANKED})"),
-    Output("top_promoter_themes", ("csv",), "tables.top_promoter_themes",
+    Output("top_promoter_themes", TABLE, "tables.top_promoter_themes",
            f"what sets us apart: promoter themes ({RANKED})"),
-    Output("passive_themes", ("csv",), "tables.passive_themes",
+    Output("passive_themes", TABLE, "tables.passive_themes",
            f"themes of passives, one step from either side ({RANKED})"),
-    Output("themes_by_segment", ("csv",), "tables.themes_by_segment",
+    Output("themes_by_segment", TABLE, "tables.themes_by_segment",
            "figures per segment value, each cell tested against the rest of its segment column "
            f"(schema `{THEMES_BY_SEGMENT.name}`)", THEMES_BY_SEGMENT),
-    Output("backlog", ("csv",), "tables.backlog", f"backlog items (schema `{BACKLOG.name}`)",
+    Output("backlog", TABLE, "tables.backlog", f"backlog items (schema `{BACKLOG.name}`)",
            BACKLOG),
     Output("backlog", ("json",), "tables.backlog_json",
            "the backlog items for any issue tracker, keyed by cx_theme_id"),
-    Output("followup", ("csv",), "tables.followup",
+    Output("followup", TABLE, "tables.followup",
            f"detractors to call back (schema `{FOLLOWUP.name}`)", FOLLOWUP),
-    Output("complaint_links", ("csv",), "tables.complaint_links",
+    Output("complaint_links", TABLE, "tables.complaint_links",
            "complaints linked to a survey response of the same customer", COMPLAINT_LINKS),
-    Output("theme_weeks", ("csv",), "analytics.weekly",
+    Output("theme_weeks", TABLE, "analytics.weekly",
            f"per theme per week (schema `{THEME_WEEKS.name}`)", THEME_WEEKS),
-    Output("weekly_nps", ("csv",), "analytics.weekly_nps",
+    Output("weekly_nps", TABLE, "analytics.weekly_nps",
            f"overall NPS per week (schema `{WEEKLY_NPS.name}`)", WEEKLY_NPS),
     Output("report", ("html",), "report.html", "the weekly report (self-contained, offline)"),
     Output("report", ("md",), "report.markdown", "the weekly report as Markdown"),
@@ -96,7 +98,7 @@ OUTPUTS: tuple[Output, ...] = (
 
 # `cx-text compare`
 COMPARE_OUTPUTS: tuple[Output, ...] = (
-    Output("compare", ("csv",), "comparison", "written by `cx-text compare`: two periods per "
+    Output("compare", TABLE, "comparison", "written by `cx-text compare`: two periods per "
            f"theme, changes with intervals and q-values (schema `{COMPARE.name}`)", COMPARE),
     Output("compare", ("md",), "comparison_markdown", "the significant changes of `compare.csv`"),
 )  # fmt: skip
@@ -121,10 +123,15 @@ def _write(value: Any, out_dir: Path, output: Output) -> None:
             outputs.write_text(value, path)
 
 
-def write_outputs(state: Any, out_dir: Path, catalog: tuple[Output, ...] = OUTPUTS) -> None:
-    """Write every output of the catalogue from the run state into `out_dir`."""
+def write_outputs(
+    state: Any, out_dir: Path, catalog: tuple[Output, ...] = OUTPUTS, workbook: bool = True
+) -> None:
+    """Write every output of the catalogue from the run state into `out_dir`, and the workbook
+    of all its tables (`results.xlsx`)."""
     for output in catalog:
         _write(resolve(state, output.source), out_dir, output)
+    if workbook:
+        outputs.write_workbook(dict(tables_of(state, catalog)), out_dir / WORKBOOK)
 
 
 def tables_of(state: Any, catalog: tuple[Output, ...] = OUTPUTS) -> Mapping[str, pd.DataFrame]:
@@ -141,6 +148,10 @@ def readme_files(catalog: tuple[Output, ...] = OUTPUTS + COMPARE_OUTPUTS) -> str
     """The README's table of output files (run.json is described beside it)."""
     rows = ["| file | what |", "|---|---|"]
     rows += [f"| {', '.join(f'`{f}`' for f in o.files)} | {o.doc} |" for o in catalog]
+    rows.append(
+        f"| `{WORKBOOK}` | every table above as its own sheet (formulas neutralised; a "
+        f"table over {outputs.WORKBOOK_MAX_ROWS:,} rows stays in its CSV and Parquet) |"
+    )
     return "\n".join(rows)
 
 

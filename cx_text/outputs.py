@@ -76,6 +76,41 @@ def write_xlsx(frame: pd.DataFrame, path: Path, sheet: str = "themes") -> Path:
     return _atomic(path, write)
 
 
+# sheets of a workbook hold at most this many rows: larger tables stay in their CSV and Parquet
+# files (Excel's own limit is 1,048,576, and openpyxl writes a million rows in minutes)
+WORKBOOK_MAX_ROWS = 100_000
+
+
+def write_workbook(tables: dict[str, pd.DataFrame], path: Path) -> Path:
+    """Every table as its own sheet (formulas neutralised); a first sheet lists the tables and
+    names those left out for their size."""
+    shown = {name: frame for name, frame in tables.items() if len(frame) <= WORKBOOK_MAX_ROWS}
+    contents = pd.DataFrame({
+        "sheet": list(tables),
+        "rows": [len(frame) for frame in tables.values()],
+        "note": ["" if name in shown else f"over {WORKBOOK_MAX_ROWS:,} rows: see the CSV/Parquet"
+                 for name in tables],
+    })  # fmt: skip
+
+    def write(p: Path) -> None:
+        with pd.ExcelWriter(p, engine="openpyxl") as writer:
+            contents.to_excel(writer, sheet_name="contents", index=False)
+            for name, frame in shown.items():
+                _excel_safe(neutralise_formulas(frame)).to_excel(writer, sheet_name=name[:31],
+                                                                 index=False)  # fmt: skip
+
+    return _atomic(path, write)
+
+
+def _excel_safe(frame: pd.DataFrame) -> pd.DataFrame:
+    """Excel keeps no time zones: aware timestamps become naive UTC."""
+    out = frame.copy()
+    for column in out.columns:
+        if isinstance(out[column].dtype, pd.DatetimeTZDtype):
+            out[column] = out[column].dt.tz_convert("UTC").dt.tz_localize(None)
+    return out
+
+
 def write_json(data: Any, path: Path) -> Path:
     text = json.dumps(data, ensure_ascii=False, indent=2, default=str)
     return _atomic(path, lambda p: p.write_text(text + "\n", encoding="utf-8"))

@@ -391,5 +391,5 @@ def compare_periods(ctx: RunContext, state: RunState) -> Added:
 
 
 def write_comparison(ctx: RunContext, state: RunState) -> Added:
-    catalog.write_outputs(state, ctx.out_dir, catalog.COMPARE_OUTPUTS)
+    catalog.write_outputs(state, ctx.out_dir, catalog.COMPARE_OUTPUTS, workbook=False)
     return {"record": records.header(ctx, state.counts)}

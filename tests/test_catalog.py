@@ -28,7 +28,15 @@ def test_a_run_writes_exactly_the_catalogue(
     out = tmp_path / "out"
     job.run([str(data)], out, settings)
     declared = {name for output in catalog.OUTPUTS for name in output.files}
-    assert {p.name for p in out.iterdir()} == declared | {"run.json"}
+    assert {p.name for p in out.iterdir()} == declared | {"run.json", catalog.WORKBOOK}
+    sheets = pd.read_excel(out / catalog.WORKBOOK, sheet_name=None)
+    tables = [o.name for o in catalog.OUTPUTS if "csv" in o.formats]
+    assert list(sheets) == ["contents", *tables]
+    assert sheets["contents"]["rows"].tolist() == [len(sheets[name]) for name in tables]
+    assert (
+        sheets["themes"]["theme_id"].tolist()
+        == pd.read_csv(out / "themes.csv")["theme_id"].tolist()
+    )
     for output in catalog.OUTPUTS:  # every table carries its declared schema's columns, in order
         if output.schema is not None and "csv" in output.formats:
             columns = pd.read_csv(out / f"{output.name}.csv", nrows=0).columns.tolist()

@@ -67,3 +67,21 @@ def test_prefect_summary_artifact_escapes_labels(monkeypatch: pytest.MonkeyPatch
     rendered = MarkdownIt("commonmark").enable("table").render(published["cx-text-nightly-summary"])
     assert "http://evil.example" in rendered and "<a " not in rendered and "<img" not in rendered
     assert rendered.count("<td>") == 5  # the pipe in the label did not add a column
+
+
+def test_workbook_holds_every_table_without_live_formulas(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(outputs, "WORKBOOK_MAX_ROWS", 3)
+    tables = {
+        "themes": pd.DataFrame({"label": ['=HYPERLINK("http://x")', "-5"], "n": [1, 2]}),
+        "weekly": pd.DataFrame({"week": pd.to_datetime(["2026-11-16"]).tz_localize("UTC")}),
+        "big": pd.DataFrame({"n": range(4)}),
+    }
+    path = outputs.write_workbook(tables, tmp_path / "results.xlsx")
+    book = openpyxl.load_workbook(path)
+    assert book.sheetnames == ["contents", "themes", "weekly"]  # "big" is over the cap
+    assert book["themes"]["A2"].value == '\'=HYPERLINK("http://x")'
+    assert book["themes"]["A3"].value == "-5" and book["themes"]["B3"].value == 2
+    contents = pd.read_excel(path, sheet_name="contents")
+    assert contents["rows"].tolist() == [2, 1, 4] and "over 3 rows" in contents["note"].iloc[2]

@@ -17,6 +17,7 @@ import pandas as pd
 from cx_text import ingest, models, outputs, records, trends
 from cx_text.embedding_cache import EmbeddingCache
 from cx_text.lock import run_lock
+from cx_text.notify import Sender
 from cx_text.runner import Timer, walk
 from cx_text.settings import Settings
 from cx_text.stages import (
@@ -90,7 +91,11 @@ def context(
 
 
 def run(
-    inputs: list[str], out_dir: Path, settings: Settings, timer: Timer | None = None
+    inputs: list[str],
+    out_dir: Path,
+    settings: Settings,
+    timer: Timer | None = None,
+    send: Sender | None = None,
 ) -> dict[str, Any]:
     """Run the pipeline on `inputs` (re-fitting themes), write every output, commit the store.
 
@@ -99,14 +104,19 @@ def run(
     Returns:
         The run record (also written to out_dir/run.json).
     """
-    with locked(settings), context("run", settings, out_dir, timer, inputs=tuple(inputs)) as ctx:
+    with locked(settings), context("run", settings, out_dir, timer, inputs=tuple(inputs),
+                                   send=send) as ctx:  # fmt: skip
         state = walk(RUN, ctx)
     outputs.write_json(state.record, out_dir / "run.json")
     return state.record
 
 
 def nightly(
-    inputs: list[str], out_dir: Path, settings: Settings, timer: Timer | None = None
+    inputs: list[str],
+    out_dir: Path,
+    settings: Settings,
+    timer: Timer | None = None,
+    send: Sender | None = None,
 ) -> dict[str, Any]:
     """Process only verbatims the store has not seen; assign them to the current themes.
 
@@ -120,8 +130,8 @@ def nightly(
                 f"no theme model in {settings.models_dir / models.CURRENT}: run `cx-text run` or "
                 "the weekly flow first"
             )
-        with context("nightly", settings, out_dir, timer, inputs=tuple(inputs),
-                     saved=saved) as ctx:  # fmt: skip
+        with context("nightly", settings, out_dir, timer, inputs=tuple(inputs), saved=saved,
+                     send=send) as ctx:  # fmt: skip
             state = walk(NIGHTLY, ctx)
     outputs.write_json(state.record, out_dir / "run.json")
     return state.record
@@ -139,11 +149,12 @@ def weekly(
     settings: Settings,
     window_days: int | None = None,
     timer: Timer | None = None,
+    send: Sender | None = None,
 ) -> dict[str, Any]:
     """Re-fit themes on the rolling window ending with `week`, map them to the registry, write."""
     start, _ = week_bounds(week)
     with locked(settings), context("weekly", settings, out_dir, timer, week=start,
-                                   window_days=window_days) as ctx:  # fmt: skip
+                                   window_days=window_days, send=send) as ctx:  # fmt: skip
         state = walk(WEEKLY, ctx)
     outputs.write_json(state.record, out_dir / "run.json")
     return state.record

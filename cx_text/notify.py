@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from typing import Any
 
 import pandas as pd
@@ -55,11 +57,17 @@ def slack_payload(alerts: pd.DataFrame, language: str = "en") -> dict[str, Any]:
 
 
 def post_alerts(
-    url: str, alerts: pd.DataFrame, timeout: float = 10.0, language: str = "en"
+    url: str,
+    alerts: pd.DataFrame,
+    timeout: float = 10.0,
+    language: str = "en",
+    retries: int = 0,
+    backoff: float = 1.0,
 ) -> int | None:
     """POST the alerts to a Slack-compatible incoming webhook as JSON.
 
-    Nothing is posted when there are no alerts.
+    Nothing is posted when there are no alerts. A network error or a 5xx / 429 answer is tried
+    again `retries` times, waiting `backoff`, 2 x `backoff`, ... seconds; other answers are final.
 
     Args:
         url: the webhook URL (http or https); a secret, never included in errors.
@@ -78,6 +86,22 @@ def post_alerts(
     if not url.lower().startswith(("http://", "https://")):
         raise WebhookError("alert webhook URL must start with http:// or https://")
     body = json.dumps(slack_payload(alerts, language), ensure_ascii=False).encode("utf-8")
+    for attempt in range(retries + 1):
+        try:
+            return _post(url, body, timeout)
+        except _Retryable as exc:
+            if attempt == retries:
+                raise WebhookError(str(exc)) from None
+            log.warning("%s: trying again in %.0f s", exc, backoff * 2**attempt)
+            time.sleep(backoff * 2**attempt)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+class _Retryable(WebhookError):
+    """A failure that may pass: the network, a 5xx answer or 429 Too Many Requests."""
+
+
+def _post(url: str, body: bytes, timeout: float) -> int:
     request = urllib.request.Request(
         url, data=body, method="POST", headers={"Content-Type": "application/json; charset=utf-8"}
     )
@@ -85,25 +109,57 @@ def post_alerts(
         with urllib.request.urlopen(request, timeout=timeout) as response:
             return int(response.status)
     except urllib.error.HTTPError as exc:
-        raise WebhookError(f"alert webhook answered HTTP {exc.code}") from None
+        kind = _Retryable if exc.code >= 500 or exc.code == 429 else WebhookError
+        raise kind(f"alert webhook answered HTTP {exc.code}") from None
     except (urllib.error.URLError, TimeoutError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
-        raise WebhookError(f"alert webhook not reachable: {reason}") from None
+        raise _Retryable(f"alert webhook not reachable: {reason}") from None
     except ValueError:  # http.client.InvalidURL and friends quote the whole URL
         raise WebhookError("alert webhook URL is not valid") from None
 
 
-def notify(alerts: pd.DataFrame, language: str, settings: ReportSettings) -> str:
-    """Post the alerts to `settings.webhook_url`, if set; the outcome as run.json records it.
+# subject and body of a message: how a run hands its alerts to a notification service
+Sender = Callable[[str, str], None]
 
-    A failed post is logged and returned as "failed: <reason>" (the URL is never shown).
+
+def notify(
+    alerts: pd.DataFrame, language: str, settings: ReportSettings, send: Sender | None = None
+) -> str:
+    """Post the alerts to `settings.webhook_url` (if set) and hand them to `send` (if given: the
+    Prefect flows pass a notification block's, Slack or Microsoft Teams through apprise).
+
+    Returns:
+        The outcome as run.json records it: "not configured", "HTTP 200", "sent", or
+        "failed: <reason>" (a failure is logged, never fatal; the URL is never shown).
     """
-    if settings.webhook_url is None:
-        return "not configured"
+    outcomes = []
+    if settings.webhook_url is not None:
+        outcomes.append(_webhook(alerts, language, settings))
+    if send is not None and not alerts.empty:
+        outcomes.append(_send(alerts, language, send))
+    return "; ".join(o for o in outcomes if o) or "not configured"
+
+
+def _webhook(alerts: pd.DataFrame, language: str, settings: ReportSettings) -> str:
+    url = settings.webhook_url.get_secret_value() if settings.webhook_url else ""
     try:
-        status = post_alerts(settings.webhook_url.get_secret_value(), alerts,
-                             settings.webhook_timeout, language)  # fmt: skip
+        status = post_alerts(url, alerts, settings.webhook_timeout, language,
+                             settings.webhook_retries)  # fmt: skip
     except WebhookError as exc:
         log.warning("alert webhook failed: %s", exc)
         return f"failed: {exc}"
-    return "not configured" if status is None else f"HTTP {status}"
+    return "" if status is None else f"HTTP {status}"
+
+
+def _send(alerts: pd.DataFrame, language: str, send: Sender) -> str:
+    """Alerts as a message: a one-line subject and the Markdown of alerts.md."""
+    words = trends.ALERT_TEXT.get(language, trends.ALERT_TEXT["en"])
+    subject = words["title"].format(
+        n=len(alerts), week=trends.week_label(trends.latest_week(alerts))
+    )
+    try:
+        send(subject, trends.alerts_markdown(alerts, language))
+    except Exception as exc:  # a notification service's own error: recorded, never fatal
+        log.warning("alert notification failed: %s", exc.__class__.__name__)
+        return f"failed: notification {exc.__class__.__name__}"
+    return "sent"

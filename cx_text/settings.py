@@ -181,6 +181,11 @@ class ReportSettings(_Section):
     compare_weeks: int = Field(default=4, ge=1, le=26)
     # seconds to wait for the alert webhook
     webhook_timeout: float = Field(default=10.0, gt=0.0, allow_inf_nan=False)
+    # posts tried again after a network error or a 5xx answer (waiting 1, 2, 4 ... s)
+    webhook_retries: int = Field(default=2, ge=0, le=10)
+    # name of a Prefect notification block (Slack, Microsoft Teams ...: `SlackWebhook(url=...)
+    # .save(name)`) the flows also send the alerts to; the CLI posts to webhook_url only
+    notification_block: str | None = None
 
 
 class ScheduleSettings(_Section):

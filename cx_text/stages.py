@@ -111,6 +111,7 @@ class RunContext:
     periods: tuple[str, str] = ("", "")  # compare: before and after ('2026-W40..2026-W43')
     embedders: dict[str, Embedder] | None = None  # by model setting (tests inject tiny ones)
     frames: tuple[pd.DataFrame, ...] = ()  # `cx_text.analyze`: the inputs, already in memory
+    send: notify.Sender | None = None  # the flows: a Prefect notification block's sender
 
     @property
     def fan_out(self) -> FanOut:
@@ -301,7 +302,7 @@ def write_outputs(ctx: RunContext, state: RunState) -> Added:
 def send_alerts(ctx: RunContext, state: RunState) -> Added:
     bundle: ReportBundle = state.need("report")
     alerts = state.need("analytics").alerts
-    return {"webhook": notify.notify(alerts, bundle.language, ctx.settings.report)}
+    return {"webhook": notify.notify(alerts, bundle.language, ctx.settings.report, ctx.send)}
 
 
 # --------------------------------------------------------------------------- models and store

@@ -12,10 +12,15 @@ from typing import Any
 from prefect import flow
 
 from cx_text import job
-from pipelines.common import flow_timer, inputs_for, settings_for
+from pipelines.common import (
+    BACKFILL_TIMEOUT_SECONDS,
+    flow_run,
+    inputs_for,
+    settings_for,
+)
 
 
-@flow(name="cx-text-backfill", log_prints=True)
+@flow(name="cx-text-backfill", log_prints=True, timeout_seconds=BACKFILL_TIMEOUT_SECONDS)
 def backfill_flow(
     first_week: str,
     last_week: str,
@@ -26,7 +31,7 @@ def backfill_flow(
 ) -> list[dict[str, Any]]:
     """Store each week's verbatims in turn and run the weekly re-fit for it."""
     settings = settings_for(config, state_dir)
-    with flow_timer(settings) as timer:
+    with flow_run(settings) as timer:
         return job.backfill(
             inputs_for(inputs, settings), first_week, last_week, Path(out_dir), settings, timer
         )

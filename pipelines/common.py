@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import logging
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from contextlib import contextmanager
@@ -10,7 +12,11 @@ from typing import Any, TypeVar
 
 import numpy as np
 from prefect import task
-from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.artifacts import (
+    create_link_artifact,
+    create_markdown_artifact,
+    create_table_artifact,
+)
 from prefect.cache_policies import NO_CACHE
 from prefect.task_runners import TaskRunner
 from prefect.tasks import exponential_backoff
@@ -18,6 +24,7 @@ from prefect.utilities.callables import get_call_parameters
 from pydantic import SecretStr
 
 from cx_text import embed, ingest, theming
+from cx_text.notify import Sender
 from cx_text.parallel import FanOut
 from cx_text.runner import Timer
 from cx_text.settings import DaskSettings, EmbeddingSettings, Settings, load_settings
@@ -25,6 +32,12 @@ from cx_text.stages import Added, RunContext, RunState, Stage
 from cx_text.trends import markdown_text
 
 T = TypeVar("T")
+# a stage task that runs longer than this is failed (the flows have timeouts of their own)
+TASK_TIMEOUT_SECONDS = 4 * 3600
+# flow timeouts: a nightly is minutes, a weekly re-fit of 1M verbatims under an hour
+NIGHTLY_TIMEOUT_SECONDS = 3 * 3600
+WEEKLY_TIMEOUT_SECONDS = 6 * 3600
+BACKFILL_TIMEOUT_SECONDS = 48 * 3600
 
 
 class TaskTimer(Timer):
@@ -49,6 +62,7 @@ class TaskTimer(Timer):
             retry_delay_seconds=exponential_backoff(backoff_factor=5) if stage.retries else 0,
             retry_condition_fn=worth_retrying,
             cache_policy=NO_CACHE,
+            timeout_seconds=TASK_TIMEOUT_SECONDS,
         )(body)
         with self.stage(stage.name):
             return as_task(state)
@@ -125,6 +139,80 @@ class TaskFanOut(FanOut):
 
 
 @contextmanager
+def flow_run(settings: Settings) -> Iterator[TaskTimer]:
+    """What every flow run holds: cx_text's logs in the flow-run logs, the store's one slot
+    (nightly, weekly and backfill never overlap on one store) and the stage timer."""
+    with cx_text_logs(), store_slot(settings), flow_timer(settings) as timer:
+        yield timer
+
+
+@contextmanager
+def cx_text_logs() -> Iterator[None]:
+    """Send the `cx_text` logger's records to the flow-run logs (Prefect's extra loggers), at
+    INFO, for the flow's duration; PREFECT_LOGGING_EXTRA_LOGGERS=cx_text does it for a worker."""
+    logger = logging.getLogger("cx_text")
+    added = [h for h in logging.getLogger("prefect.extra").handlers if h not in logger.handlers]
+    level = logger.level
+    for handler in added:
+        logger.addHandler(handler)
+    logger.setLevel(min(level or logging.INFO, logging.INFO))
+    try:
+        yield
+    finally:
+        for handler in added:
+            logger.removeHandler(handler)
+        logger.setLevel(level)
+
+
+def store_limit_name(settings: Settings) -> str:
+    """The global concurrency limit of one store: named by a hash of its URL (never shown)."""
+    digest = hashlib.sha256(settings.store_url_value.encode()).hexdigest()[:12]
+    return f"cx-text-store-{digest}"
+
+
+@contextmanager
+def store_slot(settings: Settings) -> Iterator[None]:
+    """Hold the store's global concurrency slot (a limit of 1, created on first use).
+
+    The deployments' own `concurrency_limit` only keeps a deployment from overlapping itself;
+    this keeps nightly, weekly and backfill runs on one store apart, on any worker. A run waits
+    for the slot up to `[lock] timeout_seconds` (mode "wait") or fails at once ("refuse").
+    """
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
+    from prefect.concurrency.sync import concurrency
+    from prefect.exceptions import ObjectNotFound
+
+    name = store_limit_name(settings)
+    with get_client(sync_client=True) as client:
+        try:
+            client.read_global_concurrency_limit_by_name(name)
+        except ObjectNotFound:
+            client.create_global_concurrency_limit(GlobalConcurrencyLimitCreate(name=name, limit=1))
+    wait = settings.lock.timeout_seconds if settings.lock.mode == "wait" else 0.5
+    with concurrency(name, occupy=1, timeout_seconds=wait, strict=True):
+        yield
+
+
+def block_sender(name: str | None) -> Sender | None:
+    """A sender of alert messages through the Prefect notification block `name` (Slack,
+    Microsoft Teams ... through apprise, or a custom webhook); None when no block is named."""
+    if not name:
+        return None
+    from prefect.blocks.notifications import NotificationBlock
+
+    try:
+        block: Any = NotificationBlock.load(name, _sync=True)  # type: ignore[call-arg]
+    except ValueError as exc:
+        raise ingest.InputError(f"Prefect notification block '{name}' not found") from exc
+
+    def send(subject: str, body: str) -> None:
+        block.notify(body, subject=subject, _sync=True)
+
+    return send
+
+
+@contextmanager
 def flow_timer(settings: Settings) -> Iterator[TaskTimer]:
     """The timer of a flow run: stages as tasks, chunks as tasks on threads or on Dask."""
     chunk_size = settings.embedding.chunk_size
@@ -164,11 +252,20 @@ def inputs_for(inputs: list[str] | None, settings: Settings) -> list[str]:
     return found
 
 
-def publish(record: dict[str, Any], kind: str) -> None:
-    """The ranked table and a summary as Prefect artifacts, under stable keys per flow.
+def publish(record: dict[str, Any], kind: str, out_dir: Path | None = None) -> None:
+    """The ranked table, a summary and the report as Prefect artifacts, under stable keys per
+    flow: a link to report.html and report.md itself (already escaped) when `out_dir` has them.
 
     Labels come from customers' words: they are Markdown-escaped in the summary.
     """
+    if out_dir is not None and (out_dir / "report.html").exists():
+        create_link_artifact(
+            key=f"cx-text-{kind}-report", link=(out_dir / "report.html").resolve().as_uri(),
+            link_text=f"cx-text {kind} report ({record['run_id']})",
+            description="The report of the run: open it where the flow wrote its outputs",
+        )  # fmt: skip
+        report_md = (out_dir / "report.md").read_text(encoding="utf-8")
+        create_markdown_artifact(key=f"cx-text-{kind}-report-md", markdown=report_md)
     top = record.get("top_themes", [])
     if top:
         create_table_artifact(

@@ -12,10 +12,17 @@ from typing import Any
 from prefect import flow
 
 from cx_text import job
-from pipelines.common import flow_timer, inputs_for, publish, settings_for
+from pipelines.common import (
+    NIGHTLY_TIMEOUT_SECONDS,
+    block_sender,
+    flow_run,
+    inputs_for,
+    publish,
+    settings_for,
+)
 
 
-@flow(name="cx-text-nightly", log_prints=True)
+@flow(name="cx-text-nightly", log_prints=True, timeout_seconds=NIGHTLY_TIMEOUT_SECONDS)
 def nightly_flow(
     inputs: list[str] | None = None,
     out_dir: str = "out/nightly",
@@ -24,9 +31,10 @@ def nightly_flow(
 ) -> dict[str, Any]:
     """Verbatims the store has not seen -> clean -> embed -> assign (no re-fit) -> outputs."""
     settings = settings_for(config, state_dir)
-    with flow_timer(settings) as timer:
-        record = job.nightly(inputs_for(inputs, settings), Path(out_dir), settings, timer)
-    publish(record, "nightly")
+    with flow_run(settings) as timer:
+        send = block_sender(settings.report.notification_block)
+        record = job.nightly(inputs_for(inputs, settings), Path(out_dir), settings, timer, send)
+    publish(record, "nightly", Path(out_dir))
     return record
 
 

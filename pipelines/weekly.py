@@ -13,7 +13,7 @@ import pandas as pd
 from prefect import flow
 
 from cx_text import job
-from pipelines.common import flow_timer, publish, settings_for
+from pipelines.common import WEEKLY_TIMEOUT_SECONDS, block_sender, flow_run, publish, settings_for
 
 
 def last_complete_week(today: pd.Timestamp | None = None) -> str:
@@ -22,7 +22,7 @@ def last_complete_week(today: pd.Timestamp | None = None) -> str:
     return f"{day:%G-W%V}"
 
 
-@flow(name="cx-text-weekly", log_prints=True)
+@flow(name="cx-text-weekly", log_prints=True, timeout_seconds=WEEKLY_TIMEOUT_SECONDS)
 def weekly_flow(
     week: str | None = None,
     window_days: int | None = None,
@@ -34,9 +34,10 @@ def weekly_flow(
     days = {"schedule": {"window_days": window_days}} if window_days is not None else {}
     settings = settings_for(config, state_dir, **days)  # checked against [schedule] bounds
     target = week or last_complete_week()
-    with flow_timer(settings) as timer:
-        record = job.weekly(target, Path(out_dir) / target, settings, timer=timer)
-    publish(record, "weekly")
+    with flow_run(settings) as timer:
+        send = block_sender(settings.report.notification_block)
+        record = job.weekly(target, Path(out_dir) / target, settings, timer=timer, send=send)
+    publish(record, "weekly", Path(out_dir) / target)
     return record
 
 

@@ -183,8 +183,9 @@ class ReportSettings(_Section):
     webhook_timeout: float = Field(default=10.0, gt=0.0, allow_inf_nan=False)
     # posts tried again after a network error or a 5xx answer (waiting 1, 2, 4 ... s)
     webhook_retries: int = Field(default=2, ge=0, le=10)
-    # name of a Prefect notification block (Slack, Microsoft Teams ...: `SlackWebhook(url=...)
-    # .save(name)`) the flows also send the alerts to; the CLI posts to webhook_url only
+    # a Prefect notification block the flows also send the alerts to, as "<type slug>/<name>":
+    # "slack-webhook/cx-alerts" after `SlackWebhook(url=...).save("cx-alerts")`, or
+    # "ms-teams-webhook/...", "custom-webhook/..."; the CLI posts to webhook_url only
     notification_block: str | None = None
 
 

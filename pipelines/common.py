@@ -195,19 +195,26 @@ def store_slot(settings: Settings) -> Iterator[None]:
 
 
 def block_sender(name: str | None) -> Sender | None:
-    """A sender of alert messages through the Prefect notification block `name` (Slack,
-    Microsoft Teams ... through apprise, or a custom webhook); None when no block is named."""
+    """A sender of alert messages through a Prefect notification block, named as Prefect names
+    blocks: "slack-webhook/cx-alerts", "ms-teams-webhook/...", "custom-webhook/..." (Slack and
+    Teams go through apprise). None when no block is named."""
     if not name:
         return None
+    from prefect.blocks.core import Block
     from prefect.blocks.notifications import NotificationBlock
 
     try:
-        block: Any = NotificationBlock.load(name, _sync=True)  # type: ignore[call-arg]
+        block: Any = Block.load(name, _sync=True)  # type: ignore[call-arg]
     except ValueError as exc:
-        raise ingest.InputError(f"Prefect notification block '{name}' not found") from exc
+        raise ingest.InputError(f"Prefect notification block '{name}' not found (name it as "
+                                "'<block type slug>/<block name>')") from exc  # fmt: skip
+    if not isinstance(block, NotificationBlock):
+        raise ingest.InputError(f"Prefect block '{name}' is not a notification block")
+
+    notifier: Any = block  # Prefect's sync/async dual method: `_sync` picks the blocking call
 
     def send(subject: str, body: str) -> None:
-        block.notify(body, subject=subject, _sync=True)
+        notifier.notify(body, subject=subject, _sync=True)
 
     return send
 

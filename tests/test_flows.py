@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 from cx_text import job, theming
+from cx_text.ingest import InputError
 from cx_text.settings import load_settings
 from tests.conftest import ROOT, THEME_CORPUS, HashingEmbedder
 
@@ -59,11 +60,92 @@ def test_nightly_flow_runs_stages_as_tasks_and_publishes_artifacts(
     ran = _task_runs(state.state_details.flow_run_id)
     stages = [s.name for s in job.NIGHTLY if not s.fan_out]
     assert sorted(ran) == sorted(stages) and set(ran.values()) == {"COMPLETED"}
+    # cx_text's own log lines are in the flow run's logs
+    messages = _logs(state.state_details.flow_run_id)
+    assert any(m.startswith("nps done in") for m in messages), messages[:20]
+    # the weekly report as a link and as Markdown
+    link = Artifact.get("cx-text-weekly-report")
+    assert link is not None and str(link.data).endswith("/weekly/2026-W45/report.html)")
+    report_md = Artifact.get("cx-text-weekly-report-md")
+    assert report_md is not None and str(report_md.data).startswith("# Voice of the customer")
     assert (tmp_path / "nightly" / "themes.csv").exists()
     table = Artifact.get("cx-text-weekly-top-themes")
     assert table is not None and "Late delivery" in str(table.data)
     summary = Artifact.get("cx-text-nightly-summary")
     assert summary is not None and "already seen 64" in str(summary.data)
+
+
+def _logs(flow_run_id: Any) -> list[str]:
+    """The messages of a flow run's logs, read back from the Prefect API."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
+    from prefect.logging.handlers import APILogHandler
+
+    APILogHandler().flush()  # the logs a run sent are in the API before we read
+    with get_client(sync_client=True) as client:
+        logs = client.read_logs(
+            log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[flow_run_id]))
+        )
+    return [log.message for log in logs]
+
+
+def test_one_store_slot_keeps_flows_on_one_store_apart(tmp_path: Path, prefect_home: Path) -> None:
+    """The slot of a store is held by one flow run; a second one on the same store is refused
+    (lock mode "refuse"), one on another store is not."""
+    from pipelines.common import store_slot
+
+    one = load_settings(state_dir=tmp_path / "one", lock={"mode": "refuse"})
+    other = load_settings(state_dir=tmp_path / "other", lock={"mode": "refuse"})
+    with store_slot(one):
+        with pytest.raises(TimeoutError), store_slot(one):
+            pass
+        with store_slot(other):
+            pass
+    with store_slot(one):  # released when the first run ended
+        pass
+
+
+def test_a_notification_block_gets_the_alerts(tmp_path: Path, prefect_home: Path) -> None:
+    from prefect.blocks.notifications import CustomWebhookNotificationBlock
+
+    from pipelines.common import block_sender
+    from tests.test_trends import _Recorder
+
+    received = _serve(_Recorder)
+    try:
+        CustomWebhookNotificationBlock(
+            name="cx-test", url=received.url, json_data={"text": "{{subject}}: {{body}}"},
+            allow_private_urls=True,
+        ).save("cx-alerts")  # fmt: skip
+        send = block_sender("custom-webhook/cx-alerts")
+        assert send is not None
+        send("cx-text: 1 alert(s)", "Promo codes rising")
+    finally:
+        received.stop()
+    ((request,),) = [received.handler.received]
+    assert request["body"] == {"text": "cx-text: 1 alert(s): Promo codes rising"}
+    assert block_sender(None) is None
+    with pytest.raises(InputError, match="not found"):
+        block_sender("slack-webhook/missing")
+
+
+class _Served:
+    def __init__(self, handler: Any) -> None:
+        import threading
+        from http.server import HTTPServer
+
+        self.handler = type("Recorder", (handler,), {"received": [], "status": 200})
+        self.server = HTTPServer(("127.0.0.1", 0), self.handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def _serve(handler: Any) -> _Served:
+    return _Served(handler)
 
 
 def _task_runs(flow_run_id: Any) -> dict[str, str]:

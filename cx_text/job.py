@@ -509,7 +509,7 @@ def rank_tables(
         "top_detractor_themes": rank.detractor_view(ranked, r),
         "top_promoter_themes": rank.promoter_view(ranked, nps.overall_nps(verbatims), r),
         "passive_themes": rank.passive_view(ranked, r),
-        "themes_by_segment": rank.segment_breakdown(verbatims, a, m, r),
+        "themes_by_segment": rank.segment_breakdown(verbatims, a, m, r, settings.segments),
         "backlog": rank.backlog_items(ranked, verbatims, a, r),
         "backlog_json": rank.backlog_json(ranked, verbatims, a, r),
         "followup": rank.followup_list(ranked, verbatims, a, r),

@@ -375,6 +375,31 @@ OUTPUT_SCHEMAS = (
 )
 
 
+# an input column named like one of the product's columns is kept under this prefix
+INPUT_PREFIX = "input:"
+# names the stages give to working columns of frames that carry the input's columns
+_WORKING_NAMES = ("week", "primary", "group", "topic", "parent", "priority", "segments", "run_id",
+                  "model_version", "member", "days_apart", "linked_verbatim_id")  # fmt: skip
+RESERVED_NAMES = frozenset(
+    [*(c for s in (*OUTPUT_SCHEMAS, RAW_TEXTS) for c in s.names), *_WORKING_NAMES]
+)
+
+
+def segment_name(column: str) -> str:
+    """The name an input column is kept under: `input:label` for `label`, else unchanged.
+
+    Idempotent: a name already under the prefix stays as it is (stored segments reload as such).
+    """
+    if column in RESERVED_NAMES and not column.startswith(INPUT_PREFIX):
+        return INPUT_PREFIX + column
+    return column
+
+
+def display_name(column: str) -> str:
+    """The input's own name of a segment column (`label` for `input:label`)."""
+    return column.removeprefix(INPUT_PREFIX)
+
+
 def readme_tables() -> str:
     """Markdown column lists for every output file, as pasted into the README."""
     parts = []

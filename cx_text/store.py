@@ -18,7 +18,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from cx_text.schemas import VERBATIMS
+from cx_text.schemas import VERBATIMS, segment_name
 from cx_text.settings import redact, safe_url
 
 META = sa.MetaData()
@@ -180,6 +180,8 @@ class Store:
         with self.engine.connect() as conn:
             frame = _read(conn, query.order_by(VERBATIMS_TABLE.c.verbatim_id))
         segments = pd.DataFrame([json.loads(s or "{}") for s in frame["segments"]])
+        # stored by an older cx-text under a product column's name: kept apart now
+        segments.columns = [segment_name(str(c)) for c in segments.columns]
         frame = frame.drop(columns=["segments", "run_id"])
         frame = pd.concat([frame, segments.set_index(frame.index)], axis=1)
         return VERBATIMS.conform(frame)

@@ -230,20 +230,25 @@ def decode_bytes(data: bytes) -> tuple[str, str]:
 
 
 def _utf16_without_bom(data: bytes) -> str | None:
-    """'utf-16-le' / 'utf-16-be' when NUL bytes sit in one byte position of each pair."""
+    """'utf-16-le' / 'utf-16-be' when NUL bytes sit in one byte position of each pair.
+
+    ASCII characters (digits, delimiters, line ends) have a NUL high byte in UTF-16; the NUL
+    bytes a broken UTF-8 export may carry fall on either position. The decoded text must also
+    have a line end, which a UTF-8 file read as UTF-16 almost never has.
+    """
     if len(data) < 4 or len(data) % 2:
         return None
     sample = data[:65536]
     even, odd = sample[0::2].count(0), sample[1::2].count(0)
     high, low = max(even, odd), min(even, odd)
-    if high < len(sample) // 20 or low > high // 10:
+    if high < max(2, len(sample) // 20) or low > high // 20:
         return None
     codec = "utf-16-le" if odd > even else "utf-16-be"
     try:
-        data.decode(codec)
+        text = data.decode(codec)
     except UnicodeDecodeError:
         return None
-    return codec
+    return codec if "\n" in text or "\r" in text else None
 
 
 def _charset_guess(data: bytes) -> str | None:
@@ -352,20 +357,21 @@ def _records_frame(header: list[str], records: list[list[str]]) -> pd.DataFrame:
 
 
 def _as_raw(frame: pd.DataFrame, label: str) -> pd.DataFrame:
-    raw = frame.copy()
-    for col in raw.columns:
-        raw[col] = raw[col].map(_to_str).astype(object)
-    raw.columns = [str(c).lstrip("\ufeff").strip() for c in raw.columns]
-    for col in (MALFORMED, ALL_FIELDS):
-        if col not in raw.columns:
-            raw[col] = ""
+    values = [c for c in frame.columns if c != UNDECODABLE]
+    raw = pd.DataFrame(
+        {i: frame[c].map(_to_str).astype(object) for i, c in enumerate(values)}, index=frame.index
+    )
+    raw.columns = [str(c).lstrip("\ufeff").strip() for c in values]
     # set by the CSV reader only: rows with bytes the file's encoding could not decode
     undecodable = frame[UNDECODABLE] if UNDECODABLE in frame.columns else False
-    raw[UNDECODABLE] = pd.Series(undecodable, index=raw.index).astype(bool)
-    raw[REPLACEMENT] = _has_replacement(raw)
-    raw[INPUT] = label
-    raw[ROW] = np.arange(1, len(raw) + 1)
-    return raw
+    internals = {
+        **{col: "" for col in (MALFORMED, ALL_FIELDS) if col not in raw.columns},
+        UNDECODABLE: pd.Series(undecodable, index=raw.index).astype(bool),
+        REPLACEMENT: _has_replacement(raw),
+        INPUT: label,
+        ROW: np.arange(1, len(raw) + 1),
+    }
+    return pd.concat([raw, pd.DataFrame(internals, index=raw.index)], axis=1)
 
 
 def _to_str(value: object) -> str:
@@ -521,9 +527,9 @@ def to_verbatims(
     )
     for name in ("customer_id", "touchpoint", "channel", "language"):
         frame[name] = field[name].str.strip().replace("", None)
-    _add_segments(frame, raw, mapping)
     took_default = unscored & (field["source"].str.strip() == "")
-    _add_internals(frame, raw, "date" not in mapping, took_default)
+    internals = _internals(raw, "date" not in mapping, took_default)
+    frame = pd.concat([frame, _segments(raw, mapping), internals], axis=1)
     reason = _reasons(raw, score_issue, created, "date" in mapping, field["text"])
     quarantine = quarantine_rows(frame, reason, _details(raw, reason, field))
     verbatims = frame[reason.isna()].reset_index(drop=True)
@@ -542,9 +548,7 @@ def _found_date(raw: pd.DataFrame, mapping: dict[str, str]) -> dict[str, str]:
     return {} if found is None else {"date": found}
 
 
-def _created(
-    values: pd.Series, order: DateOrder, now: pd.Timestamp, has_date: bool
-) -> pd.Series:
+def _created(values: pd.Series, order: DateOrder, now: pd.Timestamp, has_date: bool) -> pd.Series:
     if has_date:
         return parse_dates(values.str.strip(), order.dayfirst)
     return pd.Series(now, index=values.index).astype("datetime64[ns]")
@@ -584,22 +588,29 @@ def user_columns(columns: Iterable[str]) -> list[str]:
     return [c for c in columns if not c.startswith("_")]
 
 
-def _add_segments(frame: pd.DataFrame, raw: pd.DataFrame, mapping: dict[str, str]) -> None:
+def _segments(raw: pd.DataFrame, mapping: dict[str, str]) -> pd.DataFrame:
     """Unmapped input columns, renamed where they would collide with the product's columns."""
     kept = [c for c in user_columns(raw.columns) if c not in mapping.values()]
-    for name, column in zip(_unique([segment_name(c) for c in kept]), kept, strict=True):
-        frame[name] = raw[column].replace("", None)
+    names = _unique([segment_name(c) for c in kept])
+    segments = pd.DataFrame({i: raw[c].replace("", None) for i, c in enumerate(kept)},
+                            index=raw.index)  # fmt: skip
+    segments.columns = pd.Index(names, dtype=object)
+    return segments
 
 
-def _add_internals(
-    frame: pd.DataFrame, raw: pd.DataFrame, no_date: bool, no_score: pd.Series
-) -> None:
-    frame[INPUT] = raw[INPUT]
-    frame[ROW] = raw[ROW]
-    frame[ORIGINAL] = _originals(raw)
-    frame[REPLACEMENT] = raw[REPLACEMENT].astype(bool)
-    frame[NO_DATE] = no_date
-    frame[NO_SCORE] = no_score.astype(bool)
+def _internals(raw: pd.DataFrame, no_date: bool, no_score: pd.Series) -> pd.DataFrame:
+    """Row origin, original values and notice flags: dropped by clean before any output."""
+    return pd.DataFrame(
+        {
+            INPUT: raw[INPUT],
+            ROW: raw[ROW],
+            ORIGINAL: _originals(raw),
+            REPLACEMENT: raw[REPLACEMENT].astype(bool),
+            NO_DATE: no_date,
+            NO_SCORE: no_score.astype(bool),
+        },
+        index=raw.index,
+    )
 
 
 def input_note(

@@ -105,7 +105,8 @@ VERBATIMS = TableSchema(
         ("is_long", "bool", "text longer than clean.long_text_chars (truncated for embedding)"),
         ("text_hash", "string", "sha256 of the normalised text (embedding cache key)"),
     ),
-    doc="One row per accepted verbatim; unmapped input columns follow as segment columns.",
+    doc="One row per accepted verbatim; unmapped input columns follow under their own names, "
+    "or as `input:NAME` when NAME is a column of one of the product's tables.",
     allow_extra=True,
 )
 
@@ -219,7 +220,12 @@ THEME_TABLE = TableSchema(
 THEMES_BY_SEGMENT = TableSchema(
     "themes_by_segment",
     _cols(
-        ("segment_column", "string", "touchpoint, source, channel or an input segment column"),
+        (
+            "segment_column",
+            "string",
+            "touchpoint, source, channel or an input column (as named "
+            "in the input) with at most [segments] max_values values",
+        ),
         ("segment_value", "string", "the segment's value"),
         ("theme_id", "string", "the theme"),
         ("label", "string", "the theme's label"),

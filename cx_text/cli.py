@@ -180,8 +180,19 @@ def _execute(
         typer.echo(f"cx-text: internal error: {one_line(exc)} (set CX_TEXT_DEBUG=1 for the "
                    "traceback)", err=True)  # fmt: skip
         raise typer.Exit(code=1) from None
-    for record in result if isinstance(result, list) else [result]:
+    records = result if isinstance(result, list) else [result]
+    for record in records:
         _summary(record, out)
+    stranded = [r["counts"] for r in records if _all_quarantined(r["counts"])]
+    if stranded:
+        _fail(f"nothing themed: all {stranded[0]['quarantined']} rows read were quarantined "
+              f"(reasons in {out.resolve() / 'quarantine.csv'})")  # fmt: skip
+
+
+def _all_quarantined(counts: dict[str, int]) -> bool:
+    """Rows were read and every one of them (not already in the store) was quarantined."""
+    new = counts.get("read", 0) - counts.get("already_seen", 0)
+    return new > 0 and counts.get("quarantined", 0) == new
 
 
 app.command("run", help="Ingest, clean, fit themes, rank and write every output into --out.")(

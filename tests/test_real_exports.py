@@ -274,6 +274,18 @@ def test_text_only_csv_with_source_survey_stops_with_one_line(tmp_path: Path) ->
     assert "--score-col" in lines[0] and "--source complaint" in lines[0]
 
 
+def test_every_row_quarantined_is_no_success(tmp_path: Path, hashing: None) -> None:
+    path = tmp_path / "scores.csv"
+    pd.DataFrame({"comment": TEXTS[:3], "score": ["ten", "11", ""]}).to_csv(path, index=False)
+    code, stderr = _run(tmp_path, str(path), "--quiet")
+    assert code == 2
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("cx-text: error: nothing themed: all 3 rows")
+    quarantine = pd.read_csv(tmp_path / "out" / "quarantine.csv")
+    assert sorted(quarantine["reason"]) == ["score_missing", "score_not_a_number",
+                                            "score_out_of_range"]  # fmt: skip
+
+
 def test_text_only_csv_as_complaints_has_no_notice() -> None:
     raw = ingest._as_raw(pd.DataFrame({"comment": ["late", "rude"]}), "c.csv")
     verbatims, _ = ingest.to_verbatims(raw, IngestSettings(default_source="complaint"), NOW)

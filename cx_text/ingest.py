@@ -509,12 +509,34 @@ def to_verbatims(
     mapping.update(_found_date(raw, mapping))
     field = {f: raw[mapping[f]] if f in mapping else pd.Series("", index=raw.index) for f in FIELDS}
     default, unscored = _default_source(raw, mapping, settings, field["source"])
-    source = field["source"].map(lambda v: normalise_source(v, default))
+    order = None
+    if "date" in mapping:
+        order = infer_order(field["date"].str.strip(), settings.date_dayfirst)
+    core, score_issue = _core_columns(raw, field, mapping, settings, default, order, now)
+    took_default = unscored & (field["source"].str.strip() == "")
+    internals = _internals(raw, order is None, took_default)
+    frame = pd.concat([core, _segments(raw, mapping), internals], axis=1)
+    reason = _reasons(raw, score_issue, core["created_at"], order is not None, field["text"])
+    quarantine = quarantine_rows(frame, reason, _details(raw, reason, field))
+    verbatims = frame[reason.isna()].reset_index(drop=True)
+    verbatims.attrs["inputs"] = [input_note(raw, mapping, order, unscored)]
+    return verbatims, quarantine
+
+
+def _core_columns(
+    raw: pd.DataFrame,
+    field: dict[str, pd.Series],
+    mapping: dict[str, str],
+    settings: IngestSettings,
+    default_source: str,
+    order: DateOrder | None,
+    now: pd.Timestamp,
+) -> tuple[pd.DataFrame, pd.Series]:
+    """The verbatim schema's columns of one input, and each row's score problem (or None)."""
+    source = field["source"].map(lambda v: normalise_source(v, default_source))
     scale = source.map(lambda s: settings.source_scales.get(s, settings.scale))
     score, role, score_issue = _scores(field["score"], source, scale)
-    order = infer_order(field["date"].str.strip(), settings.date_dayfirst)
-    created = _created(field["date"], order, now, "date" in mapping)
-    frame = pd.DataFrame(
+    core = pd.DataFrame(
         {
             "verbatim_id": _ids(field["id"], raw, mapping),
             "source": source,
@@ -522,20 +544,12 @@ def to_verbatims(
             "score": score,
             "scale": scale,
             "role": role,
-            "created_at": created,
+            "created_at": _created(field["date"], order, now),
         }
     )
     for name in ("customer_id", "touchpoint", "channel", "language"):
-        frame[name] = field[name].str.strip().replace("", None)
-    took_default = unscored & (field["source"].str.strip() == "")
-    internals = _internals(raw, "date" not in mapping, took_default)
-    frame = pd.concat([frame, _segments(raw, mapping), internals], axis=1)
-    reason = _reasons(raw, score_issue, created, "date" in mapping, field["text"])
-    quarantine = quarantine_rows(frame, reason, _details(raw, reason, field))
-    verbatims = frame[reason.isna()].reset_index(drop=True)
-    verbatims.attrs["inputs"] = [input_note(raw, mapping, order if "date" in mapping else None,
-                                            unscored)]  # fmt: skip
-    return verbatims, quarantine
+        core[name] = field[name].str.strip().replace("", None)
+    return core, score_issue
 
 
 def _found_date(raw: pd.DataFrame, mapping: dict[str, str]) -> dict[str, str]:
@@ -548,8 +562,9 @@ def _found_date(raw: pd.DataFrame, mapping: dict[str, str]) -> dict[str, str]:
     return {} if found is None else {"date": found}
 
 
-def _created(values: pd.Series, order: DateOrder, now: pd.Timestamp, has_date: bool) -> pd.Series:
-    if has_date:
+def _created(values: pd.Series, order: DateOrder | None, now: pd.Timestamp) -> pd.Series:
+    """Parsed dates in `order`; the run's time for every row when the input has no date."""
+    if order is not None:
         return parse_dates(values.str.strip(), order.dayfirst)
     return pd.Series(now, index=values.index).astype("datetime64[ns]")
 

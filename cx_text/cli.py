@@ -23,10 +23,17 @@ app = typer.Typer(
 
 
 def _version(value: bool) -> None:
+    """--version: the installed distribution's version (the source's when not installed)."""
     if value:
         from importlib import metadata
 
-        typer.echo(f"cx-text {metadata.version('cx-text')}")
+        from cx_text import __version__
+
+        try:
+            version = metadata.version("cx-text")
+        except metadata.PackageNotFoundError:
+            version = __version__
+        typer.echo(f"cx-text {version}")
         raise typer.Exit()
 
 

@@ -30,6 +30,17 @@ def test_version_from_package_metadata() -> None:
     assert code == 0 and out == f"cx-text {metadata.version('cx-text')}\n"
 
 
+def test_source_version_matches_pyproject() -> None:
+    """--version falls back to cx_text.__version__ when the package is not installed."""
+    import tomllib
+
+    import cx_text
+    from tests.conftest import ROOT
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert cx_text.__version__ == project["version"]
+
+
 def test_help_names_dayfirst_and_stdin() -> None:
     code, out, _ = _invoke("run", "--help")
     assert code == 0 and "--dayfirst" in out and "--monthfirst" in out and "'-'" in out

@@ -637,7 +637,8 @@ def input_note(
         "input": label,
         "rows": len(raw),
         "date_column": mapping.get("date"),
-        "date_order": order.name if order else None,
+        # day-first / month-first; None when no date needed it (ISO, named months, dotted)
+        "date_order": order.name if order and order.decided_by != "not needed" else None,
         "date_order_from": order.decided_by if order else None,
         "score_column": None if unscored else mapping.get("score"),
         "unscored": unscored,
@@ -656,6 +657,8 @@ def _log_note(note: dict[str, Any]) -> None:
     elif note["date_order_from"] == "ambiguous":
         log.warning("%s: dates in '%s' read month-first: no value tells day-first from "
                     "month-first; pass --dayfirst if they are", label, column)  # fmt: skip
+    elif note["date_order"] is None:
+        log.info("%s: dates from '%s'", label, column)
     else:
         log.info("%s: dates from '%s', %s (%s)", label, column, note["date_order"],
                  note["date_order_from"])  # fmt: skip

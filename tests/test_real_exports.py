@@ -196,6 +196,17 @@ def test_date_column_by_name_then_content() -> None:
     )
 
 
+def test_iso_dates_need_no_order() -> None:
+    raw = ingest._as_raw(pd.DataFrame({"comment": ["late", "rude"], "score": ["1", "9"],
+                                       "Submitted On": ["2026-11-02 10:00", "2026-11-13"]}),
+                         "iso.csv")  # fmt: skip
+    verbatims, quarantine = ingest.to_verbatims(raw, IngestSettings(), NOW)
+    note = verbatims.attrs["inputs"][0]
+    assert quarantine.empty and note["date_column"] == "Submitted On"
+    assert (note["date_order"], note["date_order_from"]) == (None, "not needed")
+    assert verbatims["created_at"].dt.day.tolist() == [2, 13]
+
+
 def test_no_date_column_is_said_once_and_counted(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

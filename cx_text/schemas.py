@@ -394,11 +394,10 @@ RESERVED_NAMES = frozenset(
 def segment_name(column: str) -> str:
     """The name an input column is kept under: `input:label` for `label`, else unchanged.
 
-    Idempotent: a name already under the prefix stays as it is (stored segments reload as such).
+    Idempotent: a name already under the prefix is no reserved name, so it stays as it is
+    (stored segments reload as they were written).
     """
-    if column in RESERVED_NAMES and not column.startswith(INPUT_PREFIX):
-        return INPUT_PREFIX + column
-    return column
+    return INPUT_PREFIX + column if column in RESERVED_NAMES else column
 
 
 def display_name(column: str) -> str:

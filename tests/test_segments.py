@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -83,3 +85,24 @@ def test_breakdown_in_one_pass_equals_value_by_value() -> None:
     assert got.index.equals(want.index) and len(got) == 3 * 4 + 5 * 4
     for figure in ("n_verbatims", "share", "n_detractors", "theme_nps", "suppressed"):
         np.testing.assert_array_equal(got[figure].to_numpy(float), want[figure].to_numpy(float))
+
+
+def test_store_keeps_input_columns_apart(tmp_path: Path) -> None:
+    """Segments round-trip under their names; one stored by an older cx-text as `label` (a
+    product column's name) comes back as `input:label`."""
+    from cx_text.store import Store
+
+    rows = frame(survey("v1", 9), survey("v2", 3))
+    current = rows.assign(**{"input:label": ["a", "b"], "region": ["n", "s"]})
+    legacy = frame(survey("v3", 5)).assign(label=["c"])
+    store = Store(f"duckdb:///{tmp_path / 'store.duckdb'}")
+    try:
+        with store.transaction() as conn:
+            store.upsert_verbatims(conn, current, "run-1")
+            store.upsert_verbatims(conn, legacy, "run-0")
+        loaded = store.load_verbatims().set_index("verbatim_id")
+    finally:
+        store.close()
+    assert "label" not in loaded.columns
+    assert loaded["input:label"].to_dict() == {"v1": "a", "v2": "b", "v3": "c"}
+    assert loaded["region"].loc[["v1", "v2"]].tolist() == ["n", "s"]

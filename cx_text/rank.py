@@ -141,20 +141,6 @@ def _named(verbatims: pd.DataFrame, names: list[str]) -> list[str]:
     return [found[n] for n in names if n in found]
 
 
-_SUPPRESSED = THEMES_BY_SEGMENT.names[5:-1]  # every figure after n_verbatims
-
-
-def _segment_rows(
-    roles: np.ndarray, matrix: np.ndarray, keys: list[str], min_size: int
-) -> pd.DataFrame:
-    """Theme figures within one segment value; groups below `min_size` are suppressed."""
-    counts = nps.count_figures(roles, matrix, keys, "theme_id")
-    counts = counts[counts["n_verbatims"] > 0].astype({c: float for c in _SUPPRESSED})
-    counts["suppressed"] = counts["n_verbatims"] < min_size
-    counts.loc[counts["suppressed"], _SUPPRESSED] = np.nan
-    return counts
-
-
 def _column_rows(
     values: pd.Series, roles: np.ndarray, matrix: np.ndarray, keys: list[str], min_size: int
 ) -> list[pd.DataFrame]:
@@ -170,6 +156,20 @@ def _column_rows(
         )
         for value, start, end in zip(uniques, bounds[:-1], bounds[1:], strict=True)
     ]
+
+
+_SUPPRESSED = THEMES_BY_SEGMENT.names[5:-1]  # every figure after n_verbatims
+
+
+def _segment_rows(
+    roles: np.ndarray, matrix: np.ndarray, keys: list[str], min_size: int
+) -> pd.DataFrame:
+    """Theme figures within one segment value; groups below `min_size` are suppressed."""
+    counts = nps.count_figures(roles, matrix, keys, "theme_id")
+    counts = counts[counts["n_verbatims"] > 0].astype({c: float for c in _SUPPRESSED})
+    counts["suppressed"] = counts["n_verbatims"] < min_size
+    counts.loc[counts["suppressed"], _SUPPRESSED] = np.nan
+    return counts
 
 
 def segment_breakdown(

@@ -11,12 +11,20 @@ import html
 import json
 import re
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 import pandas as pd
 
 from cx_text import pii
-from cx_text.ingest import INPUT, ORIGINAL, REASON_DETAIL, ROW, join_columns, quarantine_rows
+from cx_text.ingest import (
+    NO_DATE,
+    NO_SCORE,
+    REASON_DETAIL,
+    REPLACEMENT,
+    join_columns,
+    quarantine_rows,
+)
 from cx_text.language import detect_languages
 from cx_text.schemas import QUARANTINE, RAW_TEXTS, VERBATIMS
 from cx_text.settings import CleanSettings
@@ -94,6 +102,18 @@ class CleanResult:
     duplicates: int
     # verbatim_id, raw_text before masking: filled only when clean.keep_raw_text allows it
     raw_texts: pd.DataFrame = field(default_factory=lambda: RAW_TEXTS.empty())
+    # accepted verbatims per notice (see FLAGS), counted in run.json when not 0
+    flags: dict[str, int] = field(default_factory=dict)
+    # what ingest decided per input: date column and order, score column (`ingest.input_note`)
+    inputs: list[dict[str, Any]] = field(default_factory=list)
+
+
+# run.json count -> the per-row column ingest sets: notices, not buckets of the conservation law
+FLAGS = {
+    "replacement_chars": REPLACEMENT,  # a U+FFFD replacement character kept in the text
+    "no_date_column": NO_DATE,  # dated with the run's time: the input had no date column
+    "no_score_column": NO_SCORE,  # taken as unscored feedback: the input had no score column
+}
 
 
 def clean_verbatims(
@@ -124,7 +144,14 @@ def clean_verbatims(
         if settings.keep_raw_text
         else RAW_TEXTS.empty()
     )
-    return CleanResult(_finish(deduped, settings, forced_language), quarantine, duplicates, raw)
+    return CleanResult(_finish(deduped, settings, forced_language), quarantine, duplicates, raw,
+                       count_flags(deduped), list(frame.attrs.get("inputs", [])))  # fmt: skip
+
+
+def count_flags(frame: pd.DataFrame) -> dict[str, int]:
+    """How many rows carry each notice flag set by ingest (FLAGS)."""
+    return {name: int(frame[column].fillna(False).astype(bool).sum()) if column in frame else 0
+            for name, column in FLAGS.items()}  # fmt: skip
 
 
 def _content_key(frame: pd.DataFrame) -> pd.Series:
@@ -167,14 +194,13 @@ def _finish(frame: pd.DataFrame, settings: CleanSettings, forced: str | None) ->
     detected = detect_languages(out["text"], forced=forced)
     given = out["language"].fillna("").astype(str).str.strip().str.lower()
     out["language"] = given.where(given != "", detected)
-    out = out.drop(columns=[c for c in (INPUT, ROW, ORIGINAL) if c in out.columns])
+    out = out.drop(columns=[c for c in out.columns if c.startswith("_")])  # ingest's internals
     return VERBATIMS.conform(out)
 
 
 def _segment_text_columns(frame: pd.DataFrame) -> list[str]:
     """Unmapped input columns holding text: they reach outputs as segments, so they are masked."""
-    internal = {*VERBATIMS.names, INPUT, ROW, ORIGINAL}
-    return [c for c in frame.columns if c not in internal
+    return [c for c in frame.columns if c not in VERBATIMS.names and not c.startswith("_")
             and (frame[c].dtype == object or pd.api.types.is_string_dtype(frame[c]))]  # fmt: skip
 
 
@@ -205,11 +231,15 @@ def drop_seen(result: CleanResult, known: pd.DataFrame) -> tuple[CleanResult, in
     quarantine = pd.concat([result.quarantine, extra], ignore_index=True)
     kept = v[~seen & ~conflict].reset_index(drop=True)
     raw = result.raw_texts[result.raw_texts["verbatim_id"].isin(kept["verbatim_id"])]
-    return CleanResult(kept, quarantine, result.duplicates, raw), int(seen.sum())
+    return replace(result, verbatims=kept, quarantine=quarantine, raw_texts=raw), int(seen.sum())
 
 
 def count_outcomes(read: int, clean: CleanResult, quarantined: int) -> dict[str, int]:
-    """The run's conservation counts: read = themed + quarantined + duplicates + non_answers."""
+    """The run's conservation counts: read = themed + quarantined + duplicates + non_answers.
+
+    Notices follow when they are not 0 (`replacement_chars`, `no_date_column`,
+    `no_score_column`: accepted verbatims concerned); they are not buckets of the law.
+    """
     non_answers = int(clean.verbatims["is_non_answer"].sum())
     return {
         "read": read,
@@ -217,4 +247,5 @@ def count_outcomes(read: int, clean: CleanResult, quarantined: int) -> dict[str,
         "quarantined": quarantined,
         "duplicates": clean.duplicates,
         "non_answers": non_answers,
+        **{name: n for name, n in clean.flags.items() if n},
     }

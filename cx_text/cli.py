@@ -22,8 +22,29 @@ app = typer.Typer(
 )
 
 
+def _version(value: bool) -> None:
+    """--version: the installed distribution's version (the source's when not installed)."""
+    if value:
+        from importlib import metadata
+
+        from cx_text import __version__
+
+        try:
+            version = metadata.version("cx-text")
+        except metadata.PackageNotFoundError:
+            version = __version__
+        typer.echo(f"cx-text {version}")
+        raise typer.Exit()
+
+
 @app.callback()
-def _root() -> None:
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True,
+                     help="Print the version and exit."),
+    ] = False,
+) -> None:  # fmt: skip
     """cx-text: NPS comments and complaints -> ranked themes, reports and follow-up lists."""
 
 
@@ -54,8 +75,9 @@ OutOpt = Annotated[Path, typer.Option("--out", "-o", help="Folder for every outp
 Inputs = Annotated[
     list[str],
     typer.Argument(
-        help="Files (.csv .tsv .xlsx .parquet .jsonl) or SQL inputs 'sql:SELECT ...' / "
-        "'table:NAME' read through the URL in [ingest] sql_url / CX_TEXT_INGEST__SQL_URL.",
+        help="Files (.csv .tsv .xlsx .parquet .jsonl), '-' for CSV on standard input, or SQL "
+        "inputs 'sql:SELECT ...' / 'table:NAME' read through the URL in [ingest] sql_url / "
+        "CX_TEXT_INGEST__SQL_URL.",
         show_default=False,
     ),
 ]
@@ -66,13 +88,16 @@ def _col(help_text: str) -> Any:
 
 
 def _overrides(
-    columns: dict[str, str | None], source: str | None, scale: str | None, **top: Any
+    columns: dict[str, str | None],
+    source: str | None,
+    scale: str | None,
+    dayfirst: bool | None = None,
+    **top: Any,
 ) -> dict[str, Any]:
     ingest: dict[str, Any] = {"columns": {k: v for k, v in columns.items() if v is not None}}
-    if source is not None:
-        ingest["default_source"] = source
-    if scale is not None:
-        ingest["scale"] = scale
+    for key, value in (("default_source", source), ("scale", scale), ("date_dayfirst", dayfirst)):
+        if value is not None:
+            ingest[key] = value
     result: dict[str, Any] = {"ingest": ingest}
     result.update({k: v for k, v in top.items() if v is not None})
     return result
@@ -99,6 +124,15 @@ def _input_command(job_name: str) -> Callable[..., None]:
         scale: Annotated[
             str | None, _col("Score scale of survey rows: nps (0-10), csat (1-5) or ces (1-7).")
         ] = None,
+        dayfirst: Annotated[
+            bool | None,
+            typer.Option(
+                "--dayfirst/--monthfirst",
+                show_default=False,
+                help="Read 04/11/2018 as 4 November / as April 11 (default: inferred "
+                "from the values; dotted dates are always day-first).",
+            ),
+        ] = None,
         state_dir: StateOpt = None,
         language: Annotated[str | None, _col("Force one language code for every verbatim.")] = None,
         quiet: QuietOpt = False,
@@ -108,7 +142,8 @@ def _input_command(job_name: str) -> Callable[..., None]:
             "customer_id": customer_col, "touchpoint": touchpoint_col, "channel": channel_col,
             "source": source_col,
         }  # fmt: skip
-        overrides = _overrides(columns, source, scale, state_dir=state_dir, language=language)
+        overrides = _overrides(columns, source, scale, dayfirst, state_dir=state_dir,
+                               language=language)  # fmt: skip
         _execute(quiet, config, overrides, lambda job, s: getattr(job, job_name)(inputs, out, s),
                  out)  # fmt: skip
 
@@ -149,8 +184,19 @@ def _execute(
         typer.echo(f"cx-text: internal error: {one_line(exc)} (set CX_TEXT_DEBUG=1 for the "
                    "traceback)", err=True)  # fmt: skip
         raise typer.Exit(code=1) from None
-    for record in result if isinstance(result, list) else [result]:
+    records = result if isinstance(result, list) else [result]
+    for record in records:
         _summary(record, out)
+    stranded = [r["counts"] for r in records if _all_quarantined(r["counts"])]
+    if stranded:
+        _fail(f"nothing themed: all {stranded[0]['quarantined']} rows read were quarantined "
+              f"(reasons in {out.resolve() / 'quarantine.csv'})")  # fmt: skip
+
+
+def _all_quarantined(counts: dict[str, int]) -> bool:
+    """Rows were read and every one of them (not already in the store) was quarantined."""
+    new = counts.get("read", 0) - counts.get("already_seen", 0)
+    return new > 0 and counts.get("quarantined", 0) == new
 
 
 app.command("run", help="Ingest, clean, fit themes, rank and write every output into --out.")(
@@ -240,25 +286,52 @@ def _themes_context(config: Path | None, state_dir: Path | None) -> tuple[Any, A
 
 
 @themes_app.command("list")
-def themes_list(config: ConfigOpt = None, state_dir: StateOpt = None) -> None:
+def themes_list(
+    config: ConfigOpt = None,
+    state_dir: StateOpt = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="One JSON array of theme objects instead of lines.")
+    ] = False,
+) -> None:
     """Every registered theme: id, status, label, first and last seen, and its overrides."""
     try:
         _, registry, spec = _themes_context(config, state_dir)
     except _user_errors() as exc:
         _fail(str(exc))
         return
-    merged = {t: m.into for m in spec.merge for t in m.themes}
-    for row in registry.sort_values("theme_id").itertuples():
-        notes = []
-        if row.theme_id in spec.rename:
-            notes.append(f"renamed to '{spec.rename[row.theme_id]}'")
-        if row.theme_id in merged:
-            notes.append(f"merged into {merged[row.theme_id]}")
-        if row.theme_id in spec.ignore:
-            notes.append("ignored in rankings")
+    themes = theme_entries(registry, spec)
+    if as_json:
+        import json
+
+        typer.echo(json.dumps(themes, ensure_ascii=False, indent=2))
+        return
+    for theme in themes:
+        notes = [note for key, note in (
+            ("renamed_to", f"renamed to '{theme['renamed_to']}'"),
+            ("merged_into", f"merged into {theme['merged_into']}"),
+            ("ignored", "ignored in rankings"),
+        ) if theme[key]]  # fmt: skip
         extra = f"  [{'; '.join(notes)}]" if notes else ""
-        typer.echo(f"{row.theme_id}\t{row.status}\t{row.label}\t{row.first_seen:%Y-%m-%d}"
-                   f"\t{row.last_seen:%Y-%m-%d}{extra}")  # fmt: skip
+        typer.echo(f"{theme['theme_id']}\t{theme['status']}\t{theme['label']}"
+                   f"\t{theme['first_seen']}\t{theme['last_seen']}{extra}")  # fmt: skip
+
+
+def theme_entries(registry: Any, spec: Any) -> list[dict[str, Any]]:
+    """The registry sorted by id, one plain dict per theme with its overrides (None: none)."""
+    merged = {t: m.into for m in spec.merge for t in m.themes}
+    return [
+        {
+            "theme_id": row.theme_id,
+            "status": row.status,
+            "label": row.label,
+            "first_seen": f"{row.first_seen:%Y-%m-%d}",
+            "last_seen": f"{row.last_seen:%Y-%m-%d}",
+            "renamed_to": spec.rename.get(row.theme_id),
+            "merged_into": merged.get(row.theme_id),
+            "ignored": row.theme_id in spec.ignore,
+        }
+        for row in registry.sort_values("theme_id").itertuples()
+    ]
 
 
 def _edit(config: Path | None, state_dir: Path | None, change: Callable[[Any], str],

@@ -11,25 +11,35 @@ import csv
 import hashlib
 import io
 import json
+import logging
 import re
+import sys
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from cx_text.schemas import QUARANTINE, VERBATIMS
+from cx_text.dates import DateOrder, find_date_column, infer_order, parse_dates
+from cx_text.schemas import QUARANTINE, VERBATIMS, segment_name
 from cx_text.settings import ColumnMap, IngestSettings, redact, safe_url
 
 ROW = "_row_number"
 INPUT = "_input"
+# rows with bytes their file's encoding could not decode (now U+FFFD); quarantined only when
+# what is left of the text is not readable
 UNDECODABLE = "_undecodable"
+# rows with a U+FFFD replacement character in any value (survey tools write them): counted
+REPLACEMENT = "_replacement_chars"
 ORIGINAL = "_original"
 # set by the CSV reader on rows whose field count differs from the header's: what was wrong
 MALFORMED = "_malformed"
 # every field of a malformed row as JSON, so its quarantine record keeps the extra fields too
 ALL_FIELDS = "_all_fields"
 FIELDS = tuple(ColumnMap.model_fields)
+STDIN = "-"
+log = logging.getLogger("cx_text")
 
 
 class InputError(ValueError):
@@ -57,6 +67,8 @@ def read_input(
     label = input_label(spec)
     if spec.startswith(("sql:", "table:")):
         return _as_raw(_read_sql(spec, sql_url, params or {}), label)
+    if spec == STDIN:
+        return _as_raw(_read_stdin(), label)
     path = Path(spec)
     if not path.is_file():
         raise InputError(f"input file not found: {spec}")
@@ -81,7 +93,15 @@ def input_label(spec: str) -> str:
     """How an input is named in messages, quarantine records and run.json."""
     if spec.startswith(("sql:", "table:")):
         return spec.split(":", 1)[0] + ":" + _sql_label(spec)
-    return Path(spec).name
+    return "stdin" if spec == STDIN else Path(spec).name
+
+
+def _read_stdin() -> pd.DataFrame:
+    """`-` as an input: CSV bytes from standard input, of any encoding and delimiter."""
+    try:
+        return read_csv_bytes(sys.stdin.buffer.read())
+    except InputError as exc:
+        raise InputError(f"stdin: {exc}") from exc
 
 
 def one_line(exc: BaseException) -> str:
@@ -163,14 +183,35 @@ def _sql_label(spec: str) -> str:
     return hashlib.sha1(spec.encode()).hexdigest()[:8]
 
 
-def decode_bytes(data: bytes) -> tuple[str, str]:
-    """Decode a text export: UTF-8 (with or without BOM), else cp1251 (common in Russian exports).
+_BOMS = (
+    (b"\xff\xfe\x00\x00", "utf-32"),
+    (b"\x00\x00\xfe\xff", "utf-32"),
+    (b"\xef\xbb\xbf", "utf-8-sig"),
+    (b"\xff\xfe", "utf-16"),
+    (b"\xfe\xff", "utf-16"),
+)
+# single-byte Latin and Cyrillic code pages: charset-normalizer confuses them on short exports
+# (French latin-1 read as cp1250), the cp1251 / cp1252 test below tells them apart better
+_CODE_PAGES_DECIDED_HERE = frozenset(
+    {"cp1250", "cp1251", "cp1252", "cp1257", "latin_1", "iso8859_1", "iso8859_2", "iso8859_5",
+     "iso8859_15", "mac_roman", "mac_latin2", "mac_cyrillic"}
+)  # fmt: skip
 
-    A file that is UTF-8 except for a few broken byte sequences stays UTF-8; the broken
-    characters become U+FFFD so that their rows can be quarantined as `undecodable`.
+
+def decode_bytes(data: bytes) -> tuple[str, str]:
+    """Decode a text export of unknown encoding: returns (text, the codec used).
+
+    In order: a byte-order mark (UTF-8, UTF-16, UTF-32); UTF-16 without one (Excel's "Unicode
+    text"); UTF-8; UTF-8 with a few broken byte sequences (they become U+FFFD); the encoding
+    charset-normalizer recognises (KOI8-R, Shift-JIS, GB18030, Greek...); else cp1251 (common
+    in Russian exports) or cp1252 / latin-1, whichever leaves fewer mixed-script words.
     """
-    if data.startswith(b"\xef\xbb\xbf"):
-        return data[3:].decode("utf-8", errors="replace"), "utf-8-sig"
+    for bom, codec in _BOMS:
+        if data.startswith(bom):
+            return data.decode(codec, errors="replace").lstrip("\ufeff"), codec
+    utf16 = _utf16_without_bom(data)
+    if utf16 is not None:
+        return data.decode(utf16, errors="replace"), utf16
     try:
         return data.decode("utf-8"), "utf-8"
     except UnicodeDecodeError:
@@ -182,6 +223,45 @@ def decode_bytes(data: bytes) -> tuple[str, str]:
     valid = sum(1 for ch in as_utf8 if ord(ch) > 127) - broken
     if valid >= broken:
         return as_utf8, "utf-8"
+    guess = _charset_guess(data)
+    if guess is not None:
+        return data.decode(guess, errors="replace"), guess
+    return _cp1251_or_cp1252(data)
+
+
+def _utf16_without_bom(data: bytes) -> str | None:
+    """'utf-16-le' / 'utf-16-be' when NUL bytes sit in one byte position of each pair.
+
+    ASCII characters (digits, delimiters, line ends) have a NUL high byte in UTF-16; the NUL
+    bytes a broken UTF-8 export may carry fall on either position. The decoded text must also
+    have a line end, which a UTF-8 file read as UTF-16 almost never has.
+    """
+    if len(data) < 4 or len(data) % 2:
+        return None
+    sample = data[:65536]
+    even, odd = sample[0::2].count(0), sample[1::2].count(0)
+    high, low = max(even, odd), min(even, odd)
+    if high < max(2, len(sample) // 20) or low > high // 20:
+        return None
+    codec = "utf-16-le" if odd > even else "utf-16-be"
+    try:
+        text = data.decode(codec)
+    except UnicodeDecodeError:
+        return None
+    return codec if "\n" in text or "\r" in text else None
+
+
+def _charset_guess(data: bytes) -> str | None:
+    """charset-normalizer's encoding, unless it is a code page `_cp1251_or_cp1252` decides."""
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(data).best()
+    if best is None or best.encoding in _CODE_PAGES_DECIDED_HERE:
+        return None
+    return str(best.encoding)
+
+
+def _cp1251_or_cp1252(data: bytes) -> tuple[str, str]:
     as_cp1251 = data.decode("cp1251", errors="replace")
     as_latin = data.decode("cp1252", errors="replace")
     # Western European text read as cp1251 puts Cyrillic letters inside Latin words ("cafй");
@@ -189,6 +269,15 @@ def decode_bytes(data: bytes) -> tuple[str, str]:
     if _mixed_script_words(as_cp1251) > _mixed_script_words(as_latin):
         return as_latin, "cp1252"
     return as_cp1251, "cp1251"
+
+
+def decodes_cleanly(data: bytes, codec: str) -> bool:
+    """True when every byte is valid in `codec`: no U+FFFD was made up by the decoder."""
+    try:
+        data.decode(codec)
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 _LATIN_AND_CYRILLIC = re.compile(r"\b(?=\w*[a-zA-Z])(?=\w*[\u0400-\u04ff])\w+")
@@ -217,7 +306,7 @@ def read_csv_bytes(data: bytes) -> pd.DataFrame:
     Raises:
         InputError: the file has no header (it is empty).
     """
-    text, _ = decode_bytes(data)
+    text, codec = decode_bytes(data)
     if not text.strip():
         raise InputError("the file is empty (no header, no rows)")
     limit = csv.field_size_limit()
@@ -228,7 +317,19 @@ def read_csv_bytes(data: bytes) -> pd.DataFrame:
     finally:
         csv.field_size_limit(limit)
     header = _unique([c.strip() for c in records[0]])
-    return _records_frame(header, records[1:])
+    frame = _records_frame(header, records[1:])
+    if not decodes_cleanly(data, codec):
+        frame[UNDECODABLE] = _has_replacement(frame)
+    return frame
+
+
+def _has_replacement(frame: pd.DataFrame) -> pd.Series:
+    """Rows with a U+FFFD replacement character in any of their values."""
+    values = [frame[c].astype(str).str.contains("\ufffd", regex=False)
+              for c in frame.columns if not c.startswith("_")]  # fmt: skip
+    if not values:
+        return pd.Series(False, index=frame.index, dtype=bool)
+    return pd.concat(values, axis=1).any(axis=1).astype(bool)
 
 
 def _unique(names: list[str]) -> list[str]:
@@ -261,20 +362,21 @@ def read_frame(frame: pd.DataFrame, label: str = "dataframe") -> pd.DataFrame:
 
 
 def _as_raw(frame: pd.DataFrame, label: str) -> pd.DataFrame:
-    raw = frame.copy()
-    for col in raw.columns:
-        raw[col] = raw[col].map(_to_str).astype(object)
-    raw.columns = [str(c).lstrip("\ufeff").strip() for c in raw.columns]
-    for col in (MALFORMED, ALL_FIELDS):
-        if col not in raw.columns:
-            raw[col] = ""
-    values = [c for c in raw.columns if not c.startswith("_")]
-    broken = [raw[c].str.contains("\ufffd", regex=False) for c in values]
-    raw[UNDECODABLE] = pd.concat(broken, axis=1).any(axis=1) if broken else False
-    raw[UNDECODABLE] = raw[UNDECODABLE].astype(bool)
-    raw[INPUT] = label
-    raw[ROW] = np.arange(1, len(raw) + 1)
-    return raw
+    values = [c for c in frame.columns if c != UNDECODABLE]
+    raw = pd.DataFrame(
+        {i: frame[c].map(_to_str).astype(object) for i, c in enumerate(values)}, index=frame.index
+    )
+    raw.columns = [str(c).lstrip("\ufeff").strip() for c in values]
+    # set by the CSV reader only: rows with bytes the file's encoding could not decode
+    undecodable = frame[UNDECODABLE] if UNDECODABLE in frame.columns else False
+    internals = {
+        **{col: "" for col in (MALFORMED, ALL_FIELDS) if col not in raw.columns},
+        UNDECODABLE: pd.Series(undecodable, index=raw.index).astype(bool),
+        REPLACEMENT: _has_replacement(raw),
+        INPUT: label,
+        ROW: np.arange(1, len(raw) + 1),
+    }
+    return pd.concat([raw, pd.DataFrame(internals, index=raw.index)], axis=1)
 
 
 def _to_str(value: object) -> str:
@@ -389,22 +491,11 @@ def normalise_source(value: str, default: str) -> str:
     return "other"
 
 
-_DOTTED = re.compile(r"^\s*\d{1,2}\.\d{1,2}\.\d{2,4}")
-
-
-def parse_dates(values: pd.Series, dayfirst: bool = False) -> pd.Series:
-    """Parse mixed date strings to naive UTC; dotted dates (23.11.2026) are read day-first."""
-    dotted = values.str.match(_DOTTED).fillna(False)
-    parsed = pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns, UTC]")
-    for mask, day_first in ((dotted, True), (~dotted, dayfirst)):
-        if mask.any():
-            parsed[mask] = pd.to_datetime(
-                values[mask], errors="coerce", format="mixed", dayfirst=day_first, utc=True
-            )
-    return parsed.dt.tz_localize(None).astype("datetime64[ns]")
-
-
 # --------------------------------------------------------------------------- raw -> verbatims
+
+# per-row flags counted in run.json (see clean.count_outcomes), dropped before output
+NO_DATE = "_no_date_column"
+NO_SCORE = "_no_score_column"
 
 
 def to_verbatims(
@@ -412,19 +503,45 @@ def to_verbatims(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Map one raw input onto the verbatim schema; rows that cannot be mapped go to quarantine.
 
+    A date column is found by name or content when none is named (`cx_text.dates`); an input
+    without scores is taken as unscored feedback (source `other`) unless a source is set.
+    What was decided is logged and kept in ``verbatims.attrs["inputs"]`` (`input_note`).
+
     Returns:
         (verbatims, quarantine). Verbatims keep the raw `text`; cleaning comes next.
     """
     mapping = map_columns(raw.columns, settings.columns)
+    mapping.update(_found_date(raw, mapping))
     field = {f: raw[mapping[f]] if f in mapping else pd.Series("", index=raw.index) for f in FIELDS}
-    source = field["source"].map(lambda v: normalise_source(v, settings.default_source))
+    default, unscored = _default_source(raw, mapping, settings, field["source"])
+    order = None
+    if "date" in mapping:
+        order = infer_order(field["date"].str.strip(), settings.date_dayfirst)
+    core, score_issue = _core_columns(raw, field, mapping, settings, default, order, now)
+    took_default = unscored & (field["source"].str.strip() == "")
+    internals = _internals(raw, order is None, took_default)
+    frame = pd.concat([core, _segments(raw, mapping), internals], axis=1)
+    reason = _reasons(raw, score_issue, core["created_at"], order is not None, field["text"])
+    quarantine = quarantine_rows(frame, reason, _details(raw, reason, field))
+    verbatims = frame[reason.isna()].reset_index(drop=True)
+    verbatims.attrs["inputs"] = [input_note(raw, mapping, order, unscored)]
+    return verbatims, quarantine
+
+
+def _core_columns(
+    raw: pd.DataFrame,
+    field: dict[str, pd.Series],
+    mapping: dict[str, str],
+    settings: IngestSettings,
+    default_source: str,
+    order: DateOrder | None,
+    now: pd.Timestamp,
+) -> tuple[pd.DataFrame, pd.Series]:
+    """The verbatim schema's columns of one input, and each row's score problem (or None)."""
+    source = field["source"].map(lambda v: normalise_source(v, default_source))
     scale = source.map(lambda s: settings.source_scales.get(s, settings.scale))
     score, role, score_issue = _scores(field["score"], source, scale)
-    if "date" in mapping:
-        created = parse_dates(field["date"].str.strip(), settings.date_dayfirst)
-    else:
-        created = pd.Series(now, index=raw.index).astype("datetime64[ns]")
-    frame = pd.DataFrame(
+    core = pd.DataFrame(
         {
             "verbatim_id": _ids(field["id"], raw, mapping),
             "source": source,
@@ -432,20 +549,128 @@ def to_verbatims(
             "score": score,
             "scale": scale,
             "role": role,
-            "created_at": created,
+            "created_at": _created(field["date"], order, now),
         }
     )
     for name in ("customer_id", "touchpoint", "channel", "language"):
-        frame[name] = field[name].str.strip().replace("", None)
-    segments = [c for c in raw.columns if c not in mapping.values() and not c.startswith("_")]
-    for col in segments:
-        frame[col] = raw[col].replace("", None)
-    frame[INPUT] = raw[INPUT]
-    frame[ROW] = raw[ROW]
-    frame[ORIGINAL] = _originals(raw)
-    reason = _reasons(raw, score_issue, created, "date" in mapping)
-    quarantine = quarantine_rows(frame, reason, _details(raw, reason, field))
-    return frame[reason.isna()].reset_index(drop=True), quarantine
+        core[name] = field[name].str.strip().replace("", None)
+    return core, score_issue
+
+
+def _found_date(raw: pd.DataFrame, mapping: dict[str, str]) -> dict[str, str]:
+    """{"date": column} for a date column found by name or content, when none is mapped."""
+    if "date" in mapping:
+        return {}
+    free = {c: raw[c] for c in raw.columns
+            if not c.startswith("_") and c not in mapping.values()}  # fmt: skip
+    found = find_date_column(free)
+    return {} if found is None else {"date": found}
+
+
+def _created(values: pd.Series, order: DateOrder | None, now: pd.Timestamp) -> pd.Series:
+    """Parsed dates in `order`; the run's time for every row when the input has no date."""
+    if order is not None:
+        return parse_dates(values.str.strip(), order.dayfirst)
+    return pd.Series(now, index=values.index).astype("datetime64[ns]")
+
+
+def _lacks_scores(raw: pd.DataFrame, mapping: dict[str, str], settings: IngestSettings) -> bool:
+    """No score column was named and none is found (or the one found is empty throughout)."""
+    if settings.columns.score is not None or raw.empty:
+        return False
+    if settings.source_scales.get(settings.default_source, settings.scale) == "none":
+        return False
+    return "score" not in mapping or not raw[mapping["score"]].str.strip().astype(bool).any()
+
+
+def _default_source(
+    raw: pd.DataFrame, mapping: dict[str, str], settings: IngestSettings, sources: pd.Series
+) -> tuple[str, bool]:
+    """The source of rows without one, and whether it became `other` for want of scores.
+
+    Raises:
+        InputError: --source survey was given for an input without scores.
+    """
+    if not _lacks_scores(raw, mapping, settings) or not (sources.str.strip() == "").any():
+        return settings.default_source, False
+    if "default_source" not in settings.model_fields_set:
+        return "other", True
+    if settings.default_source == "survey":
+        raise InputError(
+            f"no score column found among {user_columns(raw.columns)}: name it with "
+            "--score-col, or use --source complaint (or other) to theme rows without scores"
+        )
+    return settings.default_source, False
+
+
+def user_columns(columns: Iterable[str]) -> list[str]:
+    """The input's own columns (internal ones start with '_')."""
+    return [c for c in columns if not c.startswith("_")]
+
+
+def _segments(raw: pd.DataFrame, mapping: dict[str, str]) -> pd.DataFrame:
+    """Unmapped input columns, renamed where they would collide with the product's columns."""
+    kept = [c for c in user_columns(raw.columns) if c not in mapping.values()]
+    names = _unique([segment_name(c) for c in kept])
+    segments = pd.DataFrame({i: raw[c].replace("", None) for i, c in enumerate(kept)},
+                            index=raw.index)  # fmt: skip
+    segments.columns = pd.Index(names, dtype=object)
+    return segments
+
+
+def _internals(raw: pd.DataFrame, no_date: bool, no_score: pd.Series) -> pd.DataFrame:
+    """Row origin, original values and notice flags: dropped by clean before any output."""
+    return pd.DataFrame(
+        {
+            INPUT: raw[INPUT],
+            ROW: raw[ROW],
+            ORIGINAL: _originals(raw),
+            REPLACEMENT: raw[REPLACEMENT].astype(bool),
+            NO_DATE: no_date,
+            NO_SCORE: no_score.astype(bool),
+        },
+        index=raw.index,
+    )
+
+
+def input_note(
+    raw: pd.DataFrame, mapping: dict[str, str], order: DateOrder | None, unscored: bool
+) -> dict[str, Any]:
+    """What ingest decided about one input, for run.json; also logged (one line per notice)."""
+    label = str(raw[INPUT].iloc[0]) if len(raw) else ""
+    note = {
+        "input": label,
+        "rows": len(raw),
+        "date_column": mapping.get("date"),
+        # day-first / month-first; None when no date needed it (ISO, named months, dotted)
+        "date_order": order.name if order and order.decided_by != "not needed" else None,
+        "date_order_from": order.decided_by if order else None,
+        "score_column": None if unscored else mapping.get("score"),
+        "unscored": unscored,
+    }
+    if len(raw):
+        _log_note(note)
+    return note
+
+
+def _log_note(note: dict[str, Any]) -> None:
+    label, column = note["input"], note["date_column"]
+    if column is None:
+        log.warning("%s: no date column found (by name: date / time / created / дата / время, "
+                    "or by its values): its rows are dated with this run's time; name one with "
+                    "--date-col", label)  # fmt: skip
+    elif note["date_order_from"] == "ambiguous":
+        log.warning("%s: dates in '%s' read month-first: no value tells day-first from "
+                    "month-first; pass --dayfirst if they are", label, column)  # fmt: skip
+    elif note["date_order"] is None:
+        log.info("%s: dates from '%s'", label, column)
+    else:
+        log.info("%s: dates from '%s', %s (%s)", label, column, note["date_order"],
+                 note["date_order_from"])  # fmt: skip
+    if note["unscored"]:
+        log.warning("%s: no score column found: its %d rows are themed as unscored feedback "
+                    "(source other, no NPS role); name the score with --score-col, or mark "
+                    "complaints with --source complaint", label, note["rows"])  # fmt: skip
 
 
 def _scores(
@@ -487,16 +712,25 @@ def join_columns(frame: pd.DataFrame, cols: list[str]) -> pd.Series:
 
 
 def _reasons(
-    raw: pd.DataFrame, score_issue: pd.Series, created: pd.Series, has_date: bool
-) -> pd.Series:
+    raw: pd.DataFrame, score_issue: pd.Series, created: pd.Series, has_date: bool,
+    text: pd.Series,
+) -> pd.Series:  # fmt: skip
     reason = pd.Series(None, index=raw.index, dtype=object)
     reason[score_issue.notna()] = score_issue[score_issue.notna()]
     if has_date:
         reason[created.isna() & reason.isna()] = "bad_date"
     reason[raw[MALFORMED] != ""] = "wrong_field_count"
-    undecodable = raw[UNDECODABLE].astype(bool)
-    reason[undecodable] = "undecodable"
+    broken = raw[UNDECODABLE].astype(bool)
+    reason[broken & ~text[broken].map(is_readable).reindex(raw.index, fill_value=True)] = (
+        "undecodable"
+    )
     return reason
+
+
+def is_readable(text: str) -> bool:
+    """A text with at least as many letters as U+FFFD replacement characters (and a letter)."""
+    letters = sum(ch.isalpha() for ch in text)
+    return letters > 0 and letters >= text.count("\ufffd")
 
 
 def _details(raw: pd.DataFrame, reason: pd.Series, field: dict[str, pd.Series]) -> pd.Series:
@@ -512,7 +746,7 @@ def _details(raw: pd.DataFrame, reason: pd.Series, field: dict[str, pd.Series]) 
 
 
 REASON_DETAIL = {
-    "undecodable": "bytes that are neither valid UTF-8 nor part of a cp1251 file",
+    "undecodable": "bytes the file's encoding cannot decode, and more of them than letters",
     "score_missing": "survey row without a score",
     "score_not_a_number": "score is not a number",
     "score_out_of_range": "score is not a whole number on its scale",
@@ -571,4 +805,7 @@ def combine(frames: list[pd.DataFrame]) -> pd.DataFrame:
     if not frames:
         return VERBATIMS.empty()
     non_empty = [f for f in frames if len(f)] or frames[:1]
-    return pd.concat(non_empty, ignore_index=True, sort=False)
+    combined = pd.concat(non_empty, ignore_index=True, sort=False)
+    # what ingest decided per input (see `input_note`): every input's, kept in order
+    combined.attrs = {"inputs": [n for f in frames for n in f.attrs.get("inputs", [])]}
+    return combined

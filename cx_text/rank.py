@@ -22,8 +22,9 @@ from cx_text.schemas import (
     THEMES_BY_SEGMENT,
     UNCLASSIFIED,
     VERBATIMS,
+    display_name,
 )
-from cx_text.settings import RankSettings, Settings
+from cx_text.settings import RankSettings, SegmentSettings, Settings
 
 DEFAULT_SEGMENTS = ("touchpoint", "source", "channel")
 N_QUOTES = 3
@@ -117,15 +118,47 @@ def passive_view(ranked: pd.DataFrame, settings: RankSettings) -> pd.DataFrame:
 # --------------------------------------------------------------------------- segments
 
 
-def segment_columns(verbatims: pd.DataFrame, settings: RankSettings) -> list[str]:
-    """settings.segment_columns, or touchpoint, source, channel + the input's extra columns.
+def segment_columns(
+    verbatims: pd.DataFrame, settings: RankSettings, segments: SegmentSettings | None = None
+) -> list[str]:
+    """The columns broken down in themes_by_segment, by their names in `verbatims`.
 
-    Named columns absent from this input are skipped: exports differ in which segments they carry.
+    settings.segment_columns when set (names as in the input). Else touchpoint, source,
+    channel and the input's other columns with at most segments.max_values distinct values,
+    plus the columns named in segments.columns whatever their number of values. Named columns
+    absent from this input are skipped: exports differ in which segments they carry.
     """
+    segments = segments or SegmentSettings()
     if settings.segment_columns is not None:
-        return [c for c in settings.segment_columns if c in verbatims.columns]
+        return _named(verbatims, settings.segment_columns)
     extra = [c for c in verbatims.columns if c not in VERBATIMS.names and not c.startswith("_")]
-    return [c for c in (*DEFAULT_SEGMENTS, *extra) if c in verbatims.columns]
+    wanted = set(_named(verbatims, segments.columns))
+    return [c for c in (*DEFAULT_SEGMENTS, *extra) if c in verbatims.columns and (
+        c in wanted or verbatims[c].nunique(dropna=True) <= segments.max_values)]  # fmt: skip
+
+
+def _named(verbatims: pd.DataFrame, names: list[str]) -> list[str]:
+    """Columns of `verbatims` called `names` by the input (`label` finds `input:label`)."""
+    found = {display_name(c): c for c in verbatims.columns if not c.startswith("_")}
+    found.update({c: c for c in verbatims.columns if c in VERBATIMS.names})
+    return [found[n] for n in names if n in found]
+
+
+def _column_rows(
+    values: pd.Series, roles: np.ndarray, matrix: np.ndarray, keys: list[str], min_size: int
+) -> list[pd.DataFrame]:
+    """Theme figures for every value of one column: rows sorted by value once, then sliced."""
+    codes, uniques = pd.factorize(values.astype("string"), use_na_sentinel=True)
+    order = np.argsort(codes, kind="stable")
+    order = order[codes[order] >= 0]  # rows without a value are skipped for this column
+    bounds = np.searchsorted(codes[order], np.arange(len(uniques) + 1))
+    roles, matrix = roles[order], matrix[order]
+    return [
+        _segment_rows(roles[start:end], matrix[start:end], keys, min_size).assign(
+            segment_value=str(value)
+        )
+        for value, start, end in zip(uniques, bounds[:-1], bounds[1:], strict=True)
+    ]
 
 
 _SUPPRESSED = THEMES_BY_SEGMENT.names[5 : THEMES_BY_SEGMENT.names.index("suppressed")]
@@ -188,25 +221,24 @@ def segment_breakdown(
     assignments: pd.DataFrame,
     mentions: pd.DataFrame | None,
     settings: RankSettings,
+    segments: SegmentSettings | None = None,
 ) -> pd.DataFrame:
     """Per-theme figures within every value of every segment column (schema THEMES_BY_SEGMENT).
 
+    Columns are those of `segment_columns`, named as in the input (`label`, not `input:label`).
     Membership is the one of `nps.theme_figures` (mentions when given). A segment x theme group
     with fewer than settings.min_segment_size verbatims is kept with ``suppressed=True``: its
     n_verbatims stays, every other figure is empty. Rows with no value in a column are skipped
-    for that column.
+    for that column. Each column costs one sort of the rows: linear in rows x themes.
     """
     keys, matrix = nps.membership_matrix(
         verbatims, nps.theme_members(assignments, mentions), "theme_id"
     )
     roles = nps.string_values(verbatims, "role")
     parts = [THEMES_BY_SEGMENT.empty()]
-    for column in segment_columns(verbatims, settings):
-        values = verbatims[column].astype("string")
-        for value in values.dropna().unique():
-            mask = (values == value).fillna(False).to_numpy(dtype=bool)
-            rows = _segment_rows(roles[mask], matrix[mask], keys, settings.min_segment_size)
-            parts.append(rows.assign(segment_column=column, segment_value=str(value)))
+    for column in segment_columns(verbatims, settings, segments):
+        rows = _column_rows(verbatims[column], roles, matrix, keys, settings.min_segment_size)
+        parts.extend(r.assign(segment_column=display_name(column)) for r in rows)
     table = pd.concat([p for p in parts if len(p)] or parts[:1], ignore_index=True)
     labels = nps.theme_info(assignments).set_index("theme_id")["label"]
     table["label"] = table["theme_id"].map(labels).fillna(table["theme_id"])
@@ -474,7 +506,7 @@ def rank_tables(
         top_detractor_themes=detractor_view(ranked, r),
         top_promoter_themes=promoter_view(ranked, nps.overall_nps(verbatims), r),
         passive_themes=passive_view(ranked, r),
-        themes_by_segment=segment_breakdown(verbatims, a, m, r),
+        themes_by_segment=segment_breakdown(verbatims, a, m, r, settings.segments),
         backlog=backlog_items(items),
         backlog_json=items,
         followup=followup_list(ranked, verbatims, a, r),

@@ -41,8 +41,9 @@ def now() -> pd.Timestamp:
     return pd.Timestamp.now(tz="UTC").tz_localize(None)
 
 
-def header(ctx: RunContext, counts: dict[str, int]) -> dict[str, Any]:
-    """What every record of a run starts with: ids, kind, settings, versions and its inputs."""
+def header(ctx: RunContext, state: RunState) -> dict[str, Any]:
+    """What every record of a run starts with: ids, kind, settings, versions, its inputs (how
+    each was read) and its counts."""
     record: dict[str, Any] = {
         "run_id": ctx.run_id,
         "kind": ctx.kind,
@@ -57,14 +58,16 @@ def header(ctx: RunContext, counts: dict[str, int]) -> dict[str, Any]:
         record.update(before=ctx.periods[0], after=ctx.periods[1])
     else:
         record["inputs"] = [input_label(spec) for spec in ctx.inputs]
-    record["counts"] = counts
+    if state.ingest_notes:
+        record["ingest"] = list(state.ingest_notes)
+    record["counts"] = state.counts
     return record
 
 
 def run_record(ctx: RunContext, state: RunState) -> dict[str, Any]:
     """The run.json document of a run that themed verbatims (run, nightly, weekly)."""
     window = state.need("window")
-    record = header(ctx, state.counts)
+    record = header(ctx, state)
     record.update(
         models=state.need("shown").model_ids, embeddings=ctx.cache.counts(),
         nps=nps.overall_nps(window.verbatims), top_themes=top_rows(state.need("tables").themes),

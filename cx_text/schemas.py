@@ -106,7 +106,8 @@ VERBATIMS = TableSchema(
         ("is_long", "bool", "text longer than clean.long_text_chars (truncated for embedding)"),
         ("text_hash", "string", "sha256 of the normalised text (embedding cache key)"),
     ),
-    doc="One row per accepted verbatim; unmapped input columns follow as segment columns.",
+    doc="One row per accepted verbatim; unmapped input columns follow under their own names, "
+    "or as `input:NAME` when NAME is a column of one of the product's tables.",
     allow_extra=True,
 )
 
@@ -220,7 +221,12 @@ THEME_TABLE = TableSchema(
 THEMES_BY_SEGMENT = TableSchema(
     "themes_by_segment",
     _cols(
-        ("segment_column", "string", "touchpoint, source, channel or an input segment column"),
+        (
+            "segment_column",
+            "string",
+            "touchpoint, source, channel or an input column (as named "
+            "in the input) with at most [segments] max_values values",
+        ),
         ("segment_value", "string", "the segment's value"),
         ("theme_id", "string", "the theme"),
         ("label", "string", "the theme's label"),
@@ -423,6 +429,30 @@ OUTPUT_SCHEMAS = (
     ALERTS,
     COMPARE,
 )
+
+
+# an input column named like one of the product's columns is kept under this prefix
+INPUT_PREFIX = "input:"
+# names the stages give to working columns of frames that carry the input's columns
+_WORKING_NAMES = ("week", "primary", "group", "topic", "parent", "priority", "segments", "run_id",
+                  "model_version", "member", "days_apart", "linked_verbatim_id")  # fmt: skip
+RESERVED_NAMES = frozenset(
+    [*(c for s in (*OUTPUT_SCHEMAS, RAW_TEXTS) for c in s.names), *_WORKING_NAMES]
+)
+
+
+def segment_name(column: str) -> str:
+    """The name an input column is kept under: `input:label` for `label`, else unchanged.
+
+    Idempotent: a name already under the prefix is no reserved name, so it stays as it is
+    (stored segments reload as they were written).
+    """
+    return INPUT_PREFIX + column if column in RESERVED_NAMES else column
+
+
+def display_name(column: str) -> str:
+    """The input's own name of a segment column (`label` for `input:label`)."""
+    return column.removeprefix(INPUT_PREFIX)
 
 
 def readme_tables() -> str:

@@ -77,7 +77,7 @@ class IngestSettings(_Section):
     sql_url: SecretStr | None = None
     # name of a Prefect Secret block holding sql_url (read by the Prefect flows only)
     sql_url_secret_block: str | None = None
-    date_dayfirst: bool = False
+    date_dayfirst: bool | None = None  # None: inferred from the values (see cx_text/dates.py)
 
 
 class CleanSettings(_Section):
@@ -169,6 +169,15 @@ class RankSettings(_Section):
     view_min_scored: int = Field(default=10, ge=1)
 
 
+class SegmentSettings(_Section):
+    """Which columns become breakdown segments in themes_by_segment.csv."""
+
+    # an input column with more distinct values passes through to verbatims.parquet only
+    max_values: int = Field(default=50, ge=1, le=10_000)
+    # input columns that are segments whatever their number of values
+    columns: list[str] = Field(default_factory=list)
+
+
 class ReportSettings(_Section):
     language: Literal["auto", "en", "ru"] = "auto"
     webhook_url: SecretStr | None = None
@@ -237,6 +246,7 @@ class Settings(BaseSettings):
     themes: ThemeSettings = Field(default_factory=ThemeSettings)
     nps: NpsSettings = Field(default_factory=NpsSettings)
     rank: RankSettings = Field(default_factory=RankSettings)
+    segments: SegmentSettings = Field(default_factory=SegmentSettings)
     report: ReportSettings = Field(default_factory=ReportSettings)
     schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)
     dask: DaskSettings = Field(default_factory=DaskSettings)

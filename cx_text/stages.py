@@ -69,6 +69,8 @@ class RunState:
     quarantine: pd.DataFrame = field(default_factory=QUARANTINE.empty)
     raw_texts: pd.DataFrame = field(default_factory=RAW_TEXTS.empty)
     counts: dict[str, int] = field(default_factory=dict)
+    # per input: its date column and day order, its score column (run.json `ingest`)
+    ingest_notes: tuple[dict[str, Any], ...] = ()
     found: Discovery | None = None  # the model's view, as the store keeps it
     registry: pd.DataFrame | None = None  # the updated theme registry (re-fits only)
     window: Window | None = None
@@ -186,7 +188,7 @@ def clean_inputs(ctx: RunContext, state: RunState) -> Added:
         counts = {"read": read, "already_seen": seen,
                   **{k: v for k, v in counts.items() if k != "read"}}  # fmt: skip
     return {"verbatims": result.verbatims, "quarantine": quarantine, "counts": counts,
-            "raw_texts": result.raw_texts}  # fmt: skip
+            "raw_texts": result.raw_texts, "ingest_notes": tuple(result.inputs)}  # fmt: skip
 
 
 def load_window(ctx: RunContext, state: RunState) -> Added:
@@ -365,7 +367,7 @@ def store_history(ctx: RunContext, state: RunState) -> Added:
     verbatims = state.need("verbatims")
     start, stop = ctx.need_week_end() - pd.Timedelta(days=7), ctx.until
     inside = verbatims[(verbatims["created_at"] >= start) & (verbatims["created_at"] < stop)]
-    record = records.header(ctx, state.counts)
+    record = records.header(ctx, state)
     record.update(weeks=[f"{start:%G-W%V}", f"{stop - pd.Timedelta(days=1):%G-W%V}"],
                   stored=len(inside), finished_at=records.now().isoformat(),
                   timings=ctx.timer.seconds, peak_rss_mb=ctx.timer.peak_rss_mb)  # fmt: skip
@@ -393,4 +395,4 @@ def compare_periods(ctx: RunContext, state: RunState) -> Added:
 
 def write_comparison(ctx: RunContext, state: RunState) -> Added:
     catalog.write_outputs(state, ctx.out_dir, catalog.COMPARE_OUTPUTS, workbook=False)
-    return {"record": records.header(ctx, state.counts)}
+    return {"record": records.header(ctx, state)}

@@ -18,7 +18,15 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from cx_text.schemas import ASSIGNMENTS, MENTIONS, QUARANTINE, RAW_TEXTS, VERBATIMS, TableSchema
+from cx_text.schemas import (
+    ASSIGNMENTS,
+    MENTIONS,
+    QUARANTINE,
+    RAW_TEXTS,
+    VERBATIMS,
+    TableSchema,
+    segment_name,
+)
 from cx_text.settings import redact, safe_url
 
 META = sa.MetaData()
@@ -163,7 +171,9 @@ class Store:
             query = query.where(VERBATIMS_TABLE.c.created_at >= since.to_pydatetime())
         with self.engine.connect() as conn:
             frame = _read(conn, query.order_by(VERBATIMS_TABLE.c.verbatim_id))
-        segments = pd.DataFrame([json.loads(s or "{}") for s in frame["segments"]])
+        # a segment stored by an older cx-text under a product column's name is kept apart now
+        segments = pd.DataFrame([{segment_name(k): v for k, v in json.loads(s or "{}").items()}
+                                 for s in frame["segments"]])  # fmt: skip
         frame = frame.drop(columns=["segments", "run_id"])
         frame = pd.concat([frame, segments.set_index(frame.index)], axis=1)
         return VERBATIMS.conform(frame)

@@ -67,14 +67,20 @@ def test_decode_keeps_utf8_file_with_one_broken_line() -> None:
     assert raw[ingest.UNDECODABLE].tolist() == [False] * 20 + [True]
 
 
-def test_undecodable_row_is_quarantined(tmp_path: Path) -> None:
+def test_only_unreadable_broken_rows_are_quarantined(tmp_path: Path) -> None:
+    """Broken bytes in a readable text stay as U+FFFD; a text that is mostly broken bytes goes."""
     path = tmp_path / "broken.csv"
-    good = "id,text,score\n" + "".join(f"{i},all good number {i},9\n" for i in range(5))
-    path.write_bytes(good.encode() + "5,плохие ".encode() + b"\xff\xfe,3\n")
+    good = "id,text,score\n" + "".join(f"{i},всё хорошо номер {i},9\n" for i in range(5))
+    readable = "5,плохие ".encode() + b"\xff\xfe,3\n"
+    unreadable = b"6,\xff\xfe\xfd \xfc\xfb ok,3\n"  # 2 letters, 5 replacement characters
+    path.write_bytes(good.encode() + readable + unreadable)
     verbatims, quarantine = _map(ingest.read_input(str(path)))
-    assert len(verbatims) == 5
+    assert ingest.decode_bytes(path.read_bytes())[1] == "utf-8"
+    assert verbatims["verbatim_id"].tolist() == ["0", "1", "2", "3", "4", "5"]
+    assert verbatims["text"].iloc[5] == "плохие \ufffd\ufffd"
+    assert verbatims[ingest.REPLACEMENT].tolist() == [False] * 5 + [True]
     assert quarantine["reason"].tolist() == ["undecodable"]
-    assert quarantine["row_number"].tolist() == [6]
+    assert quarantine["row_number"].tolist() == [7]
 
 
 @pytest.mark.parametrize(

@@ -172,10 +172,12 @@ def small_files() -> dict[str, bytes]:
     files["latin1.csv"] = csv_text(
         [quoted((i, t, i * 2, f"2026-11-0{i}", f"c{i}")) for i, t in enumerate(french, start=1)]
     ).encode("latin-1")
-    # UTF-8 with valid Cyrillic, and one row of bytes that are not UTF-8 at all
+    # UTF-8 with valid Cyrillic, a readable row with bytes that are not UTF-8 (kept, U+FFFD in
+    # place of them) and a row of almost nothing but such bytes (quarantined undecodable)
     files["invalid_utf8.csv"] = (
         csv_text([*good_rows(3), "4,доставка вовремя,9,2026-11-04,c4"]).encode()
         + b"5,broken \xff\xfe\xc3 bytes,3,2026-11-05,c5\n"
+        + b"6,\xff\xfe\xfd\xfc ok,3,2026-11-06,c6\n"
     )
     files["several_sheets.xlsx"] = _workbook()
     files["wrong_types.parquet"] = _frame_bytes(

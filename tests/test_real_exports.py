@@ -1,0 +1,352 @@
+"""Real exports lose nothing: U+FFFD texts, UTF-16 exports, day-first dates, wide exports, inputs
+without scores and columns named like the product's own. Every input is generated here, so every
+count is known exactly.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from cx_text import dates, discover, ingest, job
+from cx_text.cli import app
+from cx_text.schemas import RESERVED_NAMES
+from cx_text.settings import IngestSettings, load_settings
+from tests.conftest import ROOT, THEME_CORPUS, HashingEmbedder
+
+NOW = pd.Timestamp("2026-11-29 12:00:00")
+TEXTS = [text for texts in THEME_CORPUS.values() for text in texts]  # 64 texts, 4 themes
+FIRST = datetime(2018, 3, 26, 9, 0)  # a Monday: ISO week 2018-W13
+REGIONS = ("North", "South", "East", "West")
+# what the survey tool did to "’" and "£": valid UTF-8, the characters already replaced
+MANGLED = ("it\ufffds taken 11 weeks", "the \ufffd49 I was charged", "don\ufffdt call again")
+
+
+@pytest.fixture()
+def hashing(monkeypatch: pytest.MonkeyPatch) -> None:
+    embedder = HashingEmbedder()
+    monkeypatch.setattr(discover, "make_embedder", lambda model, settings: embedder)
+
+
+def _config(tmp_path: Path, extra: str = "") -> Path:
+    path = tmp_path / "fast.toml"
+    path.write_text(
+        f'models_dir = "{tmp_path / "models"}"\nlanguage = "en"\n[themes]\nmin_cluster_size = 5\n'
+        "[nps]\nbootstrap_samples = 50\n[embedding]\nshow_progress = false\n" + extra
+    )
+    return path
+
+
+def _cli(tmp_path: Path, *args: str, stdin: bytes | None = None) -> tuple[int, str, str]:
+    """`cx-text ARGS` in-process with the tests' embedder: exit code, stdout, stderr."""
+    result = CliRunner().invoke(app, list(args), input=stdin)
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return result.exit_code, result.stdout, result.stderr
+
+
+def _run(tmp_path: Path, source: str, *extra: str, stdin: bytes | None = None) -> tuple[int, str]:
+    out = tmp_path / "out"
+    code, _, stderr = _cli(tmp_path, "run", source, "--out", str(out), "--state-dir",
+                           str(tmp_path / "state"), "--config", str(_config(tmp_path)), *extra,
+                           stdin=stdin)  # fmt: skip
+    return code, stderr
+
+
+def _when(i: int) -> datetime:
+    """Response times over five weeks: 26/03/2018 first, so some days are above 12."""
+    return FIRST + timedelta(days=(i * 3) % 35, minutes=7 * i)
+
+
+def _wide_export(path: Path) -> list[datetime]:
+    """An export shaped like a real one: 64 answers + 1 without a score, 3 with U+FFFD."""
+    rows, times = [], []
+    for i, text in enumerate([*TEXTS, "no score given here"]):
+        when = _when(i)
+        times.append(when)
+        rows.append({
+            "RESPONSE_ID": f"R{i:05d}",
+            "CUSTOMER_RESPONSE_DATE": f"{when:%d/%m/%Y %H:%M}",
+            "NPS_SCORE": "" if i == len(TEXTS) else str(i % 11),
+            "COMMENT": f"{text} {MANGLED[i // 10]}" if i in (0, 10, 20) else text,
+            "AGENT_NOTES": f"call {i} about order {1000 + i}",  # free text, one value per row
+            "EXTRACT_TIMESTAMP": f"{when + timedelta(days=40):%Y-%m-%dT%H:%M:%S}",
+            "CUSTOMER_POSTCODE": f"AB{i:02d} {i % 9}XY",  # high cardinality
+            "REGION": REGIONS[i % 4],
+        })  # fmt: skip
+    pd.DataFrame(rows).to_csv(path, index=False, encoding="utf-8")
+    return times
+
+
+# --------------------------------------------------------------------------- encodings
+
+
+def test_utf8_with_replacement_characters_is_never_undecodable(tmp_path: Path) -> None:
+    path = tmp_path / "export.csv"
+    _wide_export(path)
+    data = job.ingest_and_clean([str(path)], load_settings(language="en"), NOW, job.Timer())
+    # only the row truly without a score is quarantined: 1 of 65 (1.5%)
+    assert data.quarantine["reason"].tolist() == ["score_missing"]
+    assert data.counts == {"read": 65, "themed": 64, "quarantined": 1, "duplicates": 0,
+                           "non_answers": 0, "replacement_chars": 3}  # fmt: skip
+    kept = data.verbatims.set_index("verbatim_id")["text"]
+    assert kept["R00000"].endswith("it\ufffds taken 11 weeks")
+    assert kept["R00010"].endswith("the \ufffd49 I was charged")
+
+
+@pytest.mark.parametrize("bom", [True, False], ids=["with-bom", "without-bom"])
+def test_excel_unicode_text_export_is_utf16_tab_separated(tmp_path: Path, bom: bool) -> None:
+    """Excel's "Unicode text": UTF-16 little-endian, tabs, with or without a byte-order mark."""
+    text = "id\tcomment\tscore\n1\tit’s taken 11 weeks, £49 charged\t2\n2\tДоставка вовремя\t9\n"
+    path = tmp_path / "unicode.txt"
+    path.write_bytes(("\ufeff" if bom else "").encode("utf-16-le") + text.encode("utf-16-le"))
+    raw = ingest.read_input(str(path))
+    verbatims, quarantine = ingest.to_verbatims(raw, IngestSettings(), NOW)
+    assert quarantine.empty
+    assert verbatims["text"].tolist() == ["it’s taken 11 weeks, £49 charged", "Доставка вовремя"]
+    assert verbatims["role"].tolist() == ["detractor", "promoter"]
+    assert not verbatims[ingest.REPLACEMENT].any()
+
+
+def test_encodings_charset_normalizer_recognises_and_code_pages_kept() -> None:
+    russian = "id;Комментарий;Оценка\n1;Доставку задержали, курьер вежливый;3\n"
+    assert ingest.decode_bytes(russian.encode("koi8-r")) == (russian, "koi8_r")
+    greek = "id,comment,score\n1,Η παράδοση άργησε πολύ, είμαι απογοητευμένος,3\n"
+    assert ingest.decode_bytes(greek.encode("cp1253")) == (greek, "cp1253")
+    # charset-normalizer reads this French latin-1 as cp1250 ("trčs"): the code-page test wins
+    french = "id,comment,score\n1,façade fermée, très déçu du café,3\n"
+    assert ingest.decode_bytes(french.encode("latin-1")) == (french, "cp1252")
+    assert ingest.decode_bytes(russian.encode("cp1251")) == (russian, "cp1251")
+    # NUL bytes inside a UTF-8 file do not make it UTF-16
+    assert ingest.decode_bytes(b"id,text\n1,a\x00b\n") == ("id,text\n1,a\x00b\n", "utf-8")
+
+
+# --------------------------------------------------------------------------- dates and segments
+
+
+def test_day_first_response_date_found_and_weeks_right(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "export.csv"
+    times = _wide_export(path)
+    raw = ingest.read_input(str(path))
+    with caplog.at_level(logging.INFO, logger="cx_text"):
+        verbatims, _ = ingest.to_verbatims(raw, IngestSettings(), NOW)
+    note = verbatims.attrs["inputs"][0]
+    assert (note["date_column"], note["date_order"], note["date_order_from"]) == (
+        "CUSTOMER_RESPONSE_DATE", "day-first", "values")  # fmt: skip
+    expected = [f"{t:%G-W%V}" for t in times[:-1]]  # the last row has no score
+    assert verbatims["created_at"].dt.strftime("%G-W%V").tolist() == expected
+    assert len(set(expected)) == 5 and verbatims["created_at"].iloc[1] == pd.Timestamp(
+        "2018-03-29 09:07")  # fmt: skip
+    assert "dates from 'CUSTOMER_RESPONSE_DATE', day-first (values)" in caplog.text
+    # the other date-like column and the free text stay as columns of the verbatims
+    assert {"EXTRACT_TIMESTAMP", "AGENT_NOTES", "CUSTOMER_POSTCODE"} <= set(verbatims.columns)
+
+
+def test_monthfirst_setting_overrides_the_values(tmp_path: Path) -> None:
+    path = tmp_path / "export.csv"
+    _wide_export(path)
+    raw = ingest.read_input(str(path))
+    verbatims, quarantine = ingest.to_verbatims(raw, IngestSettings(date_dayfirst=False), NOW)
+    assert verbatims.attrs["inputs"][0]["date_order_from"] == "setting"
+    # told month-first, 06/04/2018 is June 4th (26/03/2018 can only be March 26th)
+    assert quarantine["reason"].tolist() == ["score_missing"]
+    months = verbatims["created_at"].dt.month
+    assert (months == 6).any() and not verbatims["created_at"].dt.month.isin([5]).all()
+    inferred, _ = ingest.to_verbatims(raw, IngestSettings(), NOW)
+    assert set(inferred["created_at"].dt.month) == {3, 4}
+
+
+@pytest.mark.parametrize(
+    ("values", "order", "decided_by"),
+    [
+        (["13/04/2018", "01/02/2018"], "day-first", "values"),
+        (["04/13/2018", "01/02/2018"], "month-first", "values"),
+        (["04/11/2018", "01/02/2018"], "month-first", "ambiguous"),
+        (["13/04/2018", "04/13/2018"], "month-first", "ambiguous"),
+        (["2018-04-13", "23.11.2026"], "month-first", "not needed"),
+    ],
+)
+def test_date_order_inferred_from_values(values: list[str], order: str, decided_by: str) -> None:
+    found = dates.infer_order(pd.Series(values), None)
+    assert (found.name, found.decided_by) == (order, decided_by)
+
+
+def test_date_column_by_name_then_content() -> None:
+    columns = {
+        "response_time_minutes": pd.Series(["15", "20", "7"]),  # a time by name, not dates
+        "SENT_TIMESTAMP": pd.Series(["2018-04-01 10:00", "2018-04-02 11:00", ""]),
+        "Дата ответа": pd.Series(["23.11.2026", "24.11.2026", "25.11.2026"]),
+        "when": pd.Series(["Nov 4, 2026", "Nov 5, 2026", "Nov 6, 2026"]),
+    }
+    assert dates.find_date_column(columns) == "Дата ответа"
+    del columns["Дата ответа"]
+    assert dates.find_date_column(columns) == "SENT_TIMESTAMP"
+    del columns["SENT_TIMESTAMP"]
+    assert dates.find_date_column(columns) == "when"  # by content alone
+    assert (
+        dates.find_date_column({"id": pd.Series(["1", "2"]), "n": pd.Series(["20261101"])}) is None
+    )
+
+
+def test_iso_dates_need_no_order() -> None:
+    raw = ingest._as_raw(pd.DataFrame({"comment": ["late", "rude"], "score": ["1", "9"],
+                                       "Submitted On": ["2026-11-02 10:00", "2026-11-13"]}),
+                         "iso.csv")  # fmt: skip
+    verbatims, quarantine = ingest.to_verbatims(raw, IngestSettings(), NOW)
+    note = verbatims.attrs["inputs"][0]
+    assert quarantine.empty and note["date_column"] == "Submitted On"
+    assert (note["date_order"], note["date_order_from"]) == (None, "not needed")
+    assert verbatims["created_at"].dt.day.tolist() == [2, 13]
+
+
+def test_no_date_column_is_said_once_and_counted(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "undated.csv"
+    pd.DataFrame({"comment": TEXTS[:5], "score": ["1", "2", "9", "10", "7"]}).to_csv(path)
+    with caplog.at_level(logging.INFO, logger="cx_text"):
+        data = job.ingest_and_clean([str(path)], load_settings(language="en"), NOW, job.Timer())
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1 and "undated.csv: no date column found" in warnings[0]
+    assert "--date-col" in warnings[0]
+    assert data.counts["no_date_column"] == 5
+    assert (data.verbatims["created_at"] == NOW).all()
+
+
+def test_wide_export_segments_capped_and_columns_kept(tmp_path: Path, hashing: None) -> None:
+    path = tmp_path / "export.csv"
+    _wide_export(path)
+    code, stderr = _run(tmp_path, str(path))
+    assert code == 0, stderr
+    by_segment = pd.read_csv(tmp_path / "out" / "themes_by_segment.csv")
+    values = by_segment.groupby("segment_column")["segment_value"].nunique()
+    # REGION (4 values), source (1); the id-like, free-text and date-like columns pass through
+    assert values.to_dict() == {"REGION": 4, "source": 1}
+    verbatims = pd.read_parquet(tmp_path / "out" / "verbatims.parquet")
+    assert verbatims["CUSTOMER_POSTCODE"].nunique() == 64
+    assert verbatims["created_at"].dt.strftime("%G-W%V").nunique() == 5
+    record = json.loads((tmp_path / "out" / "run.json").read_text())
+    assert record["counts"]["replacement_chars"] == 3 and record["counts"]["quarantined"] == 1
+
+
+def test_segments_columns_setting_keeps_a_wide_column(tmp_path: Path, hashing: None) -> None:
+    path = tmp_path / "export.csv"
+    _wide_export(path)
+    extra = '[segments]\nmax_values = 3\ncolumns = ["CUSTOMER_POSTCODE"]\n'
+    out = tmp_path / "out"
+    config = str(_config(tmp_path, extra))
+    code, _, stderr = _cli(tmp_path, "run", str(path), "--out", str(out), "--state-dir",
+                           str(tmp_path / "state"), "--config", config)  # fmt: skip
+    assert code == 0, stderr
+    by_segment = pd.read_csv(out / "themes_by_segment.csv")
+    values = by_segment.groupby("segment_column")["segment_value"].nunique()
+    # REGION has 4 values, above max_values = 3; the named column is kept whatever its size
+    assert values.to_dict() == {"CUSTOMER_POSTCODE": 64, "source": 1}
+
+
+# --------------------------------------------------------------------------- no score
+
+
+def test_text_only_csv_is_themed_as_unscored_feedback(
+    tmp_path: Path, hashing: None, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "comments.csv"
+    pd.DataFrame({"comment": TEXTS}).to_csv(path, index=False)
+    with caplog.at_level(logging.WARNING, logger="cx_text"):
+        code, stderr = _run(tmp_path, str(path))
+    assert code == 0, stderr
+    notices = [r.getMessage() for r in caplog.records if "no score column" in r.getMessage()]
+    assert len(notices) == 1 and "--score-col" in notices[0] and "--source" in notices[0]
+    record = json.loads((tmp_path / "out" / "run.json").read_text())
+    assert record["counts"] == {"read": 64, "themed": 64, "quarantined": 0, "duplicates": 0,
+                                "non_answers": 0, "no_date_column": 64,
+                                "no_score_column": 64}  # fmt: skip
+    verbatims = pd.read_parquet(tmp_path / "out" / "verbatims.parquet")
+    assert set(verbatims["role"]) == {"unscored"} and set(verbatims["source"]) == {"other"}
+    themes = pd.read_csv(tmp_path / "out" / "themes.csv")
+    assert (themes["theme_id"] != "unclassified").sum() >= 2
+
+
+def test_text_only_csv_with_source_survey_stops_with_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "comments.csv"
+    pd.DataFrame({"comment": TEXTS[:5]}).to_csv(path, index=False)
+    code, stderr = _run(tmp_path, str(path), "--source", "survey", "--quiet")
+    assert code == 2
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1 and "comments.csv: no score column found" in lines[0]
+    assert "--score-col" in lines[0] and "--source complaint" in lines[0]
+
+
+def test_every_row_quarantined_is_no_success(tmp_path: Path, hashing: None) -> None:
+    path = tmp_path / "scores.csv"
+    pd.DataFrame({"comment": TEXTS[:3], "score": ["ten", "11", ""]}).to_csv(path, index=False)
+    code, stderr = _run(tmp_path, str(path), "--quiet")
+    assert code == 2
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("cx-text: error: nothing themed: all 3 rows")
+    quarantine = pd.read_csv(tmp_path / "out" / "quarantine.csv")
+    assert sorted(quarantine["reason"]) == ["score_missing", "score_not_a_number",
+                                            "score_out_of_range"]  # fmt: skip
+
+
+def test_text_only_csv_as_complaints_has_no_notice() -> None:
+    raw = ingest._as_raw(pd.DataFrame({"comment": ["late", "rude"]}), "c.csv")
+    verbatims, _ = ingest.to_verbatims(raw, IngestSettings(default_source="complaint"), NOW)
+    assert verbatims["role"].tolist() == ["complaint", "complaint"]
+    assert not verbatims[ingest.NO_SCORE].any()
+
+
+# --------------------------------------------------------------------------- column names
+
+
+def _with_every_product_name(frame: pd.DataFrame) -> pd.DataFrame:
+    """`frame` plus one 3-valued column per name an output table uses (not already there)."""
+    extra = sorted(RESERVED_NAMES - set(frame.columns) - {"language"})
+    columns = {name: [f"{name}-{(i + n) % 3}" for i in range(len(frame))]
+               for n, name in enumerate(extra)}  # fmt: skip
+    return pd.concat([frame, pd.DataFrame(columns, index=frame.index)], axis=1)
+
+
+def _check_names_kept_apart(out: Path) -> None:
+    verbatims = pd.read_parquet(out / "verbatims.parquet")
+    # the product's columns hold the product's values; the input's sit beside them
+    assert set(verbatims["role"]) <= {"detractor", "passive", "promoter", "complaint", "unscored"}
+    assert {"input:label", "input:theme_id", "input:rank", "input:text"} <= set(verbatims.columns)
+    by_segment = pd.read_csv(out / "themes_by_segment.csv", keep_default_na=False)
+    shown = set(by_segment["segment_column"])
+    assert {"label", "theme_id", "rank", "share", "text_hash", "verbatim_id"} <= shown
+    assert set(by_segment.loc[by_segment["segment_column"] == "label", "segment_value"]) == {
+        "label-0", "label-1", "label-2"}  # fmt: skip
+    followup = pd.read_csv(out / "followup.csv", keep_default_na=False)
+    assert not followup["label"].str.startswith("label-").any()
+
+
+def test_columns_named_like_every_output_column_are_safe(tmp_path: Path, hashing: None) -> None:
+    rows = [{"id": f"r{i}", "comment": t, "score": str(i % 11),
+             "created_at": f"2026-11-{1 + i % 28:02d}", "customer_id": f"c{i % 20}"}
+            for i, t in enumerate(TEXTS)]  # fmt: skip
+    path = tmp_path / "plus.csv"
+    _with_every_product_name(pd.DataFrame(rows)).to_csv(path, index=False)
+    code, stderr = _run(tmp_path, str(path), "--text-col", "comment", "--id-col", "id", "--quiet")
+    assert code == 0, stderr
+    _check_names_kept_apart(tmp_path / "out")
+
+
+@pytest.mark.slow
+def test_sample_with_columns_named_like_every_output_column(tmp_path: Path, hashing: None) -> None:
+    """The bundled sample (4,761 rows) with those columns: ~100 s with the tests' embedder."""
+    sample = pd.read_csv(ROOT / "data" / "sample_feedback.csv", dtype=str, keep_default_na=False)
+    path = tmp_path / "sample_plus.csv"
+    _with_every_product_name(sample).to_csv(path, index=False)
+    code, stderr = _run(tmp_path, str(path), "--text-col", "comment", "--id-col", "response_id",
+                        "--quiet")  # fmt: skip
+    assert code == 0, stderr
+    _check_names_kept_apart(tmp_path / "out")

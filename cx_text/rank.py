@@ -124,17 +124,23 @@ def segment_columns(
     """The columns broken down in themes_by_segment, by their names in `verbatims`.
 
     settings.segment_columns when set (names as in the input). Else touchpoint, source,
-    channel and the input's other columns with at most segments.max_values distinct values,
-    plus the columns named in segments.columns whatever their number of values. Named columns
-    absent from this input are skipped: exports differ in which segments they carry.
+    channel and the input's other columns with 2 to segments.max_values distinct values (one
+    value splits nothing: an id column whose values all masked to [ACCOUNT], say), plus the
+    columns named in segments.columns whatever their number of values. Named columns absent
+    from this input are skipped: exports differ in which segments they carry.
     """
     segments = segments or SegmentSettings()
     if settings.segment_columns is not None:
         return _named(verbatims, settings.segment_columns)
     extra = [c for c in verbatims.columns if c not in VERBATIMS.names and not c.startswith("_")]
     wanted = set(_named(verbatims, segments.columns))
-    return [c for c in (*DEFAULT_SEGMENTS, *extra) if c in verbatims.columns and (
-        c in wanted or verbatims[c].nunique(dropna=True) <= segments.max_values)]  # fmt: skip
+
+    def kept(column: str, fewest: int) -> bool:
+        n_values = verbatims[column].nunique()
+        return column in wanted or fewest <= n_values <= segments.max_values
+
+    defaults = [c for c in DEFAULT_SEGMENTS if c in verbatims.columns and kept(c, 1)]
+    return defaults + [c for c in extra if kept(c, 2)]
 
 
 def _named(verbatims: pd.DataFrame, names: list[str]) -> list[str]:

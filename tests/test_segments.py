@@ -49,6 +49,11 @@ def test_only_low_cardinality_columns_are_segments() -> None:
         "touchpoint", "source", "channel", "postcode", "input:label"]  # fmt: skip
     named = RankSettings(segment_columns=["label", "postcode"])
     assert rank.segment_columns(verbatims, named) == ["input:label", "postcode"]
+    # one value splits nothing: an id column whose values all masked to [ACCOUNT], say
+    masked = verbatims.assign(tweet_id="[ACCOUNT]")
+    assert "tweet_id" not in rank.segment_columns(masked, RankSettings())
+    assert "tweet_id" in rank.segment_columns(masked, RankSettings(),
+                                              SegmentSettings(columns=["tweet_id"]))  # fmt: skip
 
 
 def test_segment_settings_are_bounded() -> None:

@@ -322,13 +322,16 @@ def top_quotes(
     theme_ids: list[str],
     mentions: pd.DataFrame | None = None,
     n: int = N_QUOTES,
+    candidates: pd.DataFrame | None = None,
 ) -> dict[str, list[str]]:
     """Up to `n` quotes per theme, picked as the report picks them (`trends.pick_examples`).
 
     Detractors and complaints come first (they say what to fix), then primary assignments,
-    then the most confident.
+    then the most confident. `candidates`: `trends.example_candidates` of the same verbatims,
+    when the caller has them already.
     """
-    candidates = trends.example_candidates(verbatims, assignments, mentions)
+    if candidates is None:
+        candidates = trends.example_candidates(verbatims, assignments, mentions)
     candidates = candidates[candidates["theme_id"].isin(theme_ids)]
     return {t: trends.pick_examples(candidates, t, n, _QUOTE_ROLES) for t in theme_ids}
 
@@ -401,6 +404,7 @@ def backlog_json(
     assignments: pd.DataFrame,
     settings: RankSettings,
     mentions: pd.DataFrame | None = None,
+    candidates: pd.DataFrame | None = None,
 ) -> list[dict[str, Any]]:
     """Backlog items for any issue tracker, keyed by the stable cx_theme_id (upsert on it).
 
@@ -409,7 +413,8 @@ def backlog_json(
         summary, description, labels (list), priority, quotes and figures (numbers, None for n/a).
     """
     themes = backlog_themes(ranked, settings)
-    quotes = top_quotes(verbatims, assignments, themes["theme_id"].astype(str).tolist(), mentions)
+    ids = themes["theme_id"].astype(str).tolist()
+    quotes = top_quotes(verbatims, assignments, ids, mentions, candidates=candidates)
     items = []
     for position, row in enumerate(themes.astype(object).to_dict("records"), start=1):
         theme_id, said = str(row["theme_id"]), quotes.get(str(row["theme_id"]), [])
@@ -488,6 +493,9 @@ class Tables:
     backlog_json: list[dict[str, Any]]
     followup: pd.DataFrame
     complaint_links: pd.DataFrame
+    # every (verbatim, theme) membership a quote can come from (`trends.example_candidates`):
+    # computed once, for the backlog here and the report's theme cards
+    quote_candidates: pd.DataFrame
 
 
 def rank_tables(
@@ -505,7 +513,8 @@ def rank_tables(
     a, m, r = assignments, mentions, settings.rank
     figures = nps.theme_figures(verbatims, a, settings.nps, m, themes)
     ranked = rank_themes(figures[~figures["theme_id"].isin(ignored)], r)
-    items = backlog_json(ranked, verbatims, a, r, m)
+    candidates = trends.example_candidates(verbatims, a, m)
+    items = backlog_json(ranked, verbatims, a, r, m, candidates)
     return Tables(
         themes=ranked,
         parent_themes=nps.parent_theme_figures(verbatims, a, settings.nps, m, themes),
@@ -517,4 +526,5 @@ def rank_tables(
         backlog_json=items,
         followup=followup_list(ranked, verbatims, a, r),
         complaint_links=nps.link_complaints(verbatims, settings.nps.complaint_link_days),
+        quote_candidates=candidates,
     )

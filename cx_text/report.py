@@ -445,15 +445,13 @@ def heatmap_rows(grid: pd.DataFrame | None, themes: pd.DataFrame) -> dict[str, A
 
 def report_context(
     verbatims: pd.DataFrame,
-    assignments: pd.DataFrame,
-    mentions: pd.DataFrame | None,
     tables: rank.Tables,
     counts: dict[str, int],
     settings: Settings,
     current: ReportWeek,
 ) -> dict[str, Any]:
     """Everything both templates show, as plain values (numbers unformatted)."""
-    candidates = trends.example_candidates(verbatims, assignments, mentions)
+    candidates = tables.quote_candidates
     ranked = tables.themes
     chart_themes = impact_themes(ranked)
     alerts = _records(current.alerts)
@@ -536,8 +534,6 @@ def _insert_before(text: str, heading: str, sections: list[str]) -> str:
 
 def build_report(
     verbatims: pd.DataFrame,
-    assignments: pd.DataFrame,
-    mentions: pd.DataFrame | None,
     tables: rank.Tables,
     analytics: Analytics,
     counts: dict[str, int],
@@ -547,8 +543,6 @@ def build_report(
 
     Args:
         verbatims: VERBATIMS frame (every accepted verbatim, non-answers included).
-        assignments: ASSIGNMENTS frame.
-        mentions: MENTIONS frame (or None: primary themes only).
         tables: the ranked table, its views and the segment table (`rank.rank_tables`).
         analytics: weekly figures and the report week's alerts (`analytics.weekly_analytics`).
         counts: the run's counts (read, themed, quarantined, duplicates, non_answers).
@@ -563,7 +557,7 @@ def build_report(
         nps=_window(analytics.weekly_nps, week, settings.report.weeks),
         alerts=analytics.alerts,
     )
-    context = report_context(verbatims, assignments, mentions, tables, counts, settings, current)
+    context = report_context(verbatims, tables, counts, settings, current)
     charts = chart_snippets(tables.themes, tables.themes_by_segment, current)
     # sections rendered by their owners, every text escaped there
     html_sections = [

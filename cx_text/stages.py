@@ -287,11 +287,8 @@ def weekly_figures(ctx: RunContext, state: RunState) -> Added:
 
 
 def render_report(ctx: RunContext, state: RunState) -> Added:
-    shown: Discovery = state.need("shown")
-    bundle = report.build_report(
-        state.need("window").verbatims, shown.assignments, shown.mentions, state.need("tables"),
-        state.need("analytics"), state.counts, ctx.settings,
-    )  # fmt: skip
+    bundle = report.build_report(state.need("window").verbatims, state.need("tables"),
+                                 state.need("analytics"), state.counts, ctx.settings)  # fmt: skip
     return {"report": bundle}
 
 

@@ -49,7 +49,7 @@ def render(
     """The analytics stage and the report stage of a run: their fields side by side."""
     found = analytics.weekly_analytics(verbatims, assignments, mentions, tables.themes,
                                        settings.report, as_of_week)  # fmt: skip
-    bundle = report.build_report(verbatims, assignments, mentions, tables, found, counts, settings)
+    bundle = report.build_report(verbatims, tables, found, counts, settings)
     return SimpleNamespace(**vars(found), **vars(bundle), as_of_week=found.week, stages={
         "analytics": found, "report": bundle})  # fmt: skip
 

@@ -26,6 +26,8 @@ $(STAMP): requirements.lock pyproject.toml
 	# natasha only for the navec Russian word vectors it ships (never imported)
 	$(BIN)/pip install --quiet --no-deps natasha==1.6.0
 	$(BIN)/pip install --quiet --no-deps -e .
+	# compile UMAP's numba kernels once, into numba's disk cache (cx_text/umap_setup.py)
+	$(BIN)/python -m cx_text.umap_setup
 	touch $(STAMP)
 
 demo: $(STAMP)

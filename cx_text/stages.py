@@ -173,12 +173,15 @@ def clean_inputs(ctx: RunContext, state: RunState) -> Added:
     labels = [ingest.input_label(spec) for spec in ctx.inputs]
     mapped = [_map_one(raw, label, ctx.settings, ctx.started)
               for raw, label in zip(state.raws, labels, strict=True)]  # fmt: skip
-    result = clean.clean_verbatims(ingest.combine([m[0] for m in mapped]), ctx.settings.clean,
-                                   ctx.settings.language)  # fmt: skip
-    read, seen = sum(len(raw) for raw in state.raws), 0
+    rows = ingest.combine([m[0] for m in mapped])
+    read, skipped, seen = sum(len(raw) for raw in state.raws), 0, 0
+    if ctx.kind == "nightly":  # stored rows are recognised before the costly cleaning
+        rows, skipped = clean.skip_stored(rows, ctx.store.known_verbatims(rows["verbatim_id"]))
+    result = clean.clean_verbatims(rows, ctx.settings.clean, ctx.settings.language)
     if ctx.kind == "nightly":
         known = ctx.store.known_verbatims(result.verbatims["verbatim_id"])
         result, seen = clean.drop_seen(result, known)
+        seen += skipped
     # quarantined rows keep their original values: personal data in them is masked too
     quarantine = pii.mask_quarantine(
         pd.concat([*(m[1] for m in mapped), result.quarantine], ignore_index=True)

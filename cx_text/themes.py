@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from cx_text import umap_setup
 from cx_text.lemmas import LemmaTokenizer, content_words, label_phrase
 from cx_text.settings import ThemeSettings
 
@@ -419,6 +420,7 @@ class ThemeModel:
             n_docs >= UMAP_EXACT_BELOW and n_docs**2 * embeddings.shape[1] <= EXACT_NEIGHBOURS_WORK
         )
         knn = exact_neighbours(embeddings, n_neighbors) if exact else (None, None, None)
+        umap_setup.prepare()  # compiled once per install, small corpora's distances vectorised
         return BERTopic(
             embedding_model=_EmbedderBackend(self.embedder) if self.embedder else None,
             umap_model=UMAP(

@@ -205,3 +205,40 @@ def test_re_delivered_verbatims_are_seen_when_the_stored_hash_is_from_an_older_m
     again = job.nightly([str(path)], tmp_path / "n", settings)
     assert again["counts"]["already_seen"] == len(corpus)
     assert again["counts"]["themed"] == 0 and again["counts"]["quarantined"] == 0
+
+
+def test_nightly_cleans_only_what_the_store_does_not_hold_unchanged(
+    env, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Stored rows are recognised before cleaning: language detection (like PII masking) sees
+    only new rows, rows whose stored text was masked, and a stored id with other text; counts
+    and the conflict are as when everything was cleaned."""
+    from cx_text import clean
+
+    settings, path, corpus = env
+    with_email = corpus.copy()
+    with_email.loc[0, "comment"] = "write to anna.smith@example.com about the late parcel"
+    with_email.to_csv(path, index=False)
+    job.backfill([str(path)], WEEKS[0], WEEKS[3], tmp_path / "bf", settings)
+
+    delivery = with_email.copy()
+    delivery.loc[1, "comment"] = "a different text under a stored id"
+    new = delivery.iloc[:2].assign(id=["new-1", "new-2"], comment=["brand new one", "another"])
+    pd.concat([delivery, new]).to_csv(path, index=False)
+    detected: list[str] = []
+    real = clean.detect_languages
+
+    def spy(texts: pd.Series, forced: str | None = None) -> pd.Series:
+        detected.extend(texts)
+        return real(texts, forced=forced)
+
+    monkeypatch.setattr(clean, "detect_languages", spy)
+    record = job.nightly([str(path)], tmp_path / "n", settings)
+    assert sorted(detected) == sorted([
+        "write to [EMAIL] about the late parcel", "a different text under a stored id",
+        "brand new one", "another",
+    ])  # fmt: skip
+    counts = record["counts"]
+    assert counts["read"] == len(corpus) + 2
+    assert counts["already_seen"] == len(corpus) - 1  # the masked row is recognised after cleaning
+    assert counts["quarantined"] == 1 and counts["themed"] == 2

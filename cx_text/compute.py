@@ -51,9 +51,13 @@ class EncoderShape:
 
 def encoder_shape(model: Any) -> EncoderShape:
     """Shape of a sentence-transformers model (its first module is the HF transformer)."""
+    return transformer_shape(model[0].auto_model)
+
+
+def transformer_shape(auto: Any) -> EncoderShape:
+    """Shape of a Hugging Face encoder (`BertModel` and the like; fp32 Linear layers)."""
     import torch
 
-    auto = model[0].auto_model
     linear = sum(m.weight.numel() for m in auto.encoder.modules() if isinstance(m, torch.nn.Linear))
     return EncoderShape(int(linear), int(auto.config.num_hidden_layers),
                         int(auto.config.hidden_size))  # fmt: skip

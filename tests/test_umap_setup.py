@@ -1,4 +1,4 @@
-"""UMAP's kernels are disk-cached and its small-corpus distances vectorised, with the same values."""
+"""UMAP kernels are disk-cached and small-corpus distances vectorised, with the same values."""
 
 from __future__ import annotations
 

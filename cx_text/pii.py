@@ -23,8 +23,11 @@ prices, dates and times; a 10-11 digit number that is a valid phone number (9161
 masked as [PHONE]. Recognisers are called directly (``analyze(text, entities, None)``):
 pattern recognisers need no NLP artifacts, so no spaCy model is loaded or downloaded.
 
-Speed: a vectorised pre-filter (``Series.str.contains``) keeps only texts with an ``@`` or seven
-digits close together; only those go through the recognisers (see `mask_series`).
+Speed: a vectorised pre-filter (``Series.str.contains``) keeps only texts with an e-mail shape
+(``a@b.c``; a bare ``@handle`` is not one) or seven digits close together outside ISO
+date-times; only those go through the recognisers, each distinct text once (see `mask_series`).
+On the airline tweets (14,640 rows, 15 columns, a handle in every tweet) this took masking from
+34 s to 1 s (bench/pipeline.py, the clean stage of `--sets airline-export`).
 """
 
 from __future__ import annotations
@@ -53,10 +56,18 @@ TOKENS = {
 # overlapping finds: the entity listed first in TOKENS wins, then the longer span
 _PRIORITY = {entity: rank for rank, entity in enumerate(TOKENS)}
 PHONE_REGIONS = ("RU", "US", "GB", "DE", "FR")
-# a text can hold personal data only if it has an @ or seven digits close together
+# a text can hold personal data only if it has an e-mail shape (a@b.c: a bare @handle is not
+# one) or seven digits close together that are not an ISO date-time ("2015-02-24 11:35:52")
 DIGITS = r"\d(?:[\s\-().]{0,3}\d){6}"
-CANDIDATE = rf"@|{DIGITS}"
+EMAIL_SHAPE = r"[\w.+\-]@[\w\-]+\.\w"
+CANDIDATE = rf"{EMAIL_SHAPE}|{DIGITS}"
+DATE_TIME = (
+    r"(?<!\d)\d{4}-\d{2}-\d{2}(?:[ T]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?"
+    r"(?:\s?(?:[+\-]\d{2}:?\d{2}|Z))?(?![\d\-])"
+)
 _HAS_DIGITS = re.compile(DIGITS)
+_HAS_EMAIL_SHAPE = re.compile(EMAIL_SHAPE)
+_DATE_TIME = re.compile(DATE_TIME)
 
 _D = r"[\s\-]?"  # one optional separator between digit groups
 RU_PHONE = (
@@ -124,10 +135,11 @@ def recognizers() -> list[Any]:
 def find_pii(text: str) -> list[tuple[int, int, str]]:
     """Non-overlapping (start, end, entity) spans of personal data in `text`, in text order."""
     found = []
-    digits = _HAS_DIGITS.search(text) is not None
+    digits = _HAS_DIGITS.search(_DATE_TIME.sub(" ", text)) is not None
+    email = _HAS_EMAIL_SHAPE.search(text) is not None
     for recognizer in recognizers():
-        if not digits and recognizer.supported_entities != ["EMAIL"]:
-            continue  # every other recogniser needs seven digits close together
+        if not (email if recognizer.supported_entities == ["EMAIL"] else digits):
+            continue  # e-mail needs its shape; every other recogniser seven digits together
         entities = recognizer.supported_entities
         found += [(r.start, r.end, r.entity_type) for r in recognizer.analyze(text, entities, None)]
     found.sort(key=lambda s: (_PRIORITY[s[2]], s[0] - s[1]))
@@ -148,11 +160,17 @@ def mask_text(text: str) -> str:
 
 
 def mask_series(texts: pd.Series) -> pd.Series:
-    """`mask_text` over a Series; texts without an '@' or 7 close digits are not looked at."""
+    """`mask_text` over a Series; only texts with an e-mail shape or 7 close digits (ISO
+    date-times aside) are looked at, each distinct text once."""
     out = texts.copy()
-    candidate = texts.notna() & texts.astype(str).str.contains(CANDIDATE, regex=True)
+    as_text = texts.astype(str)
+    candidate = texts.notna() & as_text.str.replace(DATE_TIME, " ", regex=True).str.contains(
+        CANDIDATE, regex=True
+    )
     if candidate.any():
-        out[candidate] = texts[candidate].astype(str).map(mask_text)
+        distinct = as_text[candidate].unique()
+        masked = dict(zip(distinct, map(mask_text, distinct), strict=True))
+        out[candidate] = as_text[candidate].map(masked)
     return out
 
 

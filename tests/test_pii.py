@@ -132,3 +132,33 @@ def test_masks_100k_rows_in_seconds() -> None:
     print(f"masked 100,000 rows in {seconds:.2f} s")
     assert seconds < 30
     assert not masked.str.contains(r"@example\.|\+44 7700", regex=True).any()
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "@united thanks for nothing, 3 hours on hold",
+            "@united thanks for nothing, 3 hours on hold",
+        ),
+        ("@united mail me at a.b@example.com", "@united mail me at [EMAIL]"),
+        ("2015-02-24 11:35:52 -0800", "2015-02-24 11:35:52 -0800"),
+        ("2026-11-03T08:15:00Z", "2026-11-03T08:15:00Z"),
+        ("2015-02-24 call +7 916 123-45-67", "2015-02-24 call [PHONE]"),
+        ("20150224 1135 52", "[ACCOUNT]"),  # digits that are no ISO date-time stay suspect
+    ],
+)
+def test_handles_and_iso_date_times_are_not_personal_data_but_what_is_near_them_is(
+    text: str, expected: str
+) -> None:
+    assert pii.mask_series(pd.Series([text])).tolist() == [expected]
+    assert pii.mask_text(text) == expected
+
+
+def test_mask_series_masks_each_distinct_text_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[str] = []
+    real = pii.mask_text
+    monkeypatch.setattr(pii, "mask_text", lambda t: seen.append(t) or real(t))
+    out = pii.mask_series(pd.Series(["call 8 903 555 12 34"] * 3 + ["no digits here"]))
+    assert seen == ["call 8 903 555 12 34"]
+    assert out.tolist() == ["call [PHONE]"] * 3 + ["no digits here"]

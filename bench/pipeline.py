@@ -136,7 +136,7 @@ def write_export(name: str, folder: Path) -> tuple[Path, Path, pd.DataFrame, int
     spec = EXPORTS[name]
     frame = pd.read_csv(spec["path"], dtype=str, keep_default_na=False)
     when = pd.to_datetime(frame[spec["date"]], errors="coerce", utc=True, format="mixed")
-    frame = frame.iloc[np.argsort(when.fillna(pd.Timestamp.min.tz_localize("UTC")), kind="stable")]
+    frame = frame.loc[when.sort_values(kind="stable", na_position="first").index]
     cut = int(len(frame) * 0.98)
     frame.iloc[:cut].to_csv(folder / "base.csv", index=False)
     frame.to_csv(folder / "full.csv", index=False)

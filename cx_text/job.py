@@ -36,6 +36,7 @@ from cx_text.stages import (
     render_report,
     rolling_window,
     save_models,
+    score_polarity,
     send_alerts,
     store_history,
     weekly_figures,
@@ -49,6 +50,7 @@ CLEAN = Stage("clean", clean_inputs)
 THEMES = Stage("themes", fit_themes, fan_out=True)
 OUTPUTS = (
     Stage("overrides", apply_overrides),
+    Stage("polarity", score_polarity),
     Stage("nps", figures),
     Stage("trends", weekly_figures),
     Stage("report", render_report),

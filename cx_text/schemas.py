@@ -157,6 +157,23 @@ MENTIONS = TableSchema(
     "have several rows.",
 )
 
+POLARITY_COLUMNS = _cols(
+    ("polarity", "string", "problem, praise or neutral (empty when polarity.enabled is false)"),
+    ("polarity_score", "float", "P(praise) - P(problem), -1 to 1 (see README, Polarity)"),
+)
+# the output files carry the polarity columns; the store keeps its tables without them (a
+# run scores its whole window again, from cached vectors)
+SCORED_VERBATIMS = TableSchema(
+    "verbatims",
+    VERBATIMS.columns + POLARITY_COLUMNS,
+    doc=VERBATIMS.doc + " A verbatim's polarity is the mean of its mentions' scores (its own "
+    "text's when it has none; non-answers are neutral).",
+    allow_extra=True,
+)
+SCORED_MENTIONS = TableSchema(
+    "mentions", MENTIONS.columns + POLARITY_COLUMNS, doc=MENTIONS.doc + " Polarity per sentence."
+)
+
 THEMES = TableSchema(
     "themes",
     _cols(
@@ -414,10 +431,10 @@ COMPARE = TableSchema(
 
 
 OUTPUT_SCHEMAS = (
-    VERBATIMS,
+    SCORED_VERBATIMS,
     QUARANTINE,
     ASSIGNMENTS,
-    MENTIONS,
+    SCORED_MENTIONS,
     THEMES,
     THEME_TABLE,
     THEMES_BY_SEGMENT,

@@ -32,6 +32,7 @@ from cx_text import (
     records,
     registry,
     report,
+    run_polarity,
     theme_tables,
     theming,
 )
@@ -40,6 +41,7 @@ from cx_text.embed import Embedder
 from cx_text.embedding_cache import EmbeddingCache
 from cx_text.parallel import FanOut
 from cx_text.report import ReportBundle
+from cx_text.run_polarity import Scored
 from cx_text.schemas import ASSIGNMENTS, MENTIONS, QUARANTINE, RAW_TEXTS, UNCLASSIFIED
 from cx_text.settings import Settings
 from cx_text.store import Store
@@ -76,6 +78,7 @@ class RunState:
     window: Window | None = None
     shown: Discovery | None = None  # the window's themes with the analyst's overrides
     ignored: frozenset[str] = frozenset()
+    scored: Scored | None = None  # the window's verbatims and shown mentions, with polarity
     tables: rank.Tables | None = None
     analytics: Analytics | None = None
     report: ReportBundle | None = None
@@ -260,6 +263,20 @@ def apply_overrides(ctx: RunContext, state: RunState) -> Added:
     shown = overrides.apply_to_run(window.found, window.verbatims, ctx.settings, ctx.cache, spec,
                                    known_ids, ctx.embedders)  # fmt: skip
     return {"shown": shown, "ignored": frozenset(overrides.ignored(spec))}
+
+
+def score_polarity(ctx: RunContext, state: RunState) -> Added:
+    """Polarity of every mention and verbatim of the window (vectors through the cache)."""
+    verbatims, mentions = state.need("window").verbatims, state.need("shown").mentions
+    settings = ctx.settings.polarity
+    if not settings.enabled:
+        return {"scored": run_polarity.unscored(verbatims, mentions)}
+    encoder = run_polarity.make_encoder()
+
+    def vectorise(texts: list[str]) -> Any:
+        return ctx.cache.vectors(texts, encoder, ctx.fan_out)
+
+    return {"scored": run_polarity.score_run(verbatims, mentions, settings, encoder, vectorise)}
 
 
 # --------------------------------------------------------------------------- analytics

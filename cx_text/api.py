@@ -146,9 +146,9 @@ def analyze(
 
 
 def _analysis(state: RunState) -> Analysis:
-    shown, tables, scored = state.need("shown"), state.need("tables"), state.need("scored")
+    shown, tables, scored = state.need("faceted"), state.need("tables"), state.need("scored")
     return Analysis(
-        themes=tables.themes, assignments=shown.assignments, mentions=scored.mentions,
+        themes=tables.themes, assignments=shown.assignments, mentions=shown.mentions,
         verbatims=scored.verbatims, quarantine=state.quarantine,
         counts=state.counts, tables=tables, weekly=state.need("analytics"), record=state.record,
     )  # fmt: skip

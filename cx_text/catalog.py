@@ -59,9 +59,9 @@ OUTPUTS: tuple[Output, ...] = (
            f"`{SCORED_VERBATIMS.name}`)", SCORED_VERBATIMS),
     Output("quarantine", TABLE, "quarantine", "every rejected row (schema "
            f"`{QUARANTINE.name}`)", QUARANTINE),
-    Output("assignments", TABLE, "shown.assignments", "primary theme per verbatim",
+    Output("assignments", TABLE, "faceted.assignments", "primary theme (or facet) per verbatim",
            ASSIGNMENTS),
-    Output("mentions", TABLE, "scored.mentions", "every theme each verbatim mentions, with "
+    Output("mentions", TABLE, "faceted.mentions", "every theme each verbatim mentions, with "
            "each sentence's polarity", SCORED_MENTIONS),
     Output("themes", ("csv", "parquet", "xlsx"), "tables.themes",
            f"the ranked theme table ({RANKED})", THEME_TABLE),

@@ -38,6 +38,7 @@ from cx_text.stages import (
     save_models,
     score_polarity,
     send_alerts,
+    split_facets,
     store_history,
     weekly_figures,
     write_comparison,
@@ -51,6 +52,7 @@ THEMES = Stage("themes", fit_themes, fan_out=True)
 OUTPUTS = (
     Stage("overrides", apply_overrides),
     Stage("polarity", score_polarity),
+    Stage("facets", split_facets),
     Stage("nps", figures),
     Stage("trends", weekly_figures),
     Stage("report", render_report),

@@ -24,6 +24,7 @@ from plotly.subplots import make_subplots
 
 from cx_text import compare, nps, rank, trends
 from cx_text.analytics import Analytics
+from cx_text.polarity import PRAISE, PROBLEM
 from cx_text.schemas import UNCLASSIFIED
 from cx_text.settings import Settings
 
@@ -370,8 +371,10 @@ def theme_cards(
     weekly: pd.DataFrame,
     candidates: pd.DataFrame,
     prefer: tuple[str, ...],
+    polarity: str | None = None,
 ) -> list[dict[str, Any]]:
-    """Per top theme: its row of the ranked table, keywords, weekly shares and quotes."""
+    """Per top theme: its row of the ranked table, keywords, weekly shares and quotes (of
+    `polarity` only when given: problem mentions for what to fix, praise for what to keep)."""
     cards = []
     for row in _records(themes):
         theme_id = str(row["theme_id"])
@@ -383,7 +386,9 @@ def theme_cards(
                     k.strip() for k in str(row["keywords"] or "").split(",") if k.strip()
                 ],
                 "spark": sparkline([float(s) if not _missing(s) else np.nan for s in shares]),
-                "quotes": trends.pick_examples(candidates, theme_id, N_QUOTES, prefer),
+                "quotes": trends.pick_examples(
+                    candidates, theme_id, N_QUOTES, prefer, polarity=polarity
+                ),
             }
         )
     return cards
@@ -464,10 +469,10 @@ def report_context(
         "alert_texts": [trends.describe_alert(a, current.language) for a in alerts],
         "alert_names": trends.ALERT_TEXT[current.language],
         "top_detractor": theme_cards(
-            tables.top_detractor_themes, current.themes, candidates, _DETRACTOR_QUOTES
+            tables.top_detractor_themes, current.themes, candidates, _DETRACTOR_QUOTES, PROBLEM
         ),
         "top_promoter": theme_cards(
-            tables.top_promoter_themes, current.themes, candidates, ("promoter",)
+            tables.top_promoter_themes, current.themes, candidates, ("promoter",), PRAISE
         ),
         "impact": _records(chart_themes),
         "trends": _trend_rows(current.themes, trend_themes(current.themes, current.alerts)),

@@ -231,8 +231,13 @@ THEME_TABLE = TableSchema(
         ("n_complaints_linked_passive", "int", "complaints linked to a passive response"),
         ("n_complaints_linked_promoter", "int", "complaints linked to a promoter response"),
         ("status", "string", "registry status: new (first seen this run) or active"),
+        ("topic_id", "string", "the topic a facet belongs to (its own id for a whole topic)"),
+        ("facet", "string", "problem or praise for a facet (T007- / T007+), empty for a topic"),
+        ("problem_share", "float", "share of the theme's mentions that are problems (0-1)"),
+        ("praise_share", "float", "share of the theme's mentions that are praise (0-1)"),
     ),
-    doc="The ranked theme table: one row per theme, themes that cost NPS points first.",
+    doc="The ranked theme table: one row per theme, themes that cost NPS points first. A topic "
+    "whose mentions are mixed appears as its two facets (see README, Facets).",
 )
 
 THEMES_BY_SEGMENT = TableSchema(

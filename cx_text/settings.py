@@ -165,6 +165,19 @@ class PolaritySettings(_Section):
     run_weight: float = Field(default=1.0, ge=0.0, le=10.0, allow_inf_nan=False)
 
 
+class FacetSettings(_Section):
+    """When a theme is split into a problem and a praise facet (`cx_text.facets`)."""
+
+    enabled: bool = True
+    # a topic is split when its smaller side (problem or praise mentions) is at least this share
+    # of its mentions and at least `min_mentions` mentions
+    min_share: float = Field(default=0.1, ge=0.0, le=0.5)
+    min_mentions: int = Field(default=5, ge=1)
+    # the detractor view lists themes with at least this problem_share, the promoter view
+    # themes with at least this praise_share (when polarity is on)
+    view_min_share: float = Field(default=0.8, ge=0.5, le=1.0)
+
+
 class NpsSettings(_Section):
     bootstrap_samples: int = Field(default=1000, ge=0)  # 0: no interval, no theme significant
     # 0 links a complaint only to a survey answer given at the same moment (dates are often days)
@@ -260,6 +273,7 @@ class Settings(BaseSettings):
     embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
     themes: ThemeSettings = Field(default_factory=ThemeSettings)
     polarity: PolaritySettings = Field(default_factory=PolaritySettings)
+    facets: FacetSettings = Field(default_factory=FacetSettings)
     nps: NpsSettings = Field(default_factory=NpsSettings)
     rank: RankSettings = Field(default_factory=RankSettings)
     segments: SegmentSettings = Field(default_factory=SegmentSettings)

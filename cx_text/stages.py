@@ -23,6 +23,7 @@ from cx_text import (
     catalog,
     clean,
     compare,
+    facets,
     ingest,
     models,
     notify,
@@ -79,6 +80,7 @@ class RunState:
     shown: Discovery | None = None  # the window's themes with the analyst's overrides
     ignored: frozenset[str] = frozenset()
     scored: Scored | None = None  # the window's verbatims and shown mentions, with polarity
+    faceted: Discovery | None = None  # `shown` with mixed themes split into facets
     tables: rank.Tables | None = None
     analytics: Analytics | None = None
     report: ReportBundle | None = None
@@ -279,22 +281,30 @@ def score_polarity(ctx: RunContext, state: RunState) -> Added:
     return {"scored": run_polarity.score_run(verbatims, mentions, settings, encoder, vectorise)}
 
 
+def split_facets(ctx: RunContext, state: RunState) -> Added:
+    """Mixed themes split into problem and praise facets (what the figures and outputs show)."""
+    scored: Scored = state.need("scored")
+    faceted = facets.split_facets(state.need("shown"), scored.verbatims, scored.mentions,
+                                  ctx.settings.facets, ctx.settings.themes.n_examples)  # fmt: skip
+    return {"faceted": faceted}
+
+
 # --------------------------------------------------------------------------- analytics
 
 
 def figures(ctx: RunContext, state: RunState) -> Added:
     """NPS figures, the ranked table and its views, segments, backlog and follow-up."""
-    shown: Discovery = state.need("shown")
-    tables = rank.rank_tables(state.need("window").verbatims, shown.assignments, shown.mentions,
+    shown: Discovery = state.need("faceted")
+    tables = rank.rank_tables(state.need("scored").verbatims, shown.assignments, shown.mentions,
                               shown.themes, ctx.settings, state.ignored)  # fmt: skip
     return {"tables": tables}
 
 
 def weekly_figures(ctx: RunContext, state: RunState) -> Added:
     """Weekly figures and the report week's alerts."""
-    shown: Discovery = state.need("shown")
+    shown: Discovery = state.need("faceted")
     found = analytics.weekly_analytics(
-        state.need("window").verbatims, shown.assignments, shown.mentions,
+        state.need("scored").verbatims, shown.assignments, shown.mentions,
         state.need("tables").themes, ctx.settings.report, ctx.week,
     )  # fmt: skip
     return {"analytics": found}

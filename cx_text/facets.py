@@ -47,10 +47,12 @@ def polarity_shares(mentions: pd.DataFrame) -> pd.DataFrame:
     """Per theme id: n_mentions, n_problem, n_praise, problem_share, praise_share (NaN when
     polarity is off)."""
     scored = mentions.dropna(subset=["polarity"])
-    grouped = scored.groupby(scored["theme_id"].astype(str))["polarity"]
-    out = pd.DataFrame({"n_mentions": grouped.size(),
-                        "n_problem": grouped.agg(lambda p: int((p == PROBLEM).sum())),
-                        "n_praise": grouped.agg(lambda p: int((p == PRAISE).sum()))})  # fmt: skip
+    ids, polarity = scored["theme_id"].astype(str).to_numpy(), scored["polarity"].to_numpy()
+    sizes = pd.Series(ids, dtype=object).value_counts()
+    out = pd.DataFrame({"n_mentions": sizes.astype(int)})
+    for name, side in (("n_problem", PROBLEM), ("n_praise", PRAISE)):
+        counts = pd.Series(ids[polarity == side], dtype=object).value_counts()
+        out[name] = counts.reindex(out.index, fill_value=0).astype(int)
     out["problem_share"] = out["n_problem"] / out["n_mentions"]
     out["praise_share"] = out["n_praise"] / out["n_mentions"]
     return out

@@ -176,6 +176,9 @@ class FacetSettings(_Section):
     # the detractor view lists themes with at least this problem_share, the promoter view
     # themes with at least this praise_share (when polarity is on)
     view_min_share: float = Field(default=0.8, ge=0.5, le=1.0)
+    # label every theme and facet with a phrase its customers wrote (`cx_text.labels`); False
+    # keeps the keyword labels of the theme model
+    customer_labels: bool = True
 
 
 class NpsSettings(_Section):

@@ -25,6 +25,7 @@ from cx_text import (
     compare,
     facets,
     ingest,
+    labels,
     models,
     notify,
     overrides,
@@ -284,9 +285,25 @@ def score_polarity(ctx: RunContext, state: RunState) -> Added:
 def split_facets(ctx: RunContext, state: RunState) -> Added:
     """Mixed themes split into problem and praise facets (what the figures and outputs show)."""
     scored: Scored = state.need("scored")
-    faceted = facets.split_facets(state.need("shown"), scored.verbatims, scored.mentions,
+    shown: Discovery = state.need("shown")
+    faceted = facets.split_facets(shown, scored.verbatims, scored.mentions,
                                   ctx.settings.facets, ctx.settings.themes.n_examples)  # fmt: skip
-    return {"faceted": faceted}
+    if not ctx.settings.facets.customer_labels:
+        return {"faceted": faceted}
+    themes = labels.relabel(faceted.themes, faceted.mentions, _named(shown, state))
+    names = themes.set_index("theme_id")["label"]
+    assignments = faceted.assignments.assign(
+        theme_label=faceted.assignments["theme_id"].map(names).fillna(
+            faceted.assignments["theme_label"])
+    )  # fmt: skip
+    return {"faceted": replace(faceted, themes=themes, assignments=assignments)}
+
+
+def _named(shown: Discovery, state: RunState) -> set[str]:
+    """Themes the analyst named (renamed, seeded or split off): their labels stay."""
+    model = state.need("window").found.themes.set_index("theme_id")["label"]
+    ids, names = shown.themes["theme_id"].astype(str), shown.themes["label"]
+    return {t for t, name in zip(ids, names, strict=True) if model.get(t) != name}
 
 
 # --------------------------------------------------------------------------- analytics

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cx_text import job, run_polarity
+from cx_text import job, labels, run_polarity
 from cx_text.settings import PolaritySettings, load_settings
 from tests.conftest import HashingEmbedder
 from tests.factories import complaint, frame, survey
@@ -121,6 +121,8 @@ def test_run_writes_polarity_columns_and_nightly_reuses_cached_vectors(
     assert (late["polarity"] == "problem").any() and not (late["polarity"] == "praise").any()
     # half the week's friendly answers score 3 (the run teaches the head some noise)
     assert (friendly["polarity"] == "praise").mean() > 0.5
+    themes = pd.read_csv(tmp_path / "out" / "themes.csv")
+    assert labels.label_check(themes, mentions) >= 0.85  # labels are phrases customers wrote
     embedded = encoder.texts
     assert embedded > 0
     job.nightly([str(data)], tmp_path / "night", settings)  # nothing new: nothing embedded

@@ -409,7 +409,14 @@ def describe_theme(row: dict[str, Any], quotes: list[str]) -> str:
     """The multi-line issue description: figures, then the customers' own words."""
     lines = [
         f"Theme {row['theme_id']}: {row['label']} (parent: {_or_na(row['parent_label'])})",
+        *(
+            [f"Facet: the {row['facet']} mentions of theme {row['topic_id']}"]
+            if row.get("facet")
+            else []
+        ),
         f"Keywords: {_or_na(row['keywords'])}",
+        f"Mentions: {_pct(row.get('problem_share'))} problem, {_pct(row.get('praise_share'))} "
+        "praise",
         f"NPS impact: {_pts(row['nps_impact'])} pts (95% CI {_pts(row['nps_impact_low'])} to "
         f"{_pts(row['nps_impact_high'])}){'' if row['significant'] else ', not significant'}",
         f"Theme NPS: {_pts(row['theme_nps'])} (95% CI {_pts(row['theme_nps_low'])} to "

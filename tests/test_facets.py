@@ -113,3 +113,26 @@ def test_pick_examples_with_a_polarity_quotes_only_its_sentences() -> None:
     candidates = trends.example_candidates(verbatims, shown.assignments, mixed)
     problems = trends.pick_examples(candidates, "T001", 40, polarity="problem")
     assert set(problems) == {PROBLEM_CALL, PROBLEM_REFUND}
+
+
+def test_the_report_shows_facets_and_quotes_problems_for_what_to_fix() -> None:
+    from cx_text import analytics, report
+
+    shown, verbatims, mentions = _case()
+    out = facets.split_facets(shown, verbatims, mentions, FacetSettings())
+    settings = Settings(nps={"bootstrap_samples": 50})
+    tables = rank.rank_tables(verbatims, out.assignments, out.mentions, out.themes, settings)
+    weekly = analytics.weekly_analytics(verbatims, out.assignments, out.mentions, tables.themes,
+                                        settings.report)  # fmt: skip
+    bundle = report.build_report(verbatims, tables, weekly, {"read": len(verbatims)}, settings)
+    details = bundle.markdown.split("(T001-)")[-1].split("###")[0]
+    assert "what customers complain about in theme T001" in details
+    assert PROBLEM_CALL in details and PRAISE_CALL not in details
+    assert "what customers complain about in theme T001" in bundle.html
+
+
+def test_backlog_descriptions_name_the_facet() -> None:
+    tables = _tables("scored")
+    item = next(i for i in tables.backlog_json if i["cx_theme_id"] == "T001-")
+    assert "Facet: the problem mentions of theme T001" in item["description"]
+    assert "Mentions: 100.0% problem, 0.0% praise" in item["description"]

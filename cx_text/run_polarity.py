@@ -34,6 +34,20 @@ class Scored:
     mentions: pd.DataFrame
 
 
+class CachedEncoder:
+    """An encoder whose vectors go through the run's embedding cache (`vectorise`), so the seed
+    set and the run's texts are embedded once and kept in the store under the same model id."""
+
+    def __init__(self, encoder: polarity.Encoder, vectorise: Vectorise) -> None:
+        self.model_id = encoder.model_id
+        self._vectorise = vectorise
+
+    def encode(
+        self, texts: list[str], batch_size: int = 64, show_progress_bar: bool = False
+    ) -> np.ndarray:
+        return np.asarray(self._vectorise(list(texts)), dtype=np.float32)
+
+
 def make_encoder() -> polarity.Encoder:
     """The polarity encoder (tests replace this function with a tiny one)."""
     return polarity.default_encoder()
@@ -98,7 +112,7 @@ def _verbatim_polarity(
                                            model.neutral_margin)  # fmt: skip
     ids = verbatims["verbatim_id"]
     score = ids.map(summary["polarity_score"]).astype(float)
-    alone = score.isna() & ~verbatims["is_non_answer"].astype(bool)
+    alone = score.isna() & ~verbatims["is_non_answer"].fillna(False).astype(bool)
     if alone.any():
         texts = verbatims.loc[alone, "text"].astype(str).tolist()
         score[alone] = model.score(texts, vectorise(texts))

@@ -279,7 +279,8 @@ def score_polarity(ctx: RunContext, state: RunState) -> Added:
     def vectorise(texts: list[str]) -> Any:
         return ctx.cache.vectors(texts, encoder, ctx.fan_out)
 
-    return {"scored": run_polarity.score_run(verbatims, mentions, settings, encoder, vectorise)}
+    cached = run_polarity.CachedEncoder(encoder, vectorise)  # the seed set's vectors too
+    return {"scored": run_polarity.score_run(verbatims, mentions, settings, cached, vectorise)}
 
 
 def split_facets(ctx: RunContext, state: RunState) -> Added:

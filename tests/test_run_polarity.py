@@ -129,3 +129,16 @@ def test_run_writes_polarity_columns_and_nightly_reuses_cached_vectors(
     assert encoder.texts == embedded
     night = pd.read_csv(tmp_path / "night" / "mentions.csv")
     assert night["polarity"].notna().all()
+
+
+def test_the_cached_encoder_embeds_each_text_once() -> None:
+    from cx_text.embedding_cache import EmbeddingCache
+    from cx_text.settings import EmbeddingSettings
+
+    encoder = CountingEncoder()
+    cache = EmbeddingCache(lambda model_id, hashes: {}, EmbeddingSettings(show_progress=False))
+    cached = run_polarity.CachedEncoder(encoder, lambda texts: cache.vectors(texts, encoder))
+    first = cached.encode(["late again", "great staff"])
+    again = cached.encode(["great staff", "late again"])
+    assert encoder.texts == 2 and cached.model_id == encoder.model_id
+    assert np.allclose(first[::-1], again, atol=1e-3)

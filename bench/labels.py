@@ -21,6 +21,7 @@ from pathlib import Path
 import pandas as pd
 
 from cx_text import labels
+from cx_text.outputs import markdown_table
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -60,14 +61,15 @@ def main() -> None:
     rows = {"as written": label_rows(themes, mentions)}
     if args.relabel:
         rows["customer_label again"] = label_rows(labels.relabel(themes, mentions), mentions)
-    print(pd.DataFrame(rows).to_markdown())
+    print(markdown_table(pd.DataFrame(rows).rename_axis("check").reset_index()))
     print()
-    print(pd.Series(facet_rows(args.out)).to_markdown())
+    facts = facet_rows(args.out)
+    print(markdown_table(pd.DataFrame({"check": list(facts), "value": list(facts.values())})))
     if args.relabel:
         again = labels.relabel(themes, mentions)
         shown = again[["theme_id", "label"]].assign(before=themes["label"]).head(40)
         print()
-        print(shown.to_markdown(index=False))
+        print(markdown_table(shown))
 
 
 if __name__ == "__main__":

@@ -130,10 +130,29 @@ def _spacy_candidates(sentences: Sequence[str]) -> Counter[str] | None:
         for span in _spacy_spans(doc):
             if people & set(range(span.start, span.end)) or _BREAK.search(span.text):
                 continue
+            if _dangling(span):
+                continue
             tokens = words(span.text)
             if _clean(tokens) and not _stop_edges(tokens, "en"):
                 found[" ".join(tokens)] += 1
     return found
+
+
+def _dangling(span: Any) -> bool:
+    """A span that stops mid-phrase: on a function word ("talk to customers like") or before
+    its last word's object or complement ("chat bot keeps")."""
+    if not len(span):
+        return True
+    last = span[-1]
+    if last.pos_ in ("ADP", "CCONJ", "SCONJ", "DET", "PRON", "AUX") or span[0].pos_ in (
+        "ADP",
+        "CCONJ",
+        "SCONJ",
+        "AUX",
+    ):
+        return True
+    needed = ("dobj", "xcomp", "ccomp", "pobj", "attr", "acomp")
+    return any(c.dep_ in needed and c.i >= span.end for c in last.children)
 
 
 def _stop_edges(tokens: list[str], language: str) -> bool:
@@ -149,8 +168,8 @@ def _lookup_ok(tokens: list[str], language: str) -> bool:
         parts = [lemmas.english_pos(lemmas.english_lemma(t)) for t in tokens]
         return any(not p or p & {"noun", "verb"} for p in parts)
     tags = [lemmas._morph().parse(t)[0].tag for t in tokens]
-    if any(any(name in tag for name in _RU_NAME_TAGS) for tag in tags):
-        return False
+    if any(any(name in tag for name in _RU_NAME_TAGS) for tag in tags) or "Apro" in tags[-1]:
+        return False  # a name, or a pronoun adjective at the end ("заменили на какую")
     edges_ok = all(tags[i].POS in _RU_EDGE_POS for i in (0, -1)) or tokens[0] == "не"
     return edges_ok and any(tag.POS in _RU_HEAD_POS for tag in tags)
 
@@ -216,8 +235,8 @@ def _lemmas(phrase: str) -> set[str]:
 def relabel(themes: pd.DataFrame, mentions: pd.DataFrame, kept: Iterable[str] = ()) -> pd.DataFrame:
     """`themes` with each label replaced by `customer_label` of its mention sentences.
 
-    Themes (or facets of topics) in `kept` keep their label (the analyst named them), and so
-    does a theme no phrase qualifies for.
+    Themes (or facets of topics) in `kept` keep their label (the analyst named them); a theme
+    no phrase qualifies for keeps the first phrase of its keyword label.
     """
     from cx_text.facets import topic_of
 
@@ -231,8 +250,8 @@ def relabel(themes: pd.DataFrame, mentions: pd.DataFrame, kept: Iterable[str] = 
             continue
         keywords = [k.strip() for k in str(row["keywords"] or "").split(",") if k.strip()]
         found = customer_label(sentences[theme_id], str(row["language"]), keywords)
-        if found is not None:
-            out.at[index, "label"] = found
+        # no shared phrase: the keyword label's first phrase, never two glued by a comma
+        out.at[index, "label"] = found or str(row["label"]).split(", ")[0]
     return out
 
 

@@ -86,3 +86,10 @@ def test_label_check_is_the_share_of_labels_found_in_their_sentences() -> None:
     mentions = pd.DataFrame({"theme_id": ["T001"] * 6 + ["T002"] * 6,
                              "sentence": CALL_BACK + CALL_BACK})  # fmt: skip
     assert labels.label_check(themes, mentions) == 0.5
+
+
+def test_without_a_shared_phrase_no_keywords_stay_glued_by_a_comma() -> None:
+    themes = pd.DataFrame({"theme_id": ["T003"], "label": ["Call, guy phoned"],
+                           "keywords": ["call, guy phone"], "language": ["en"]})  # fmt: skip
+    mentions = pd.DataFrame({"theme_id": ["T003"] * 2, "sentence": ["Router broken", "Slow app"]})
+    assert labels.relabel(themes, mentions)["label"].tolist() == ["Call"]

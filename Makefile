@@ -17,12 +17,14 @@ export TOKENIZERS_PARALLELISM := false
 
 .PHONY: demo test lint test-slow bench clean-state
 
-$(STAMP): requirements.lock pyproject.toml
+$(STAMP): requirements.lock requirements-models.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	# the CPU build of torch first: anything else pulls a multi-GB CUDA build
 	$(BIN)/pip install --quiet torch==2.13.0
 	$(BIN)/pip install --quiet -r requirements.lock
+	# trained pipelines pinned by hash (theme labels); labels fall back to lookup tables without
+	$(BIN)/pip install --quiet --no-deps --require-hashes -r requirements-models.txt
 	# natasha only for the navec Russian word vectors it ships (never imported)
 	$(BIN)/pip install --quiet --no-deps natasha==1.6.0
 	$(BIN)/pip install --quiet --no-deps -e .

@@ -17,6 +17,7 @@ import pandas as pd
 from sklearn.metrics import adjusted_rand_score
 
 from cx_text import job
+from cx_text.facets import topic_of
 from cx_text.outputs import markdown_table
 from cx_text.registry import retention
 from cx_text.settings import load_settings
@@ -26,7 +27,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _assignments(out: Path) -> pd.DataFrame:
-    return pd.read_csv(out / "assignments.csv")
+    """Primary topic per verbatim: a facet (T007- / T007+) counts as its topic (T007)."""
+    frame = pd.read_csv(out / "assignments.csv")
+    return frame.assign(theme_id=frame["theme_id"].astype(str).map(topic_of))
 
 
 def main() -> None:
@@ -41,7 +44,9 @@ def main() -> None:
         state = tmp / name.replace(" ", "_")
         settings = load_settings(state_dir=state, models_dir=state / "models",
                                  overrides_file=state / "none.yaml",
-                                 embedding={"show_progress": False})  # fmt: skip
+                                 embedding={"show_progress": False},
+                                 # topic ids are measured: polarity (e5) would only add time
+                                 polarity={"enabled": False})  # fmt: skip
         job.run([str(tmp / "base.csv")], state / "first", settings)
         again = settings.model_copy(update={"themes": settings.themes.model_copy(
             update={"random_state": seed})})  # fmt: skip

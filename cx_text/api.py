@@ -146,9 +146,9 @@ def analyze(
 
 
 def _analysis(state: RunState) -> Analysis:
-    shown, tables = state.need("shown"), state.need("tables")
+    shown, tables, scored = state.need("faceted"), state.need("tables"), state.need("scored")
     return Analysis(
         themes=tables.themes, assignments=shown.assignments, mentions=shown.mentions,
-        verbatims=state.need("window").verbatims, quarantine=state.quarantine,
+        verbatims=scored.verbatims, quarantine=state.quarantine,
         counts=state.counts, tables=tables, weekly=state.need("analytics"), record=state.record,
     )  # fmt: skip

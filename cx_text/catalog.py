@@ -23,12 +23,12 @@ from cx_text.schemas import (
     COMPARE,
     COMPLAINT_LINKS,
     FOLLOWUP,
-    MENTIONS,
     QUARANTINE,
+    SCORED_MENTIONS,
+    SCORED_VERBATIMS,
     THEME_TABLE,
     THEME_WEEKS,
     THEMES_BY_SEGMENT,
-    VERBATIMS,
     WEEKLY_NPS,
     TableSchema,
 )
@@ -55,14 +55,14 @@ class Output:
 
 RANKED = f"schema `{THEME_TABLE.name}`"
 OUTPUTS: tuple[Output, ...] = (
-    Output("verbatims", TABLE, "window.verbatims", "every accepted verbatim (schema "
-           f"`{VERBATIMS.name}`)", VERBATIMS),
+    Output("verbatims", TABLE, "scored.verbatims", "every accepted verbatim (schema "
+           f"`{SCORED_VERBATIMS.name}`)", SCORED_VERBATIMS),
     Output("quarantine", TABLE, "quarantine", "every rejected row (schema "
            f"`{QUARANTINE.name}`)", QUARANTINE),
-    Output("assignments", TABLE, "shown.assignments", "primary theme per verbatim",
+    Output("assignments", TABLE, "faceted.assignments", "primary theme (or facet) per verbatim",
            ASSIGNMENTS),
-    Output("mentions", TABLE, "shown.mentions", "every theme each verbatim mentions",
-           MENTIONS),
+    Output("mentions", TABLE, "faceted.mentions", "every theme each verbatim mentions, with "
+           "each sentence's polarity", SCORED_MENTIONS),
     Output("themes", ("csv", "parquet", "xlsx"), "tables.themes",
            f"the ranked theme table ({RANKED})", THEME_TABLE),
     Output("parent_themes", TABLE, "tables.parent_themes",

@@ -36,7 +36,9 @@ from cx_text.stages import (
     render_report,
     rolling_window,
     save_models,
+    score_polarity,
     send_alerts,
+    split_facets,
     store_history,
     weekly_figures,
     write_comparison,
@@ -49,6 +51,8 @@ CLEAN = Stage("clean", clean_inputs)
 THEMES = Stage("themes", fit_themes, fan_out=True)
 OUTPUTS = (
     Stage("overrides", apply_overrides),
+    Stage("polarity", score_polarity),
+    Stage("facets", split_facets),
     Stage("nps", figures),
     Stage("trends", weekly_figures),
     Stage("report", render_report),

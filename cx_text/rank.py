@@ -14,7 +14,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from cx_text import nps, outputs, trends
+from cx_text import facets, nps, outputs, trends
+from cx_text.polarity import PRAISE, PROBLEM
 from cx_text.schemas import (
     BACKLOG,
     FOLLOWUP,
@@ -64,11 +65,13 @@ def rank_themes(figures: pd.DataFrame, settings: RankSettings) -> pd.DataFrame:
         figures: output of `nps.theme_figures`.
         settings: the weights.
     """
-    out = figures.assign(priority=priority(figures, settings))
+    out = facets.with_facet_columns(figures).assign(priority=priority(figures, settings))
     out["_last"] = out["theme_id"].astype(str) == UNCLASSIFIED
+    # equal priority (complaint-only runs): problem themes by volume before praise themes
+    out["_praise"] = out["praise_share"].astype(float).fillna(0.0) > 0.5
     out = out.sort_values(
-        ["_last", "priority", "n_complaints", "n_verbatims", "theme_id"],
-        ascending=[True, False, False, False, True],
+        ["_last", "priority", "_praise", "n_complaints", "n_verbatims", "theme_id"],
+        ascending=[True, False, True, False, False, True],
         kind="stable",
     )
     out["rank"] = np.arange(1, len(out) + 1)
@@ -82,25 +85,53 @@ def _themed(ranked: pd.DataFrame) -> pd.DataFrame:
     return ranked[ranked["theme_id"] != UNCLASSIFIED]
 
 
-def detractor_view(ranked: pd.DataFrame, settings: RankSettings) -> pd.DataFrame:
-    """Top themes to fix: themes that cost NPS, by share of all detractors, then by impact."""
-    rows = _themed(ranked)
+def _sided(rows: pd.DataFrame, column: str, least: float) -> pd.DataFrame:
+    """Rows whose `column` (problem_share / praise_share) is at least `least`; every row when
+    polarity is off (the share is empty)."""
+    share = rows[column].astype(float)
+    return rows[(share >= least) | share.isna()]
+
+
+def _unscored(ranked: pd.DataFrame) -> bool:
+    return bool((ranked["n_scored"].fillna(0) == 0).all())
+
+
+def detractor_view(
+    ranked: pd.DataFrame, settings: RankSettings, least: float = 0.8
+) -> pd.DataFrame:
+    """Top themes to fix: themes that cost NPS, by share of all detractors, then by impact.
+
+    Only themes with problem_share >= `least` (problem facets and one-sided problem themes). A
+    run without scores (complaints only) lists them by volume.
+    """
+    rows = _sided(_themed(ranked), "problem_share", least)
+    if _unscored(ranked):
+        rows = rows[rows["problem_share"].notna()]
+        rows = rows.sort_values(["n_verbatims", "theme_id"], ascending=[False, True])
+        return rows.head(settings.top_n).reset_index(drop=True)
     rows = rows[(rows["nps_impact"] < 0).fillna(False)]
     rows = rows.sort_values(["detractor_share", "nps_impact"], ascending=[False, True])
     return rows.head(settings.top_n).reset_index(drop=True)
 
 
 def promoter_view(
-    ranked: pd.DataFrame, overall: dict[str, float], settings: RankSettings
+    ranked: pd.DataFrame, overall: dict[str, float], settings: RankSettings, least: float = 0.8
 ) -> pd.DataFrame:
     """What sets us apart: themes whose promoter rate beats the overall promoter share.
+
+    Only themes with praise_share >= `least`. A run without scores lists them by volume.
 
     Args:
         ranked: output of `rank_themes`.
         overall: output of `nps.overall_nps` (its promoter_share is the bar).
         settings: top_n and view_min_scored (smaller themes are left out: their rates are noise).
+        least: the praise_share a theme needs (`facets.view_min_share`).
     """
-    rows = _themed(ranked)
+    rows = _sided(_themed(ranked), "praise_share", least)
+    if _unscored(ranked):
+        rows = rows[rows["praise_share"].notna()]
+        rows = rows.sort_values(["n_verbatims", "theme_id"], ascending=[False, True])
+        return rows.head(settings.top_n).reset_index(drop=True)
     beats = rows["promoter_rate"] > overall["promoter_share"]
     rows = rows[beats.fillna(False) & (rows["n_scored"] >= settings.view_min_scored)]
     rows = rows.sort_values(["promoter_share", "promoter_rate"], ascending=False)
@@ -309,9 +340,12 @@ def segment_differences_html(segments: pd.DataFrame, language: str = "en") -> st
 # --------------------------------------------------------------------------- backlog
 
 
-def backlog_themes(ranked: pd.DataFrame, settings: RankSettings) -> pd.DataFrame:
-    """The top_n themes with a negative NPS impact, in rank order (unclassified excluded)."""
-    rows = _themed(ranked)
+def backlog_themes(
+    ranked: pd.DataFrame, settings: RankSettings, least: float = 0.8
+) -> pd.DataFrame:
+    """The top_n themes with a negative NPS impact and problem_share >= `least` (any when
+    polarity is off), in rank order (unclassified excluded)."""
+    rows = _sided(_themed(ranked), "problem_share", least)
     rows = rows[(rows["nps_impact"] < 0).fillna(False)].sort_values("rank")
     return rows.head(settings.top_n).reset_index(drop=True)
 
@@ -333,7 +367,8 @@ def top_quotes(
     if candidates is None:
         candidates = trends.example_candidates(verbatims, assignments, mentions)
     candidates = candidates[candidates["theme_id"].isin(theme_ids)]
-    return {t: trends.pick_examples(candidates, t, n, _QUOTE_ROLES) for t in theme_ids}
+    return {t: trends.pick_examples(candidates, t, n, _QUOTE_ROLES, polarity=PROBLEM)
+            for t in theme_ids}  # fmt: skip
 
 
 def tracker_priority(position: int, significant: bool) -> str:
@@ -374,7 +409,14 @@ def describe_theme(row: dict[str, Any], quotes: list[str]) -> str:
     """The multi-line issue description: figures, then the customers' own words."""
     lines = [
         f"Theme {row['theme_id']}: {row['label']} (parent: {_or_na(row['parent_label'])})",
+        *(
+            [f"Facet: the {row['facet']} mentions of theme {row['topic_id']}"]
+            if row.get("facet")
+            else []
+        ),
         f"Keywords: {_or_na(row['keywords'])}",
+        f"Mentions: {_pct(row.get('problem_share'))} problem, {_pct(row.get('praise_share'))} "
+        "praise",
         f"NPS impact: {_pts(row['nps_impact'])} pts (95% CI {_pts(row['nps_impact_low'])} to "
         f"{_pts(row['nps_impact_high'])}){'' if row['significant'] else ', not significant'}",
         f"Theme NPS: {_pts(row['theme_nps'])} (95% CI {_pts(row['theme_nps_low'])} to "
@@ -405,14 +447,17 @@ def backlog_json(
     settings: RankSettings,
     mentions: pd.DataFrame | None = None,
     candidates: pd.DataFrame | None = None,
+    least: float = 0.8,
 ) -> list[dict[str, Any]]:
     """Backlog items for any issue tracker, keyed by the stable cx_theme_id (upsert on it).
+
+    Quotes are problem mentions only (when polarity is on); `least`: see `backlog_themes`.
 
     Returns:
         One dict per top detractor theme (negative impact, rank order, top_n): cx_theme_id,
         summary, description, labels (list), priority, quotes and figures (numbers, None for n/a).
     """
-    themes = backlog_themes(ranked, settings)
+    themes = backlog_themes(ranked, settings, least)
     ids = themes["theme_id"].astype(str).tolist()
     quotes = top_quotes(verbatims, assignments, ids, mentions, candidates=candidates)
     items = []
@@ -456,20 +501,23 @@ def followup_list(
     verbatims: pd.DataFrame,
     assignments: pd.DataFrame,
     settings: RankSettings,
+    least: float = 0.8,
 ) -> pd.DataFrame:
     """Detractors to call back for the backlog themes (schema FOLLOWUP).
 
     A detractor is listed under its primary theme, if that theme is one of `backlog_themes`;
     a customer appears once per theme (their newest verbatim). Themes in rank order, newest
-    first within a theme; verbatims without a customer_id cannot be called back and are left out.
+    first within a theme; verbatims without a customer_id cannot be called back and are left out,
+    and so are verbatims whose polarity is praise (when polarity is on).
     """
-    themes = backlog_themes(ranked, settings)[["theme_id", "label", "rank"]]
+    themes = backlog_themes(ranked, settings, least)[["theme_id", "label", "rank"]]
     themes = themes.astype({"theme_id": str})
     primary = assignments[["verbatim_id", "theme_id"]].astype(str)
     rows = primary.merge(themes, on="theme_id")
-    people = verbatims[(verbatims["role"] == "detractor").fillna(False)].dropna(
-        subset=["customer_id"]
-    )
+    wanted = (verbatims["role"] == "detractor").fillna(False)
+    if "polarity" in verbatims.columns:
+        wanted &= (verbatims["polarity"] != PRAISE).fillna(True)
+    people = verbatims[wanted].dropna(subset=["customer_id"])
     rows = rows.merge(people.astype({"verbatim_id": str}), on="verbatim_id")
     rows = rows.sort_values(["rank", "created_at", "verbatim_id"], ascending=[True, False, True])
     rows = rows.drop_duplicates(["theme_id", "customer_id"])
@@ -511,20 +559,21 @@ def rank_tables(
     Themes the analyst ignores keep their verbatims but leave every ranking.
     """
     a, m, r = assignments, mentions, settings.rank
-    figures = nps.theme_figures(verbatims, a, settings.nps, m, themes)
-    ranked = rank_themes(figures[~figures["theme_id"].isin(ignored)], r)
+    figures = facets.with_facet_columns(nps.theme_figures(verbatims, a, settings.nps, m, themes), m)
+    ranked = rank_themes(figures[~figures["topic_id"].isin(ignored)], r)  # facets too
+    least = settings.facets.view_min_share
     candidates = trends.example_candidates(verbatims, a, m)
-    items = backlog_json(ranked, verbatims, a, r, m, candidates)
+    items = backlog_json(ranked, verbatims, a, r, m, candidates, least)
     return Tables(
         themes=ranked,
         parent_themes=nps.parent_theme_figures(verbatims, a, settings.nps, m, themes),
-        top_detractor_themes=detractor_view(ranked, r),
-        top_promoter_themes=promoter_view(ranked, nps.overall_nps(verbatims), r),
+        top_detractor_themes=detractor_view(ranked, r, least),
+        top_promoter_themes=promoter_view(ranked, nps.overall_nps(verbatims), r, least),
         passive_themes=passive_view(ranked, r),
         themes_by_segment=segment_breakdown(verbatims, a, m, r, settings.segments),
         backlog=backlog_items(items),
         backlog_json=items,
-        followup=followup_list(ranked, verbatims, a, r),
+        followup=followup_list(ranked, verbatims, a, r, least),
         complaint_links=nps.link_complaints(verbatims, settings.nps.complaint_link_days),
         quote_candidates=candidates,
     )

@@ -84,7 +84,8 @@ def run_record(ctx: RunContext, state: RunState) -> dict[str, Any]:
 
 def top_rows(ranked: pd.DataFrame, n: int = 10) -> list[dict[str, Any]]:
     """The top of the ranked table as plain values (for run.json and Prefect artifacts)."""
-    cols = ["rank", "theme_id", "label", "n_verbatims", "theme_nps", "nps_impact", "status"]
+    cols = ["rank", "theme_id", "label", "n_verbatims", "theme_nps", "nps_impact", "status",
+            "facet", "problem_share"]  # fmt: skip
     top = ranked[ranked["theme_id"] != UNCLASSIFIED].head(n)[cols]
     return [
         {k: (None if pd.isna(v) else (round(v, 2) if isinstance(v, float) else v))

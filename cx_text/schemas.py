@@ -157,6 +157,23 @@ MENTIONS = TableSchema(
     "have several rows.",
 )
 
+POLARITY_COLUMNS = _cols(
+    ("polarity", "string", "problem, praise or neutral (empty when polarity.enabled is false)"),
+    ("polarity_score", "float", "P(praise) - P(problem), -1 to 1 (see README, Polarity)"),
+)
+# the output files carry the polarity columns; the store keeps its tables without them (a
+# run scores its whole window again, from cached vectors)
+SCORED_VERBATIMS = TableSchema(
+    "verbatims",
+    VERBATIMS.columns + POLARITY_COLUMNS,
+    doc=VERBATIMS.doc + " A verbatim's polarity is the mean of its mentions' scores (its own "
+    "text's when it has none; non-answers are neutral).",
+    allow_extra=True,
+)
+SCORED_MENTIONS = TableSchema(
+    "mentions", MENTIONS.columns + POLARITY_COLUMNS, doc=MENTIONS.doc + " Polarity per sentence."
+)
+
 THEMES = TableSchema(
     "themes",
     _cols(
@@ -214,8 +231,13 @@ THEME_TABLE = TableSchema(
         ("n_complaints_linked_passive", "int", "complaints linked to a passive response"),
         ("n_complaints_linked_promoter", "int", "complaints linked to a promoter response"),
         ("status", "string", "registry status: new (first seen this run) or active"),
+        ("topic_id", "string", "the topic a facet belongs to (its own id for a whole topic)"),
+        ("facet", "string", "problem or praise for a facet (T007- / T007+), empty for a topic"),
+        ("problem_share", "float", "share of the theme's mentions that are problems (0-1)"),
+        ("praise_share", "float", "share of the theme's mentions that are praise (0-1)"),
     ),
-    doc="The ranked theme table: one row per theme, themes that cost NPS points first.",
+    doc="The ranked theme table: one row per theme, themes that cost NPS points first. A topic "
+    "whose mentions are mixed appears as its two facets (see README, Facets).",
 )
 
 THEMES_BY_SEGMENT = TableSchema(
@@ -414,10 +436,10 @@ COMPARE = TableSchema(
 
 
 OUTPUT_SCHEMAS = (
-    VERBATIMS,
+    SCORED_VERBATIMS,
     QUARANTINE,
     ASSIGNMENTS,
-    MENTIONS,
+    SCORED_MENTIONS,
     THEMES,
     THEME_TABLE,
     THEMES_BY_SEGMENT,

@@ -150,6 +150,37 @@ class ThemeSettings(_Section):
     max_fit_docs: int | None = Field(default=50_000, ge=100)
 
 
+class PolaritySettings(_Section):
+    """Problem / praise / neutral per mention and verbatim (`cx_text.polarity`)."""
+
+    # False: the polarity columns stay empty and themes are not split into facets
+    enabled: bool = True
+    # |polarity_score| at or below it is neutral (chosen on dev sets, see cx_text/polarity.py)
+    neutral_margin: float = Field(default=0.05, ge=0.0, lt=1.0)
+    # inverse L2 strength of the logistic head on the seed set (and the run's scores)
+    c: float = Field(default=1.0, gt=0.0, le=1000.0, allow_inf_nan=False)
+    # learn from the run's detractors (problem) and promoters (praise) when there are enough
+    learn_from_scores: bool = True
+    # weight of the run's score-labelled texts, as a share of the seed set's weight
+    run_weight: float = Field(default=1.0, ge=0.0, le=10.0, allow_inf_nan=False)
+
+
+class FacetSettings(_Section):
+    """When a theme is split into a problem and a praise facet (`cx_text.facets`)."""
+
+    enabled: bool = True
+    # a topic is split when its smaller side (problem or praise mentions) is at least this share
+    # of its mentions and at least `min_mentions` mentions
+    min_share: float = Field(default=0.1, ge=0.0, le=0.5)
+    min_mentions: int = Field(default=5, ge=1)
+    # the detractor view lists themes with at least this problem_share, the promoter view
+    # themes with at least this praise_share (when polarity is on)
+    view_min_share: float = Field(default=0.8, ge=0.5, le=1.0)
+    # label every theme and facet with a phrase its customers wrote (`cx_text.labels`); False
+    # keeps the keyword labels of the theme model
+    customer_labels: bool = True
+
+
 class NpsSettings(_Section):
     bootstrap_samples: int = Field(default=1000, ge=0)  # 0: no interval, no theme significant
     # 0 links a complaint only to a survey answer given at the same moment (dates are often days)
@@ -244,6 +275,8 @@ class Settings(BaseSettings):
     clean: CleanSettings = Field(default_factory=CleanSettings)
     embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
     themes: ThemeSettings = Field(default_factory=ThemeSettings)
+    polarity: PolaritySettings = Field(default_factory=PolaritySettings)
+    facets: FacetSettings = Field(default_factory=FacetSettings)
     nps: NpsSettings = Field(default_factory=NpsSettings)
     rank: RankSettings = Field(default_factory=RankSettings)
     segments: SegmentSettings = Field(default_factory=SegmentSettings)

@@ -23,7 +23,9 @@ from cx_text import (
     catalog,
     clean,
     compare,
+    facets,
     ingest,
+    labels,
     models,
     notify,
     overrides,
@@ -32,6 +34,7 @@ from cx_text import (
     records,
     registry,
     report,
+    run_polarity,
     theme_tables,
     theming,
 )
@@ -40,6 +43,7 @@ from cx_text.embed import Embedder
 from cx_text.embedding_cache import EmbeddingCache
 from cx_text.parallel import FanOut
 from cx_text.report import ReportBundle
+from cx_text.run_polarity import Scored
 from cx_text.schemas import ASSIGNMENTS, MENTIONS, QUARANTINE, RAW_TEXTS, UNCLASSIFIED
 from cx_text.settings import Settings
 from cx_text.store import Store
@@ -76,6 +80,8 @@ class RunState:
     window: Window | None = None
     shown: Discovery | None = None  # the window's themes with the analyst's overrides
     ignored: frozenset[str] = frozenset()
+    scored: Scored | None = None  # the window's verbatims and shown mentions, with polarity
+    faceted: Discovery | None = None  # `shown` with mixed themes split into facets
     tables: rank.Tables | None = None
     analytics: Analytics | None = None
     report: ReportBundle | None = None
@@ -265,22 +271,61 @@ def apply_overrides(ctx: RunContext, state: RunState) -> Added:
     return {"shown": shown, "ignored": frozenset(overrides.ignored(spec))}
 
 
+def score_polarity(ctx: RunContext, state: RunState) -> Added:
+    """Polarity of every mention and verbatim of the window (vectors through the cache)."""
+    verbatims, mentions = state.need("window").verbatims, state.need("shown").mentions
+    settings = ctx.settings.polarity
+    if not settings.enabled:
+        return {"scored": run_polarity.unscored(verbatims, mentions)}
+    encoder = run_polarity.make_encoder()
+
+    def vectorise(texts: list[str]) -> Any:
+        return ctx.cache.vectors(texts, encoder, ctx.fan_out)
+
+    cached = run_polarity.CachedEncoder(encoder, vectorise)  # the seed set's vectors too
+    return {"scored": run_polarity.score_run(verbatims, mentions, settings, cached, vectorise)}
+
+
+def split_facets(ctx: RunContext, state: RunState) -> Added:
+    """Mixed themes split into problem and praise facets (what the figures and outputs show)."""
+    scored: Scored = state.need("scored")
+    shown: Discovery = state.need("shown")
+    faceted = facets.split_facets(shown, scored.verbatims, scored.mentions,
+                                  ctx.settings.facets, ctx.settings.themes.n_examples)  # fmt: skip
+    if not ctx.settings.facets.customer_labels:
+        return {"faceted": faceted}
+    themes = labels.relabel(faceted.themes, faceted.mentions, _named(shown, state))
+    names = themes.set_index("theme_id")["label"]
+    assignments = faceted.assignments.assign(
+        theme_label=faceted.assignments["theme_id"].map(names).fillna(
+            faceted.assignments["theme_label"])
+    )  # fmt: skip
+    return {"faceted": replace(faceted, themes=themes, assignments=assignments)}
+
+
+def _named(shown: Discovery, state: RunState) -> set[str]:
+    """Themes the analyst named (renamed, seeded or split off): their labels stay."""
+    model = state.need("window").found.themes.set_index("theme_id")["label"]
+    ids, names = shown.themes["theme_id"].astype(str), shown.themes["label"]
+    return {t for t, name in zip(ids, names, strict=True) if model.get(t) != name}
+
+
 # --------------------------------------------------------------------------- analytics
 
 
 def figures(ctx: RunContext, state: RunState) -> Added:
     """NPS figures, the ranked table and its views, segments, backlog and follow-up."""
-    shown: Discovery = state.need("shown")
-    tables = rank.rank_tables(state.need("window").verbatims, shown.assignments, shown.mentions,
+    shown: Discovery = state.need("faceted")
+    tables = rank.rank_tables(state.need("scored").verbatims, shown.assignments, shown.mentions,
                               shown.themes, ctx.settings, state.ignored)  # fmt: skip
     return {"tables": tables}
 
 
 def weekly_figures(ctx: RunContext, state: RunState) -> Added:
     """Weekly figures and the report week's alerts."""
-    shown: Discovery = state.need("shown")
+    shown: Discovery = state.need("faceted")
     found = analytics.weekly_analytics(
-        state.need("window").verbatims, shown.assignments, shown.mentions,
+        state.need("scored").verbatims, shown.assignments, shown.mentions,
         state.need("tables").themes, ctx.settings.report, ctx.week,
     )  # fmt: skip
     return {"analytics": found}

@@ -481,10 +481,31 @@ def example_candidates(
     text = verbatims[["verbatim_id", "text", "role", "created_at", "is_non_answer"]].copy()
     text["verbatim_id"] = text["verbatim_id"].astype(str)
     text["week"] = week_start(text["created_at"])
-    out = members.merge(text, on="verbatim_id")
+    out = _with_polarity(members.merge(text, on="verbatim_id"), verbatims, mentions)
     keep = ~out["is_non_answer"].fillna(False).astype(bool)
     keep &= out["text"].fillna("").str.strip() != ""
     return out[keep].reset_index(drop=True)
+
+
+def _with_polarity(
+    out: pd.DataFrame, verbatims: pd.DataFrame, mentions: pd.DataFrame | None
+) -> pd.DataFrame:
+    """Each membership's `polarity` and `sentence`: its mention's, else the verbatim's polarity
+    (no sentence); empty when polarity is off."""
+    out = out.assign(polarity=pd.NA, sentence=pd.NA)
+    if mentions is not None and "polarity" in mentions.columns and len(mentions):
+        said = (
+            mentions[["verbatim_id", "theme_id", "polarity", "sentence"]]
+            .astype({"verbatim_id": str, "theme_id": str})
+            .drop_duplicates(["verbatim_id", "theme_id"])
+        )
+        out = out.drop(columns=["polarity", "sentence"]).merge(
+            said, on=["verbatim_id", "theme_id"], how="left"
+        )
+    if "polarity" in verbatims.columns:
+        own = verbatims.astype({"verbatim_id": str}).set_index("verbatim_id")["polarity"]
+        out["polarity"] = out["polarity"].fillna(out["verbatim_id"].map(own))
+    return out
 
 
 def clip_text(text: str, limit: int = EXAMPLE_CHARS) -> str:
@@ -498,11 +519,20 @@ def pick_examples(
     n: int,
     prefer_roles: tuple[str, ...] = (),
     week: pd.Timestamp | None = None,
+    polarity: str | None = None,
 ) -> list[str]:
-    """Up to `n` quotes of a theme: preferred roles first, then primary, then most confident."""
+    """Up to `n` quotes of a theme: preferred roles first, then primary, then most confident.
+
+    `polarity` ("problem" for a what-to-fix theme): only memberships of that polarity, quoted
+    by the mention's sentence when there is one (not the rest of the verbatim). Ignored when
+    polarity is off.
+    """
     rows = candidates[candidates["theme_id"] == theme_id]
     if week is not None:
         rows = rows[rows["week"] == week]
+    if polarity is not None and "polarity" in rows.columns and rows["polarity"].notna().any():
+        rows = rows[rows["polarity"] == polarity]
+        rows = rows.assign(text=rows["sentence"].fillna(rows["text"]))
     rows = rows.assign(_other=~rows["role"].isin(prefer_roles))
     rows = rows.sort_values(
         ["_other", "primary", "confidence", "verbatim_id"],

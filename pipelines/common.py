@@ -288,12 +288,17 @@ def publish(record: dict[str, Any], kind: str, out_dir: Path | None = None) -> N
         f"(95% {nps.get('low', float('nan')):.1f} to {nps.get('high', float('nan')):.1f})",
         f"- {counts}",
         "",
-        "| rank | theme | label | NPS impact | status |",
-        "|---|---|---|---|---|",
-        *[f"| {t['rank']} | {markdown_text(t['theme_id'])} | {markdown_text(t['label'])} | "
-          f"{t['nps_impact']} | {t['status']} |" for t in top],
+        "| rank | theme | facet | label | NPS impact | problem share | status |",
+        "|---|---|---|---|---|---|---|",
+        *[f"| {t['rank']} | {markdown_text(t['theme_id'])} | {t.get('facet') or ''} | "
+          f"{markdown_text(t['label'])} | {t['nps_impact']} | {_share(t.get('problem_share'))} | "
+          f"{t['status']} |" for t in top],
     ]  # fmt: skip
     create_markdown_artifact(key=f"cx-text-{kind}-summary", markdown="\n".join(lines))
+
+
+def _share(value: Any) -> str:
+    return "" if value is None else f"{100 * float(value):.0f}%"
 
 
 def resolve_secret_blocks(settings: Settings) -> Settings:

@@ -13,6 +13,9 @@ import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# the real polarity encoder (e5) embeds about 20 texts/s on two cores: runs in tests (CLI
+# subprocesses too) leave polarity off; tests/test_run_polarity.py turns it on with a tiny encoder
+os.environ.setdefault("CX_TEXT_POLARITY__ENABLED", "false")
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"

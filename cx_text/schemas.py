@@ -169,6 +169,10 @@ THEMES = TableSchema(
         ("language", "string", "language group the theme was found in"),
         ("examples", "string", "the most central verbatims, joined by ' | '"),
         ("status", "string", "registry status: new (first seen this run) or active"),
+        ("n_en", "int", "primary verbatims in English"),
+        ("n_ru", "int", "primary verbatims in Russian"),
+        ("label_en", "string", "label from the theme's English verbatims ('' when it has none)"),
+        ("label_ru", "string", "label from the theme's Russian verbatims ('' when it has none)"),
     ),
     doc="One row per theme found by the theme model.",
 )

@@ -228,8 +228,8 @@ THEMES_BY_SEGMENT = TableSchema(
         (
             "segment_column",
             "string",
-            "touchpoint, source, channel or an input column (as named "
-            "in the input) with at most [segments] max_values values",
+            "touchpoint, source, channel, language (when the run has two or more) or an "
+            "input column (as named in the input) with at most [segments] max_values values",
         ),
         ("segment_value", "string", "the segment's value"),
         ("theme_id", "string", "the theme"),

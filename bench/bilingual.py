@@ -110,9 +110,9 @@ def shared_share(frame: pd.DataFrame) -> tuple[float, float]:
             continue
         top_en, top_ru = en.value_counts().index[0], ru.value_counts().index[0]
         strict.append(top_en == top_ru and top_en != "unclassified")
-        counts_en, counts_ru = en.value_counts(), ru.value_counts()
-        lenient.append(any(counts_ru.get(t, 0) >= MIN_PER_LANGUAGE for t in counts_en.index
-                           if t != "unclassified" and counts_en[t] >= MIN_PER_LANGUAGE))  # fmt: skip
+        both = pd.concat([en.value_counts(), ru.value_counts()], axis=1).fillna(0)
+        both = both.drop(index="unclassified", errors="ignore")
+        lenient.append(bool((both.min(axis=1) >= MIN_PER_LANGUAGE).any()))
     return float(np.mean(strict)), float(np.mean(lenient))
 
 

@@ -11,7 +11,9 @@ with every theme of the other group in one multilingual space (multilingual-e5-s
    subtracted from its themes' centres ("language centring": e5 keeps a language direction
    that otherwise outweighs the topic);
 3. a Russian theme is linked to the nearest English theme when their centred cosine is at least
-   `link_threshold`; several Russian themes may join one English theme.
+   `link_threshold` (of the English themes within `link_margin` of the nearest, the largest:
+   the general concept rather than one of its variants); several Russian themes may join one
+   English theme.
 
 Linked themes become one theme (the English theme's id); `theme_tables.combine` merges them.
 Nightly assignment needs no e5: the saved topic -> theme id map of the Russian model already
@@ -104,14 +106,25 @@ def theme_centres(
     return centred_centres(cache.vectors(flat, encoder, count=False), owners, len(texts))
 
 
-def link_topics(ru: np.ndarray, other: np.ndarray, threshold: float) -> Links:
-    """Each Russian centre to its nearest other-language centre at cosine >= `threshold`."""
+def link_topics(
+    ru: np.ndarray,
+    other: np.ndarray,
+    threshold: float,
+    margin: float = 0.0,
+    sizes: np.ndarray | None = None,
+) -> Links:
+    """Each Russian centre to an other-language centre when the nearest has cosine >=
+    `threshold`: of the centres within `margin` of the nearest, the one with the largest `sizes`.
+    """
     if not len(ru) or not len(other) or ru.shape[1] != other.shape[1]:
         return Links()
     sims = ru @ other.T
-    best = sims.argmax(axis=1)
-    score = sims[np.arange(len(ru)), best]
-    topics = {int(t): int(best[t]) for t in range(len(ru)) if score[t] >= threshold}
+    score = sims.max(axis=1)
+    sizes = np.ones(len(other)) if sizes is None else np.asarray(sizes, dtype=float)
+    topics = {}
+    for topic in np.flatnonzero(score >= threshold):
+        near = np.flatnonzero(sims[topic] >= score[topic] - margin)
+        topics[int(topic)] = int(near[np.argmax(sizes[near])])
     return Links(topics, "", {t: float(score[t]) for t in range(len(ru))})
 
 
@@ -133,7 +146,9 @@ def link_groups(
         return Links()
     ru, other = (theme_centres(parts[name], encoder, cache, settings.link_examples)
                  for name in (RUSSIAN, OTHER))  # fmt: skip
-    links = link_topics(ru, other, settings.link_threshold)
+    sizes = np.bincount(parts[OTHER].labels[parts[OTHER].labels != OUTLIER],
+                        minlength=len(other))  # fmt: skip
+    links = link_topics(ru, other, settings.link_threshold, settings.link_margin, sizes)
     log.info("themes: %d of %d Russian themes linked to %s themes", len(links.topics), len(ru),
              "English")  # fmt: skip
     return Links(links.topics, encoder.model_id, links.similarity)

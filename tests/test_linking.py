@@ -201,3 +201,10 @@ def test_real_e5_links_translated_families() -> None:
               for _, rows in themed.groupby("concept")]  # fmt: skip
     assert all(shared)
     assert "e5" in found.link_model_id
+
+
+def test_within_the_margin_the_largest_english_theme_wins() -> None:
+    ru = np.array([[1.0, 0.0]], dtype=np.float32)
+    other = np.array([[1.0, 0.0], [0.95, 0.312]], dtype=np.float32)  # cosines 1.0 and 0.95
+    assert linking.link_topics(ru, other, 0.5, 0.1, np.array([10, 50])).topics == {0: 1}
+    assert linking.link_topics(ru, other, 0.5, 0.01, np.array([10, 50])).topics == {0: 0}

@@ -138,10 +138,15 @@ def run_config(corpus: pd.DataFrame, config: str, seed: int, cache: Any) -> dict
     linking.link_groups = timed  # type: ignore[assignment]
     embedded = cache.seconds
     try:
-        found = theming.fit_themes(verbatims(corpus), settings, cache)
+        frame = verbatims(corpus)
+        found = theming.fit_themes(frame, settings, cache)
     finally:
         linking.link_groups = inner  # type: ignore[assignment]
-    themed = corpus.reset_index(drop=True).assign(theme_id=found.assignments["theme_id"].to_numpy())
+    # assignments come group by group: align them with the corpus by verbatim id
+    theme_ids = found.assignments.set_index("verbatim_id")["theme_id"]
+    themed = corpus.reset_index(drop=True).assign(
+        theme_id=theme_ids.reindex(frame["verbatim_id"]).fillna("unclassified").to_numpy()
+    )
     strict, lenient = shared_share(themed)
     return {
         "NMI truth": normalized_mutual_info_score(themed["truth"], themed["theme_id"]),

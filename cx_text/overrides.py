@@ -209,9 +209,11 @@ def language_counts(
     themes: pd.DataFrame, assignments: pd.DataFrame, verbatims: pd.DataFrame
 ) -> pd.DataFrame:
     """n_en and n_ru of each theme recounted from its primary verbatims (after merges, seeds)."""
-    language = assignments["verbatim_id"].map(
-        verbatims.drop_duplicates("verbatim_id").set_index("verbatim_id")["language"]
-    ).fillna("en")  # as theming groups them
+    language = (
+        assignments["verbatim_id"]
+        .map(verbatims.drop_duplicates("verbatim_id").set_index("verbatim_id")["language"])
+        .fillna("en")
+    )  # as theming groups them
     counts = {name: assignments.loc[language.eq(name).to_numpy(), "theme_id"].value_counts()
               for name in ("en", "ru")}  # fmt: skip
     return themes.assign(

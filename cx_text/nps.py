@@ -397,7 +397,8 @@ def _figures(
 
 
 THEME_INFO = [
-    "label", "parent_theme_id", "parent_label", "keywords", "language", "examples", "status"
+    "label", "parent_theme_id", "parent_label", "keywords", "language", "examples", "status",
+    "n_en", "n_ru", "label_en", "label_ru",
 ]  # fmt: skip
 
 

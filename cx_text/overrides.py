@@ -168,7 +168,8 @@ def _add_theme(
 ) -> pd.DataFrame:
     row: dict[str, Any] = {c: "" for c in t.columns}
     row.update(theme_id=theme_id, label=name, parent_theme_id=UNCLASSIFIED, parent_label="",
-               keywords=", ".join(seeds), size=size, language="", status="seeded")  # fmt: skip
+               keywords=", ".join(seeds), size=size, language="", status="seeded", n_en=0,
+               n_ru=0)  # fmt: skip
     t = t[t["theme_id"] != theme_id]
     return pd.concat([t, pd.DataFrame([row])], ignore_index=True)
 
@@ -198,9 +199,27 @@ def apply_to_run(
     if spec.split or spec.seed_themes:
         themes, assignments = _seeds_per_group(themes, assignments, verbatims, settings, cache,
                                                spec, embedders)  # fmt: skip
+    themes = language_counts(themes, assignments, verbatims)
     return replace(found, themes=THEMES.conform(themes),
                    assignments=ASSIGNMENTS.conform(assignments),
                    mentions=MENTIONS.conform(mentions))  # fmt: skip
+
+
+def language_counts(
+    themes: pd.DataFrame, assignments: pd.DataFrame, verbatims: pd.DataFrame
+) -> pd.DataFrame:
+    """n_en and n_ru of each theme recounted from its primary verbatims (after merges, seeds)."""
+    language = (
+        assignments["verbatim_id"]
+        .map(verbatims.drop_duplicates("verbatim_id").set_index("verbatim_id")["language"])
+        .fillna("en")
+    )  # as theming groups them
+    counts = {name: assignments.loc[language.eq(name).to_numpy(), "theme_id"].value_counts()
+              for name in ("en", "ru")}  # fmt: skip
+    return themes.assign(
+        n_en=themes["theme_id"].map(counts["en"]).fillna(0).astype(int),
+        n_ru=themes["theme_id"].map(counts["ru"]).fillna(0).astype(int),
+    )
 
 
 def _seeds_per_group(

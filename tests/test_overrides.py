@@ -19,7 +19,8 @@ from tests.test_flows import _write_week
 THEMES_FRAME = THEMES.conform(pd.DataFrame({
     "theme_id": ["T001", "T002", "T003"], "label": ["Late", "Crash", "Refund"],
     "parent_theme_id": "P01", "parent_label": "p", "keywords": "k", "size": [2, 1, 1],
-    "language": "en", "examples": "", "status": "active",
+    "language": "en", "examples": "", "status": "active", "n_en": [2, 1, 1], "n_ru": 0,
+    "label_en": ["Late", "Crash", "Refund"], "label_ru": "",
 }))  # fmt: skip
 ASSIGN = ASSIGNMENTS.conform(pd.DataFrame({
     "verbatim_id": ["a", "b", "c", "d"], "theme_id": ["T001", "T001", "T002", "T003"],

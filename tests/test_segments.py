@@ -111,3 +111,21 @@ def test_store_keeps_input_columns_apart(tmp_path: Path) -> None:
     assert "label" not in loaded.columns
     assert loaded["input:label"].to_dict() == {"v1": "a", "v2": "b", "v3": "c"}
     assert loaded["region"].loc[["v1", "v2"]].tolist() == ["n", "s"]
+
+
+def test_a_bilingual_theme_has_its_nps_per_language() -> None:
+    # theme T1: 4 English verbatims (2 promoters, 2 detractors: NPS 0) and 4 Russian ones
+    # (3 detractors, 1 promoter: NPS -50); only English: no language segment
+    scores = [10, 10, 0, 0, 0, 0, 0, 10]
+    rows = [survey(f"v{i}", float(s), language="en" if i < 4 else "ru")
+            for i, s in enumerate(scores)]  # fmt: skip
+    verbatims = frame(*rows)
+    assigned = ASSIGNMENTS.conform(pd.DataFrame({
+        "verbatim_id": verbatims["verbatim_id"], "theme_id": "T1", "theme_label": "Refund",
+        "parent_theme_id": "P01", "confidence": 0.9}))  # fmt: skip
+    table = rank.segment_breakdown(verbatims, assigned, None, RankSettings(min_segment_size=1))
+    by_language = table[table["segment_column"] == "language"].set_index("segment_value")
+    assert by_language.loc["en", "theme_nps"] == pytest.approx(0.0)
+    assert by_language.loc["ru", "theme_nps"] == pytest.approx(-50.0)
+    english = verbatims.iloc[:4]
+    assert "language" not in rank.segment_columns(english, RankSettings())

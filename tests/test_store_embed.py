@@ -95,8 +95,9 @@ def test_discover_themes_per_language_group_with_cache(hashing_embedder) -> None
     russian += [f"приложение вылетает {w}" for w in ("снова", "опять", "при оплате", "утром")] * 4
     frame = pd.concat([_verbatims(english), _verbatims(russian, "ru")], ignore_index=True)
     frame["verbatim_id"] = [f"v{i:03d}" for i in range(len(frame))]
+    # the groups on their own: linking them (tests/test_linking.py) would merge the themes
     settings = Settings(embedding={"model": "hash", "russian_model": "hash-ru"},
-                        themes={"min_cluster_size": 5})  # fmt: skip
+                        themes={"min_cluster_size": 5, "link_languages": False})  # fmt: skip
     cache: dict[str, np.ndarray] = {}
 
     def lookup(model_id: str, hashes: list[str]) -> dict[str, np.ndarray]:

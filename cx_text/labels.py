@@ -232,26 +232,47 @@ def _lemmas(phrase: str) -> set[str]:
     return {lemma(w) for w in phrase.split()}
 
 
-def relabel(themes: pd.DataFrame, mentions: pd.DataFrame, kept: Iterable[str] = ()) -> pd.DataFrame:
+def relabel(
+    themes: pd.DataFrame, mentions: pd.DataFrame, kept: Iterable[str] = (),
+    label_language: str = "en",
+) -> pd.DataFrame:  # fmt: skip
     """`themes` with each label replaced by `customer_label` of its mention sentences.
 
-    Themes (or facets of topics) in `kept` keep their label (the analyst named them); a theme
-    no phrase qualifies for keeps the first phrase of its keyword label.
+    With `label_en` / `label_ru` columns (bilingual themes), each is the customer phrase of the
+    theme's sentences in that language (Cyrillic or not), and `label` follows `label_language`
+    where the theme has sentences in it. Themes (or facets of topics) in `kept` keep their
+    labels (the analyst named them); a theme no phrase qualifies for keeps the first phrase of
+    its keyword label.
     """
     from cx_text.facets import topic_of
 
     kept = set(kept)
     said = mentions.groupby(mentions["theme_id"].astype(str))["sentence"]
     sentences = {k: [str(s) for s in g if not pd.isna(s)] for k, g in said}
+    bilingual = {"label_en", "label_ru"} <= set(themes.columns)
     out = themes.copy()
     for index, row in themes.iterrows():
         theme_id = str(row["theme_id"])
         if theme_id in kept or topic_of(theme_id) in kept or theme_id not in sentences:
             continue
         keywords = [k.strip() for k in str(row["keywords"] or "").split(",") if k.strip()]
-        found = customer_label(sentences[theme_id], str(row["language"]), keywords)
         # no shared phrase: the keyword label's first phrase, never two glued by a comma
-        out.at[index, "label"] = found or str(row["label"]).split(", ")[0]
+        fallback = str(row["label"]).split(", ")[0]
+        if not bilingual:
+            found = customer_label(sentences[theme_id], str(row["language"]), keywords)
+            out.at[index, "label"] = found or fallback
+            continue
+        by_language = {"ru": [t for t in sentences[theme_id] if lemmas._CYRILLIC.search(t)]}
+        by_language["en"] = [t for t in sentences[theme_id] if not lemmas._CYRILLIC.search(t)]
+        names = {}
+        for language, texts in by_language.items():
+            current = str(row[f"label_{language}"] or "").split(", ")[0]
+            names[language] = (
+                (customer_label(texts, language, keywords) or current) if texts else ""
+            )
+            out.at[index, f"label_{language}"] = names[language] or current
+        other = "en" if label_language == "ru" else "ru"
+        out.at[index, "label"] = names.get(label_language) or names[other] or fallback
     return out
 
 

@@ -26,6 +26,7 @@ from cx_text import (
     facets,
     ingest,
     labels,
+    linking,
     models,
     notify,
     overrides,
@@ -294,7 +295,8 @@ def split_facets(ctx: RunContext, state: RunState) -> Added:
                                   ctx.settings.facets, ctx.settings.themes.n_examples)  # fmt: skip
     if not ctx.settings.facets.customer_labels:
         return {"faceted": faceted}
-    themes = labels.relabel(faceted.themes, faceted.mentions, _named(shown, state))
+    language = linking.label_language(scored.verbatims, ctx.settings.report.language)
+    themes = labels.relabel(faceted.themes, faceted.mentions, _named(shown, state), language)
     names = themes.set_index("theme_id")["label"]
     assignments = faceted.assignments.assign(
         theme_label=faceted.assignments["theme_id"].map(names).fillna(

@@ -19,7 +19,8 @@ PRAISE_APP = "love the new app"
 def _theme(theme_id: str, label: str) -> dict[str, object]:
     return {"theme_id": theme_id, "label": label, "parent_theme_id": "P01",
             "parent_label": "service", "keywords": label, "size": 1, "language": "en",
-            "examples": "", "status": "active"}  # fmt: skip
+            "examples": "", "status": "active", "n_en": 1, "n_ru": 0, "label_en": label,
+            "label_ru": ""}  # fmt: skip
 
 
 def _case(roles: str = "scored") -> tuple[Discovery, pd.DataFrame, pd.DataFrame]:

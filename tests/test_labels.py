@@ -93,3 +93,19 @@ def test_without_a_shared_phrase_no_keywords_stay_glued_by_a_comma() -> None:
                            "keywords": ["call, guy phone"], "language": ["en"]})  # fmt: skip
     mentions = pd.DataFrame({"theme_id": ["T003"] * 2, "sentence": ["Router broken", "Slow app"]})
     assert labels.relabel(themes, mentions)["label"].tolist() == ["Call"]
+
+
+@pytest.mark.parametrize("language", ["en", "ru"])
+def test_a_bilingual_theme_gets_a_customer_phrase_per_language_and_label_follows_the_report(
+    language: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(labels, "english_pipeline", lambda: None)  # lookup tables: deterministic
+    themes = pd.DataFrame({"theme_id": ["T001"], "label": ["Call, guy"], "keywords": ["call"],
+                           "language": ["multi"], "label_en": ["Call, guy"],
+                           "label_ru": ["Курьер, час"]})  # fmt: skip
+    mentions = pd.DataFrame({"theme_id": ["T001"] * 10, "sentence": CALL_BACK[:4] + RU_LATE
+                             + ["Курьер опоздал опять", "курьер опоздал"]})  # fmt: skip
+    out = labels.relabel(themes, mentions, label_language=language).iloc[0]
+    assert out["label_ru"] == "Курьер опоздал"
+    assert "waiting for a call back" in out["label_en"].lower() and "," not in out["label_en"]
+    assert out["label"] == out[f"label_{language}"]

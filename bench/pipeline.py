@@ -130,9 +130,10 @@ EXPORTS: dict[str, dict[str, Any]] = {
 }
 
 
-def write_export(name: str, folder: Path) -> tuple[Path, Path, pd.DataFrame, int]:
+def write_export(name: str, folder: Path) -> tuple[Path, Path, pd.DataFrame, int, str]:
     """base.csv: the oldest 98% of the export's rows, every column as delivered; full.csv: the
-    whole export, as a nightly pull of a cumulative export delivers it (98% already stored)."""
+    whole export, as a nightly pull of a cumulative export delivers it (98% already stored);
+    also the ISO week of the newest row (the weekly re-fit's week)."""
     spec = EXPORTS[name]
     frame = pd.read_csv(spec["path"], dtype=str, keep_default_na=False)
     when = pd.to_datetime(frame[spec["date"]], errors="coerce", utc=True, format="mixed")
@@ -140,7 +141,9 @@ def write_export(name: str, folder: Path) -> tuple[Path, Path, pd.DataFrame, int
     cut = int(len(frame) * 0.98)
     frame.iloc[:cut].to_csv(folder / "base.csv", index=False)
     frame.to_csv(folder / "full.csv", index=False)
-    return folder / "base.csv", folder / "full.csv", frame.iloc[:cut], len(frame)
+    newest = when.max()
+    week = f"{newest.isocalendar().year}-W{newest.isocalendar().week:02d}"
+    return folder / "base.csv", folder / "full.csv", frame.iloc[:cut], len(frame), week
 
 
 def sample_truth() -> dict[str, str]:
@@ -343,7 +346,7 @@ def bench_export(name: str, tmp: Path, skip_plain: bool) -> dict[str, Any]:
     file from an empty store (what `make demo` does)."""
     spec, folder = EXPORTS[name], tmp / name
     folder.mkdir()
-    base, full, base_frame, n = write_export(name, folder)
+    base, full, base_frame, n, week = write_export(name, folder)
     env = child_env(folder / "state")
     row: dict[str, Any] = {"data": name, "docs": n,
                            "distinct": base_frame[spec["text"]].nunique()}  # fmt: skip
@@ -368,7 +371,7 @@ def bench_export(name: str, tmp: Path, skip_plain: bool) -> dict[str, Any]:
             row["plain"].update(quality(truth_list, [b[1] for b in both]))
             row["cold"].update(quality(truth_list, [b[2] for b in both]))
     row["nightly"] = cx_text(["nightly", str(full), *spec["args"]], env, folder / "night")
-    row["weekly"] = cx_text(["weekly", "--week", WEEK], env, folder / "weekly")
+    row["weekly"] = cx_text(["weekly", "--week", week], env, folder / "weekly")
     first = child_env(folder / "first")
     row["first_report"] = cx_text(["run", str(spec["path"]), *spec["args"]], first,
                                   folder / "first-report")  # fmt: skip

@@ -226,7 +226,13 @@ def skip_stored(mapped: pd.DataFrame, known: pd.DataFrame) -> tuple[pd.DataFrame
     if mapped.empty or known.empty:
         return mapped, 0
     stored = mapped["verbatim_id"].map(_stored_hashes(known))
-    candidate = stored.notna()
+    # a row with a same-day, same-customer twin stays: `drop_exact_duplicates` must see both, or
+    # the twin the store does not hold would be themed once its stored twin was skipped
+    normalised = mapped["text"].fillna("").astype(str).map(normalise_text).str.casefold()
+    key = pd.DataFrame({"customer": mapped["customer_id"], "text": normalised,
+                        "day": pd.to_datetime(mapped["created_at"]).dt.normalize()})  # fmt: skip
+    twinned = key.duplicated(keep=False) & mapped["customer_id"].notna()
+    candidate = stored.notna() & ~twinned
     texts = mapped.loc[candidate, "text"].fillna("").astype(str)
     today = texts.map(lambda t: text_hash(model_text(normalise_text(t))))
     seen = pd.Series(False, index=mapped.index)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -77,7 +78,11 @@ class EmbeddingCache:
             self.n_cached += result.n_cached
         return result.vectors
 
-    def counts(self) -> dict[str, float]:
-        """run.json `embeddings`: texts embedded now, found cached, and the seconds it took."""
-        return {"new": sum(len(e.hashes) for e in self.new), "cached": self.n_cached,
-                "seconds": round(self.seconds, 3)}  # fmt: skip
+    def counts(self) -> dict[str, Any]:
+        """run.json `embeddings`: texts embedded now (in all and per model id), found cached,
+        and the seconds it took."""
+        by_model: dict[str, int] = {}
+        for e in self.new:
+            by_model[e.model_id] = by_model.get(e.model_id, 0) + len(e.hashes)
+        return {"new": sum(by_model.values()), "cached": self.n_cached,
+                "seconds": round(self.seconds, 3), "new_by_model": by_model}  # fmt: skip

@@ -140,7 +140,9 @@ def combine(
         candidates.extend(_candidates(part, _sized(part), ids, links))
     themes["group"] = themes["group"].map(languages).where(~themes["merged"], "multi")
     assigned = pd.concat(assignments, ignore_index=True)
-    themes = themes.join(_language_counts(assigned, results), on="theme_id")
+    counts = _language_counts(assigned, results)  # map, not join: no themes = an empty float id
+    themes = themes.assign(n_en=themes["theme_id"].map(counts["n_en"]),
+                           n_ru=themes["theme_id"].map(counts["n_ru"]))  # fmt: skip
     return Discovery(
         assignments=ASSIGNMENTS.conform(assigned),
         mentions=MENTIONS.conform(pd.concat(mentions, ignore_index=True)),
@@ -154,10 +156,11 @@ def _language_counts(assigned: pd.DataFrame, results: list[GroupResult]) -> pd.D
     """n_en and n_ru of each theme id: its primary verbatims in English and in Russian."""
     language = pd.concat([part.frame["language"] for part in results], ignore_index=True)
     language = language.fillna("en").to_numpy()
-    return pd.DataFrame({
+    counts = pd.DataFrame({
         "n_en": assigned["theme_id"][language == "en"].value_counts(),
         "n_ru": assigned["theme_id"][language == "ru"].value_counts(),
     }).fillna(0).astype(int)  # fmt: skip
+    return counts
 
 
 def _candidates(

@@ -435,6 +435,8 @@ def _trend_rows(window: pd.DataFrame, theme_ids: list[str]) -> list[dict[str, An
     rows = []
     for theme_id in theme_ids:
         weeks = window[window["theme_id"] == theme_id].sort_values("week")
+        if weeks.empty:  # e.g. a facet whose mentions all fall before the trend window
+            continue
         shares = weeks["share"].astype(float).tolist()
         label = str(weeks["label"].iloc[0])
         rows.append({"theme_id": theme_id, "label": label, "shares": shares,

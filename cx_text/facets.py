@@ -115,10 +115,28 @@ def split_facets(
     themes = pd.concat([shown.themes[~shown.themes["theme_id"].isin(split)],
                         _facet_rows(shown.themes, faceted, split, n_examples)],
                        ignore_index=True)  # fmt: skip
-    return replace(shown, themes=THEMES.conform(themes),
-                   assignments=_facet_assignments(shown.assignments, mentions, verbatims, split,
-                                                  themes),
+    assignments = _facet_assignments(shown.assignments, mentions, verbatims, split, themes)
+    return replace(shown, themes=THEMES.conform(_facet_languages(themes, assignments, verbatims)),
+                   assignments=assignments,
                    mentions=SCORED_MENTIONS.conform(faceted))  # fmt: skip
+
+
+def _facet_languages(
+    themes: pd.DataFrame, assignments: pd.DataFrame, verbatims: pd.DataFrame
+) -> pd.DataFrame:  # fmt: skip
+    """Facet rows with their own n_en / n_ru (their primary verbatims, not the topic's) and,
+    for a bilingual topic's facet that holds one language only, that language."""
+    from cx_text.overrides import language_counts
+
+    is_facet = themes["theme_id"].astype(str).map(facet_of) != ""
+    if not is_facet.any() or "n_en" not in themes.columns:
+        return themes
+    counted = language_counts(themes[is_facet], assignments, verbatims)
+    one = counted["language"].eq("multi") & counted[["n_en", "n_ru"]].eq(0).any(axis=1)
+    counted.loc[one, "language"] = counted.loc[one, "n_ru"].gt(0).map({True: "ru", False: "en"})
+    out = themes.copy()
+    out.loc[is_facet, ["n_en", "n_ru", "language"]] = counted[["n_en", "n_ru", "language"]]
+    return out
 
 
 def _facet_assignments(

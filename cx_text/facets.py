@@ -5,11 +5,14 @@ customers complain about) and `T007+` (what they praise), so facet ids are as st
 ids and need no registry of their own. Each mention of a split topic goes to the facet of its
 polarity score's sign (a neutral sentence leans to the side its score is on); a verbatim's primary
 theme goes to the facet of its mention of that topic (else its own score's sign). Themes whose
-mentions are mostly one-sided stay whole; the store keeps topics, the outputs show facets.
+mentions are mostly one-sided stay whole; the store keeps topics, the outputs show facets. A topic
+the previous run split stays split down to `keep_share` (run.json `facets.split` remembers it).
 """
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterable
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -58,15 +61,37 @@ def polarity_shares(mentions: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def mixed_topics(mentions: pd.DataFrame, settings: FacetSettings) -> list[str]:
+def mixed_topics(
+    mentions: pd.DataFrame, settings: FacetSettings, split_before: Iterable[str] = ()
+) -> list[str]:
     """Topics whose smaller side (problem or praise mentions) is at least `min_share` of their
-    mentions and at least `min_mentions` mentions: those are split."""
+    mentions and at least `min_mentions` mentions: those are split. A topic in `split_before`
+    (the previous run's split topics) needs only `keep_share` (when lower than `min_share`), so
+    a topic whose mix hovers around `min_share` keeps its facets from run to run."""
     shares = polarity_shares(mentions)
     shares = shares[shares.index != UNCLASSIFIED]
     smaller = np.minimum(shares["n_problem"], shares["n_praise"])
-    least = np.maximum(settings.min_mentions, settings.min_share * shares["n_mentions"])
+    kept = shares.index.isin(list(split_before))
+    share = np.where(kept, min(settings.keep_share, settings.min_share), settings.min_share)
+    least = np.maximum(settings.min_mentions, share * shares["n_mentions"])
     split = smaller >= least
     return sorted(shares.index[split])
+
+
+def split_topics(themes: pd.DataFrame) -> list[str]:
+    """The topics a themes table shows as facets (what run.json records as `facets.split`)."""
+    ids = themes["theme_id"].astype(str)
+    return sorted({topic_of(t) for t in ids if facet_of(t)})
+
+
+def previous_split(runs: pd.DataFrame) -> list[str]:
+    """The topics the newest run record holding `facets` split (the store's runs table:
+    `record` is the run.json text); [] when no run recorded facets."""
+    for text in reversed(runs["record"].tolist() if "record" in runs else []):
+        record = json.loads(text) if isinstance(text, str) else {}
+        if "facets" in record:
+            return [str(t) for t in record["facets"].get("split", [])]
+    return []
 
 
 def _side(scores: pd.Series) -> pd.Series:
@@ -95,7 +120,7 @@ def _facet_rows(themes: pd.DataFrame, mentions: pd.DataFrame, split: list[str], 
 
 def split_facets(
     shown: Discovery, verbatims: pd.DataFrame, mentions: pd.DataFrame, settings: FacetSettings,
-    n_examples: int = 5,
+    n_examples: int = 5, split_before: Iterable[str] = (),
 ) -> Discovery:  # fmt: skip
     """`shown` with every mixed topic replaced by its problem and praise facets.
 
@@ -105,8 +130,10 @@ def split_facets(
             mention of its primary topic).
         mentions: SCORED_MENTIONS of `shown`.
         settings: when a topic counts as mixed.
+        split_before: the topics the previous run split (`previous_split`): kept split down to
+            `settings.keep_share`.
     """
-    split = mixed_topics(mentions, settings) if settings.enabled else []
+    split = mixed_topics(mentions, settings, split_before) if settings.enabled else []
     if not split:
         return replace(shown, mentions=SCORED_MENTIONS.conform(mentions))
     faceted = mentions.assign(

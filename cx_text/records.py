@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from cx_text import nps
+from cx_text import facets, nps
 from cx_text.ingest import input_label
 from cx_text.schemas import UNCLASSIFIED
 
@@ -85,6 +85,7 @@ def run_record(ctx: RunContext, state: RunState) -> dict[str, Any]:
         record["models_version"] = state.models_version
     if ctx.kind == "nightly":
         record["window"] = {"verbatims": len(window.verbatims)}
+    record["facets"] = {"split": facets.split_topics(state.need("faceted").themes)}
     record.update(finished_at=now().isoformat(), timings=ctx.timer.seconds,
                   peak_rss_mb=ctx.timer.peak_rss_mb)  # fmt: skip
     return record

@@ -184,6 +184,10 @@ class FacetSettings(_Section):
     # of its mentions and at least `min_mentions` mentions
     min_share: float = Field(default=0.1, ge=0.0, le=0.5)
     min_mentions: int = Field(default=5, ge=1)
+    # a topic the previous run split stays split while its smaller side is at least this share
+    # (and `min_mentions`), so a topic near `min_share` does not flip between runs; at or above
+    # `min_share`: no such memory
+    keep_share: float = Field(default=0.05, ge=0.0, le=0.5)
     # the detractor view lists themes with at least this problem_share, the promoter view
     # themes with at least this praise_share (when polarity is on)
     view_min_share: float = Field(default=0.8, ge=0.5, le=1.0)

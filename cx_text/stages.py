@@ -292,8 +292,9 @@ def split_facets(ctx: RunContext, state: RunState) -> Added:
     """Mixed themes split into problem and praise facets (what the figures and outputs show)."""
     scored: Scored = state.need("scored")
     shown: Discovery = state.need("shown")
-    faceted = facets.split_facets(shown, scored.verbatims, scored.mentions,
-                                  ctx.settings.facets, ctx.settings.themes.n_examples)  # fmt: skip
+    faceted = facets.split_facets(shown, scored.verbatims, scored.mentions, ctx.settings.facets,
+                                  ctx.settings.themes.n_examples,
+                                  facets.previous_split(ctx.store.runs()))  # fmt: skip
     if not ctx.settings.facets.customer_labels:
         return {"faceted": faceted}
     language = linking.label_language(scored.verbatims, ctx.settings.report.language)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 
 import pandas as pd
@@ -80,6 +81,32 @@ def test_facets_of_a_bilingual_topic_count_their_own_languages() -> None:
     assert rows.loc["T001-", ["language", "n_en", "n_ru"]].tolist() == ["ru", 0, 8]
     assert rows.loc["T001+", ["language", "n_en", "n_ru"]].tolist() == ["en", 8, 0]
     assert rows.loc["T002", ["n_en", "n_ru"]].tolist() == [1, 0]  # whole topics untouched
+
+
+def test_a_topic_split_before_stays_split_down_to_keep_share() -> None:
+    mentions = _case()[2]
+    # T001 now: 8 problem mentions and 1 praise: its smaller side is 1/9 = 0.11 of it
+    fewer = mentions[~((mentions["theme_id"] == "T001") & (mentions["polarity_score"] > 0))]
+    one_praise = mentions[(mentions["theme_id"] == "T001") & (mentions["polarity_score"] > 0)]
+    near = pd.concat([fewer, one_praise.head(1)], ignore_index=True)
+    settings = FacetSettings(min_share=0.15, keep_share=0.1, min_mentions=1)
+    assert facets.mixed_topics(near, settings) == []  # 1/9 = 0.11 < min_share
+    assert facets.mixed_topics(near, settings, split_before=["T001"]) == ["T001"]
+    no_memory = FacetSettings(min_share=0.15, keep_share=0.15, min_mentions=1)
+    assert facets.mixed_topics(near, no_memory, split_before=["T001"]) == []
+    gone = FacetSettings(min_share=0.15, keep_share=0.12, min_mentions=1)  # 0.11 < keep_share
+    assert facets.mixed_topics(near, gone, split_before=["T001"]) == []
+
+
+def test_previous_split_reads_the_newest_run_record_with_facets() -> None:
+    runs = pd.DataFrame({"record": [json.dumps({"facets": {"split": ["T001"]}}),
+                                    json.dumps({"facets": {"split": ["T002", "T003"]}}),
+                                    json.dumps({"kind": "compare"})]})  # fmt: skip
+    assert facets.previous_split(runs) == ["T002", "T003"]
+    assert facets.previous_split(pd.DataFrame({"record": []})) == []
+    shown, verbatims, mentions = _case()
+    out = facets.split_facets(shown, verbatims, mentions, FacetSettings())
+    assert facets.split_topics(out.themes) == ["T001"]
 
 
 def test_a_one_sided_theme_or_polarity_off_does_not_split() -> None:

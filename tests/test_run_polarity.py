@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -129,6 +130,12 @@ def test_run_writes_polarity_columns_and_nightly_reuses_cached_vectors(
     assert encoder.texts == embedded
     night = pd.read_csv(tmp_path / "night" / "mentions.csv")
     assert night["polarity"].notna().all()
+    # run.json remembers the split topics (the next run keeps them split down to keep_share)
+    for out in ("out", "night"):
+        record = json.loads((tmp_path / out / "run.json").read_text())
+        shown = pd.read_csv(tmp_path / out / "themes.csv")
+        split = sorted({t[:-1] for t in shown["theme_id"].astype(str) if t[-1] in "+-"})
+        assert record["facets"]["split"] == split
 
 
 def test_the_cached_encoder_embeds_each_text_once() -> None:

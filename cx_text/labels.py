@@ -108,7 +108,9 @@ def _spacy_spans(doc: Any) -> Iterable[Any]:
     """Noun chunks without leading determiners, and verb phrases from dependency arcs."""
     for chunk in doc.noun_chunks:
         start = chunk.start
-        while start < chunk.end and doc[start].pos_ in ("DET", "PRON", "NUM"):
+        # "the", "my", "two" go; "no" stays ("no refund", "no reply": the problem itself)
+        while (start < chunk.end and doc[start].pos_ in ("DET", "PRON", "NUM")
+               and doc[start].lower_ != "no"):  # fmt: skip
             start += 1
         yield doc[start : chunk.end]
     for token in doc:

@@ -74,6 +74,13 @@ def test_a_span_of_time_or_a_number_word_is_never_the_label(
     assert not {"two", "weeks"} & set(label.lower().split()), label
 
 
+@needs_spacy
+def test_a_missing_thing_keeps_its_no() -> None:
+    said = ["Still no refund after three weeks", "no refund yet, awful", "I got no refund at all",
+            "Sent it back and no refund", "where is my money"]  # fmt: skip
+    assert labels.customer_label(said, "en") == "No refund"
+
+
 def test_each_sentence_is_parsed_once_per_process() -> None:
     if labels.english_pipeline() is None:
         pytest.skip("spaCy pipeline not installed")

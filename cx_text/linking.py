@@ -11,7 +11,8 @@ English theme in one multilingual space (multilingual-e5-small through
    theme centre is subtracted ("language centring": e5 keeps a language direction that
    otherwise outweighs the topic);
 2. Russian verbatims: up to `link_members` of each Russian theme (the same ones on every re-fit:
-   smallest text hash first) are embedded with e5 and centred by the Russian mean theme centre;
+   smallest text hash first) are embedded with e5 and centred by the Russian mean theme centre
+   (measured like the English one, on each Russian theme's `link_examples` central verbatims);
 3. each of those verbatims goes to the English theme with the highest centred cosine when it is
    at least `link_threshold` (of the English themes within `link_margin` of the nearest, the
    largest), else stays with its own Russian theme;
@@ -116,16 +117,28 @@ def centred_centres(vectors: np.ndarray, owners: np.ndarray, k: int) -> np.ndarr
     return normalise_rows(centres)
 
 
-def theme_centres(
+def example_means(
     part: GroupResult, encoder: Embedder, cache: EmbeddingCache, per_topic: int
 ) -> np.ndarray:
-    """Language-centred multilingual centres of a group's topics (zero rows: no examples)."""
+    """Multilingual unit mean of each topic's `per_topic` central verbatims (zero rows: none)."""
     texts = central_texts(part, per_topic)
     flat = [t for topic in texts for t in topic]
     owners = np.array([topic for topic, group in enumerate(texts) for _ in group], dtype=int)
     if not flat:
         return np.zeros((len(texts), 0), dtype=np.float32)
-    return centred_centres(cache.vectors(flat, encoder, count=False), owners, len(texts))
+    return topic_means(cache.vectors(flat, encoder, count=False), owners, len(texts))
+
+
+def theme_centres(
+    part: GroupResult, encoder: Embedder, cache: EmbeddingCache, per_topic: int
+) -> np.ndarray:
+    """Language-centred multilingual centres of a group's topics (zero rows: no examples)."""
+    means = example_means(part, encoder, cache, per_topic)
+    if not means.shape[1]:
+        return means
+    present = np.linalg.norm(means, axis=1) > 0
+    means[present] -= language_mean(means)
+    return normalise_rows(means)
 
 
 def link_topics(
@@ -202,14 +215,15 @@ def link_verbatims(
     texts = [model_text(t) for t in part.frame["text"]]
     hashes = [text_hash(t) for t in texts]
     rows = member_rows(part.labels, hashes, settings.link_members)
-    k_ru, k_other = len(part.model.topic_embeddings_), len(other_centres)
+    k_other = len(other_centres)
     if not len(rows) or not k_other or not other_centres.shape[1]:
         return Links()
     chosen = [texts[r] for r in rows]
     e5 = cache.vectors(chosen, encoder, count=False)
-    if e5.shape[1] != other_centres.shape[1]:
+    # the Russian language direction, measured as the English one: on central examples
+    ru_mean = language_mean(example_means(part, encoder, cache, settings.link_examples))
+    if e5.shape[1] != other_centres.shape[1] or ru_mean.shape != e5.shape[1:]:
         return Links()
-    ru_mean = language_mean(topic_means(e5, part.labels[rows], k_ru))
     linked = link_topics(normalise_rows(e5 - ru_mean), other_centres, settings.link_threshold,
                          settings.link_margin, other_sizes)  # fmt: skip
     # targets: other-group topic t as t, a Russian topic r that keeps the verbatim as k_other + r

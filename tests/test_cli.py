@@ -127,8 +127,16 @@ def test_sample_run_ranks_planted_detractor_themes_first(sample_run: Path) -> No
     assert (themes.head(5)["nps_impact"] < 0).all()
 
 
-def test_sample_russian_themes_match_planted_themes_as_well_as_english(sample_run: Path) -> None:
-    """Russian (navec backend) is first-class: ARI against the planted themes >= English's."""
+def test_sample_russian_verbatims_share_the_english_themes_of_their_concept(
+    sample_run: Path,
+) -> None:
+    """One theme space (issue 17): most planted themes have one majority theme id in English
+    and in Russian, and both languages still match the planted themes.
+
+    Linking per verbatim puts Russian verbatims in the English themes of their concept, so
+    Russian inherits the English split of a planted theme into several themes: its ARI
+    (0.34 here) is now below English's (0.43); per-language themes had 0.46.
+    """
     truth = pd.read_csv(TRUTH, keep_default_na=False).drop_duplicates("response_id")
     assignments = pd.read_csv(sample_run / "assignments.csv")
     merged = assignments.merge(truth, left_on="verbatim_id", right_on="response_id")
@@ -138,7 +146,15 @@ def test_sample_russian_themes_match_planted_themes_as_well_as_english(sample_ru
         for language, group in merged.groupby("language")
     }
     assert set(ari) == {"en", "ru"}
-    assert ari["ru"] >= ari["en"] > 0.35, ari
+    assert ari["en"] > 0.35 and ari["ru"] > 0.3, ari
+    shared = []
+    for _, rows in merged.groupby("theme"):
+        top = [
+            rows.loc[rows["language"] == lang, "theme_id"].value_counts() for lang in ("en", "ru")
+        ]
+        if min(len(t) and t.sum() for t in top) >= 20:
+            shared.append(top[0].index[0] == top[1].index[0] != UNCLASSIFIED)
+    assert len(shared) >= 15 and sum(shared) / len(shared) >= 0.6, shared
 
 
 def test_second_run_embeds_nothing(sample_run: Path) -> None:

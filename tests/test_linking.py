@@ -17,6 +17,7 @@ from cx_text.records import model_versions
 from cx_text.schemas import UNCLASSIFIED
 from cx_text.settings import EmbeddingSettings, ReportSettings, Settings, ThemeSettings
 from cx_text.theme_tables import GroupResult
+from cx_text.themes import ThemeModel
 from tests.conftest import HashingEmbedder
 from tests.test_store_embed import _verbatims
 
@@ -217,3 +218,89 @@ def test_themes_saved_before_language_columns_load_with_them() -> None:
     assert filled["n_en"].tolist() == [5, 0] and filled["n_ru"].tolist() == [0, 3]
     assert filled["label_en"].tolist() == ["Late", ""]
     assert filled["label_ru"].tolist() == ["", "Опоздание"]
+
+
+class BlurredRussianEncoder:
+    """A Russian backend that sees refund and crash as nearly one thing (a strong shared axis,
+    a weak concept axis), as a static-vector space blurs two concepts into one cluster."""
+
+    model_id = "test:blurred-ru"
+
+    def encode(
+        self, texts: list[str], batch_size: int = 64, show_progress_bar: bool = False
+    ) -> np.ndarray:
+        out = np.zeros((len(texts), 3), dtype=np.float32)
+        for row, text in enumerate(texts):
+            out[row, 0] = 1.0
+            out[row, 1] = 0.3 * ("возврат" in text)
+            out[row, 2] = 0.3 * ("вылетает" in text)
+        return out / np.linalg.norm(out, axis=1, keepdims=True)
+
+
+def english_centres() -> np.ndarray:
+    """Language-centred e5 (fake) centres of three English themes: refund, crash, courier."""
+    texts = [t for concept in FAMILIES for t in FAMILIES[concept]["en"][:4]]
+    owners = np.repeat(np.arange(3), 4)
+    return linking.centred_centres(ConceptEncoder().encode(texts), owners, 3)
+
+
+def test_a_russian_theme_of_two_english_concepts_is_split_between_them() -> None:
+    """Theme-level linking sent a blurred Russian theme (refund + crash) to one English theme;
+    verbatim-level linking splits it: each Russian verbatim joins its translation's theme."""
+    texts = FAMILIES["refund"]["ru"][:8] + FAMILIES["crash"]["ru"][:8]
+    frame = _verbatims(texts, language="ru")
+    russian = BlurredRussianEncoder()
+    model = ThemeModel(embedder=russian, min_cluster_size=4)
+    model.topic_embeddings_ = linking.normalise_rows(russian.encode(texts).mean(0, keepdims=True))
+    model.themes_ = pd.DataFrame({"topic": [0]})
+    part = GroupResult("ru", frame, model, pd.DataFrame(), np.zeros(16, dtype=int),
+                       np.ones(16), russian.model_id, "ru")  # fmt: skip
+    chosen = settings()
+    links = linking.link_verbatims(part, english_centres(), np.array([40, 40, 40]),
+                                   chosen.themes, cache(chosen), ConceptEncoder())  # fmt: skip
+    assert links.model is not None and links.model_id == "test:concepts"
+    topics, _ = links.model.assign(russian.encode(texts))
+    english = [links.topics[int(t)] for t in topics]
+    assert english == [0] * 8 + [1] * 8  # refund's English theme, then crash's
+
+
+def test_a_russian_verbatim_far_from_every_english_theme_keeps_its_russian_theme() -> None:
+    ru = np.array([[1.0, 0.0], [0.0, 1.0]], dtype=np.float32)  # centred verbatims
+    english = np.array([[1.0, 0.0]], dtype=np.float32)
+    assert linking.link_topics(ru, english, threshold=0.2).topics == {0: 0}
+
+
+def test_regroup_drops_targets_too_few_verbatims_choose() -> None:
+    vectors = np.array([[1, 0], [1, 0.1], [1, -0.1], [0, 1], [0.1, 1], [0.9, 0.2]], np.float32)
+    targets = np.array([5, 5, 5, 7, 7, 9])  # target 9 has one verbatim: dropped
+    centres, sources = linking.regroup_targets(vectors, targets, threshold=0.0, min_size=2)
+    assert sources.tolist() == [5, 7]  # by decreasing size (the 6th row joins 5)
+    labels, _ = ThemeModel().regrouped(centres).assign(vectors)
+    assert labels.tolist() == [0, 0, 0, 1, 1, 0]
+
+
+def test_the_linked_sample_of_a_theme_survives_a_moved_verbatim() -> None:
+    """Smallest text hash first: a re-fit that moves one verbatim re-samples one new text."""
+    hashes = [linking.text_hash(f"text {i}") for i in range(40)]
+    labels = np.zeros(40, dtype=int)
+    before = set(linking.member_rows(labels, hashes, 10).tolist())
+    labels[min(before)] = 1  # one sampled verbatim moves to a theme of its own
+    after = set(linking.member_rows(labels, hashes, 10).tolist())
+    assert before < after and len(after) == 11  # 10 vectors cached, one new
+
+
+def test_fit_time_russian_themes_are_what_nightly_assigns(tmp_path: Path) -> None:
+    """The regrouped Russian model reproduces the fit's bilingual ids without e5."""
+    chosen = settings()
+    found = fit(chosen, ConceptEncoder())
+    models.save_models(found, tmp_path)
+    saved = models.load_models(tmp_path)
+    assert saved is not None
+    frame, _ = bilingual_frame()
+    hashing = HashingEmbedder()
+    nightly = theming.assign_themes(frame, chosen, cache(chosen), saved,
+                                    {"hash": hashing, "hash-ru": hashing})  # fmt: skip
+    pd.testing.assert_series_equal(
+        nightly.assignments.set_index("verbatim_id")["theme_id"].sort_index(),
+        found.assignments.set_index("verbatim_id")["theme_id"].sort_index(),
+    )

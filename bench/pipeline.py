@@ -357,6 +357,8 @@ def bench_export(name: str, tmp: Path, skip_plain: bool) -> dict[str, Any]:
         row["plain"] = run_child([__file__, "_plain", str(base), str(result), spec["text"],
                                   spec["id"]], dict(env, PYTHONPATH=str(ROOT)))  # fmt: skip
         row["plain"].update(json.loads(result.read_text()))
+        shown = {k: v for k, v in row["plain"].items() if k not in ("labels", "ids")}
+        print(f"  plain: {json.dumps(shown)}", flush=True)  # kept if a later step fails
     row["cold"] = cx_text(["run", str(base), *spec["args"]], env, folder / "cold")
     plain = row["plain"] or {}
     labels, ids = plain.pop("labels", None), plain.pop("ids", None)

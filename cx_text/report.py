@@ -313,10 +313,12 @@ def impact_chart(themes: pd.DataFrame, t: dict[str, str]) -> go.Figure:
 
 
 def trend_themes(weekly: pd.DataFrame, alerts: pd.DataFrame, n: int = TREND_THEMES) -> list[str]:
-    """Themes of the alerts first, then the largest of the window, `n` in all."""
+    """Themes of the alerts first, then the largest of the window, `n` in all; only themes with
+    weekly figures (an alert's theme may have none in the window, e.g. a facet)."""
     volume = weekly.groupby("theme_id")["n_verbatims"].sum().sort_values(ascending=False)
     ordered = [*alerts["theme_id"].astype(str), *volume.index.astype(str)]
-    return [t for t in dict.fromkeys(ordered) if t != UNCLASSIFIED][:n]
+    charted = set(volume.index.astype(str))
+    return [t for t in dict.fromkeys(ordered) if t != UNCLASSIFIED and t in charted][:n]
 
 
 def trend_chart(weekly: pd.DataFrame, themes: list[str], t: dict[str, str]) -> go.Figure:
@@ -324,6 +326,8 @@ def trend_chart(weekly: pd.DataFrame, themes: list[str], t: dict[str, str]) -> g
     fig = go.Figure()
     for theme_id in themes:
         rows = weekly[weekly["theme_id"] == theme_id].sort_values("week")
+        if rows.empty:
+            continue
         name = _theme_name(rows.iloc[0], width=30)
         fig.add_trace(
             go.Scatter(x=[trends.week_label(w) for w in rows["week"]],

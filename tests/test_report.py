@@ -327,3 +327,18 @@ def test_trend_rows_skip_a_theme_without_weekly_figures_in_the_window() -> None:
                            "share": [0.1, 0.2], "label": ["Late delivery"] * 2})  # fmt: skip
     rows = _trend_rows(window, ["T001", "T009-"])
     assert [r["theme_id"] for r in rows] == ["T001"] and rows[0]["shares"] == [0.1, 0.2]
+
+
+def test_the_trend_chart_skips_an_alerted_theme_without_weekly_figures() -> None:
+    """An alert's theme may have no weekly rows in the chart's window (the airline tweets' first
+    report failed on one with an IndexError, 2026-11-29): it is left out of the chart."""
+    from cx_text.report import UI, trend_chart, trend_themes
+
+    week = pd.Timestamp("2026-11-09")
+    weekly = pd.DataFrame({"theme_id": ["T001", "T002"], "week": [week, week],
+                           "n_verbatims": [5, 9], "share": [0.1, 0.2],
+                           "label": ["Late delivery", "Refund"]})  # fmt: skip
+    alerts = pd.DataFrame({"theme_id": ["T009-", "T001"]})
+    assert trend_themes(weekly, alerts) == ["T001", "T002"]
+    figure = trend_chart(weekly, ["T009-", "T002"], UI["en"])
+    assert [trace.name for trace in figure.data] == ["Refund · T002"]

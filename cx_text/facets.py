@@ -85,8 +85,9 @@ def split_topics(themes: pd.DataFrame) -> list[str]:
 
 
 def previous_split(runs: pd.DataFrame) -> list[str]:
-    """The topics the newest run record holding `facets` split (the store's runs table:
-    `record` is the run.json text); [] when no run recorded facets."""
+    """The topics the newest run record holding `facets` split (rows of the store's runs
+    table, oldest first: `record` is the run.json text); [] when none recorded facets (the
+    stage passes the 20 latest runs: a compare run records none)."""
     for text in reversed(runs["record"].tolist() if "record" in runs else []):
         record = json.loads(text) if isinstance(text, str) else {}
         if "facets" in record:

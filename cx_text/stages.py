@@ -294,7 +294,7 @@ def split_facets(ctx: RunContext, state: RunState) -> Added:
     shown: Discovery = state.need("shown")
     faceted = facets.split_facets(shown, scored.verbatims, scored.mentions, ctx.settings.facets,
                                   ctx.settings.themes.n_examples,
-                                  facets.previous_split(ctx.store.runs()))  # fmt: skip
+                                  facets.previous_split(ctx.store.runs(newest=20)))  # fmt: skip
     if not ctx.settings.facets.customer_labels:
         return {"faceted": faceted}
     language = linking.label_language(scored.verbatims, ctx.settings.report.language)

@@ -202,9 +202,13 @@ class Store:
         }
         conn.execute(RUNS_TABLE.insert(), [row])
 
-    def runs(self) -> pd.DataFrame:
+    def runs(self, newest: int | None = None) -> pd.DataFrame:
+        """Run records, oldest first; with `newest`, only that many of the latest."""
+        query = sa.select(RUNS_TABLE).order_by(RUNS_TABLE.c.started_at.desc())
+        if newest is not None:
+            query = query.limit(newest)
         with self.engine.connect() as conn:
-            return pd.read_sql(sa.select(RUNS_TABLE).order_by(RUNS_TABLE.c.started_at), conn)
+            return pd.read_sql(query, conn).iloc[::-1].reset_index(drop=True)
 
     # ----------------------------------------------------------------------- embedding cache
 

@@ -83,6 +83,12 @@ def _backfill_has_its_run_record(settings: Settings, stored: int) -> None:
     assert load["stored"] == stored and load["weeks"] == [WEEKS[0], WEEKS[2]]
     assert set(stored_by) == {load["run_id"]} <= set(runs["run_id"])
     assert load["counts"]["read"] == 4 * 64 + 16 and "timings" in load
+    store = Store(settings.store_url_value)
+    try:
+        latest = store.runs(newest=1)
+    finally:
+        store.close()
+    assert latest["run_id"].tolist() == runs["run_id"].tail(1).tolist()
 
 
 def test_backfill_then_nightly_then_weekly(env, tmp_path: Path) -> None:

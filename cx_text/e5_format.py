@@ -140,6 +140,10 @@ class Tokenizer:
         self._unk_score = _f32(float(model.scores.min()) - 10.0)
         self._longest = max(len(p) for p in self._vocab)
         self._table = {cp: out for cp, out in model.norm_map.items()}
+        self._words: dict[str, tuple[int, ...]] = {}  # metaspace-led word -> its ids
+        self._words_limit = 500_000
+        if any(META in p[1:] for p in self._vocab):
+            raise ValueError("a piece holds an inner metaspace: words cannot be searched alone")
 
     def normalise(self, text: str) -> str:
         """The string the Viterbi search runs on (metaspaces included)."""
@@ -149,8 +153,34 @@ class Tokenizer:
         return (text if text.startswith(" ") else " " + text).replace(" ", META)
 
     def content_ids(self, text: str) -> list[int]:
-        """Piece ids of `text` (no special tokens, no truncation)."""
+        """Piece ids of `text` (no special tokens, no truncation).
+
+        No piece holds a metaspace after its first character, so every metaspace starts a
+        piece and the best path is the best path of each metaspace-led word in turn: words are
+        searched one at a time and remembered (`_word_ids`; texts repeat their words). The C
+        engine searches the whole text with float32 running sums, whose rounding can break an exact
+        tie inside a word the other way: 6 of 20,691 sample, airline and SentiRuEval texts get
+        two equal-scoring pieces in swapped order ("))))", "....!!"), every other text the same
+        ids (about 7x faster on those texts).
+        """
         chars = self.normalise(text)
+        ids: list[int] = []
+        start = 0
+        for at in range(1, len(chars) + 1):
+            if at == len(chars) or chars[at] == META:
+                ids.extend(self._word_ids(chars[start:at]))
+                start = at
+        return ids
+
+    def _word_ids(self, word: str) -> tuple[int, ...]:
+        found = self._words.get(word)
+        if found is None:
+            if len(self._words) >= self._words_limit:
+                self._words.clear()
+            found = self._words[word] = tuple(self._viterbi(word))
+        return found
+
+    def _viterbi(self, chars: str) -> list[int]:
         n, vocab, scores, longest = len(chars), self._vocab, self._scores, self._longest
         best = [-1e30] * (n + 1)
         best[0] = 0.0

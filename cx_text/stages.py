@@ -83,6 +83,7 @@ class RunState:
     ignored: frozenset[str] = frozenset()
     scored: Scored | None = None  # the window's verbatims and shown mentions, with polarity
     faceted: Discovery | None = None  # `shown` with mixed themes split into facets
+    label_parses: labels.Parses | None = None  # English label parses; the commit keeps `new`
     tables: rank.Tables | None = None
     analytics: Analytics | None = None
     report: ReportBundle | None = None
@@ -298,13 +299,30 @@ def split_facets(ctx: RunContext, state: RunState) -> Added:
     if not ctx.settings.facets.customer_labels:
         return {"faceted": faceted}
     language = linking.label_language(scored.verbatims, ctx.settings.report.language)
-    themes = labels.relabel(faceted.themes, faceted.mentions, _named(shown, state), language)
+    parses = _stored_parses(ctx, faceted)
+    themes = labels.relabel(faceted.themes, faceted.mentions, _named(shown, state), language,
+                            parses)  # fmt: skip
     names = themes.set_index("theme_id")["label"]
     assignments = faceted.assignments.assign(
         theme_label=faceted.assignments["theme_id"].map(names).fillna(
             faceted.assignments["theme_label"])
     )  # fmt: skip
-    return {"faceted": replace(faceted, themes=themes, assignments=assignments)}
+    return {"faceted": replace(faceted, themes=themes, assignments=assignments),
+            "label_parses": parses}  # fmt: skip
+
+
+def _stored_parses(ctx: RunContext, faceted: Discovery) -> labels.Parses | None:
+    """The store's parses of the English sentences labels may parse (None without spaCy's
+    model: labels then use the lookup tables and nothing is stored)."""
+    parser = labels.parser_id()
+    if parser is None:
+        return None
+    sentences = labels.parse_sample(faceted.themes, faceted.mentions)
+    keys = [labels.parse_key(s) for s in sentences]
+    stored = ctx.store.load_label_parses(parser, keys)
+    known = {s: stored[k] for s, k in zip(sentences, keys, strict=True) if k in stored}
+    log.info("labels: %d of %d sentences parsed by earlier runs", len(known), len(sentences))
+    return labels.Parses(parser, known)
 
 
 def _named(shown: Discovery, state: RunState) -> set[str]:
@@ -379,6 +397,10 @@ def commit(ctx: RunContext, state: RunState) -> Added:
             store.append_quarantine(conn, state.quarantine, run_id)
         for new in ctx.cache.new:
             store.save_embeddings(conn, new.model_id, new.hashes, new.vectors)
+        if state.label_parses is not None:
+            parsed = state.label_parses
+            keyed = {labels.parse_key(s): found for s, found in parsed.new.items()}
+            store.save_label_parses(conn, parsed.parser_id, keyed)
         assignments = found.assignments[["verbatim_id", "theme_id", "confidence"]].assign(
             model_version=run_id, run_id=run_id
         )

@@ -1,8 +1,9 @@
 """The store: an embedded DuckDB file by default, PostgreSQL (or any SQLAlchemy URL) by setting.
 
-It holds verbatims, quarantine, run records, the embedding cache, assignments, the theme registry
-and source watermarks. Every write of a run happens inside one `transaction()`, so a run that fails
-leaves the store as it was. The URL is a secret: it is never printed or logged.
+It holds verbatims, quarantine, run records, the embedding cache, the label parse cache,
+assignments, the theme registry and source watermarks. Every write of a run happens inside one
+`transaction()`, so a run that fails leaves the store as it was. The URL is a secret: it is never
+printed or logged.
 """
 
 from __future__ import annotations
@@ -76,6 +77,15 @@ EMBEDDINGS_TABLE = sa.Table(
     sa.Column("model_id", sa.String, primary_key=True),
     sa.Column("text_hash", sa.String, primary_key=True),
     sa.Column("vector", sa.LargeBinary),
+)
+# the label candidates spaCy found in a mention sentence (`cx_text.labels.Parses`), by the
+# parser that found them (`labels.parser_id()`) and `labels.parse_key` of the exact sentence
+LABEL_PARSES_TABLE = sa.Table(
+    "label_parses",
+    META,
+    sa.Column("parser_id", sa.String, primary_key=True),
+    sa.Column("sentence_hash", sa.String, primary_key=True),
+    sa.Column("candidates", sa.Text),  # JSON list of phrases
 )
 ASSIGNMENTS_TABLE = schema_table(
     ASSIGNMENTS, keys=("verbatim_id",), only=("verbatim_id", "theme_id", "confidence"),
@@ -238,6 +248,33 @@ class Store:
             rows = pd.DataFrame({"model_id": model_id, "text_hash": hashes[part],
                                  "vector": [encode_vector(v) for v in vectors[part]]})  # fmt: skip
             _insert(conn, EMBEDDINGS_TABLE, rows)
+
+    # ----------------------------------------------------------------------- label parse cache
+
+    def load_label_parses(self, parser_id: str, keys: Iterable[str]) -> dict[str, tuple[str, ...]]:
+        """Stored label candidates of the sentences with these `parse_key`s, parsed by
+        `parser_id` (parses of any other parser are never returned)."""
+        table = LABEL_PARSES_TABLE
+        with self.engine.connect() as conn:
+            rows = _select_in(conn, table, "sentence_hash", sorted(set(keys)),
+                              [table.c.sentence_hash, table.c.candidates],
+                              table.c.parser_id == parser_id)  # fmt: skip
+        found = zip(rows["sentence_hash"], rows["candidates"], strict=True)
+        return {key: tuple(json.loads(phrases)) for key, phrases in found}
+
+    def save_label_parses(
+        self, conn: Connection, parser_id: str, parses: dict[str, tuple[str, ...]]
+    ) -> None:
+        """Keep label candidates by sentence `parse_key`, replacing stored ones of `parser_id`."""
+        if not parses:
+            return
+        keys = pd.Series(list(parses), dtype=object)
+        _delete_keys(conn, LABEL_PARSES_TABLE, "sentence_hash", keys,
+                     LABEL_PARSES_TABLE.c.parser_id == parser_id)  # fmt: skip
+        rows = pd.DataFrame({"parser_id": parser_id, "sentence_hash": keys,
+                             "candidates": [json.dumps(list(c), ensure_ascii=False)
+                                            for c in parses.values()]})  # fmt: skip
+        _insert(conn, LABEL_PARSES_TABLE, rows)
 
     # ----------------------------------------------------------------------- key/value tables
 

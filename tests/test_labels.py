@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
 import pandas as pd
 import pytest
 
-from cx_text import labels
+from cx_text import job, labels
+from cx_text.settings import Settings
+from cx_text.store import Store
 
 CALL_BACK = [
     "Because I'm still waiting for a call back",
@@ -149,3 +155,108 @@ def test_a_bilingual_theme_gets_a_customer_phrase_per_language_and_label_follows
     assert out["label_ru"] == "Курьер опоздал"
     assert "waiting for a call back" in out["label_en"].lower() and "," not in out["label_en"]
     assert out["label"] == out[f"label_{language}"]
+
+
+@needs_spacy
+def test_a_warm_parse_cache_gives_the_cold_label_without_loading_spacy(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    labels._PARSED.clear()
+    cold = labels.Parses("p")
+    label = labels.customer_label(CALL_BACK, "en", parses=cold)
+    assert label == "Waiting for a call back"
+    assert set(cold.new) == set(CALL_BACK)  # every parse made is reported, for the store
+    labels._PARSED.clear()  # a new process: only the store's parses are known
+
+    def no_spacy() -> None:
+        raise AssertionError("the spaCy pipeline was loaded")
+
+    monkeypatch.setattr(labels, "english_pipeline", no_spacy)
+    warm = labels.Parses("p", known=dict(cold.new))
+    assert labels.customer_label(CALL_BACK, "en", parses=warm) == label
+    assert warm.new == {}
+    themes = pd.DataFrame({"theme_id": ["T001"], "label": ["Call, guy"], "keywords": ["call"],
+                           "language": ["en"]})  # fmt: skip
+    mentions = pd.DataFrame({"theme_id": ["T001"] * 6, "sentence": CALL_BACK})
+    assert labels.parse_sample(themes, mentions) == CALL_BACK
+    out = labels.relabel(themes, mentions, parses=labels.Parses("p", known=dict(cold.new)))
+    assert out["label"].tolist() == [label]
+
+
+@needs_spacy
+def test_below_the_cached_share_the_missing_sentences_are_parsed_and_reported_new(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    said = CALL_BACK + NOISE  # 11 sentences
+    labels._PARSED.clear()
+    everything = labels.Parses("p")
+    labels.customer_label(said, "en", parses=everything)
+    labels._PARSED.clear()
+    # 9 of 11 parsed before (0.82 < CACHED_SHARE): the 2 others are parsed now
+    known = {s: everything.new[s] for s in said[:9]}
+    below = labels.Parses("p", known=known)
+    cold = labels.customer_label(said, "en")
+    labels._PARSED.clear()
+    assert labels.customer_label(said, "en", parses=below) == cold
+    assert below.new == {s: everything.new[s] for s in said[9:]}
+    assert set(labels._PARSED) == set(said[9:])  # only the missing ones went through spaCy
+    # 10 of 11 (0.91): nothing is parsed, the missing sentence gives no candidates
+    labels._PARSED.clear()
+    monkeypatch.setattr(labels, "english_pipeline", lambda: pytest.fail("spaCy loaded"))
+    above = labels.Parses("p", known={s: everything.new[s] for s in said[:10]})
+    assert labels.customer_label(said, "en", parses=above) == cold
+    assert above.new == {}
+
+
+def test_parses_without_the_spacy_model_fall_back_to_the_lookup_tables(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    labels._PARSED.clear()
+    monkeypatch.setattr(labels, "english_pipeline", lambda: None)
+    parses = labels.Parses("p")
+    assert labels.customer_label(CALL_BACK, "en", parses=parses) == "Still waiting for a call back"
+    assert parses.new == {}
+
+
+def test_parser_id_names_the_model_its_version_and_the_rules() -> None:
+    if labels.parser_id() is None:
+        pytest.skip("spaCy pipeline not installed")
+    spacy = metadata.version("spacy")
+    assert labels.parser_id() == (
+        f"{labels.SPACY_MODEL}==3.8.0;spacy=={spacy};rules={labels.PARSER_RULES}"
+    )
+    assert labels.parse_key("Late") != labels.parse_key("late")  # spaCy sees the case
+
+
+@needs_spacy
+def test_a_second_run_takes_its_parses_from_the_store(
+    hashing_week: tuple[Settings, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings, data = hashing_week
+    loaded: list[int] = []
+    load = Store.load_label_parses
+
+    def counted(self: Store, parser_id: str, keys: Any) -> dict[str, tuple[str, ...]]:
+        found = load(self, parser_id, keys)
+        loaded.append(len(found))
+        return found
+
+    monkeypatch.setattr(Store, "load_label_parses", counted)
+    labels._PARSED.clear()
+    job.run([str(data)], data.parent / "first", settings)
+    assert loaded == [0]  # cold: nothing stored yet
+    parsed = dict(labels._PARSED)
+    assert parsed
+    labels._PARSED.clear()  # a new process
+    monkeypatch.setattr(labels, "english_pipeline", lambda: pytest.fail("spaCy loaded"))
+    job.run([str(data)], data.parent / "second", settings)
+    assert loaded[1] == len(parsed)  # every parse of the first run came from the store
+    assert labels._PARSED == {}
+    first, second = (pd.read_csv(data.parent / n / "themes.csv") for n in ("first", "second"))
+    assert second["label"].tolist() == first["label"].tolist()
+    store = Store(settings.store_url_value)
+    try:
+        stored = store.load_label_parses(str(labels.parser_id()), map(labels.parse_key, parsed))
+    finally:
+        store.close()
+    assert stored == {labels.parse_key(s): c for s, c in parsed.items()}

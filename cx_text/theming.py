@@ -293,7 +293,8 @@ def fit_themes(
         GroupTheming(group, cache, fan_out) for group in groups_of(verbatims, settings, embedders)
     ]
     results = [job.fit((anchors or {}).get(job.group.embedder.model_id)) for job in jobs]
-    links = linking.link_groups(results, settings.themes, cache, link_encoder)
+    links = linking.link_groups(results, settings.themes, cache, link_encoder,
+                                settings.embedding.bf16)  # fmt: skip
     if links.model is not None:  # the Russian group regrouped by its verbatims' links
         at = next(i for i, part in enumerate(results) if part.name == linking.RUSSIAN)
         results[at] = jobs[at].regrouped(links.model)

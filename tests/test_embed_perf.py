@@ -72,7 +72,7 @@ def test_token_batches_respect_both_budgets_and_cover_every_text_once() -> None:
 
 
 def test_token_batched_vectors_equal_one_plain_sentence_transformers_call() -> None:
-    embedder = embed.SentenceTransformerEmbedder(torch_threads=2)
+    embedder = embed.SentenceTransformerEmbedder(torch_threads=2, bf16="off")
     ours = embedder.encode(SENTENCES, batch_size=3, batch_tokens=40)
     plain = embedder._load().encode(SENTENCES, normalize_embeddings=True, convert_to_numpy=True)
     assert ours.shape == plain.shape == (len(SENTENCES), 384)
@@ -97,3 +97,25 @@ def test_batch_tokens_setting_reaches_the_embedder() -> None:
     embedder = embed.make_embedder("all-MiniLM-L6-v2", EmbeddingSettings(batch_tokens=4096))
     assert embedder.batch_tokens == 4096
     assert embed.make_embedder("all-MiniLM-L6-v2", EmbeddingSettings()).batch_tokens == 1024
+
+
+def test_bf16_setting_rules(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(embed, "_cpu_has_amx", lambda: False)
+    assert not embed.use_bf16("auto") and embed.use_bf16("on") and not embed.use_bf16("off")
+    monkeypatch.setattr(embed, "_cpu_has_amx", lambda: True)
+    assert embed.use_bf16("auto") and not embed.use_bf16("off")
+    assert not embed.use_bf16("on", "cuda:0")  # other devices keep their own precision
+    with pytest.raises(ValueError):
+        embed.SentenceTransformerEmbedder(bf16="yes")
+    embedder = embed.make_embedder("all-MiniLM-L6-v2", EmbeddingSettings(bf16="off"))
+    assert embedder.bf16 == "off"
+    assert embedder.model_id == "st:all-MiniLM-L6-v2"  # same id: cached fp32 vectors stay valid
+
+
+def test_bf16_vectors_stay_within_float_noise_of_fp32() -> None:
+    fp32 = embed.SentenceTransformerEmbedder(torch_threads=2, bf16="off").encode(SENTENCES)
+    bf16 = embed.SentenceTransformerEmbedder(torch_threads=2, bf16="on").encode(SENTENCES)
+    cosine = np.sum(fp32 * bf16, axis=1)
+    # measured on 1,500 sample sentences: lowest 0.99994 (int8: 0.94-0.95)
+    assert cosine.min() > 0.999
+    assert not np.allclose(fp32, bf16, atol=1e-6)  # bf16 really ran

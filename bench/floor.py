@@ -4,7 +4,8 @@ and the fixed cost of a new process.
 Three figures, each measured here:
 
 1. **limit**: the best fp32 `torch.matmul` FLOP/s with the run's torch threads
-   (`cx_text.compute.matmul_flops`).
+   (`cx_text.compute.matmul_flops`), and the bf16 one (what `embedding.bf16` runs on a CPU with
+   AMX tiles).
 2. **embedding floor** of a cold `cx-text run` on a set: the run is made in this process (the
    CLI's own `app`, so every stage is the product's) with the embedding cache watched; every text
    a transformer encoder embeds is recorded, tokenised with that encoder's tokenizer, and its
@@ -163,11 +164,14 @@ def main() -> None:
             embedded, record = watched_run(csv, extra, Path(tmp) / "out")
             wall = time.perf_counter() - start
         limit = max(compute.matmul_flops(args.threads) for _ in range(3))
+        bf16 = max(compute.matmul_flops(args.threads, dtype="bfloat16") for _ in range(3))
         rows = floor_seconds(embedded, limit)
         total = sum(r["seconds"] for r in rows.values())
         measured = record.get("embeddings", {}).get("seconds", 0.0)
-        print(f"\n{name}: limit {limit / 1e9:.1f} GFLOP/s ({args.threads} threads); cold run "
-              f"{wall:.1f} s in this process, embedding {measured:.1f} s measured")  # fmt: skip
+        print(f"\n{name}: fp32 limit {limit / 1e9:.1f} GFLOP/s, bf16 {bf16 / 1e9:.1f} GFLOP/s "
+              f"({args.threads} threads); cold run {wall:.1f} s in this process, embedding "
+              f"{measured:.1f} s measured; at the bf16 limit the encoders would take "
+              f"{total * limit / bf16:.1f} s")  # fmt: skip
         print("| model | texts embedded | tokens | GFLOP | seconds at the limit |")
         print("|---|---|---|---|---|")
         for model_id, r in rows.items():

@@ -43,6 +43,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
 CACHE = ROOT / "bench" / ".cache"
+BF16 = "auto"  # `--bf16`: the encoders' embedding.bf16 (cache files of bf16 vectors say so)
 
 
 def banking77() -> tuple[list[str], np.ndarray]:
@@ -99,15 +100,18 @@ def embed(name: str, texts: list[str]) -> np.ndarray:
 
 def _cached(name: str, inputs: list[str], kind: str) -> np.ndarray:
     from cx_text.e5 import E5Embedder
-    from cx_text.embed import SentenceTransformerEmbedder
+    from cx_text.embed import SentenceTransformerEmbedder, use_bf16
 
     digest = hashlib.sha256("\x00".join(inputs).encode()).hexdigest()[:12]
     CACHE.mkdir(parents=True, exist_ok=True)
-    path = CACHE / f"{kind}{name}-{len(inputs)}-{digest}.npy"
+    precision = "bf16-" if use_bf16(BF16) else ""  # the product's default: bf16 on AMX CPUs
+    path = CACHE / f"{precision}{kind}{name}-{len(inputs)}-{digest}.npy"
     if path.exists():
         return np.load(path)
     encoder = (
-        E5Embedder("fp32", "query", 2) if kind else SentenceTransformerEmbedder(torch_threads=2)
+        E5Embedder("fp32", "query", 2, bf16=BF16)
+        if kind
+        else SentenceTransformerEmbedder(torch_threads=2, bf16=BF16)
     )
     vectors = encoder.encode(inputs, show_progress_bar=True)
     np.save(path, vectors)
@@ -250,9 +254,13 @@ def main() -> int:
     parser.add_argument("--skip-baselines", action="store_true")
     parser.add_argument("--seeds", default="", help="comma-separated UMAP seeds: print the spread")
     parser.add_argument("--encoder", choices=("minilm", "minilm+e5"), default="minilm")
+    parser.add_argument(
+        "--bf16", choices=("auto", "on", "off"), default="auto",
+        help="embedding.bf16 of the encoders (auto: on where the CPU has AMX)",
+    )  # fmt: skip
     args = parser.parse_args()
-    global ENCODER
-    ENCODER = args.encoder
+    global ENCODER, BF16
+    ENCODER, BF16 = args.encoder, args.bf16
     if not SHARED.exists():
         print(f"{SHARED} not found: nothing to measure", file=sys.stderr)
         return 1

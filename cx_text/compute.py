@@ -19,15 +19,19 @@ from typing import Any
 import numpy as np
 
 
-def matmul_flops(threads: int | None = None, size: int = 1024, repeats: int = 5) -> float:
-    """Best measured fp32 FLOP/s of `size` x `size` matrix products (2 n^3 FLOPs each)."""
+def matmul_flops(
+    threads: int | None = None, size: int = 1024, repeats: int = 5, dtype: str = "float32"
+) -> float:
+    """Best measured FLOP/s of `size` x `size` matrix products (2 n^3 FLOPs each) in `dtype`
+    ("float32", or "bfloat16": what autocast runs on a CPU with AMX tiles)."""
     import torch
 
     previous = torch.get_num_threads()
     if threads:
         torch.set_num_threads(threads)
     try:
-        a, b = torch.randn(size, size), torch.randn(size, size)
+        kind = getattr(torch, dtype)
+        a, b = torch.randn(size, size, dtype=kind), torch.randn(size, size, dtype=kind)
         torch.matmul(a, b)  # warm-up
         best = 0.0
         for _ in range(repeats):

@@ -260,3 +260,31 @@ def test_a_second_run_takes_its_parses_from_the_store(
     finally:
         store.close()
     assert stored == {labels.parse_key(s): c for s, c in parsed.items()}
+
+
+@needs_spacy
+def test_the_attribute_rules_annotate_as_spacys_attribute_ruler() -> None:
+    import spacy
+
+    from cx_text import attribute_rules
+
+    reference = spacy.load(labels.SPACY_MODEL, exclude=["lemmatizer", "ner"])
+    fast = labels.english_pipeline()
+    assert isinstance(fast.get_pipe("attribute_ruler"), attribute_rules.AttributeRules)
+    texts = ["There is a problem with my refund, isn't there?", "I'd like that they did it",
+             "Don't do it  again", "That's what I wanted, because the app crashed",
+             "We have been waiting since Monday and nobody has called", "a\n\nb"]  # fmt: skip
+    for a, b in zip(reference.pipe(texts), fast.pipe(texts), strict=True):
+        assert [(t.pos_, t.tag_, t.dep_) for t in a] == [(t.pos_, t.tag_, t.dep_) for t in b]
+        assert [c.text for c in a.noun_chunks] == [c.text for c in b.noun_chunks]
+
+
+def test_attribute_rules_keep_spacys_ruler_for_a_pattern_form_they_do_not_read() -> None:
+    from cx_text.attribute_rules import AttributeRules
+
+    plain = [{"patterns": [[{"TAG": "NN"}]], "attrs": {"POS": "NOUN"}, "index": 0}]
+    assert AttributeRules.from_patterns(plain) is not None
+    regex = [{"patterns": [[{"LOWER": {"REGEX": "^no+$"}}]], "attrs": {"POS": "DET"}, "index": 0}]
+    assert AttributeRules.from_patterns(plain + regex) is None
+    lemma_only = [{"patterns": [[{"LOWER": {"REGEX": "x"}}]], "attrs": {"LEMMA": "x"}, "index": 0}]
+    assert AttributeRules.from_patterns(plain + lemma_only) is not None  # not read: skipped

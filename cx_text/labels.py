@@ -108,7 +108,7 @@ def english_pipeline() -> Any:
 
         # no NER: person names are caught by capitalisation (`_capitalised_names`), numbers and
         # dates by `_clean`, at a third of the parse time; the attribute ruler's patterns run as
-        # look-ups (`cx_text.attribute_rules`: same annotations, the parse about 1.6x faster)
+        # look-ups (`cx_text.attribute_rules`: same annotations, the parse about 1.4x faster)
         return swap_ruler(spacy.load(SPACY_MODEL, exclude=["lemmatizer", "ner"]))
     except (ImportError, OSError):
         log.info("labels: %s is not installed; English labels use the lookup tables", SPACY_MODEL)

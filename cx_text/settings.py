@@ -115,8 +115,8 @@ class EmbeddingSettings(_Section):
     quantize: Literal["none", "int8"] = "none"
     # torch's bfloat16 autocast for every fp32 transformer forward pass on the CPU (MiniLM, e5,
     # polarity): "auto" turns it on where the CPU has AMX tiles (Intel Sapphire Rapids and
-    # later), where it runs 1.7-2.4x faster with vectors at cosine >= 0.9999 to fp32; same model
-    # ids, so cached fp32 vectors stay valid. "on" forces it, "off" never uses it
+    # later), where it runs 1.65-2x faster (bench/encoders.py) with vectors at cosine >= 0.9999
+    # to fp32; same model ids, so cached fp32 vectors stay valid. "on" forces it, "off" never
     bf16: Literal["auto", "on", "off"] = "auto"
     max_chars: int = Field(default=2000, ge=1)
     show_progress: bool = True

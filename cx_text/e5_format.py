@@ -158,10 +158,10 @@ class Tokenizer:
         No piece holds a metaspace after its first character, so every metaspace starts a
         piece and the best path is the best path of each metaspace-led word in turn: words are
         searched one at a time and remembered (`_word_ids`; texts repeat their words). The C
-        engine searches the whole text with float32 running sums, whose rounding can break an exact
-        tie inside a word the other way: 6 of 20,691 sample, airline and SentiRuEval texts get
-        two equal-scoring pieces in swapped order ("))))", "....!!"), every other text the same
-        ids (about 7x faster on those texts).
+        engine searches the whole text with float32 running sums, whose rounding can break an
+        exact tie inside a word the other way: 6 of 24,639 sample, airline and SentiRuEval texts
+        get two equal-scoring pieces in swapped order ("))))", "....!!"), every other text the
+        same ids, 5.2x faster (`bench/e5_tokenizer.py`).
         """
         chars = self.normalise(text)
         ids: list[int] = []

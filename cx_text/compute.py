@@ -54,17 +54,24 @@ class EncoderShape:
 
 
 def encoder_shape(model: Any) -> EncoderShape:
-    """Shape of a sentence-transformers model (its first module is the HF transformer)."""
+    """Shape of a loaded sentence model: a `cx_text.bert.SentenceBert`, or a
+    sentence-transformers model (its first module is the HF transformer)."""
+    if hasattr(model, "bert"):
+        return transformer_shape(model.bert)
     return transformer_shape(model[0].auto_model)
 
 
 def transformer_shape(auto: Any) -> EncoderShape:
-    """Shape of a Hugging Face encoder (`BertModel` and the like; fp32 Linear layers)."""
+    """Shape of an encoder: `cx_text.bert`'s BERT, or a Hugging Face one (`BertModel` and the
+    like); fp32 Linear layers."""
     import torch
 
     linear = sum(m.weight.numel() for m in auto.encoder.modules() if isinstance(m, torch.nn.Linear))
-    return EncoderShape(int(linear), int(auto.config.num_hidden_layers),
-                        int(auto.config.hidden_size))  # fmt: skip
+    if hasattr(auto, "config"):
+        layers, hidden = auto.config.num_hidden_layers, auto.config.hidden_size
+    else:
+        layers, hidden = auto.shape.layers, auto.shape.hidden
+    return EncoderShape(int(linear), int(layers), int(hidden))
 
 
 def encoder_flops(shape: EncoderShape, token_counts: Sequence[int] | np.ndarray) -> float:

@@ -46,23 +46,18 @@ def e5_model_id(precision: str = "fp32", prefix: str = "query") -> str:
 
 
 def build_bert(model: Q4File) -> Any:
-    """A `BertModel` holding the file's weights in fp32, without its word-embedding table."""
+    """A `cx_text.bert` BERT holding the file's weights in fp32, with a one-row word table:
+    the 4-bit word table stays packed and is dequantised per batch (`Loaded.word_vectors`)."""
     import torch
-    from transformers import BertConfig, BertModel
 
-    config = BertConfig(
-        vocab_size=1, hidden_size=model.hidden, num_hidden_layers=model.layers,
-        num_attention_heads=model.heads, intermediate_size=model.ffn, hidden_act="gelu",
-        max_position_embeddings=model.max_positions, type_vocab_size=2,
-        layer_norm_eps=model.eps, pad_token_id=0, hidden_dropout_prob=0.0,
-        attention_probs_dropout_prob=0.0,
-    )  # fmt: skip
-    config._attn_implementation = "sdpa"  # torch's fused attention; padding is masked
-    bert = BertModel(config, add_pooling_layer=False).eval()
+    from cx_text import bert
+
+    shape = bert.BertShape(vocab=1, hidden=model.hidden, layers=model.layers, heads=model.heads,
+                           ffn=model.ffn, max_positions=model.max_positions, type_vocab=2,
+                           eps=model.eps)  # fmt: skip
     state = {k: torch.from_numpy(v) for k, v in _bert_state(model).items()}
-    state["embeddings.word_embeddings.weight"] = bert.embeddings.word_embeddings.weight
-    bert.load_state_dict(state, strict=False)
-    return bert
+    state["embeddings.word_embeddings.weight"] = torch.zeros(1, model.hidden)
+    return bert.load_state(bert.build(shape), state)
 
 
 def _bert_state(model: Q4File) -> dict[str, np.ndarray]:
@@ -193,7 +188,7 @@ class E5Embedder:
                 rows.append(window)
         counts = np.array([len(r) for r in rows], dtype=np.int64)
         batches = token_batches(counts, batch_tokens or self.batch_tokens, batch_size)
-        sums = np.zeros((len(texts), loaded.bert.config.hidden_size), dtype=np.float64)
+        sums = np.zeros((len(texts), loaded.bert.shape.hidden), dtype=np.float64)
         bf16 = self.precision == "fp32" and use_bf16(self.bf16)
         with loaded.lock:
             for batch in _progress(batches, show_progress_bar, len(rows)):
@@ -221,9 +216,7 @@ def _forward(loaded: Loaded, rows: list[list[int]], bf16: bool = False) -> np.nd
     attention = torch.from_numpy(mask)
     with torch.inference_mode():
         with autocast(bf16):
-            hidden = loaded.bert(
-                inputs_embeds=loaded.word_vectors(ids), attention_mask=attention
-            ).last_hidden_state
+            hidden = loaded.bert(attention, inputs_embeds=loaded.word_vectors(ids))
         hidden = hidden.float()
         weights = attention.unsqueeze(-1).to(hidden.dtype)
         means = (hidden * weights).sum(1) / weights.sum(1)

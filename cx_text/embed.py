@@ -156,7 +156,8 @@ class SentenceTransformerEmbedder:
         sentence-transformers sorts a call's texts by character length, which leaves much
         padding (all-MiniLM-L6-v2 on banking77: 351 docs/s); sorting by the tokenizer's counts
         and filling each batch up to `batch_tokens` removes it (432 docs/s, bench/pipeline.py).
-        Each batch is still one `SentenceTransformer.encode` call, so prompts, pooling and
+        Each batch is one `encode` call of the loaded model (`_loaded_model`: cx-text's own
+        BERT for the bundled model, else the `SentenceTransformer`), so prompts, pooling and
         normalisation stay the model's own.
         """
         model = self._load()
@@ -192,6 +193,8 @@ def token_counts(model: Any, texts: list[str]) -> np.ndarray:
 
     Models without a Hugging Face tokenizer fall back to a character estimate (4 per token).
     """
+    if hasattr(model, "token_counts"):  # cx_text.bert.SentenceBert
+        return np.asarray(model.token_counts(texts))
     tokenizer = getattr(model, "tokenizer", None)
     if tokenizer is None or not callable(tokenizer):
         return np.array([len(t) // 4 + 2 for t in texts])
@@ -273,17 +276,29 @@ def _model_lock(model: Any) -> threading.Lock:
 
 
 def _loaded_model(path: str, device: str, torch_threads: int | None, quantize: str = "none") -> Any:
-    """The SentenceTransformer of (path, device, quantize), loaded once per process."""
+    """The model of (path, device, quantize), loaded once per process: a `cx_text.bert.
+    SentenceBert` when `path` is a local BERT model with mean pooling on the CPU (the bundled
+    all-MiniLM-L6-v2: same vectors, without importing sentence-transformers), otherwise a
+    `SentenceTransformer`."""
     key = (path, device, torch_threads, quantize)
     with _MODELS_LOCK:
         if key not in _MODELS:
             import torch
-            from sentence_transformers import SentenceTransformer
+
+            from cx_text.bert import load_sentence_bert
 
             if torch_threads:
                 torch.set_num_threads(torch_threads)
-            model = SentenceTransformer(path, device=device)
-            _MODELS[key] = quantize_int8(model) if quantize == "int8" else model
+            model: Any = load_sentence_bert(path) if device == "cpu" else None
+            if model is not None:
+                if quantize == "int8":
+                    model.bert = quantize_int8(model.bert)
+            else:
+                from sentence_transformers import SentenceTransformer
+
+                model = SentenceTransformer(path, device=device)
+                model = quantize_int8(model) if quantize == "int8" else model
+            _MODELS[key] = model
         return _MODELS[key]
 
 

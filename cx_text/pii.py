@@ -34,7 +34,9 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any
 
@@ -88,17 +90,40 @@ def snils_valid(digits: str) -> bool:
     return (0 if total == 100 else total) == check
 
 
+@contextmanager
+def _unimportable(module: str) -> Iterator[None]:
+    """Inside, `import module` raises ImportError unless the module is already loaded (a None
+    entry in `sys.modules` is Python's documented way to stop an import); afterwards it
+    imports as usual."""
+    blocked = module not in sys.modules
+    if blocked:
+        sys.modules[module] = None  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        if blocked and sys.modules.get(module, 0) is None:
+            del sys.modules[module]
+
+
 @lru_cache(maxsize=1)
 def recognizers() -> list[Any]:
-    """Presidio recognisers, built once per process (importing Presidio takes a second)."""
+    """Presidio recognisers, built once per process.
+
+    Presidio's package imports `transformers.pipeline` for an NLP engine cx-text never uses
+    (pattern recognisers need no NLP artifacts); that optional import takes about 5 s, more
+    than a nightly run's budget, so it is made to fail: Presidio then imports in about 1 s
+    (with torch loaded). A process that already has transformers loaded keeps it.
+    """
     import tldextract
-    from presidio_analyzer import Pattern, PatternRecognizer
-    from presidio_analyzer.predefined_recognizers import (
-        CreditCardRecognizer,
-        EmailRecognizer,
-        IbanRecognizer,
-        PhoneRecognizer,
-    )
+
+    with _unimportable("transformers"):
+        from presidio_analyzer import Pattern, PatternRecognizer
+        from presidio_analyzer.predefined_recognizers import (
+            CreditCardRecognizer,
+            EmailRecognizer,
+            IbanRecognizer,
+            PhoneRecognizer,
+        )
 
     offline_tld = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
 

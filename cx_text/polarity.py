@@ -91,7 +91,6 @@ class E5Encoder:
         self._lock = threading.Lock()
         if engine == "torch":
             import torch  # noqa: F401
-            import transformers  # noqa: F401
 
             from cx_text.e5 import E5Embedder
 

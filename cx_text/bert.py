@@ -20,6 +20,9 @@ empty, whitespace-only and over-long texts.
 from __future__ import annotations
 
 import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,6 +36,27 @@ _POOLING = ("sentence_transformers.models.Pooling",
             "sentence_transformers.sentence_transformer.modules.pooling.Pooling")  # fmt: skip
 _NORMALIZE = ("sentence_transformers.models.Normalize",
               "sentence_transformers.sentence_transformer.modules.normalize.Normalize")  # fmt: skip
+
+
+@contextmanager
+def without_transformers() -> Iterator[None]:
+    """Inside, `import transformers` raises ModuleNotFoundError unless it is already loaded (a
+    None entry in `sys.modules` is Python's documented way to stop an import); afterwards it
+    imports as usual.
+
+    For libraries that import transformers only for features cx-text never calls, and catch
+    the error: Presidio's package imports `transformers.pipeline` for its NLP engines (pattern
+    recognisers need none), BERTopic's for its TextGeneration and zero-shot representations.
+    Each of those imports took about 5 s of every run.
+    """
+    blocked = "transformers" not in sys.modules
+    if blocked:
+        sys.modules["transformers"] = None  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        if blocked and sys.modules.get("transformers", 0) is None:
+            del sys.modules["transformers"]
 
 
 @dataclass(frozen=True)

@@ -34,9 +34,7 @@ from __future__ import annotations
 
 import logging
 import re
-import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
@@ -90,33 +88,20 @@ def snils_valid(digits: str) -> bool:
     return (0 if total == 100 else total) == check
 
 
-@contextmanager
-def _unimportable(module: str) -> Iterator[None]:
-    """Inside, `import module` raises ImportError unless the module is already loaded (a None
-    entry in `sys.modules` is Python's documented way to stop an import); afterwards it
-    imports as usual."""
-    blocked = module not in sys.modules
-    if blocked:
-        sys.modules[module] = None  # type: ignore[assignment]
-    try:
-        yield
-    finally:
-        if blocked and sys.modules.get(module, 0) is None:
-            del sys.modules[module]
-
-
 @lru_cache(maxsize=1)
 def recognizers() -> list[Any]:
     """Presidio recognisers, built once per process.
 
     Presidio's package imports `transformers.pipeline` for an NLP engine cx-text never uses
     (pattern recognisers need no NLP artifacts); that optional import takes about 5 s, more
-    than a nightly run's budget, so it is made to fail: Presidio then imports in about 1 s
-    (with torch loaded). A process that already has transformers loaded keeps it.
+    than a nightly run's budget, so it is made to fail (`bert.without_transformers`): Presidio
+    then imports in about 1 s (with torch loaded).
     """
     import tldextract
 
-    with _unimportable("transformers"):
+    from cx_text.bert import without_transformers
+
+    with without_transformers():
         from presidio_analyzer import Pattern, PatternRecognizer
         from presidio_analyzer.predefined_recognizers import (
             CreditCardRecognizer,

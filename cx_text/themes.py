@@ -71,10 +71,20 @@ def make_vectorizer(n_docs: int) -> Any:
     )
 
 
+def _import_bertopic() -> None:
+    """Import BERTopic without the transformers import of its LLM representations (about 5 s;
+    cx-text uses none of them): `bert.without_transformers`."""
+    from cx_text.bert import without_transformers
+
+    with without_transformers():
+        import bertopic  # noqa: F401
+
+
 class _EmbedderBackend:
     """Adapts a cx_text embedder to BERTopic's backend interface (used for keyword MMR)."""
 
     def __new__(cls, embedder: Any) -> Any:
+        _import_bertopic()
         from bertopic.backend import BaseEmbedder
 
         class Backend(BaseEmbedder):
@@ -226,6 +236,7 @@ def select_keywords(
     words = sorted({w for c in candidates for w in c})
     if embedder is None or not words:
         return [c[:n] for c in candidates]
+    _import_bertopic()
     from bertopic.representation._mmr import mmr
 
     vectors = dict(zip(words, embedder.encode(words), strict=True))
@@ -408,10 +419,12 @@ class ThemeModel:
         return int(getattr(self.embedder, "refine_iterations", _REFINE_ITERATIONS))
 
     def _bertopic(self, embeddings: np.ndarray) -> Any:
-        from bertopic import BERTopic
-        from bertopic.vectorizers import ClassTfidfTransformer
         from hdbscan import HDBSCAN
         from umap import UMAP
+
+        _import_bertopic()
+        from bertopic import BERTopic
+        from bertopic.vectorizers import ClassTfidfTransformer
 
         n_docs = len(embeddings)
         mcs = self._min_cluster_size(n_docs)

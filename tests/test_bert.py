@@ -114,11 +114,17 @@ def test_hub_names_and_missing_files_are_left_to_sentence_transformers(tmp_path:
     assert bert.load_sentence_bert(folder) is None
 
 
-def test_embedding_and_pii_never_import_transformers() -> None:
-    """A nightly's encoders (MiniLM, e5) and Presidio's recognisers, in a fresh process:
-    neither transformers nor sentence-transformers is imported (about 6 s saved per run)."""
+def test_embedding_pii_and_bertopic_never_import_transformers() -> None:
+    """A run's encoders (MiniLM, e5), Presidio's recognisers and BERTopic, in a fresh process:
+    neither transformers nor sentence-transformers is imported (about 6 s saved per run), and
+    transformers still imports afterwards for whoever needs it."""
     code = (
         "import sys\n"
+        "from cx_text import themes\n"
+        "themes._import_bertopic()\n"
+        "from bertopic import BERTopic\n"
+        "from bertopic.representation import TextGeneration\n"
+        "assert type(TextGeneration).__name__ == 'NotInstalled'  # the unused optional part\n"
         "from cx_text import pii\n"
         "from cx_text.embed import SentenceTransformerEmbedder\n"
         "assert pii.mask_text('call me on +44 20 7946 0958') == 'call me on [PHONE]'\n"
@@ -129,9 +135,11 @@ def test_embedding_and_pii_never_import_transformers() -> None:
         "    from cx_text.e5 import E5Embedder\n"
         "    assert E5Embedder('fp32', 'query').encode(['деньги не пришли']).shape == (1, 384)\n"
         "print(sorted(m for m in ('transformers', 'sentence_transformers') if m in sys.modules))\n"
+        "import transformers\n"
+        "print(transformers.BertConfig.__name__)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip().splitlines()[-1] == "[]"
+    assert out.stdout.strip().splitlines()[-2:] == ["[]", "BertConfig"]
 
 
 def test_embedder_uses_the_native_model_for_the_bundled_one_only() -> None:

@@ -102,9 +102,13 @@ def test_sample_run_outputs_follow_their_schemas(sample_run: Path) -> None:
     assert (assignments["theme_id"] == UNCLASSIFIED).mean() < 0.10
     themes = THEME_TABLE.conform(pd.read_csv(sample_run / "themes.csv"))
     assert themes["rank"].tolist() == list(range(1, len(themes) + 1))
-    assert "en" in set(themes["language"])
-    # Russian themes are linked to English ones ('multi') or stand alone ('ru')
+    # English themes stand alone ('en') or hold linked Russian verbatims ('multi'); whether a
+    # small English-only theme exists moves with float noise (UMAP), so it is not pinned
+    assert set(themes["language"]) <= {"en", "ru", "multi", "all"}
     assert set(themes["language"]) & {"ru", "multi"}
+    multi = themes[themes["language"] == "multi"]
+    assert (multi["n_en"] > 0).all() and (multi["n_ru"] > 0).all()
+    assert themes["n_en"].sum() > 1000 and themes["n_ru"].sum() > 500
     assert themes["parent_theme_id"].nunique() <= 2 * 15 + 1  # two language groups + unclassified
     assert not verbatims["text"].str.contains("@example.com").any()  # PII masked
     for name in ("backlog.csv", "backlog.json", "followup.csv", "themes_by_segment.csv",

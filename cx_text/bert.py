@@ -161,13 +161,24 @@ class SentenceBert:
         self.tokenizer = tokenizer  # a `tokenizers.Tokenizer` truncating at max_seq_length
         self.max_seq_length = max_seq_length
         self.normalize = normalize
+        # ids of the last `token_counts` call's texts: the embedder counts a call's tokens to
+        # form its batches, then encodes them batch by batch; each text is tokenised once
+        self._ids: dict[str, list[int]] = {}
 
     def get_sentence_embedding_dimension(self) -> int:
         return int(self.bert.shape.hidden)
 
     def token_counts(self, texts: list[str]) -> np.ndarray:
-        encoded = self.tokenizer.encode_batch(list(texts))
-        return np.fromiter((len(e.ids) for e in encoded), dtype=np.int64, count=len(texts))
+        texts = list(texts)
+        self._ids = {t: e.ids for t, e in zip(texts, self.tokenizer.encode_batch(texts),
+                                                strict=True)}  # fmt: skip
+        return np.fromiter((len(self._ids[t]) for t in texts), dtype=np.int64, count=len(texts))
+
+    def _token_ids(self, texts: list[str]) -> list[list[int]]:
+        missing = [t for t in dict.fromkeys(texts) if t not in self._ids]
+        found = dict(zip(missing, (e.ids for e in self.tokenizer.encode_batch(missing)),
+                         strict=True))  # fmt: skip
+        return [self._ids[t] if t in self._ids else found[t] for t in texts]
 
     def encode(
         self,
@@ -182,13 +193,13 @@ class SentenceBert:
 
         out = np.empty((len(texts), self.get_sentence_embedding_dimension()), np.float32)
         for start in range(0, len(texts), batch_size):
-            encoded = self.tokenizer.encode_batch(list(texts[start : start + batch_size]))
-            longest = max(len(e.ids) for e in encoded)
+            encoded = self._token_ids(list(texts[start : start + batch_size]))
+            longest = max(len(e) for e in encoded)
             ids = np.zeros((len(encoded), longest), dtype=np.int64)
             mask = np.zeros((len(encoded), longest), dtype=np.int64)
             for row, e in enumerate(encoded):
-                ids[row, : len(e.ids)] = e.ids
-                mask[row, : len(e.ids)] = 1
+                ids[row, : len(e)] = e
+                mask[row, : len(e)] = 1
             attention = torch.from_numpy(mask)
             with torch.inference_mode():
                 hidden = self.bert(attention, input_ids=torch.from_numpy(ids)).float()

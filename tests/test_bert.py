@@ -78,6 +78,10 @@ def test_bundled_model_gives_sentence_transformers_vectors_and_token_counts() ->
     assert np.allclose(np.linalg.norm(got, axis=1), 1.0, atol=1e-5)
     ids = reference.tokenizer(TEXTS, truncation=True, max_length=256)["input_ids"]
     assert ours.token_counts(TEXTS).tolist() == [len(i) for i in ids]
+    # the ids `token_counts` kept are what the next encode uses, in any order and batching
+    shuffled = TEXTS[::-1]
+    got = ours.encode(shuffled, batch_size=3)
+    assert np.abs(got - expected[::-1]).max() < 1e-5
 
 
 def _copy_model(tmp_path: Path) -> Path:

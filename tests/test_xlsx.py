@@ -68,9 +68,7 @@ def test_workbook_equals_what_openpyxl_writes(tmp_path: Path) -> None:
     tables = {"themes": frame, "empty": frame.iloc[:0], "numbers": pd.DataFrame({"x": [1.5]})}
     ours = outputs.write_workbook(tables, tmp_path / "ours.xlsx")
     book = openpyxl.Workbook(write_only=True)
-    for name, table in {"contents": None, **tables}.items():
-        if table is None:
-            continue
+    for name, table in tables.items():  # the contents sheet is compared by name only
         sheet = book.create_sheet(name)
         safe = outputs._excel_safe(outputs.neutralise_formulas(table))
         sheet.append([str(c) for c in safe.columns])

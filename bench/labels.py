@@ -1,6 +1,6 @@
 """Label and facet checks on a run's output folder (issue 16).
 
-    PYTHONPATH=. .venv/bin/python bench/labels.py OUT_DIR [--relabel]
+    PYTHONPATH=. .venv/bin/python bench/labels.py OUT_DIR [--relabel] [--parsed 300,100,50]
 
 Prints, for the themes and facets of OUT_DIR/themes.csv (unclassified aside):
 - the label check: the share of labels found, as a contiguous case-folded word sequence, in at
@@ -12,6 +12,11 @@ Prints, for the themes and facets of OUT_DIR/themes.csv (unclassified aside):
 mentions (what the current code writes), checks those labels and prints the seconds the first
 relabelling took in this process (the spaCy pipeline loaded before, timed apart; wall time on
 whatever else the machine runs).
+
+`--parsed N,M,...` relabels every theme once per value of `labels.PARSED_SENTENCES` (how many
+of a theme's sentences the spaCy pipeline parses for candidate phrases; every sentence is still
+counted), each from an empty parse memory, and prints per value the label check, how many
+labels equal those of the first value, the seconds, and the labels that differ.
 """
 
 from __future__ import annotations
@@ -54,11 +59,42 @@ def facet_rows(out: Path) -> dict[str, object]:
     }
 
 
+def compare_parsed(out: Path, sizes: list[int]) -> None:
+    """Labels with each parse sample size against the first size's (see the module doc)."""
+    themes = pd.read_csv(out / "themes.csv", keep_default_na=False)
+    mentions = pd.read_csv(out / "mentions.csv", keep_default_na=False)
+    labels.english_pipeline()
+    first: list[str] = []
+    rows, changed = [], []
+    for size in sizes:
+        labels.PARSED_SENTENCES = size
+        labels._PARSED.clear()
+        start = time.perf_counter()
+        again = labels.relabel(themes, mentions)
+        seconds = time.perf_counter() - start
+        names = again["label"].astype(str).tolist()
+        first = first or names
+        changed += [(size, a, b) for a, b in zip(first, names, strict=True) if a != b]
+        rows.append({"parsed sentences per theme": size, "themes": len(again),
+                     f"labels as with {sizes[0]}": sum(a == b for a, b in zip(first, names,
+                                                                                strict=True)),
+                     "label check": f"{labels.label_check(again, mentions):.1%}",
+                     "relabel s": f"{seconds:.1f}"})  # fmt: skip
+    print(markdown_table(pd.DataFrame(rows)))
+    for size, before, after in changed:
+        print(f"  {size}: {before!r} -> {after!r}")
+    print(f"\nload average {os.getloadavg()[0]:.1f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out", type=Path)
     parser.add_argument("--relabel", action="store_true")
+    parser.add_argument("--parsed", default="", help="comma-separated PARSED_SENTENCES values")
     args = parser.parse_args()
+    if args.parsed:
+        compare_parsed(args.out, [int(n) for n in args.parsed.split(",")])
+        return
     themes = pd.read_csv(args.out / "themes.csv", keep_default_na=False)
     mentions = pd.read_csv(args.out / "mentions.csv", keep_default_na=False)
     rows = {"as written": label_rows(themes, mentions)}

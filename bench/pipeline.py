@@ -346,6 +346,8 @@ def bench_set(
         row["plain"].update(json.loads(result.read_text()))
     row["cold"] = cx_text(["run", str(base), "--source", "complaint"], env, folder / "cold")
     plain_labels = row["plain"].pop("labels") if row["plain"] else None
+    if row["plain"]:
+        row["plain"].pop("ids", None)  # one per document: kept out of the printed row
     if truth is not None:  # theme quality of both on the same (base) documents
         base_ids = pd.read_csv(base, dtype=str)["id"].tolist()
         base_truth = truth[: len(base_ids)]

@@ -61,6 +61,7 @@ PARSER_RULES = 1
 CACHED_SHARE = 0.9
 _MASK = re.compile(r"\[[A-Z_]+\]")
 _WORD = re.compile(r"[^\W_]+(?:['’][^\W\d_]+)?")
+_HANDLE = re.compile(r"(?<![\w@])@(\w+)")  # a social-media handle: a name
 _BREAK = re.compile(r"[,.;:!?()\"«»—–/|]+|\[[A-Z_]+\]")
 _MONTHS = re.compile(
     r"^(jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec|january|february|march|april|june|"
@@ -301,14 +302,26 @@ def _lookup_candidates(sentences: Sequence[str], language: str) -> Counter[str]:
 
 
 def _capitalised_names(sentences: Sequence[str]) -> set[str]:
-    """Words written with a capital inside a sentence nearly every time: names, brands."""
+    """Names and brands: words written with a capital inside a sentence nearly every time, and
+    the words of @handles (a tweet's "@AmericanAir" opens the sentence, so its capital tells
+    nothing, yet "Americanair flight" is no label)."""
     seen, upper = Counter[str](), Counter[str]()
+    handles: set[str] = set()
     for sentence in sentences:
-        for word in _WORD.findall(_MASK.sub(" ", sentence))[1:]:
+        text = _MASK.sub(" ", sentence)
+        for word in _WORD.findall(text)[1:]:
             key = word.casefold()
             seen[key] += 1
             upper[key] += word[:1].isupper() and not word.isupper()
-    return {w for w, n in seen.items() if n >= 2 and upper[w] >= 0.8 * n}
+        for handle in _HANDLE.findall(text):
+            handles.update(words(handle))
+    found = handles | {w for w, n in seen.items() if n >= 2 and upper[w] >= 0.8 * n}
+    return found | {_bare(w) for w in found}
+
+
+def _bare(word: str) -> str:
+    """`word` without a possessive ending: "jetblue's" -> "jetblue"."""
+    return re.split(r"['’]", word, maxsplit=1)[0]
 
 
 def customer_label(
@@ -337,7 +350,9 @@ def customer_label(
     wanted = {w for k in keywords for w in k.split()}
     scored = [(n * (1 + 0.25 * (len(g.split()) - MIN_WORDS)) * (1.5 if wanted & _lemmas(g) else 1),
                len(g.split()), g)
-              for g, n in counts.items() if n >= least and not names & set(g.split())]  # fmt: skip
+              for g, n in counts.items()
+              if n >= least and not names & {v for w in g.split() for v in (w, _bare(w))}
+              ]  # fmt: skip
     if not scored:
         return None
     best = max(scored)[2]

@@ -58,6 +58,29 @@ def test_never_a_name_number_month_or_mask(spacy: bool, monkeypatch: pytest.Monk
     assert label is not None and "router light" in label.lower()
 
 
+TWEETS = [  # without the handle rule the label is "Americanair flight delayed"
+    "@AmericanAir flight delayed again",
+    "@AmericanAir flight delayed for hours",
+    "@AmericanAir flight delayed, no help at the desk",
+    "@AmericanAir flight delayed twice this week",
+    "lost bag again",
+    "my lost bag is still missing",
+]
+
+
+@pytest.mark.parametrize("spacy", [True, False])
+def test_a_social_media_handle_is_a_name_never_the_label(
+    spacy: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if not spacy:
+        monkeypatch.setattr(labels, "english_pipeline", lambda: None)
+    elif labels.english_pipeline() is None:
+        pytest.skip("spaCy pipeline not installed")
+    label = labels.customer_label(TWEETS, "en")
+    assert label is not None
+    assert not {labels._bare(w) for w in labels.words(label)} & {"americanair"}, label
+
+
 WAITED = [  # without the number / time filter the label is "Waited two weeks for the refund"
     "Waited two weeks for the refund",
     "waited two weeks for my refund, still nothing",

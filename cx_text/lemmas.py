@@ -161,8 +161,12 @@ def _fix_mixed_script(word: str) -> str:
     return word.translate(_CYRILLIC_TO_LATIN)
 
 
+@functools.lru_cache(maxsize=500_000)
 def _token_info(norm: str) -> TokenInfo | None:
-    """Classify and lemmatise one normalised token; None when it is not a kept word."""
+    """Classify and lemmatise one normalised token; None when it is not a kept word.
+
+    Remembered per token (a pure function of it; `TokenInfo` is immutable): c-TF-IDF analyses
+    every theme's documents again at each fit and update, so the same words come back."""
     if not _WORD.fullmatch(norm) or not norm.isalpha():
         return None  # numbers, punctuation, emoji, URLs, e-mails, 1-letter tokens
     word = _fix_mixed_script(norm)

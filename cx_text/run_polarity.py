@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from cx_text import polarity
+from cx_text.clean import model_text
 from cx_text.polarity import PolarityModel
 from cx_text.schemas import SCORED_MENTIONS, SCORED_VERBATIMS
 from cx_text.settings import PolaritySettings
@@ -74,7 +75,7 @@ def fit_model(
     if not settings.learn_from_scores:
         return model.fit()
     learn = verbatims[verbatims["role"].isin(list(ROLE_SCORES)) & ~verbatims["is_non_answer"]]
-    texts = learn["text"].astype(str).tolist()
+    texts = [model_text(t) for t in learn["text"].astype(str)]
     if not texts:
         return model.fit()
     scores = learn["role"].map(ROLE_SCORES).to_numpy(dtype=float)
@@ -94,10 +95,12 @@ def score_run(
     """Score every mention sentence, then every verbatim from its mentions.
 
     A verbatim without mentions (unclassified) is scored on its own text; a non-answer is
-    neutral with score 0.
+    neutral with score 0. The encoder reads each text as the theme models do
+    (`clean.model_text`: URLs, @handles and retweet markers removed), which is also how
+    `bench/polarity.py` reads its tweet sets; the tables keep the sentences as written.
     """
     model = fit_model(verbatims, settings, encoder, vectorise)
-    sentences = mentions["sentence"].astype(str).tolist()
+    sentences = [model_text(s) for s in mentions["sentence"].astype(str)]
     mention_scores = model.score(sentences, vectorise(sentences)) if sentences else np.zeros(0)
     scored_mentions = mentions.assign(
         polarity=polarity.label(mention_scores, settings.neutral_margin),
@@ -118,7 +121,7 @@ def _verbatim_polarity(
     score = ids.map(summary["polarity_score"]).astype(float)
     alone = score.isna() & ~verbatims["is_non_answer"].fillna(False).astype(bool)
     if alone.any():
-        texts = verbatims.loc[alone, "text"].astype(str).tolist()
+        texts = [model_text(t) for t in verbatims.loc[alone, "text"].astype(str)]
         score[alone] = model.score(texts, vectorise(texts))
     score = score.fillna(0.0)  # non-answers
     return verbatims.assign(polarity=polarity.label(score.to_numpy(), model.neutral_margin),

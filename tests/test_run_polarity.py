@@ -52,6 +52,25 @@ def test_complaints_get_a_polarity_without_any_score() -> None:
     assert scored.verbatims["polarity_score"].between(-1, 1).all()
 
 
+def test_the_encoder_reads_sentences_as_the_theme_models_do() -> None:
+    """Handles, URLs and retweet markers are not what a customer says: the encoder gets the
+    model text (`clean.model_text`), the mentions table keeps the sentence as written."""
+    verbatims = frame(complaint("c1", text="RT @Bank: @Bank thanks, great service https://t.co/x"),
+                      complaint("c2", text="@Bank card blocked again http://t.co/y"))  # fmt: skip
+    mentions = _mentions([("c1", "T001", "RT @Bank: @Bank thanks, great service https://t.co/x")])
+    seen: list[str] = []
+    encoder = FakeEncoder()
+
+    def vectorise(texts: list[str]) -> np.ndarray:
+        seen.extend(texts)
+        return encoder.encode(texts)
+
+    scored = run_polarity.score_run(verbatims, mentions, PolaritySettings(), encoder, vectorise)
+    assert "thanks, great service" in seen and "card blocked again" in seen
+    assert not any("@" in t or "http" in t or "RT" in t for t in seen)
+    assert scored.mentions["sentence"].iloc[0].startswith("RT @Bank:")
+
+
 def _scored_run(n: int) -> pd.DataFrame:
     rows = [survey(f"d{i}", 2, text="late again, rude courier") for i in range(n)]
     rows += [survey(f"p{i}", 10, text="great friendly courier") for i in range(n)]

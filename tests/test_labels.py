@@ -48,12 +48,16 @@ def test_english_label_without_spacy_falls_back_to_lookup_tables(
     assert labels.customer_label(CALL_BACK, "en") == "Still waiting for a call back"
 
 
-@pytest.mark.parametrize("spacy", [True, False])
-def test_never_a_name_number_month_or_mask(spacy: bool, monkeypatch: pytest.MonkeyPatch) -> None:
-    if not spacy:
+@pytest.fixture(params=[True, False], ids=["spacy", "lookup"])
+def english_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Both English candidate paths: the spaCy pipeline, and the lookup tables without it."""
+    if not request.param:
         monkeypatch.setattr(labels, "english_pipeline", lambda: None)
     elif labels.english_pipeline() is None:
         pytest.skip("spaCy pipeline not installed")
+
+
+def test_never_a_name_number_month_or_mask(english_path: None) -> None:
     label = labels.customer_label(NOISE, "en")
     assert label is not None and "router light" in label.lower()
 
@@ -68,14 +72,7 @@ TWEETS = [  # without the handle rule the label is "Americanair flight delayed"
 ]
 
 
-@pytest.mark.parametrize("spacy", [True, False])
-def test_a_social_media_handle_is_a_name_never_the_label(
-    spacy: bool, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    if not spacy:
-        monkeypatch.setattr(labels, "english_pipeline", lambda: None)
-    elif labels.english_pipeline() is None:
-        pytest.skip("spaCy pipeline not installed")
+def test_a_social_media_handle_is_a_name_never_the_label(english_path: None) -> None:
     label = labels.customer_label(TWEETS, "en")
     assert label is not None
     assert not {labels._bare(w) for w in labels.words(label)} & {"americanair"}, label
@@ -91,14 +88,7 @@ WAITED = [  # without the number / time filter the label is "Waited two weeks fo
 ]
 
 
-@pytest.mark.parametrize("spacy", [True, False])
-def test_a_span_of_time_or_a_number_word_is_never_the_label(
-    spacy: bool, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    if not spacy:
-        monkeypatch.setattr(labels, "english_pipeline", lambda: None)
-    elif labels.english_pipeline() is None:
-        pytest.skip("spaCy pipeline not installed")
+def test_a_span_of_time_or_a_number_word_is_never_the_label(english_path: None) -> None:
     label = labels.customer_label(WAITED, "en") or ""
     assert not {"two", "weeks"} & set(label.lower().split()), label
 

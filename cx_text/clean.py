@@ -57,7 +57,7 @@ def normalise_text(text: str) -> str:
 
 
 _URL = re.compile(r"https?://\S+|www\.\S+")
-_HANDLE = re.compile(r"(?<!\w)@\w+")
+HANDLE = re.compile(r"(?<!\w)@\w+")  # a social-media handle (labels: a name)
 # a retweet marker with the handle it credits ("RT @bank:"): quoted text, not the customer's words
 _RETWEET = re.compile(r"(?<!\w)(?:RT|rt)\s*@\w+:?")
 
@@ -70,7 +70,7 @@ def model_text(text: str) -> str:
     otherwise make "rt" a top keyword of every theme of shared posts (SentiRuEval: 17% of
     tweets).
     """
-    stripped = _HANDLE.sub(" ", _URL.sub(" ", _RETWEET.sub(" ", text))).replace("#", " ")
+    stripped = HANDLE.sub(" ", _URL.sub(" ", _RETWEET.sub(" ", text))).replace("#", " ")
     return _SPACE.sub(" ", stripped).strip() or text
 
 

@@ -38,6 +38,7 @@ from typing import Any
 import pandas as pd
 
 from cx_text import lemmas
+from cx_text.clean import HANDLE
 
 log = logging.getLogger("cx_text")
 
@@ -61,7 +62,6 @@ PARSER_RULES = 1
 CACHED_SHARE = 0.9
 _MASK = re.compile(r"\[[A-Z_]+\]")
 _WORD = re.compile(r"[^\W_]+(?:['’][^\W\d_]+)?")
-_HANDLE = re.compile(r"(?<![\w@])@(\w+)")  # a social-media handle: a name
 _BREAK = re.compile(r"[,.;:!?()\"«»—–/|]+|\[[A-Z_]+\]")
 _MONTHS = re.compile(
     r"^(jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec|january|february|march|april|june|"
@@ -313,14 +313,14 @@ def _capitalised_names(sentences: Sequence[str]) -> set[str]:
             key = word.casefold()
             seen[key] += 1
             upper[key] += word[:1].isupper() and not word.isupper()
-        for handle in _HANDLE.findall(text):
+        for handle in HANDLE.findall(text):
             handles.update(words(handle))
-    found = handles | {w for w, n in seen.items() if n >= 2 and upper[w] >= 0.8 * n}
-    return found | {_bare(w) for w in found}
+    return handles | {w for w, n in seen.items() if n >= 2 and upper[w] >= 0.8 * n}
 
 
 def _bare(word: str) -> str:
-    """`word` without a possessive ending: "jetblue's" -> "jetblue"."""
+    """`word` without a possessive ending: "jetblue's" -> "jetblue" (a label word is a name when
+    it or its bare form is one)."""
     return re.split(r"['’]", word, maxsplit=1)[0]
 
 

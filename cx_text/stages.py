@@ -218,8 +218,10 @@ def fit_themes(ctx: RunContext, state: RunState) -> Added:
     """Fit themes on the run's verbatims and give them permanent ids from the registry."""
     verbatims = state.need("verbatims")
     registered = ctx.store.registry()
+    # a joined embedder's centre stays the published models' while the space is the same
+    centres = models.space_centres(ctx.settings.models_dir / models.CURRENT)
     found = theming.fit_themes(verbatims, ctx.settings, ctx.cache, registry.anchors(registered),
-                               ctx.embedders, ctx.fan_out)  # fmt: skip
+                               ctx.embedders, ctx.fan_out, centres=centres)  # fmt: skip
     as_of = ctx.need_week_end() if ctx.week is not None else ctx.started
     mapping, updated = registry.update_registry(
         found.candidates, registered, ctx.settings.themes.match_threshold, as_of, ctx.run_id

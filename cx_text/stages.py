@@ -221,7 +221,8 @@ def fit_themes(ctx: RunContext, state: RunState) -> Added:
     # a joined embedder's centre stays the published models' while the space is the same
     centres = models.space_centres(ctx.settings.models_dir / models.CURRENT)
     found = theming.fit_themes(verbatims, ctx.settings, ctx.cache, registry.anchors(registered),
-                               ctx.embedders, ctx.fan_out, centres=centres)  # fmt: skip
+                               ctx.embedders, ctx.fan_out, centres=centres,
+                               prefetch=_polarity_prefetch(ctx))  # fmt: skip
     as_of = ctx.need_week_end() if ctx.week is not None else ctx.started
     mapping, updated = registry.update_registry(
         found.candidates, registered, ctx.settings.themes.match_threshold, as_of, ctx.run_id
@@ -275,14 +276,29 @@ def apply_overrides(ctx: RunContext, state: RunState) -> Added:
     return {"shown": shown, "ignored": frozenset(overrides.ignored(spec))}
 
 
+def _polarity_encoder(ctx: RunContext) -> Any:
+    return run_polarity.make_encoder(ctx.settings.embedding.torch_threads or None,
+                                     ctx.settings.polarity.quantize,
+                                     ctx.settings.embedding.bf16)  # fmt: skip
+
+
+def _polarity_prefetch(ctx: RunContext) -> Callable[[list[str]], object] | None:
+    """Polarity's vectors of a theme group's documents (each verbatim's primary mention, and
+    the texts the head learns from), embedded into the cache while the group's clustering
+    runs; None when polarity is off."""
+    if not ctx.settings.polarity.enabled:
+        return None
+    encoder = _polarity_encoder(ctx)
+    return lambda texts: ctx.cache.vectors(texts, encoder, count=False)
+
+
 def score_polarity(ctx: RunContext, state: RunState) -> Added:
     """Polarity of every mention and verbatim of the window (vectors through the cache)."""
     verbatims, mentions = state.need("window").verbatims, state.need("shown").mentions
     settings = ctx.settings.polarity
     if not settings.enabled:
         return {"scored": run_polarity.unscored(verbatims, mentions)}
-    encoder = run_polarity.make_encoder(ctx.settings.embedding.torch_threads or None,
-                                        settings.quantize, ctx.settings.embedding.bf16)  # fmt: skip
+    encoder = _polarity_encoder(ctx)
 
     def vectorise(texts: list[str]) -> Any:
         return ctx.cache.vectors(texts, encoder, ctx.fan_out)

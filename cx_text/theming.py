@@ -9,7 +9,7 @@ model). A fit trains one `ThemeModel` per group; an assignment uses the saved on
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from functools import cached_property
 
@@ -183,6 +183,8 @@ class GroupTheming:
     group: Group
     cache: EmbeddingCache
     fan_out: FanOut | None
+    # texts a later stage will embed (`fit_themes`' `prefetch`), given the group's documents
+    prefetch: Callable[[list[str]], object] | None = None
 
     @cached_property
     def docs(self) -> list[str]:
@@ -217,11 +219,19 @@ class GroupTheming:
 
     def _fit_all(self, anchors: np.ndarray | None) -> GroupResult:
         """Fit on every document; the sentences (for mentions) are embedded meanwhile on the
-        core the mostly single-threaded clustering leaves idle (`FanOut.alongside`)."""
+        core the mostly single-threaded clustering leaves idle (`FanOut.alongside`), then the
+        documents are handed to `prefetch` there too."""
         vectors = self.vectors(self.docs)
         sentences = sentence_rows(self.group.frame, self.group.settings)
+
+        def meanwhile(texts: list[str]) -> np.ndarray:
+            found = self.vectors(texts)
+            if self.prefetch is not None:
+                self.prefetch(self.docs)
+            return found
+
         sentence_vectors = (self.fan_out or FanOut()).alongside(
-            self.vectors, [model_text(t) for t in sentences["sentence"]]
+            meanwhile, [model_text(t) for t in sentences["sentence"]]
         )
         model = self._model(vectors, self.docs, anchors)
         mentions = self._sentence_themes(sentences, model, sentence_vectors.result())
@@ -298,6 +308,7 @@ def fit_themes(
     fan_out: FanOut | None = None,
     link_encoder: Embedder | None = None,
     centres: dict[str, np.ndarray] | None = None,
+    prefetch: Callable[[list[str]], object] | None = None,
 ) -> Discovery:
     """Fit one ThemeModel per language group on the themed verbatims and build the tables.
 
@@ -313,10 +324,13 @@ def fit_themes(
         centres: fitted centres of joined embedders by model id (`models.space_centres`): a
             group in one of those spaces keeps its centre, so a re-fit's themes stay comparable
             with the registry's; other groups fit theirs on their documents.
+        prefetch: called with each group's documents (model text) while its clustering runs,
+            on the core it leaves idle: the pipeline embeds polarity's e5 vectors there, so
+            the polarity stage finds them cached. Not called for groups fitted on a sample.
     """
     groups = [group.with_centre((centres or {}).get(group.embedder.model_id))
               for group in groups_of(verbatims, settings, embedders)]  # fmt: skip
-    jobs = [GroupTheming(group, cache, fan_out) for group in groups]
+    jobs = [GroupTheming(group, cache, fan_out, prefetch) for group in groups]
     results = [job.fit((anchors or {}).get(job.group.embedder.model_id)) for job in jobs]
     links = linking.link_groups(results, settings.themes, cache, link_encoder,
                                 settings.embedding.bf16)  # fmt: skip

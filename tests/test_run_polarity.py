@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from cx_text import job, labels, run_polarity
+from cx_text.clean import model_text
 from cx_text.settings import PolaritySettings, load_settings
 from tests.conftest import HashingEmbedder
 from tests.factories import complaint, frame, survey
@@ -168,3 +169,32 @@ def test_the_cached_encoder_embeds_each_text_once() -> None:
     again = cached.encode(["great staff", "late again"])
     assert encoder.texts == 2 and cached.model_id == encoder.model_id
     assert np.allclose(first[::-1], again, atol=1e-3)
+
+
+def test_polarity_vectors_of_the_verbatims_are_embedded_while_the_clustering_runs(
+    polarity_week: tuple[Any, Path, CountingEncoder],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The themes stage hands each group's documents to polarity's encoder on the thread that
+    runs beside the clustering (`theming.fit_themes` `prefetch`); the polarity stage then
+    finds every verbatim's own text cached and embeds only what is left (the seed set, and
+    sentences that are mentions of a second theme)."""
+    import threading
+
+    settings, data, _ = polarity_week
+    calls: list[tuple[str, list[str]]] = []
+    plain = CountingEncoder.encode
+
+    def recording(self: CountingEncoder, texts: list[str], *args: Any, **kwargs: Any) -> Any:
+        calls.append((threading.current_thread().name, list(texts)))
+        return plain(self, texts, *args, **kwargs)
+
+    monkeypatch.setattr(CountingEncoder, "encode", recording)
+    job.run([str(data)], tmp_path / "out", settings)
+    verbatims = pd.read_parquet(tmp_path / "out" / "verbatims.parquet")
+    docs = {model_text(t) for t in verbatims.loc[~verbatims["is_non_answer"], "text"]}
+    beside = {t for name, texts in calls if name.startswith("cx-text-alongside") for t in texts}
+    assert docs <= beside
+    later = {t for name, texts in calls if not name.startswith("cx-text-alongside") for t in texts}
+    assert not docs & later  # embedded once, before the polarity stage

@@ -5,10 +5,12 @@ re-fitted (1) on the same data with another UMAP seed and (2) on the same data p
 verbatims, next to the agreement of the raw clusterings (ARI) for comparison.
 
     .venv/bin/python bench/stability.py
+    .venv/bin/python bench/stability.py --e5-weight 0.3   # English on MiniLM + e5 (opt-in)
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import tempfile
 from pathlib import Path
@@ -33,6 +35,14 @@ def _assignments(out: Path) -> pd.DataFrame:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument(
+        "--e5-weight",
+        type=float,
+        default=0.0,
+        help="[embedding] e5_weight: English on MiniLM joined with e5 (0.3)",
+    )
+    args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp())
     sample = pd.read_csv(ROOT / "data" / "sample_feedback.csv", dtype=str, keep_default_na=False)
     base, extra = sample.iloc[: int(len(sample) / 1.1)], sample
@@ -44,7 +54,8 @@ def main() -> None:
         state = tmp / name.replace(" ", "_")
         settings = load_settings(state_dir=state, models_dir=state / "models",
                                  overrides_file=state / "none.yaml",
-                                 embedding={"show_progress": False},
+                                 embedding={"show_progress": False,
+                                            "e5_weight": args.e5_weight},
                                  # topic ids are measured: polarity (e5) would only add time
                                  polarity={"enabled": False})  # fmt: skip
         job.run([str(tmp / "base.csv")], state / "first", settings)

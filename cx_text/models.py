@@ -63,12 +63,9 @@ def space_centres(folder: Path) -> dict[str, np.ndarray]:
     index = folder / "embedding_models.json"
     if not index.exists():
         return {}
-    from safetensors.numpy import load_file
-
     centres = {}
     for group, model_id in json.loads(index.read_text()).items():
-        path = folder / group / "centres.safetensors"
-        centre = load_file(str(path)).get("space_centre") if path.exists() else None
+        centre = ThemeModel.load(folder / group).space_centre_
         if centre is not None:
             centres[model_id] = centre
     return centres

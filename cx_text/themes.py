@@ -71,13 +71,34 @@ def make_vectorizer(n_docs: int) -> Any:
     )
 
 
+# BERTopic warns about two things cx-text does on purpose, on every run and through a handler
+# of its own (so even `--quiet` printed them): the topics are set from cx-text's refined
+# clustering (`update_topics(topics=...)`, no topic reduction follows), and a model is saved
+# without its embedding model (the embedder's model id is saved beside it). Its other warnings
+# still show.
+EXPECTED_BERTOPIC_WARNINGS = (
+    "Using a custom list of topic assignments",
+    "without explicitly defining an embedding model",
+)
+
+
+class _ExpectedWarnings(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not any(expected in message for expected in EXPECTED_BERTOPIC_WARNINGS)
+
+
 def _import_bertopic() -> None:
     """Import BERTopic without the transformers import of its LLM representations (about 5 s;
-    cx-text uses none of them): `bert.without_transformers`."""
+    cx-text uses none of them): `bert.without_transformers`. Its warnings about what cx-text
+    does on purpose are filtered out (`EXPECTED_BERTOPIC_WARNINGS`)."""
     from cx_text.bert import without_transformers
 
     with without_transformers():
         import bertopic  # noqa: F401
+    bertopic_log = logging.getLogger("BERTopic")
+    if not any(isinstance(f, _ExpectedWarnings) for f in bertopic_log.filters):
+        bertopic_log.addFilter(_ExpectedWarnings())
 
 
 class _EmbedderBackend:

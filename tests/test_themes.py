@@ -211,3 +211,30 @@ def test_large_fits_give_umap_exact_neighbours(monkeypatch) -> None:
     # too much work for an exact search (n^2 x dims): NN-descent again
     monkeypatch.setattr(themes, "EXACT_NEIGHBOURS_WORK", 300**2 * 8 - 1)
     assert model._bertopic(vectors).umap_model.precomputed_knn == (None, None, None)
+
+
+def test_bertopic_warnings_about_what_cx_text_does_on_purpose_are_not_printed(
+    theme_corpus, hashing_embedder, tmp_path: Path
+) -> None:
+    """BERTopic warns (through a handler of its own, so `--quiet` printed it) when topics are
+    set from cx-text's refined clustering and when a model is saved without its embedding
+    model; both are by design. Its other warnings still reach its log."""
+    import logging
+
+    records: list[str] = []
+
+    class Recorder(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(record.getMessage())
+
+    log = logging.getLogger("BERTopic")
+    recorder = Recorder()
+    log.addHandler(recorder)
+    try:
+        docs, _ = theme_corpus
+        model = ThemeModel(min_cluster_size=5, embedder=hashing_embedder, random_state=7)
+        model.fit(hashing_embedder.encode(docs), docs).save(tmp_path / "m")
+        log.warning("WARNING: something cx-text did not expect")
+    finally:
+        log.removeHandler(recorder)
+    assert records == ["WARNING: something cx-text did not expect"]

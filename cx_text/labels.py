@@ -110,11 +110,17 @@ def english_pipeline() -> Any:
         import spacy
 
         from cx_text.attribute_rules import swap_ruler
+        from cx_text.bert import without_transformers
 
         # no NER: person names are caught by capitalisation (`_capitalised_names`), numbers and
         # dates by `_clean`, at a third of the parse time; the attribute ruler's patterns run as
-        # look-ups (`cx_text.attribute_rules`: same annotations, the parse about 1.4x faster)
-        return swap_ruler(spacy.load(SPACY_MODEL, exclude=["lemmatizer", "ner"]))
+        # look-ups (`cx_text.attribute_rules`: same annotations, the parse about 1.4x faster).
+        # Loading a pipeline loads every installed spaCy factory's entry point, Presidio's
+        # Hugging Face component among them, which imports transformers (about 3 s) unless it
+        # cannot: the pipeline uses none of it.
+        with without_transformers():
+            nlp = spacy.load(SPACY_MODEL, exclude=["lemmatizer", "ner"])
+        return swap_ruler(nlp)
     except (ImportError, OSError):
         log.info("labels: %s is not installed; English labels use the lookup tables", SPACY_MODEL)
         return None

@@ -146,6 +146,25 @@ def test_embedding_pii_and_bertopic_never_import_transformers() -> None:
     assert out.stdout.strip().splitlines()[-2:] == ["[]", "BertConfig"]
 
 
+def test_loading_the_english_spacy_pipeline_never_imports_transformers() -> None:
+    """spaCy loads every installed factory's entry point with a pipeline, Presidio's Hugging
+    Face component among them; in a process that has not imported Presidio yet (a nightly
+    whose new rows hold no personal data) that imported transformers (about 3 s)."""
+    code = (
+        "import sys\n"
+        "from cx_text import labels\n"
+        "nlp = labels.english_pipeline()\n"
+        "print('no pipeline' if nlp is None else [t.pos_ for t in nlp('The app keeps crashing')])\n"
+        "print(sorted(m for m in ('transformers', 'presidio_analyzer') if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    parsed, imported = out.stdout.strip().splitlines()[-2:]
+    if parsed == "no pipeline":
+        pytest.skip("the English spaCy pipeline is not installed")
+    assert parsed == "['DET', 'NOUN', 'VERB', 'VERB']"
+    assert imported == "['presidio_analyzer']"  # its factory module loaded, transformers not
+
+
 def test_embedder_uses_the_native_model_for_the_bundled_one_only() -> None:
     embedder = SentenceTransformerEmbedder(DEFAULT_MODEL, torch_threads=2)
     assert isinstance(embedder._load(), bert.SentenceBert)

@@ -49,7 +49,8 @@ def detect_language(text: str) -> tuple[str, float]:
         ...) and the model's probability in [0, 1]. Texts without letters get a low
         confidence.
     """
-    results = _detector().detect(text, model="lite", k=1)
+    # cut here, as the detector would, so it does not log an "input truncated" line per text
+    results = _detector().detect(text[:_MAX_DETECT_CHARS], model="lite", k=1)
     if not results:
         return DEFAULT_LANGUAGE, 0.0
     return str(results[0]["lang"]), float(results[0]["score"])

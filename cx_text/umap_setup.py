@@ -17,6 +17,10 @@ language groups of about 2,000 documents each; bench/pipeline.py):
    computes that same cosine distance (float64, the same zero-vector rules) with one matrix
    product, and defers to sklearn for anything else. UMAP's own small-data path is kept, so
    its graph, and with it the themes, are the ones it computed before (tested).
+3. **The GIL during the layout.** With a seed UMAP lays out on one core in numba calls that
+   hold Python's GIL, so the thread that embeds beside the clustering stalled meanwhile.
+   `prepare` swaps in `cx_text.umap_layout.epoch`, the same kernel behind a GIL-free entry
+   point (the same layout bit for bit; tested).
 """
 
 from __future__ import annotations
@@ -83,7 +87,19 @@ def prepare() -> int:
         umap.umap_.pairwise_distances = fast_pairwise(
             umap.umap_.pairwise_distances, umap.distances.cosine
         )
-    return _cache_kernels()
+    enabled = _cache_kernels()
+    _release_gil_in_layout()
+    return enabled
+
+
+def _release_gil_in_layout() -> None:
+    """Put `cx_text.umap_layout.epoch` (UMAP's single-core layout epoch, GIL released) in
+    the place UMAP looks its kernel up at every fit."""
+    import umap.layouts
+
+    from cx_text import umap_layout
+
+    umap.layouts._nb_optimize_layout_euclidean_single_epoch = umap_layout.epoch
 
 
 def _cache_kernels() -> int:

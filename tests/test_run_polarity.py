@@ -171,30 +171,101 @@ def test_the_cached_encoder_embeds_each_text_once() -> None:
     assert np.allclose(first[::-1], again, atol=1e-3)
 
 
+def _record_polarity_calls(
+    monkeypatch: pytest.MonkeyPatch, on_call: Any = None
+) -> list[tuple[str, list[str]]]:
+    """Every call of polarity's (fake) encoder: (thread name, texts); `on_call(name)` first."""
+    import threading
+
+    calls: list[tuple[str, list[str]]] = []
+    plain = CountingEncoder.encode
+
+    def recording(self: CountingEncoder, texts: list[str], *args: Any, **kwargs: Any) -> Any:
+        name = threading.current_thread().name
+        if on_call is not None:
+            on_call(name)
+        calls.append((name, list(texts)))
+        return plain(self, texts, *args, **kwargs)
+
+    monkeypatch.setattr(CountingEncoder, "encode", recording)
+    return calls
+
+
+def _docs_and_sides(out: Path, calls: list[tuple[str, list[str]]]) -> tuple[set, list, list]:
+    verbatims = pd.read_parquet(out / "verbatims.parquet")
+    docs = {model_text(t) for t in verbatims.loc[~verbatims["is_non_answer"], "text"]}
+    beside = [t for name, texts in calls if name.startswith("cx-text-alongside") for t in texts]
+    later = [t for name, texts in calls if not name.startswith("cx-text-alongside") for t in texts]
+    return docs, beside, later
+
+
 def test_polarity_vectors_of_the_verbatims_are_embedded_while_the_clustering_runs(
     polarity_week: tuple[Any, Path, CountingEncoder],
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The themes stage hands each group's documents to polarity's encoder on the thread that
-    runs beside the clustering (`theming.fit_themes` `prefetch`); the polarity stage then
-    finds every verbatim's own text cached and embeds only what is left (the seed set, and
-    sentences that are mentions of a second theme)."""
-    import threading
+    runs beside the clustering (`theming.fit_themes` `prefetch`), a few at a time; when the
+    clustering takes longer than that, the polarity stage finds every verbatim's own text
+    cached and embeds only what is left (the seed set, and sentences that are mentions of a
+    second theme)."""
+    import time
+
+    from cx_text import theming
 
     settings, data, _ = polarity_week
-    calls: list[tuple[str, list[str]]] = []
-    plain = CountingEncoder.encode
+    monkeypatch.setattr(theming, "PREFETCH_ROWS", 7)
+    calls = _record_polarity_calls(monkeypatch)
+    fit = theming.GroupTheming._model
 
-    def recording(self: CountingEncoder, texts: list[str], *args: Any, **kwargs: Any) -> Any:
-        calls.append((threading.current_thread().name, list(texts)))
-        return plain(self, texts, *args, **kwargs)
+    def slow_clustering(self: Any, vectors: Any, docs: list[str], anchors: Any) -> Any:
+        deadline = time.monotonic() + 60  # until the thread beside has prefetched them all
+        while not set(docs) <= {t for n, ts in calls if n.startswith("cx-text") for t in ts}:
+            assert time.monotonic() < deadline, "the documents were never prefetched"
+            time.sleep(0.01)
+        return fit(self, vectors, docs, anchors)
 
-    monkeypatch.setattr(CountingEncoder, "encode", recording)
+    monkeypatch.setattr(theming.GroupTheming, "_model", slow_clustering)
     job.run([str(data)], tmp_path / "out", settings)
-    verbatims = pd.read_parquet(tmp_path / "out" / "verbatims.parquet")
-    docs = {model_text(t) for t in verbatims.loc[~verbatims["is_non_answer"], "text"]}
-    beside = {t for name, texts in calls if name.startswith("cx-text-alongside") for t in texts}
-    assert docs <= beside
-    later = {t for name, texts in calls if not name.startswith("cx-text-alongside") for t in texts}
-    assert not docs & later  # embedded once, before the polarity stage
+    docs, beside, later = _docs_and_sides(tmp_path / "out", calls)
+    assert docs <= set(beside) and len(beside) == len(set(beside))
+    assert not docs & set(later)  # embedded once, before the polarity stage
+
+
+def test_prefetch_stops_when_the_clustering_is_done_and_the_rest_is_embedded_once_later(
+    polarity_week: tuple[Any, Path, CountingEncoder],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Once the clustering is done the thread beside it stops after its current batch of
+    `PREFETCH_ROWS` documents: the polarity stage embeds the rest on the run's own thread,
+    where torch runs faster, and no document is embedded twice."""
+    import threading
+
+    from cx_text import theming
+
+    settings, data, _ = polarity_week
+    monkeypatch.setattr(theming, "PREFETCH_ROWS", 7)
+    prefetching, clustered = threading.Event(), threading.Event()
+
+    def hold_the_thread_beside(name: str) -> None:
+        if name.startswith("cx-text-alongside"):
+            prefetching.set()
+            assert clustered.wait(60), "the clustering never finished"
+
+    calls = _record_polarity_calls(monkeypatch, hold_the_thread_beside)
+    fit = theming.GroupTheming._model
+
+    def clustering(self: Any, vectors: Any, docs: list[str], anchors: Any) -> Any:
+        try:
+            assert prefetching.wait(60), "nothing was prefetched"
+            return fit(self, vectors, docs, anchors)
+        finally:
+            clustered.set()
+
+    monkeypatch.setattr(theming.GroupTheming, "_model", clustering)
+    job.run([str(data)], tmp_path / "out", settings)
+    docs, beside, later = _docs_and_sides(tmp_path / "out", calls)
+    assert 0 < len(beside) <= 7  # one batch, begun before the clustering was done
+    assert docs <= set(beside) | set(later) and not set(beside) & set(later)
+    assert len(docs & set(later)) == len(docs) - len(beside)

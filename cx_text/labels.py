@@ -29,6 +29,7 @@ import hashlib
 import logging
 import math
 import re
+import time
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -60,6 +61,9 @@ PARSER_RULES = 1
 # theme's sentences, so the few sentences a nightly run adds cannot change which phrases are
 # candidates much (and each candidate is still counted over ALL the theme's sentences)
 CACHED_SHARE = 0.9
+# at least this many sentences to parse before `parse_ahead` forks a second process (a fork and
+# its result's trip back cost about as much as a few hundred parses)
+PARALLEL_PARSE_MIN = 1_000
 _MASK = re.compile(r"\[[A-Z_]+\]")
 _WORD = re.compile(r"[^\W_]+(?:['’][^\W\d_]+)?")
 _BREAK = re.compile(r"[,.;:!?()\"«»—–/|]+|\[[A-Z_]+\]")
@@ -375,12 +379,12 @@ def _theme_sentences(mentions: pd.DataFrame) -> dict[str, list[str]]:
     return {k: [str(s) for s in g if not pd.isna(s)] for k, g in said}
 
 
-def parse_sample(themes: pd.DataFrame, mentions: pd.DataFrame) -> list[str]:
-    """The distinct sentences `relabel` may hand the spaCy pipeline: the first
-    `PARSED_SENTENCES` of each English theme (non-Cyrillic ones of a bilingual theme)."""
+def _parse_samples(themes: pd.DataFrame, mentions: pd.DataFrame) -> list[list[str]]:
+    """Per English theme (the non-Cyrillic sentences of a bilingual one), the sample of its
+    sentences `customer_label` hands the spaCy pipeline: the first `PARSED_SENTENCES`."""
     sentences = _theme_sentences(mentions)
     bilingual = {"label_en", "label_ru"} <= set(themes.columns)
-    wanted: dict[str, None] = {}
+    samples = []
     for theme_id, language in zip(themes["theme_id"].astype(str), themes["language"],
                                   strict=True):  # fmt: skip
         texts = [s for s in sentences.get(theme_id, []) if s and s.strip()]
@@ -388,8 +392,81 @@ def parse_sample(themes: pd.DataFrame, mentions: pd.DataFrame) -> list[str]:
             texts = [s for s in texts if not lemmas._CYRILLIC.search(s)]
         elif str(language) != "en":
             continue
-        wanted.update(dict.fromkeys(texts[:PARSED_SENTENCES]))
+        samples.append(texts[:PARSED_SENTENCES])
+    return samples
+
+
+def parse_sample(themes: pd.DataFrame, mentions: pd.DataFrame) -> list[str]:
+    """The distinct sentences `relabel` may hand the spaCy pipeline: the first
+    `PARSED_SENTENCES` of each English theme (non-Cyrillic ones of a bilingual theme)."""
+    wanted: dict[str, None] = {}
+    for sample in _parse_samples(themes, mentions):
+        wanted.update(dict.fromkeys(sample))
     return list(wanted)
+
+
+def parse_ahead(
+    themes: pd.DataFrame, mentions: pd.DataFrame, parses: Parses | None = None, workers: int = 2
+) -> int:
+    """Parse now, at once, every sentence `relabel(themes, mentions, parses=parses)` would
+    parse, on `workers` processes when there are at least `PARALLEL_PARSE_MIN` of them: the
+    parse is single-threaded, so a cold run's `facets` stage left one core idle. `relabel` then
+    finds them parsed (`_PARSED`) and gives the labels it gives without this. Below the
+    threshold nothing is done here (a nightly's few new sentences). Returns how many were
+    parsed."""
+    known = parses.known if parses is not None else {}
+    wanted: dict[str, None] = {}
+    for sample in _parse_samples(themes, mentions):
+        have = {s for s in sample if s in _PARSED or s in known}
+        missing = [s for s in dict.fromkeys(sample) if s not in have]
+        covered = sum(s in have for s in sample)
+        if missing and (parses is None or covered < CACHED_SHARE * len(sample)):
+            wanted.update(dict.fromkeys(missing))
+    todo = list(wanted)
+    if workers < 2 or len(todo) < PARALLEL_PARSE_MIN or english_pipeline() is None:
+        return 0
+    if len(_PARSED) + len(todo) > _PARSED_LIMIT:
+        _PARSED.clear()
+    started = time.perf_counter()
+    _PARSED.update(zip(todo, _parse_in_processes(todo, workers), strict=True))
+    log.info("labels: %d sentences parsed on %d processes in %.1f s", len(todo), workers,
+             time.perf_counter() - started)  # fmt: skip
+    return len(todo)
+
+
+def _candidates_of(sentences: list[str]) -> list[tuple[str, ...]]:
+    """`_sentence_candidates` of each sentence, parsed by this process's pipeline."""
+    nlp = english_pipeline()
+    return [_sentence_candidates(doc) for doc in nlp.pipe(sentences, batch_size=64)]
+
+
+def _parse_in_processes(sentences: list[str], workers: int) -> list[tuple[str, ...]]:
+    """Candidates of `sentences`: the first share parsed here, the others by `workers - 1`
+    forked children, which start with this process's loaded pipeline (no second load). A
+    child that fails or hangs is stopped and its share parsed here."""
+    import multiprocessing
+
+    try:
+        context = multiprocessing.get_context("fork")
+    except ValueError:  # no fork on this platform
+        return _candidates_of(sentences)
+    size = -(-len(sentences) // workers)
+    parts = [sentences[start : start + size] for start in range(0, len(sentences), size)]
+    pool = context.Pool(len(parts) - 1)
+    try:
+        theirs = [pool.apply_async(_candidates_of, (part,)) for part in parts[1:]]
+        started = time.perf_counter()
+        found = _candidates_of(parts[0])
+        patience = max(60.0, 10 * (time.perf_counter() - started))
+        for part, result in zip(parts[1:], theirs, strict=True):
+            try:
+                found += result.get(timeout=patience)
+            except Exception as error:  # a child's failure only costs time
+                log.warning("labels: a parse process failed (%r); parsing here", error)
+                found += _candidates_of(part)
+    finally:
+        pool.terminate()
+    return found
 
 
 def relabel(

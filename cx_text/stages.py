@@ -318,6 +318,8 @@ def split_facets(ctx: RunContext, state: RunState) -> Added:
         return {"faceted": faceted}
     language = linking.label_language(scored.verbatims, ctx.settings.report.language)
     parses = _stored_parses(ctx, faceted)
+    if parses is not None:
+        labels.parse_ahead(faceted.themes, faceted.mentions, parses)
     themes = labels.relabel(faceted.themes, faceted.mentions, _named(shown, state), language,
                             parses)  # fmt: skip
     names = themes.set_index("theme_id")["label"]

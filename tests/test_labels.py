@@ -301,3 +301,71 @@ def test_attribute_rules_keep_spacys_ruler_for_a_pattern_form_they_do_not_read()
     assert AttributeRules.from_patterns(plain + regex) is None
     lemma_only = [{"patterns": [[{"LOWER": {"REGEX": "x"}}]], "attrs": {"LEMMA": "x"}, "index": 0}]
     assert AttributeRules.from_patterns(plain + lemma_only) is not None  # not read: skipped
+
+
+def _two_themes() -> tuple[pd.DataFrame, pd.DataFrame]:
+    themes = pd.DataFrame({"theme_id": ["T001", "T002"], "label": ["Call, guy", "Router, light"],
+                           "keywords": ["call", "router"], "language": ["en", "en"]})  # fmt: skip
+    mentions = pd.DataFrame({"theme_id": ["T001"] * 6 + ["T002"] * 5,
+                             "sentence": CALL_BACK + NOISE})  # fmt: skip
+    return themes, mentions
+
+
+@needs_spacy
+def test_parse_ahead_parses_in_two_processes_what_relabel_would_and_gives_its_labels(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    themes, mentions = _two_themes()
+    labels._PARSED.clear()
+    alone = labels.Parses("p")
+    expected = labels.relabel(themes, mentions, parses=alone)
+    one_process = dict(labels._PARSED)
+    labels._PARSED.clear()
+    monkeypatch.setattr(labels, "PARALLEL_PARSE_MIN", 4)
+    ahead = labels.Parses("p")
+    assert labels.parse_ahead(themes, mentions, ahead) == len(CALL_BACK + NOISE)
+    parsed = dict(labels._PARSED)
+    assert parsed == one_process  # the child's half parsed as this process parses it
+    monkeypatch.setattr(labels, "english_pipeline", lambda: pytest.fail("spaCy loaded again"))
+    out = labels.relabel(themes, mentions, parses=ahead)
+    assert out["label"].tolist() == expected["label"].tolist()
+    assert ahead.new == alone.new  # and the store gets the same parses
+
+
+@needs_spacy
+def test_parse_ahead_leaves_a_few_sentences_and_covered_samples_to_relabel() -> None:
+    themes, mentions = _two_themes()
+    labels._PARSED.clear()
+    assert labels.parse_ahead(themes, mentions, labels.Parses("p")) == 0  # 11 < the minimum
+    assert labels._PARSED == {}
+    stored = labels.Parses("p")
+    labels.relabel(themes, mentions, parses=stored)
+    labels._PARSED.clear()  # a new process, the store's parses known: nothing to parse
+    assert labels.parse_ahead(themes, mentions, labels.Parses("p", known=stored.new), 2) == 0
+
+
+@needs_spacy
+def test_a_failing_parse_process_costs_time_not_labels(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import os
+
+    themes, mentions = _two_themes()
+    labels._PARSED.clear()
+    expected = labels.relabel(themes, mentions, parses=labels.Parses("p"))
+    labels._PARSED.clear()
+    here, parse = os.getpid(), labels._candidates_of
+
+    def fails_in_the_child(sentences: list[str]) -> list[tuple[str, ...]]:
+        if os.getpid() != here:
+            raise RuntimeError("child failed")
+        return parse(sentences)
+
+    monkeypatch.setattr(labels, "_candidates_of", fails_in_the_child)
+    monkeypatch.setattr(labels, "PARALLEL_PARSE_MIN", 4)
+    ahead = labels.Parses("p")
+    with caplog.at_level("WARNING", logger="cx_text"):
+        assert labels.parse_ahead(themes, mentions, ahead) == len(CALL_BACK + NOISE)
+    assert "parse process failed" in caplog.text
+    out = labels.relabel(themes, mentions, parses=ahead)
+    assert out["label"].tolist() == expected["label"].tolist()

@@ -226,8 +226,8 @@ class GroupTheming:
         core the mostly single-threaded clustering leaves idle (`FanOut.alongside`), then the
         documents are handed to `prefetch` there too, `PREFETCH_ROWS` at a time, until the
         clustering is done: what is left, the stage that needs it embeds on this thread, where
-        torch runs about 10% faster than on a second one (its thread team on a thread of its
-        own spins less between operations: bench/pipeline.py, README)."""
+        torch ran faster than on a second thread (README, Real export shapes, run of
+        2026-11-30 11:14)."""
         vectors = self.vectors(self.docs)
         sentences = sentence_rows(self.group.frame, self.group.settings)
         clustered = threading.Event()

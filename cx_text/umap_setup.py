@@ -92,14 +92,27 @@ def prepare() -> int:
     return enabled
 
 
-def _release_gil_in_layout() -> None:
+def _release_gil_in_layout() -> bool:
     """Put `cx_text.umap_layout.epoch` (UMAP's single-core layout epoch, GIL released) in
-    the place UMAP looks its kernel up at every fit."""
+    the place UMAP looks its kernel up at every fit. Only for the UMAP it was written against:
+    another UMAP whose kernel is missing or takes other arguments keeps its own (and its GIL).
+    Returns whether it did."""
+    import inspect
+
     import umap.layouts
 
+    plain = getattr(umap.layouts, "_optimize_layout_euclidean_single_epoch", None)
+    if plain is None or not hasattr(umap.layouts, "_nb_optimize_layout_euclidean_single_epoch"):
+        log.debug("umap: no single-epoch layout kernel in this UMAP; layout keeps the GIL")
+        return False
     from cx_text import umap_layout
 
+    ours = list(inspect.signature(umap_layout.epoch.py_func).parameters)
+    if list(inspect.signature(plain).parameters) != ours:
+        log.debug("umap: the layout kernel takes other arguments here; layout keeps the GIL")
+        return False
     umap.layouts._nb_optimize_layout_euclidean_single_epoch = umap_layout.epoch
+    return True
 
 
 def _cache_kernels() -> int:

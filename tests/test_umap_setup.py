@@ -7,6 +7,7 @@ import threading
 import time
 
 import numpy as np
+import pytest
 import umap.distances
 import umap.layouts
 import umap.umap_
@@ -67,6 +68,24 @@ def test_prepared_umap_lays_out_with_umaps_own_kernel_bit_for_bit() -> None:
     vectors = np.random.default_rng(5).normal(size=(400, 16)).astype(np.float32)
     ours, theirs = _layout(umap_layout.epoch, vectors), _layout(umap_layout._kernel, vectors)
     assert np.array_equal(ours, theirs) and np.isfinite(ours).all()
+
+
+def test_a_umap_whose_layout_kernel_takes_other_arguments_keeps_its_own(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    umap_setup.prepare()
+
+    def other(head_embedding, tail_embedding, n_epochs):  # type: ignore[no-untyped-def]
+        return None
+
+    monkeypatch.setattr(umap.layouts, "_nb_optimize_layout_euclidean_single_epoch",
+                        umap_layout._kernel)  # fmt: skip
+    monkeypatch.setattr(umap.layouts, "_optimize_layout_euclidean_single_epoch", other)
+    assert not umap_setup._release_gil_in_layout()
+    assert umap.layouts._nb_optimize_layout_euclidean_single_epoch is umap_layout._kernel
+    monkeypatch.undo()
+    assert umap_setup._release_gil_in_layout()
+    assert umap.layouts._nb_optimize_layout_euclidean_single_epoch is umap_layout.epoch
 
 
 def _epoch_arguments(n_points: int = 50_000, n_edges: int = 1_000_000) -> tuple:

@@ -4,8 +4,8 @@ With a `random_state` (cx-text always sets one: same data, same themes) UMAP opt
 layout on one core, one numba call per epoch (`umap.layouts._nb_optimize_layout_euclidean_
 single_epoch`, compiled without `nogil`), and holds the GIL for the whole call. Any other
 thread of the process then waits for the GIL: the sentences and polarity vectors the CLI
-embeds beside the clustering (`FanOut.alongside`) stalled for the layout's whole duration
-(about 7 s of a banking77 cold run with one core idle).
+embeds beside the clustering (`FanOut.alongside`) stalled for the layout's whole duration,
+with one core idle.
 
 `epoch` is the same kernel called from a `nogil` entry point: the same compiled function with
 the same arguments, so the layout is bit for bit the one UMAP computes (tested). Imported by

@@ -220,6 +220,17 @@ def _sentence_candidates(doc: Any) -> tuple[str, ...]:
     return tuple(found)
 
 
+def _to_parse(sample: list[str], known: Mapping[str, object], reuse: bool) -> list[str]:
+    """The distinct sentences of a theme's `sample` the spaCy pipeline must parse: those
+    neither parsed in this process (`_PARSED`) nor in `known`; with `reuse` (stored parses
+    given), only when the parsed ones cover less than `CACHED_SHARE` of the sample."""
+    parsed = [s in _PARSED or s in known for s in sample]
+    missing = list(dict.fromkeys(s for s, done in zip(sample, parsed, strict=True) if not done))
+    if reuse and sum(parsed) >= CACHED_SHARE * len(sample):
+        return []
+    return missing
+
+
 def _spacy_candidates(
     sentences: Sequence[str], parses: Parses | None = None
 ) -> Counter[str] | None:
@@ -232,12 +243,11 @@ def _spacy_candidates(
     otherwise the pipeline is not even loaded and the missing sentences give no candidates.
     """
     sample = list(sentences[:PARSED_SENTENCES])
-    distinct = list(dict.fromkeys(sample))
     known = parses.known if parses is not None else {}
-    have = {s: c for s in distinct if (c := _PARSED.get(s, known.get(s))) is not None}
-    missing = [s for s in distinct if s not in have]
-    covered = sum(s in have for s in sample)
-    if parses is None or (missing and covered < CACHED_SHARE * len(sample)):
+    have = {s: c for s in dict.fromkeys(sample)
+            if (c := _PARSED.get(s, known.get(s))) is not None}  # fmt: skip
+    missing = _to_parse(sample, known, parses is not None)
+    if parses is None or missing:
         nlp = english_pipeline()
         if nlp is None:
             return None
@@ -417,11 +427,7 @@ def parse_ahead(
     known = parses.known if parses is not None else {}
     wanted: dict[str, None] = {}
     for sample in _parse_samples(themes, mentions):
-        have = {s for s in sample if s in _PARSED or s in known}
-        missing = [s for s in dict.fromkeys(sample) if s not in have]
-        covered = sum(s in have for s in sample)
-        if missing and (parses is None or covered < CACHED_SHARE * len(sample)):
-            wanted.update(dict.fromkeys(missing))
+        wanted.update(dict.fromkeys(_to_parse(sample, known, parses is not None)))
     todo = list(wanted)
     if workers < 2 or len(todo) < PARALLEL_PARSE_MIN or english_pipeline() is None:
         return 0

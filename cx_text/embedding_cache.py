@@ -31,6 +31,8 @@ class NewEmbeddings:
     model_id: str
     hashes: list[str]
     vectors: np.ndarray  # float16, the precision the store keeps
+    # False: kept with `remember` (computed from other vectors), not embedded by a model
+    embedded: bool = True
 
 
 class EmbeddingCache:
@@ -98,11 +100,27 @@ class EmbeddingCache:
             self.n_cached += result.n_cached
         return result.vectors
 
+    def remember(self, model_id: str, hashes: list[str], vectors: np.ndarray) -> None:
+        """Keep vectors computed outside `vectors` (a polarity student's scores, one number
+        per text) under `model_id`, as if embedded now: looked up and stored like the others."""
+        if len(hashes) != len(vectors):
+            raise ValueError(f"{len(vectors)} vectors for {len(hashes)} hashes")
+        firsts: dict[str, int] = {}
+        for i, h in enumerate(hashes):
+            firsts.setdefault(h, i)
+        first = list(firsts.values())
+        if not first:
+            return
+        kept = np.asarray(vectors, dtype=np.float16)[first]
+        unique = [hashes[i] for i in first]  # texts that hash alike are one entry
+        self.new.append(NewEmbeddings(model_id, unique, kept, embedded=False))
+        self._fresh.setdefault(model_id, {}).update(zip(unique, kept, strict=True))
+
     def counts(self) -> dict[str, Any]:
         """run.json `embeddings`: texts embedded now (in all and per model id), found cached,
         and the seconds it took."""
         by_model: dict[str, int] = {}
-        for e in self.new:
+        for e in (e for e in self.new if e.embedded):
             by_model[e.model_id] = by_model.get(e.model_id, 0) + len(e.hashes)
         return {"new": sum(by_model.values()), "cached": self.n_cached,
                 "seconds": round(self.seconds, 3), "new_by_model": by_model}  # fmt: skip

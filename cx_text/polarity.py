@@ -24,6 +24,7 @@ notice.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 from collections.abc import Sequence
@@ -201,6 +202,7 @@ class PolarityModel:
         self.run_weight = run_weight
         self.seed = load_seed() if seed is None else seed
         self.head_: Any = None
+        self.head_id_ = ""
         self.n_run_labelled_ = 0
 
     @property
@@ -244,6 +246,7 @@ class PolarityModel:
         x, y = [seed_x], [self.seed["polarity"].to_numpy(dtype=object)]
         weights = [np.ones(len(seed_x))]
         self.n_run_labelled_ = 0
+        learnt: list[str] = []
         if texts is not None and scores is not None:
             if len(scores) != len(texts):
                 raise ValueError(f"{len(scores)} scores for {len(texts)} texts")
@@ -254,12 +257,26 @@ class PolarityModel:
                 run_x = self._vectors(texts, vectors)[keep]
                 x.append(run_x)
                 y.append(labels[keep])
+                learnt = [str(t) for t, k in zip(texts, keep, strict=True) if k]
                 weights.append(np.full(len(run_x), self.run_weight * len(seed_x) / len(run_x)))
                 self.n_run_labelled_ = len(run_x)
         head = LogisticRegression(C=self.c, max_iter=3000)
         head.fit(np.vstack(x), np.concatenate(y), sample_weight=np.concatenate(weights))
         self.head_ = head
+        self.head_id_ = self._head_id(learnt, y[1:])
         return self
+
+    def _head_id(self, run_texts: list[str], run_labels: list[np.ndarray]) -> str:
+        """What the head was fitted from, as a short id: the encoder, the seed set, C and the
+        run's labelled texts (if it learnt from any). Two fits from the same inputs share it even
+        when their seed vectors differ in the last digits (fresh against stored float16), so
+        scores cached under it (`cx_text.polarity_cascade`) stay valid across runs."""
+        parts = [self.encoder.model_id, f"c={self.c:g}", f"w={self.run_weight:g}",
+                 *self.seed["polarity"], *self.seed["text"]]  # fmt: skip
+        if run_texts:
+            parts += [*run_texts, *(str(v) for v in np.concatenate(run_labels))]
+        digest = hashlib.sha1("\x1f".join(parts).encode("utf-8")).hexdigest()[:16]
+        return f"{self.encoder.model_id}:head-{digest}"
 
     def score(self, texts: Sequence[str], vectors: np.ndarray | None = None) -> np.ndarray:
         """polarity_score per text: P(praise) - P(problem), in [-1, 1]."""

@@ -86,6 +86,7 @@ def run_record(ctx: RunContext, state: RunState) -> dict[str, Any]:
     if ctx.kind == "nightly":
         record["window"] = {"verbatims": len(window.verbatims)}
     record["facets"] = {"split": facets.split_topics(state.need("faceted").themes)}
+    record["polarity"] = state.need("scored").summary
     record.update(finished_at=now().isoformat(), timings=ctx.timer.seconds,
                   peak_rss_mb=ctx.timer.peak_rss_mb)  # fmt: skip
     return record

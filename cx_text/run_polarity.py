@@ -10,12 +10,13 @@ embedding cache under the encoder's model id, so a nightly run embeds only new t
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from cx_text import polarity
+from cx_text import polarity, polarity_cascade
 from cx_text.clean import model_text
 from cx_text.polarity import PolarityModel
 from cx_text.schemas import SCORED_MENTIONS, SCORED_VERBATIMS
@@ -29,10 +30,12 @@ ROLE_SCORES = {"detractor": 0.0, "promoter": 10.0}
 
 @dataclass(frozen=True)
 class Scored:
-    """The window's verbatims and mentions with `polarity` and `polarity_score` columns."""
+    """The window's verbatims and mentions with `polarity` and `polarity_score` columns, and
+    who scored how many texts (run.json `polarity`: e5, a student head, recalled)."""
 
     verbatims: pd.DataFrame
     mentions: pd.DataFrame
+    summary: dict[str, Any] = field(default_factory=dict)
 
 
 class CachedEncoder:
@@ -85,12 +88,24 @@ def fit_model(
     return model.fit(texts, scores, vectorise(texts))
 
 
+@dataclass(frozen=True)
+class Shortcut:
+    """What the polarity cascade reads (`cx_text.polarity_cascade`): the e5 vectors already
+    known, the theme spaces (made on first use), and a memory of student scores by id."""
+
+    known_e5: polarity_cascade.Known
+    spaces: Callable[[], list[polarity_cascade.Space]]
+    memory: Callable[[str], polarity_cascade.Memory]
+    confidence: float = 0.9
+
+
 def score_run(
     verbatims: pd.DataFrame,
     mentions: pd.DataFrame,
     settings: PolaritySettings,
     encoder: polarity.Encoder,
     vectorise: Vectorise,
+    shortcut: Shortcut | None = None,
 ) -> Scored:
     """Score every mention sentence, then every verbatim from its mentions.
 
@@ -98,31 +113,55 @@ def score_run(
     neutral with score 0. The encoder reads each text as the theme models do
     (`clean.model_text`: URLs, @handles and retweet markers removed), which is also how
     `bench/polarity.py` reads its tweet sets; the tables keep the sentences as written.
+    With a `shortcut` (and `settings.cascade`), a large run's texts go through the cascade:
+    a trusted student head on the theme vectors scores the ones it is sure of.
     """
     model = fit_model(verbatims, settings, encoder, vectorise)
     sentences = [model_text(s) for s in mentions["sentence"].astype(str)]
-    mention_scores = model.score(sentences, vectorise(sentences)) if sentences else np.zeros(0)
+    alone = ~verbatims["verbatim_id"].isin(set(mentions["verbatim_id"])) & ~verbatims[
+        "is_non_answer"
+    ].fillna(False).astype(bool)
+    alone_texts = [model_text(t) for t in verbatims.loc[alone, "text"].astype(str)]
+    outcome = _scores(sentences + alone_texts, model, vectorise, settings, shortcut)
+    mention_scores = outcome.scores[: len(sentences)]
     scored_mentions = mentions.assign(
         polarity=polarity.label(mention_scores, settings.neutral_margin),
         polarity_score=mention_scores,
     )
     return Scored(
-        SCORED_VERBATIMS.conform(_verbatim_polarity(verbatims, scored_mentions, model, vectorise)),
+        SCORED_VERBATIMS.conform(_verbatim_polarity(verbatims, scored_mentions, model,
+                                                    alone.to_numpy(),
+                                                    outcome.scores[len(sentences) :])),  # fmt: skip
         SCORED_MENTIONS.conform(scored_mentions),
+        outcome.summary,
     )
 
 
+def _scores(
+    texts: list[str], model: PolarityModel, vectorise: Vectorise, settings: PolaritySettings,
+    shortcut: Shortcut | None,
+) -> polarity_cascade.Outcome:  # fmt: skip
+    if shortcut is None or not settings.cascade:
+        return polarity_cascade.score_texts(texts, model, vectorise)
+    memory = shortcut.memory(polarity_cascade.student_id(model, settings.cascade_confidence))
+    return polarity_cascade.score_texts(texts, model, vectorise, shortcut.known_e5,
+                                        shortcut.spaces, memory,
+                                        settings.cascade_confidence)  # fmt: skip
+
+
 def _verbatim_polarity(
-    verbatims: pd.DataFrame, mentions: pd.DataFrame, model: PolarityModel, vectorise: Vectorise
+    verbatims: pd.DataFrame,
+    mentions: pd.DataFrame,
+    model: PolarityModel,
+    alone: np.ndarray,
+    alone_scores: np.ndarray,
 ) -> pd.DataFrame:
+    """Each verbatim's polarity: its mentions' mean score, its own text's score
+    (`alone_scores`, for the rows `alone` marks) when it has no mention, 0 for a non-answer."""
     summary = polarity.summarise_verbatims(mentions["verbatim_id"], mentions["polarity_score"],
                                            model.neutral_margin)  # fmt: skip
-    ids = verbatims["verbatim_id"]
-    score = ids.map(summary["polarity_score"]).astype(float)
-    alone = score.isna() & ~verbatims["is_non_answer"].fillna(False).astype(bool)
-    if alone.any():
-        texts = [model_text(t) for t in verbatims.loc[alone, "text"].astype(str)]
-        score[alone] = model.score(texts, vectorise(texts))
-    score = score.fillna(0.0)  # non-answers
-    return verbatims.assign(polarity=polarity.label(score.to_numpy(), model.neutral_margin),
-                            polarity_score=score.to_numpy())  # fmt: skip
+    score = verbatims["verbatim_id"].map(summary["polarity_score"]).to_numpy(dtype=float, copy=True)
+    score[alone] = alone_scores
+    score = np.nan_to_num(score, nan=0.0)  # non-answers
+    return verbatims.assign(polarity=polarity.label(score, model.neutral_margin),
+                            polarity_score=score)  # fmt: skip

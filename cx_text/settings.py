@@ -188,6 +188,12 @@ class PolaritySettings(_Section):
     # "int8": e5 with dynamic int8 Linear layers, about 1.8x faster, 0.01-0.03 lower macro-F1
     # on the dev sets (README, Polarity); own model id, so fp32 and int8 vectors never mix
     quantize: Literal["none", "int8"] = "none"
+    # runs with many texts e5 has not embedded: a student head on the theme vectors, taught by
+    # the e5 head on part of the run and checked on a held-out part, scores the texts it is sure
+    # of; the rest go to e5 (`cx_text.polarity_cascade`; README, Polarity). False: e5 scores all
+    cascade: bool = True
+    # |student score| from which the student keeps a text from e5
+    cascade_confidence: float = Field(default=0.9, ge=0.5, lt=1.0)
 
 
 class FacetSettings(_Section):

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 
 from cx_text import (
@@ -31,6 +32,7 @@ from cx_text import (
     notify,
     overrides,
     pii,
+    polarity_cascade,
     rank,
     records,
     registry,
@@ -40,6 +42,7 @@ from cx_text import (
     theming,
 )
 from cx_text.analytics import Analytics
+from cx_text.clean import text_hash
 from cx_text.embed import Embedder
 from cx_text.embedding_cache import EmbeddingCache
 from cx_text.parallel import FanOut
@@ -304,7 +307,49 @@ def score_polarity(ctx: RunContext, state: RunState) -> Added:
         return ctx.cache.vectors(texts, encoder, ctx.fan_out)
 
     cached = run_polarity.CachedEncoder(encoder, vectorise)  # the seed set's vectors too
-    return {"scored": run_polarity.score_run(verbatims, mentions, settings, cached, vectorise)}
+    shortcut = _polarity_shortcut(ctx, verbatims, encoder.model_id)
+    return {"scored": run_polarity.score_run(verbatims, mentions, settings, cached, vectorise,
+                                             shortcut)}  # fmt: skip
+
+
+def _polarity_shortcut(
+    ctx: RunContext, verbatims: pd.DataFrame, e5_id: str
+) -> run_polarity.Shortcut:
+    """The cascade's view of the run's embedding cache: e5 vectors already known, the theme
+    spaces' known vectors (each language group's own embedder; a joined one, which holds e5
+    itself, is left out) and student scores remembered under their id."""
+    cache = ctx.cache
+
+    def known(model_id: str) -> Callable[[list[str]], dict[str, np.ndarray]]:
+        def lookup(texts: list[str]) -> dict[str, np.ndarray]:
+            hashes = [text_hash(t) for t in texts]
+            found = cache.lookup(model_id, hashes)
+            return {t: found[h] for t, h in zip(texts, hashes, strict=True) if h in found}
+
+        return lookup
+
+    def spaces() -> list[polarity_cascade.Space]:
+        out: dict[str, polarity_cascade.Space] = {}
+        for group in theming.groups_of(verbatims, ctx.settings, ctx.embedders):
+            embedder = group.embedder
+            if getattr(embedder, "parts", None) or embedder.model_id in (e5_id, *out):
+                continue
+            out[embedder.model_id] = polarity_cascade.Space(embedder.model_id,
+                                                            known(embedder.model_id))  # fmt: skip
+        return list(out.values())
+
+    def memory(student_id: str) -> polarity_cascade.Memory:
+        def recall(texts: list[str]) -> dict[str, float]:
+            return {t: float(v[0]) for t, v in known(student_id)(texts).items()}
+
+        def remember(texts: list[str], scores: np.ndarray) -> None:
+            cache.remember(student_id, [text_hash(t) for t in texts],
+                           np.asarray(scores, dtype=np.float32).reshape(-1, 1))  # fmt: skip
+
+        return polarity_cascade.Memory(recall, remember)
+
+    return run_polarity.Shortcut(known(e5_id), spaces, memory,
+                                 ctx.settings.polarity.cascade_confidence)  # fmt: skip
 
 
 def split_facets(ctx: RunContext, state: RunState) -> Added:

@@ -235,10 +235,15 @@ class GroupTheming:
         def meanwhile(texts: list[str]) -> np.ndarray:
             found = self.vectors(texts)
             if self.prefetch is not None:
-                for start in range(0, len(self.docs), PREFETCH_ROWS):
+                # in a seeded random order: what is done when the clustering ends is a random
+                # sample of the documents, which the polarity cascade learns from
+                order = np.random.default_rng(self.group.settings.themes.random_state).permutation(
+                    len(self.docs)
+                )
+                for start in range(0, len(order), PREFETCH_ROWS):
                     if clustered.is_set():
                         break
-                    self.prefetch(self.docs[start : start + PREFETCH_ROWS])
+                    self.prefetch([self.docs[i] for i in order[start : start + PREFETCH_ROWS]])
             return found
 
         sentence_vectors = (self.fan_out or FanOut()).alongside(

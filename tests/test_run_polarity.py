@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cx_text import job, labels, run_polarity
+from cx_text import job, labels, run_polarity, stages
 from cx_text.clean import model_text
 from cx_text.settings import PolaritySettings, load_settings
 from tests.conftest import HashingEmbedder
@@ -269,3 +269,41 @@ def test_prefetch_stops_when_the_clustering_is_done_and_the_rest_is_embedded_onc
     assert 0 < len(beside) <= 7  # one batch, begun before the clustering was done
     assert docs <= set(beside) | set(later) and not set(beside) & set(later)
     assert len(docs & set(later)) == len(docs) - len(beside)
+
+
+def test_a_large_run_lets_the_student_score_and_the_nightly_recalls_it(
+    polarity_week: tuple[Any, Path, CountingEncoder], tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    """The cascade through the pipeline (thresholds scaled to the test week): the student on
+    the theme space's cached vectors scores part of the run, e5 never embeds those texts, and
+    the next run recalls the student's scores from the store instead of embedding them."""
+    from cx_text import polarity_cascade
+
+    for name, value in (("MIN_NEW", 20), ("MIN_TEACHER", 10), ("MIN_CHECK", 10),
+                        ("MIN_PER_LABEL", 3)):
+        monkeypatch.setattr(polarity_cascade, name, value)
+    settings, data, encoder = polarity_week
+    # the head learns nothing from scores (those texts would all be e5's), nor prefetches
+    monkeypatch.setattr(stages, "_polarity_prefetch", lambda ctx: None)
+    settings = settings.model_copy(update={"polarity": settings.polarity.model_copy(
+        update={"learn_from_scores": False, "cascade_confidence": 0.6})})  # fmt: skip
+    job.run([str(data)], tmp_path / "out", settings)
+    record = json.loads((tmp_path / "out" / "run.json").read_text())["polarity"]
+    space = record["spaces"]["test:hashing-256"]
+    assert space["trusted"] and record["student"] == space["sure"] > 0
+    assert record["e5"] + record["student"] == record["texts"]
+    mentions = pd.read_csv(tmp_path / "out" / "mentions.csv")
+    assert mentions["polarity"].notna().all()
+    late = mentions[mentions["sentence"].str.contains("late")]
+    assert (late["polarity"] == "problem").all()
+    embedded = encoder.texts
+    job.nightly([str(data)], tmp_path / "night", settings)  # nothing new: nothing embedded
+    night = json.loads((tmp_path / "night" / "run.json").read_text())["polarity"]
+    assert encoder.texts == embedded
+    assert night["recalled"] == record["student"] and night["student"] == 0
+    off = settings.model_copy(update={"polarity": settings.polarity.model_copy(
+        update={"cascade": False})})  # fmt: skip
+    job.run([str(data)], tmp_path / "off", off.model_copy(update={
+        "state_dir": tmp_path / "s2", "models_dir": tmp_path / "m2"}))  # fmt: skip
+    assert json.loads((tmp_path / "off" / "run.json").read_text())["polarity"]["student"] == 0

@@ -106,7 +106,8 @@ class StudentHead:
         from sklearn.linear_model import LogisticRegression
 
         labels = np.asarray(labels, dtype=object)
-        if min((labels == polarity.PROBLEM).sum(), (labels == polarity.PRAISE).sum()) < MIN_PER_LABEL:
+        problem, praise = (labels == polarity.PROBLEM).sum(), (labels == polarity.PRAISE).sum()
+        if min(problem, praise) < MIN_PER_LABEL:
             return self
         self.head_ = LogisticRegression(C=self.c, max_iter=3000).fit(x, labels)
         return self
@@ -213,7 +214,8 @@ def _student_pass(
     teacher += [pending[i] for i in order[n_check : n_check + n_top_up]]
     left = [pending[i] for i in np.sort(order[n_check + n_top_up :])]
     if len(teacher) > MAX_TEACHER:
-        teacher = [teacher[i] for i in np.sort(rng.choice(len(teacher), MAX_TEACHER, replace=False))]
+        kept = np.sort(rng.choice(len(teacher), MAX_TEACHER, replace=False))
+        teacher = [teacher[i] for i in kept]
     scored = teacher + check
     e5_scores = dict(zip(scored, model.score(scored, vectorise(scored)), strict=True))
     said = dict(zip(scored, polarity.label(list(e5_scores.values()), model.neutral_margin),
@@ -230,7 +232,8 @@ def _student_pass(
         student = StudentHead(confidence)
         if taught:
             student.fit(_stack(known, taught), np.array([said[t] for t in taught], dtype=object))
-            student.check(_stack(known, checked), np.array([said[t] for t in checked], dtype=object))
+            student.check(_stack(known, checked),
+                          np.array([said[t] for t in checked], dtype=object))  # fmt: skip
         report[space.model_id] = {"teacher": len(taught), "check": len(checked),
                                   "agreement": _rounded(student.agreement_),
                                   "trusted": student.trusted_}  # fmt: skip

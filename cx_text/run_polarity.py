@@ -128,10 +128,11 @@ def score_run(
         polarity=polarity.label(mention_scores, settings.neutral_margin),
         polarity_score=mention_scores,
     )
+    scored_verbatims = _verbatim_polarity(
+        verbatims, scored_mentions, model, alone.to_numpy(), outcome.scores[len(sentences) :]
+    )
     return Scored(
-        SCORED_VERBATIMS.conform(_verbatim_polarity(verbatims, scored_mentions, model,
-                                                    alone.to_numpy(),
-                                                    outcome.scores[len(sentences) :])),  # fmt: skip
+        SCORED_VERBATIMS.conform(scored_verbatims),
         SCORED_MENTIONS.conform(scored_mentions),
         outcome.summary,
     )

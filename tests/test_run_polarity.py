@@ -280,8 +280,12 @@ def test_a_large_run_lets_the_student_score_and_the_nightly_recalls_it(
     the next run recalls the student's scores from the store instead of embedding them."""
     from cx_text import polarity_cascade
 
-    for name, value in (("MIN_NEW", 20), ("MIN_TEACHER", 10), ("MIN_CHECK", 10),
-                        ("MIN_PER_LABEL", 3)):
+    for name, value in (
+        ("MIN_NEW", 20),
+        ("MIN_TEACHER", 10),
+        ("MIN_CHECK", 10),
+        ("MIN_PER_LABEL", 3),
+    ):
         monkeypatch.setattr(polarity_cascade, name, value)
     settings, data, encoder = polarity_week
     # the head learns nothing from scores (those texts would all be e5's), nor prefetches

@@ -171,6 +171,25 @@ def label(scores: np.ndarray | Sequence[float], margin: float = DEFAULT_MARGIN) 
 _SEED_VECTORS: dict[tuple[str, int], np.ndarray] = {}
 
 
+def head_id(
+    encoder_id: str,
+    c: float,
+    run_weight: float,
+    seed: pd.DataFrame,
+    run_texts: Sequence[str] = (),
+    run_labels: Sequence[str] = (),
+) -> str:
+    """What a head is fitted from, as a short id (`PolarityModel.head_id_`): the encoder, C,
+    the run weight, the seed set and the run's labelled texts (if it learnt from any). Two
+    fits from the same inputs share it even when their seed vectors differ in the last digits
+    (fresh against stored float16), so scores kept under it (`cx_text.polarity_cascade`) stay
+    valid across runs; a seed-only head's id is known before fitting."""
+    parts = [encoder_id, f"c={c:g}", f"w={run_weight:g}", *seed["polarity"], *seed["text"]]
+    parts += [*map(str, run_texts), *map(str, run_labels)]
+    digest = hashlib.sha1("\x1f".join(parts).encode("utf-8")).hexdigest()[:16]
+    return f"{encoder_id}:head-{digest}"
+
+
 class PolarityModel:
     """Problem / praise / neutral for texts: a logistic-regression head on encoder vectors.
 
@@ -267,16 +286,9 @@ class PolarityModel:
         return self
 
     def _head_id(self, run_texts: list[str], run_labels: list[np.ndarray]) -> str:
-        """What the head was fitted from, as a short id: the encoder, the seed set, C and the
-        run's labelled texts (if it learnt from any). Two fits from the same inputs share it even
-        when their seed vectors differ in the last digits (fresh against stored float16), so
-        scores cached under it (`cx_text.polarity_cascade`) stay valid across runs."""
-        parts = [self.encoder.model_id, f"c={self.c:g}", f"w={self.run_weight:g}",
-                 *self.seed["polarity"], *self.seed["text"]]  # fmt: skip
-        if run_texts:
-            parts += [*run_texts, *(str(v) for v in np.concatenate(run_labels))]
-        digest = hashlib.sha1("\x1f".join(parts).encode("utf-8")).hexdigest()[:16]
-        return f"{self.encoder.model_id}:head-{digest}"
+        labels = [str(v) for v in np.concatenate(run_labels)] if run_texts else []
+        return head_id(self.encoder.model_id, self.c, self.run_weight, self.seed, run_texts,
+                       labels)  # fmt: skip
 
     def score(self, texts: Sequence[str], vectors: np.ndarray | None = None) -> np.ndarray:
         """polarity_score per text: P(praise) - P(problem), in [-1, 1]."""

@@ -139,10 +139,11 @@ class StudentHead:
         return np.abs(scores) >= self.confidence
 
 
-def student_id(model: PolarityModel, confidence: float) -> str:
-    """The id student scores are remembered under: the head's inputs and the student's rule."""
+def student_id(head_id: str, neutral_margin: float, confidence: float) -> str:
+    """The id student scores are remembered under: the head's inputs (`polarity.head_id`), the
+    margin that labels the teacher's answers and the student's rule."""
     return (
-        f"polarity-student:{model.head_id_}:m{model.neutral_margin:g}:s{confidence:g}"
+        f"polarity-student:{head_id}:m{neutral_margin:g}:s{confidence:g}"
         f":t{TEACHER_SHARE:g}-{MIN_TEACHER}-{MAX_TEACHER}:a{MIN_AGREEMENT:g}-{CHECK_SHARE:g}-{MIN_CHECK}"
     )
 

@@ -61,6 +61,13 @@ def make_encoder(
     return polarity.default_encoder(threads, "int8" if quantize == "int8" else "fp32", bf16)
 
 
+def seed_student_id(encoder_id: str, settings: PolaritySettings) -> str:
+    """The id a seed-only head's student scores are kept under (a complaint-only run's, or one
+    with too few scores to learn from), known before any head is fitted."""
+    head = polarity.head_id(encoder_id, settings.c, settings.run_weight, polarity.load_seed())
+    return polarity_cascade.student_id(head, settings.neutral_margin, settings.cascade_confidence)
+
+
 def unscored(verbatims: pd.DataFrame, mentions: pd.DataFrame) -> Scored:
     """Both tables with empty polarity columns (polarity.enabled is false)."""
     empty = {"polarity": pd.NA, "polarity_score": np.nan}
@@ -144,7 +151,9 @@ def _scores(
 ) -> polarity_cascade.Outcome:  # fmt: skip
     if shortcut is None or not settings.cascade:
         return polarity_cascade.score_texts(texts, model, vectorise)
-    memory = shortcut.memory(polarity_cascade.student_id(model, settings.cascade_confidence))
+    student = polarity_cascade.student_id(model.head_id_, model.neutral_margin,
+                                          settings.cascade_confidence)  # fmt: skip
+    memory = shortcut.memory(student)
     return polarity_cascade.score_texts(texts, model, vectorise, shortcut.known_e5,
                                         shortcut.spaces, memory,
                                         settings.cascade_confidence)  # fmt: skip

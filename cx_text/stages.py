@@ -289,10 +289,23 @@ def _polarity_prefetch(ctx: RunContext) -> Callable[[list[str]], object] | None:
     """Polarity's vectors of a theme group's documents (each verbatim's primary mention, and
     the texts the head learns from), embedded into the cache while the group's clustering
     runs; None when polarity is off."""
-    if not ctx.settings.polarity.enabled:
+    settings = ctx.settings.polarity
+    if not settings.enabled:
         return None
     encoder = _polarity_encoder(ctx)
-    return lambda texts: ctx.cache.vectors(texts, encoder, count=False)
+    # texts a seed-only head's student scored in an earlier run are not embedded again
+    remembered = (
+        run_polarity.seed_student_id(encoder.model_id, settings) if settings.cascade else ""
+    )
+
+    def prefetch(texts: list[str]) -> object:
+        if remembered:
+            hashes = [text_hash(t) for t in texts]
+            found = ctx.cache.lookup(remembered, hashes)
+            texts = [t for t, h in zip(texts, hashes, strict=True) if h not in found]
+        return ctx.cache.vectors(texts, encoder, count=False) if texts else None
+
+    return prefetch
 
 
 def score_polarity(ctx: RunContext, state: RunState) -> Added:

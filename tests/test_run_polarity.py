@@ -311,3 +311,32 @@ def test_a_large_run_lets_the_student_score_and_the_nightly_recalls_it(
     job.run([str(data)], tmp_path / "off", off.model_copy(update={
         "state_dir": tmp_path / "s2", "models_dir": tmp_path / "m2"}))  # fmt: skip
     assert json.loads((tmp_path / "off" / "run.json").read_text())["polarity"]["student"] == 0
+
+
+def test_the_prefetch_skips_texts_a_seed_head_student_already_scored(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A weekly re-fit after a cold run: texts the cold run's student scored (kept under the
+    seed head's student id) are not embedded by e5 beside the clustering."""
+    from types import SimpleNamespace
+
+    from cx_text.clean import text_hash
+    from cx_text.embedding_cache import EmbeddingCache
+
+    encoder = CountingEncoder()
+    monkeypatch.setattr(run_polarity, "make_encoder", lambda *args: encoder)
+    settings = load_settings(state_dir=tmp_path / "s", models_dir=tmp_path / "m",
+                             embedding={"show_progress": False},
+                             polarity={"enabled": True})  # fmt: skip
+    cache = EmbeddingCache(lambda model_id, hashes: {}, settings.embedding)
+    remembered = run_polarity.seed_student_id(encoder.model_id, settings.polarity)
+    cache.remember(remembered, [text_hash("courier late")], np.array([[-0.95]]))
+    prefetch = stages._polarity_prefetch(SimpleNamespace(settings=settings, cache=cache))
+    assert prefetch is not None
+    prefetch(["courier late", "great service"])
+    assert encoder.texts == 1  # "great service" only
+    assert prefetch(["courier late"]) is None and encoder.texts == 1
+    off = settings.model_copy(update={"polarity": settings.polarity.model_copy(
+        update={"cascade": False})})  # fmt: skip
+    stages._polarity_prefetch(SimpleNamespace(settings=off, cache=cache))(["courier late"])  # type: ignore[misc]
+    assert encoder.texts == 2  # without the cascade nothing is remembered: e5 embeds it

@@ -192,6 +192,7 @@ def cx_text(command: list[str], env: dict[str, str], out: Path) -> dict[str, flo
     figures["embed_s"] = float(emb.get("seconds", 0.0))
     figures["stages"] = record.get("timings", {})
     figures["peak_rss_mb"] = record.get("peak_rss_mb", {})
+    figures["polarity"] = record.get("polarity", {})  # who scored how many texts (the cascade)
     print(f"  {command[0]}: {json.dumps(figures)}", flush=True)
     return figures
 
@@ -401,6 +402,22 @@ def bench_export(name: str, tmp: Path, skip_plain: bool) -> dict[str, Any]:
     return row
 
 
+def print_polarity(rows: list[dict[str, Any]]) -> None:
+    """run.json `polarity` of each run: texts scored by e5, by the cascade's student, recalled,
+    and per theme space the student's check agreement and whether it was trusted."""
+    print("\n| data | run | texts | e5 | student | recalled | student check (space: agreement, "
+          "trusted) |\n|---|---|---|---|---|---|---|")  # fmt: skip
+    for r in rows:
+        for run in ("cold", "nightly", "weekly", "first_report"):
+            p = (r.get(run) or {}).get("polarity") or {}
+            if not p:
+                continue
+            spaces = "; ".join(f"{k.split(':')[0]}: {v.get('agreement')}, {v.get('trusted')}"
+                               for k, v in p.get("spaces", {}).items()) or "-"  # fmt: skip
+            print(f"| {r['data']} | {run} | {p.get('texts')} | {p.get('e5')} | "
+                  f"{p.get('student')} | {p.get('recalled')} | {spaces} |")  # fmt: skip
+
+
 def print_stages(rows: list[dict[str, Any]]) -> None:
     """Seconds and peak RSS of each stage of the cold and nightly runs of real export shapes."""
     for r in rows:
@@ -551,6 +568,7 @@ def main() -> None:
         )
     print_tables(rows, embed)
     print_stages(rows)
+    print_polarity(rows)
     print(f"\nload after: {os.getloadavg()}")
 
 

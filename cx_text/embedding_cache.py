@@ -53,6 +53,10 @@ class EmbeddingCache:
         found.update((h, fresh[h]) for h in hashes if h in fresh and h not in found)
         return found
 
+    def stored(self, model_id: str, hashes: list[str]) -> dict[str, np.ndarray]:
+        """The vectors of `hashes` the store held when the run started (none of this run's)."""
+        return self._stored(model_id, hashes)
+
     def known(self, embedder: Embedder, hashes: list[str]) -> dict[str, np.ndarray]:
         """`lookup` by embedder: a joined embedder's vector is known when all its parts are."""
         parts = getattr(embedder, "parts", None)

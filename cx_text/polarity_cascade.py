@@ -4,15 +4,18 @@ e5 (`cx_text.polarity`) is the costliest encoder of a cold run: every mention se
 unthemed verbatim goes through it, after the theme encoder has already embedded the same texts.
 When a run has many texts e5 has not embedded yet (`MIN_NEW`), the cascade
 
-1. takes the texts e5 has already embedded (the prefetch beside the clustering, earlier runs,
-   the texts the head learnt from), tops them up with a seeded random sample of the others to
+1. takes the texts e5 embedded before this run (stored by earlier runs) or for the head (the
+   scored texts it learnt from), tops them up with a seeded random sample of the others to
    `TEACHER_SHARE` of the texts (at least `MIN_TEACHER`), and scores them with the e5 head: the
-   **teacher** labels (problem / neutral / praise, as `polarity.label` gives them);
+   **teacher** labels (problem / neutral / praise, as `polarity.label` gives them). What this
+   run's prefetch embedded beside the clustering does not count: how far it got is a matter of
+   timing, and the same input and store must give the same scores;
 2. fits a **student**: a logistic head on the theme space's vectors of the same texts (the
    vectors the `themes` stage already has, looked up, never embedded), taught the teacher's
-   labels on 80% of them and checked on the other 20%: the student is trusted only when its
-   sure answers there (|score| >= `confidence`) agree with the teacher's at least
-   `MIN_AGREEMENT` of the time;
+   labels, and checks it on a seeded random sample of the texts it would decide, scored by e5
+   too (`CHECK_SHARE`, at least `MIN_CHECK`): the student is trusted only when its sure answers
+   there (|score| >= `confidence`) carry the e5 head's label at least `MIN_AGREEMENT` of the
+   time;
 3. lets a trusted student score the texts it is sure of; every other text goes to e5 as before.
 
 A student's scores are remembered under the head's inputs (`PolarityModel.head_id_`) with the

@@ -154,7 +154,13 @@ def _scores(
     student = polarity_cascade.student_id(model.head_id_, model.neutral_margin,
                                           settings.cascade_confidence)  # fmt: skip
     memory = shortcut.memory(student)
-    return polarity_cascade.score_texts(texts, model, vectorise, shortcut.known_e5,
+    learnt = set(model.run_texts_)  # embedded by e5 for the head already
+
+    def known_e5(ts: list[str]) -> dict[str, np.ndarray]:
+        found = shortcut.known_e5(ts)
+        return {**found, **{t: np.zeros(0) for t in ts if t in learnt and t not in found}}
+
+    return polarity_cascade.score_texts(texts, model, vectorise, known_e5,
                                         shortcut.spaces, memory,
                                         settings.cascade_confidence)  # fmt: skip
 

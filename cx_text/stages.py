@@ -328,15 +328,15 @@ def score_polarity(ctx: RunContext, state: RunState) -> Added:
 def _polarity_shortcut(
     ctx: RunContext, verbatims: pd.DataFrame, e5_id: str
 ) -> run_polarity.Shortcut:
-    """The cascade's view of the run's embedding cache: e5 vectors already known, the theme
-    spaces' known vectors (each language group's own embedder; a joined one, which holds e5
+    """The cascade's view of the run's embedding cache: e5 vectors stored by earlier runs, the
+    theme spaces' known vectors (each language group's own embedder; a joined one, which holds e5
     itself, is left out) and student scores remembered under their id."""
     cache = ctx.cache
 
-    def known(model_id: str) -> Callable[[list[str]], dict[str, np.ndarray]]:
+    def known(model_id: str, stored_only: bool = False) -> polarity_cascade.Known:
         def lookup(texts: list[str]) -> dict[str, np.ndarray]:
             hashes = [text_hash(t) for t in texts]
-            found = cache.lookup(model_id, hashes)
+            found = (cache.stored if stored_only else cache.lookup)(model_id, hashes)
             return {t: found[h] for t, h in zip(texts, hashes, strict=True) if h in found}
 
         return lookup
@@ -361,7 +361,10 @@ def _polarity_shortcut(
 
         return polarity_cascade.Memory(recall, remember)
 
-    return run_polarity.Shortcut(known(e5_id), spaces, memory,
+    # e5 vectors stored before this run: which texts the student may take must not depend on
+    # how far this run's prefetch got beside the clustering (a timing), or runs on the same
+    # input and store would differ
+    return run_polarity.Shortcut(known(e5_id, stored_only=True), spaces, memory,
                                  ctx.settings.polarity.cascade_confidence)  # fmt: skip
 
 

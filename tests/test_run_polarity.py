@@ -340,3 +340,24 @@ def test_the_prefetch_skips_texts_a_seed_head_student_already_scored(
         update={"cascade": False})})  # fmt: skip
     stages._polarity_prefetch(SimpleNamespace(settings=off, cache=cache))(["courier late"])  # type: ignore[misc]
     assert encoder.texts == 2  # without the cascade nothing is remembered: e5 embeds it
+
+
+def test_the_cascade_counts_only_e5_vectors_stored_before_the_run(tmp_path: Path) -> None:
+    """What the student may decide must not depend on how far this run's prefetch got beside
+    the clustering (a timing): only vectors stored by earlier runs count as known."""
+    from types import SimpleNamespace
+
+    from cx_text.clean import text_hash
+    from cx_text.embedding_cache import EmbeddingCache
+
+    settings = load_settings(state_dir=tmp_path / "s", models_dir=tmp_path / "m",
+                             embedding={"show_progress": False},
+                             polarity={"enabled": True})  # fmt: skip
+    encoder = CountingEncoder()
+    old = text_hash("stored text")
+    cache = EmbeddingCache(lambda model_id, hashes: {h: np.ones(3) for h in hashes if h == old},
+                           settings.embedding)  # fmt: skip
+    cache.vectors(["fresh text"], encoder)  # embedded by this run (the prefetch)
+    ctx = SimpleNamespace(settings=settings, cache=cache, embedders=None)
+    shortcut = stages._polarity_shortcut(ctx, frame(complaint("c1")), encoder.model_id)  # type: ignore[arg-type]
+    assert set(shortcut.known_e5(["stored text", "fresh text"])) == {"stored text"}

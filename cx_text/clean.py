@@ -95,6 +95,15 @@ def text_hash(text: str) -> str:
     return hashlib.sha256(_SPACE.sub(" ", text.casefold()).strip().encode()).hexdigest()
 
 
+def hash_order(texts: list[str]) -> list[int]:
+    """Positions of `texts` in the order of their `text_hash`: a fixed pseudo-random order that
+    depends on each text alone, not on the list. The polarity prefetch embeds documents in it and
+    the polarity cascade draws its e5 samples in it, so what the first embeds first is what the
+    second will need."""
+    hashes = [text_hash(t) for t in texts]
+    return sorted(range(len(texts)), key=hashes.__getitem__)
+
+
 @dataclass(frozen=True)
 class CleanResult:
     verbatims: pd.DataFrame

@@ -5,14 +5,15 @@ unthemed verbatim goes through it, after the theme encoder has already embedded 
 When a run has many texts e5 has not embedded yet (`MIN_NEW`), the cascade
 
 1. takes the texts e5 embedded before this run (stored by earlier runs) or for the head (the
-   scored texts it learnt from), tops them up with a seeded random sample of the others to
-   `TEACHER_SHARE` of the texts (at least `MIN_TEACHER`), and scores them with the e5 head: the
+   scored texts it learnt from), tops them up with a pseudo-random sample of the others to
+   `TEACHER_SHARE` of the texts (at least `MIN_TEACHER`; samples are drawn in `clean.hash_order`,
+   the order the prefetch embeds documents in), and scores them with the e5 head: the
    **teacher** labels (problem / neutral / praise, as `polarity.label` gives them). What this
    run's prefetch embedded beside the clustering does not count: how far it got is a matter of
    timing, and the same input and store must give the same scores;
 2. fits a **student**: a logistic head on the theme space's vectors of the same texts (the
    vectors the `themes` stage already has, looked up, never embedded), taught the teacher's
-   labels, and checks it on a seeded random sample of the texts it would decide, scored by e5
+   labels, and checks it on a pseudo-random sample of the texts it would decide, scored by e5
    too (`CHECK_SHARE`, at least `MIN_CHECK`): the student is trusted only when its sure answers
    there (|score| >= `confidence`) carry the e5 head's label at least `MIN_AGREEMENT` of the
    time;
@@ -35,6 +36,7 @@ from typing import Any
 import numpy as np
 
 from cx_text import polarity
+from cx_text.clean import hash_order
 from cx_text.polarity import PolarityModel
 
 # texts e5 has not embedded yet below which every text goes to e5 (a nightly's new rows)
@@ -205,18 +207,19 @@ def _student_pass(
 ) -> tuple[dict[str, float], dict[str, float], dict[str, Any]]:
     """(student scores of the texts it is sure of, e5 head scores, per-space report).
 
-    The check texts are a random sample of the texts the student would score (`pending`),
+    Samples are drawn in `clean.hash_order` (pseudo-random, fixed per text). The check texts
+    are a sample of the texts the student would score (`pending`),
     so its agreement is measured on what it decides, not on the texts e5 happened to embed
     earlier (whole documents, where the pending ones are often single sentences)."""
     rng = np.random.default_rng(random_state)
-    order = rng.permutation(len(pending))
-    n_check = min(len(pending), max(MIN_CHECK, math.ceil(CHECK_SHARE * len(pending))))
-    check = [pending[i] for i in order[:n_check]]
+    order = hash_order(pending)  # the prefetch embedded documents in this order
     teacher = [t for t in unique if t in have]
     target = max(MIN_TEACHER, math.ceil(TEACHER_SHARE * (len(teacher) + len(pending))))
+    n_check = min(len(pending), max(MIN_CHECK, math.ceil(CHECK_SHARE * len(pending))))
     n_top_up = max(0, min(len(pending) - n_check, target - len(teacher)))
-    teacher += [pending[i] for i in order[n_check : n_check + n_top_up]]
-    left = [pending[i] for i in np.sort(order[n_check + n_top_up :])]
+    teacher += [pending[i] for i in order[:n_top_up]]
+    check = [pending[i] for i in order[n_top_up : n_top_up + n_check]]
+    left = [pending[i] for i in sorted(order[n_top_up + n_check :])]
     if len(teacher) > MAX_TEACHER:
         kept = np.sort(rng.choice(len(teacher), MAX_TEACHER, replace=False))
         teacher = [teacher[i] for i in kept]

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from cx_text import linking
-from cx_text.clean import model_text
+from cx_text.clean import hash_order, model_text
 from cx_text.embed import Embedder, JointEmbedder, is_multilingual, make_embedder
 from cx_text.embedding_cache import EmbeddingCache
 from cx_text.parallel import FanOut
@@ -235,11 +235,9 @@ class GroupTheming:
         def meanwhile(texts: list[str]) -> np.ndarray:
             found = self.vectors(texts)
             if self.prefetch is not None:
-                # in a seeded random order: what is done when the clustering ends is a random
-                # sample of the documents, which the polarity cascade learns from
-                order = np.random.default_rng(self.group.settings.themes.random_state).permutation(
-                    len(self.docs)
-                )
+                # in hash order: the polarity cascade draws its e5 samples in the same order,
+                # so what is done when the clustering ends is what it will need first
+                order = hash_order(self.docs)
                 for start in range(0, len(order), PREFETCH_ROWS):
                     if clustered.is_set():
                         break

@@ -222,7 +222,6 @@ class PolarityModel:
         self.seed = load_seed() if seed is None else seed
         self.head_: Any = None
         self.head_id_ = ""
-        self.run_texts_: list[str] = []  # the run's texts the head learnt from
         self.n_run_labelled_ = 0
 
     @property
@@ -283,7 +282,6 @@ class PolarityModel:
         head = LogisticRegression(C=self.c, max_iter=3000)
         head.fit(np.vstack(x), np.concatenate(y), sample_weight=np.concatenate(weights))
         self.head_ = head
-        self.run_texts_ = learnt
         self.head_id_ = self._head_id(learnt, y[1:])
         return self
 

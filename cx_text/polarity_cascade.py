@@ -4,8 +4,8 @@ e5 (`cx_text.polarity`) is the costliest encoder of a cold run: every mention se
 unthemed verbatim goes through it, after the theme encoder has already embedded the same texts.
 When a run has many texts e5 has not embedded yet (`MIN_NEW`), the cascade
 
-1. takes the texts e5 embedded before this run (stored by earlier runs) or for the head (the
-   scored texts it learnt from), tops them up with a pseudo-random sample of the others to
+1. takes the texts e5 embedded before this run (stored by earlier runs), tops them up with a
+   pseudo-random sample of the others to
    `TEACHER_SHARE` of the texts (at least `MIN_TEACHER`; samples are drawn in `clean.hash_order`,
    the order the prefetch embeds documents in), and scores them with the e5 head: the
    **teacher** labels (problem / neutral / praise, as `polarity.label` gives them). What this
@@ -21,8 +21,9 @@ When a run has many texts e5 has not embedded yet (`MIN_NEW`), the cascade
 
 A student's scores are remembered under the head's inputs (`PolarityModel.head_id_`) with the
 student's settings, so a later run with the same head reuses them instead of embedding those
-texts with e5 (a complaint-only nightly after a cold run); a run whose head learnt from other
-scores (a survey window that changed) scores them again. Measured in `bench/polarity.py
+texts with e5 (a complaint-only nightly after a cold run). The pipeline runs the cascade only
+with the seed set's head (`run_polarity`): a head that learnt from a run's scores changes with
+every window, so its student's scores could not be recalled. Measured in `bench/polarity.py
 --cascade` and README, Polarity.
 """
 

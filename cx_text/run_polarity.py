@@ -121,7 +121,8 @@ def score_run(
     (`clean.model_text`: URLs, @handles and retweet markers removed), which is also how
     `bench/polarity.py` reads its tweet sets; the tables keep the sentences as written.
     With a `shortcut` (and `settings.cascade`), a large run's texts go through the cascade:
-    a trusted student head on the theme vectors scores the ones it is sure of.
+    a trusted student head on the theme vectors scores the ones it is sure of; only when the
+    head is the seed set's alone (a complaint-only run, or too few scores to learn from).
     """
     model = fit_model(verbatims, settings, encoder, vectorise)
     sentences = [model_text(s) for s in mentions["sentence"].astype(str)]
@@ -149,18 +150,15 @@ def _scores(
     texts: list[str], model: PolarityModel, vectorise: Vectorise, settings: PolaritySettings,
     shortcut: Shortcut | None,
 ) -> polarity_cascade.Outcome:  # fmt: skip
-    if shortcut is None or not settings.cascade:
+    if shortcut is None or not settings.cascade or model.n_run_labelled_:
+        # a head that learnt from the run's scores changes with every window: a student's
+        # scores under it could not be recalled by the next run, which would score those texts
+        # again (and e5 embeds the scored answers for the head anyway)
         return polarity_cascade.score_texts(texts, model, vectorise)
     student = polarity_cascade.student_id(model.head_id_, model.neutral_margin,
                                           settings.cascade_confidence)  # fmt: skip
     memory = shortcut.memory(student)
-    learnt = set(model.run_texts_)  # embedded by e5 for the head already
-
-    def known_e5(ts: list[str]) -> dict[str, np.ndarray]:
-        found = shortcut.known_e5(ts)
-        return {**found, **{t: np.zeros(0) for t in ts if t in learnt and t not in found}}
-
-    return polarity_cascade.score_texts(texts, model, vectorise, known_e5,
+    return polarity_cascade.score_texts(texts, model, vectorise, shortcut.known_e5,
                                         shortcut.spaces, memory,
                                         settings.cascade_confidence)  # fmt: skip
 

@@ -144,3 +144,16 @@ def test_clean_does_not_mutate_input() -> None:
     before = mapped.copy()
     clean.clean_verbatims(mapped, CleanSettings(), forced_language="en")
     pd.testing.assert_frame_equal(mapped, before)
+
+
+def test_hash_order_depends_on_each_text_alone() -> None:
+    """The polarity prefetch and the cascade draw in this order from different lists (the
+    documents, the mention texts): a text keeps its place relative to any other text."""
+    from cx_text.clean import hash_order
+
+    texts = [f"comment number {i}" for i in range(50)]
+    order = hash_order(texts)
+    assert sorted(order) == list(range(50)) and order != list(range(50))
+    ranked = [texts[i] for i in order]
+    subset = texts[::3][::-1]  # another list: some of the texts, in another order
+    assert [subset[i] for i in hash_order(subset)] == [t for t in ranked if t in set(subset)]

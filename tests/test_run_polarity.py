@@ -361,3 +361,31 @@ def test_the_cascade_counts_only_e5_vectors_stored_before_the_run(tmp_path: Path
     ctx = SimpleNamespace(settings=settings, cache=cache, embedders=None)
     shortcut = stages._polarity_shortcut(ctx, frame(complaint("c1")), encoder.model_id)  # type: ignore[arg-type]
     assert set(shortcut.known_e5(["stored text", "fresh text"])) == {"stored text"}
+
+
+def test_the_cascade_runs_only_with_the_seed_head(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A head that learnt from the run's scores changes with every window: its student's scores
+    could not be recalled by the next run, so such a run never enters the cascade."""
+    from cx_text import polarity_cascade
+
+    monkeypatch.setattr(polarity_cascade, "MIN_NEW", 1)
+    entered: list[bool] = []
+
+    def spaces() -> list[polarity_cascade.Space]:
+        entered.append(True)
+        return []
+
+    def nothing(texts: list[str]) -> dict[str, float]:
+        return {}
+
+    shortcut = run_polarity.Shortcut(
+        lambda texts: {}, spaces, lambda name: polarity_cascade.Memory(nothing, lambda t, s: None)
+    )
+    verbatims = _scored_run(12)
+    mentions = _mentions([("d0", "T001", "late again, rude courier")])
+    encoder = FakeEncoder()
+    for learn, expected in ((True, []), (False, [True])):
+        entered.clear()
+        run_polarity.score_run(verbatims, mentions, PolaritySettings(learn_from_scores=learn),
+                               encoder, _vectorise(encoder), shortcut)  # fmt: skip
+        assert entered == expected

@@ -220,10 +220,7 @@ def main() -> None:
         row["docs/s cx_text.polarity"] = f"{len(texts) / (encoded + ours_s):.1f}"
         rows.append(row)
         print(pd.DataFrame([row]).to_string(index=False), flush=True)
-    if rows:
-        print("\n" + markdown(rows))
-    print(f"\nwall time {time.perf_counter() - started:.0f} s; load average "
-          f"{os.getloadavg()[0]:.1f}")  # fmt: skip
+    finish(rows, started)
 
 
 def cascade_runs() -> dict[str, tuple[str, Callable[[], tuple[list[str], np.ndarray, str]]]]:
@@ -327,10 +324,7 @@ def cascade(threads: int) -> None:
         row["e5 s (all texts)"] = f"{e5_s:.1f}"
         rows.append(row)
         print(pd.DataFrame([row]).to_string(index=False), flush=True)
-    if rows:
-        print("\n" + markdown(rows))
-    print(f"\nwall time {time.perf_counter() - started:.0f} s; load average "
-          f"{os.getloadavg()[0]:.1f}")  # fmt: skip
+    finish(rows, started)
 
 
 def ceiling(vectors: np.ndarray, truth: np.ndarray) -> dict[str, str]:
@@ -346,6 +340,14 @@ def ceiling(vectors: np.ndarray, truth: np.ndarray) -> dict[str, str]:
     y = truth.astype(int)
     return {name: f"{macro_f1(truth, cross_val_predict(head, vectors, y, cv=folds)):.3f}"
             for name, head in heads.items()}  # fmt: skip
+
+
+def finish(rows: list[dict[str, object]], started: float) -> None:
+    """The rows as one table, the wall time and the load."""
+    if rows:
+        print("\n" + markdown(rows))
+    print(f"\nwall time {time.perf_counter() - started:.0f} s; load average "
+          f"{os.getloadavg()[0]:.1f}")  # fmt: skip
 
 
 def markdown(rows: list[dict[str, object]]) -> str:

@@ -103,7 +103,6 @@ class Shortcut:
     known_e5: polarity_cascade.Known
     spaces: Callable[[], list[polarity_cascade.Space]]
     memory: Callable[[str], polarity_cascade.Memory]
-    confidence: float = 0.9
 
 
 def score_run(

@@ -364,8 +364,7 @@ def _polarity_shortcut(
     # e5 vectors stored before this run: which texts the student may take must not depend on
     # how far this run's prefetch got beside the clustering (a timing), or runs on the same
     # input and store would differ
-    return run_polarity.Shortcut(known(e5_id, stored_only=True), spaces, memory,
-                                 ctx.settings.polarity.cascade_confidence)  # fmt: skip
+    return run_polarity.Shortcut(known(e5_id, stored_only=True), spaces, memory)
 
 
 def split_facets(ctx: RunContext, state: RunState) -> Added:

@@ -5,12 +5,12 @@ unthemed verbatim goes through it, after the theme encoder has already embedded 
 When a run has many texts e5 has not embedded yet (`MIN_NEW`), the cascade
 
 1. takes the texts e5 embedded before this run (stored by earlier runs), tops them up with a
-   pseudo-random sample of the others to
-   `TEACHER_SHARE` of the texts (at least `MIN_TEACHER`; samples are drawn in `clean.hash_order`,
-   the order the prefetch embeds documents in), and scores them with the e5 head: the
-   **teacher** labels (problem / neutral / praise, as `polarity.label` gives them). What this
-   run's prefetch embedded beside the clustering does not count: how far it got is a matter of
-   timing, and the same input and store must give the same scores;
+   pseudo-random sample of the others to `TEACHER_SHARE` of the texts (at least `MIN_TEACHER`;
+   samples are drawn in `clean.hash_order`, the order the prefetch embeds documents in), and
+   scores them with the e5 head: the **teacher** labels (problem / neutral / praise, as
+   `polarity.label` gives them). What this run's prefetch embedded beside the clustering does
+   not count: how far it got is a matter of timing, and the same input and store must give the
+   same scores;
 2. fits a **student**: a logistic head on the theme space's vectors of the same texts (the
    vectors the `themes` stage already has, looked up, never embedded), taught the teacher's
    labels, and checks it on a pseudo-random sample of the texts it would decide, scored by e5
@@ -47,8 +47,9 @@ MIN_NEW = 2_000
 TEACHER_SHARE = 0.3
 MIN_TEACHER = 1_000
 MAX_TEACHER = 6_000
-# texts the student would score that e5 scores as well to check it (a random sample: this share,
-# at least MIN_CHECK), and the agreement its sure answers must reach there to be used
+# texts the student would score that e5 scores as well to check it (the next ones in hash order
+# after the teacher's: this share, at least MIN_CHECK), and the agreement its sure answers must
+# reach there to be used
 CHECK_SHARE = 0.05
 MIN_CHECK = 500
 MIN_AGREEMENT = 0.98

@@ -189,7 +189,7 @@ class PolaritySettings(_Section):
     # on the dev sets (README, Polarity); own model id, so fp32 and int8 vectors never mix
     quantize: Literal["none", "int8"] = "none"
     # runs with many texts e5 has not embedded: a student head on the theme vectors, taught by
-    # the e5 head on part of the run and checked on a held-out part, scores the texts it is sure
+    # the e5 head on part of the run and checked on another part, scores the texts it is sure
     # of; the rest go to e5 (`cx_text.polarity_cascade`; README, Polarity). False: e5 scores all
     cascade: bool = True
     # |student score| from which the student keeps a text from e5

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import pytest
 
@@ -169,11 +167,9 @@ def test_the_head_id_names_its_inputs_not_its_rounding() -> None:
 
 
 def test_the_cache_keeps_remembered_scores_apart_from_embeddings() -> None:
-    stored: dict[str, Any] = {}
     cache = EmbeddingCache(lambda model_id, hashes: {}, EmbeddingSettings(show_progress=False))
     cache.remember("student:x", ["h1", "h2", "h1"], np.array([[0.5], [-0.9], [0.1]]))
     found = cache.lookup("student:x", ["h1", "h2", "h3"])
     assert set(found) == {"h1", "h2"} and float(found["h1"][0]) == pytest.approx(0.5, abs=1e-3)
     assert [e.hashes for e in cache.new] == [["h1", "h2"]]  # one entry per hash, for the store
     assert cache.counts()["new"] == 0 and cache.counts()["new_by_model"] == {}
-    assert not stored

@@ -221,14 +221,13 @@ def _sentence_candidates(doc: Any) -> tuple[str, ...]:
 
 
 def _to_parse(sample: list[str], known: Mapping[str, object], reuse: bool) -> list[str]:
-    """The distinct sentences of a theme's `sample` the spaCy pipeline must parse: those
-    neither parsed in this process (`_PARSED`) nor in `known`; with `reuse` (stored parses
-    given), only when the parsed ones cover less than `CACHED_SHARE` of the sample."""
-    parsed = [s in _PARSED or s in known for s in sample]
-    missing = list(dict.fromkeys(s for s, done in zip(sample, parsed, strict=True) if not done))
-    if reuse and sum(parsed) >= CACHED_SHARE * len(sample):
+    """The distinct sentences of a theme's `sample` whose candidates the label needs and `known`
+    (the store's parses) lacks: all of them, or, with `reuse`, none when `known` covers at least
+    `CACHED_SHARE` of the sample. Only the store decides: which sentences this process happens
+    to have parsed before (`_PARSED`) saves parsing time and never changes a label."""
+    if reuse and sum(s in known for s in sample) >= CACHED_SHARE * len(sample):
         return []
-    return missing
+    return list(dict.fromkeys(s for s in sample if s not in known))
 
 
 def _spacy_candidates(
@@ -238,23 +237,26 @@ def _spacy_candidates(
     sentence is parsed once per process (`_PARSED`).
 
     Without `parses` every sentence of the sample is parsed (loading the spaCy pipeline). With
-    `parses`, sentences parsed before (`parses.known`, `_PARSED`) are reused, and the missing
+    `parses`, sentences parsed by earlier runs (`parses.known`) are reused, and the missing
     ones are parsed only when the reused ones cover less than `CACHED_SHARE` of the sample;
     otherwise the pipeline is not even loaded and the missing sentences give no candidates.
     """
     sample = list(sentences[:PARSED_SENTENCES])
     known = parses.known if parses is not None else {}
-    have = {s: c for s in dict.fromkeys(sample)
-            if (c := _PARSED.get(s, known.get(s))) is not None}  # fmt: skip
-    missing = _to_parse(sample, known, parses is not None)
-    if parses is None or missing:
-        nlp = english_pipeline()
-        if nlp is None:
-            return None
-        if len(_PARSED) + len(missing) > _PARSED_LIMIT:
-            _PARSED.clear()
-        for sentence, doc in zip(missing, nlp.pipe(missing, batch_size=64), strict=True):
-            have[sentence] = _PARSED[sentence] = _sentence_candidates(doc)
+    have = {s: known[s] for s in dict.fromkeys(sample) if s in known}
+    needed = _to_parse(sample, known, parses is not None)
+    if parses is None or needed:
+        unparsed = [s for s in needed if s not in _PARSED]
+        if unparsed or parses is None:
+            nlp = english_pipeline()
+            if nlp is None:
+                return None
+            if len(_PARSED) + len(unparsed) > _PARSED_LIMIT:
+                _PARSED.clear()
+                unparsed = needed
+            for sentence, doc in zip(unparsed, nlp.pipe(unparsed, batch_size=64), strict=True):
+                _PARSED[sentence] = _sentence_candidates(doc)
+        have.update((s, _PARSED[s]) for s in needed)
     if parses is not None:
         parses.new.update((s, c) for s, c in have.items() if s not in parses.known)
     found: Counter[str] = Counter()
@@ -428,11 +430,12 @@ def parse_ahead(
     wanted: dict[str, None] = {}
     for sample in _parse_samples(themes, mentions):
         wanted.update(dict.fromkeys(_to_parse(sample, known, parses is not None)))
-    todo = list(wanted)
+    todo = [s for s in wanted if s not in _PARSED]
     if workers < 2 or len(todo) < PARALLEL_PARSE_MIN or english_pipeline() is None:
         return 0
     if len(_PARSED) + len(todo) > _PARSED_LIMIT:
         _PARSED.clear()
+        todo = list(wanted)
     started = time.perf_counter()
     _PARSED.update(zip(todo, _parse_in_processes(todo, workers), strict=True))
     log.info("labels: %d sentences parsed on %d processes in %.1f s", len(todo), workers,

@@ -221,6 +221,31 @@ def test_below_the_cached_share_the_missing_sentences_are_parsed_and_reported_ne
     assert above.new == {}
 
 
+@needs_spacy
+def test_what_this_process_parsed_before_changes_no_label_and_no_stored_parse() -> None:
+    """Labels and the parses a run hands the store depend on the store alone, not on what the
+    process happened to parse for an earlier run (a resident worker, a notebook, a test run)."""
+    said = CALL_BACK + NOISE  # 11 sentences
+    labels._PARSED.clear()
+    everything = labels.Parses("p")
+    labels.customer_label(said, "en", parses=everything)  # this process has parsed all 11
+    known = {s: everything.new[s] for s in said[:10]}  # the store holds 10 (0.91)
+    warm = labels.Parses("p", known=known)
+    warm_label = labels.customer_label(said, "en", parses=warm)
+    labels._PARSED.clear()  # a new process with the same store
+    fresh = labels.Parses("p", known=known)
+    assert labels.customer_label(said, "en", parses=fresh) == warm_label
+    assert warm.new == fresh.new == {}
+    # below the share the missing sentences are parsed either way, and reported the same
+    labels.customer_label(said, "en", parses=labels.Parses("p"))
+    known = {s: everything.new[s] for s in said[:9]}
+    warm, fresh = labels.Parses("p", known=known), labels.Parses("p", known=known)
+    warm_label = labels.customer_label(said, "en", parses=warm)
+    labels._PARSED.clear()
+    assert labels.customer_label(said, "en", parses=fresh) == warm_label
+    assert warm.new == fresh.new == {s: everything.new[s] for s in said[9:]}
+
+
 def test_parses_without_the_spacy_model_fall_back_to_the_lookup_tables(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

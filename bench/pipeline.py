@@ -118,6 +118,9 @@ EXPORTS: dict[str, dict[str, Any]] = {
         "text": "text",
         "id": "tweet_id",
         "args": ["--source", "complaint"],
+        # February 2015: moved forward by whole days to end yesterday, written back in the
+        # file's own day-first format, so a nightly's 90-day window holds the stored tweets
+        "shift_to_now": "%d-%m-%Y %H:%M",
     },
     # the bundled sample: surveys and complaints, English and Russian, planted bad rows
     "sample": {
@@ -136,6 +139,8 @@ def write_export(name: str, folder: Path) -> tuple[Path, Path, pd.DataFrame, int
     also the ISO week of the newest row (the weekly re-fit's week)."""
     spec = EXPORTS[name]
     frame = pd.read_csv(spec["path"], dtype=str, keep_default_na=False)
+    if "shift_to_now" in spec:
+        frame[spec["date"]] = shifted_to_now(frame[spec["date"]], spec["shift_to_now"])
     when = pd.to_datetime(frame[spec["date"]], errors="coerce", utc=True, format="mixed")
     frame = frame.loc[when.sort_values(kind="stable", na_position="first").index]
     cut = int(len(frame) * 0.98)
@@ -144,6 +149,17 @@ def write_export(name: str, folder: Path) -> tuple[Path, Path, pd.DataFrame, int
     newest = when.max()
     week = f"{newest.isocalendar().year}-W{newest.isocalendar().week:02d}"
     return folder / "base.csv", folder / "full.csv", frame.iloc[:cut], len(frame), week
+
+
+def shifted_to_now(dates: pd.Series, fmt: str) -> pd.Series:
+    """`dates` (strings in `fmt`) moved forward by whole days so the newest is yesterday; values
+    that do not parse stay as they are. An export older than the nightly's window would leave
+    the nightly's window nearly empty and flatter its ratio."""
+    parsed = pd.to_datetime(dates, format=fmt, errors="coerce")
+    yesterday = pd.Timestamp.now().normalize() - pd.Timedelta(days=1)
+    days = (yesterday - parsed.max().normalize()).days
+    moved = (parsed + pd.Timedelta(days=days)).dt.strftime(fmt)
+    return moved.where(parsed.notna(), dates)
 
 
 def sample_truth() -> dict[str, str]:

@@ -4,6 +4,10 @@ Detected (token, how):
 
 - ``[EMAIL]``: Presidio's e-mail pattern; the domain is checked against the public suffix list
   bundled with tldextract (never downloaded).
+- ``[COORDINATES]``: a latitude, longitude pair in decimal degrees with at least four decimals
+  each (``[40.74804263, -73.99295302]``, brackets or parentheses included), within +-90 / +-180:
+  a precise location (the airline export's ``tweet_coord``). Without it the phone recogniser
+  took the latitude's digits for a phone number and left the longitude.
 - ``[CARD]``: Presidio's card pattern plus Mir cards (2200-2204), Luhn-checked by Presidio's
   ``CreditCardRecognizer.validate_result``.
 - ``[IBAN]``: Presidio's IBAN recogniser (country format and mod-97 checksum).
@@ -24,7 +28,7 @@ masked as [PHONE]. Recognisers are called directly (``analyze(text, entities, No
 pattern recognisers need no NLP artifacts, so no spaCy model is loaded or downloaded.
 
 Speed: a vectorised pre-filter (``Series.str.contains``) keeps only texts with an e-mail shape
-(``a@b.c``; a bare ``@handle`` is not one) or seven digits close together outside ISO
+(``a@b.c``; a bare ``@handle`` is not one), a coordinates pair or seven digits close together outside ISO
 date-times; only those go through the recognisers, each distinct text once (see `mask_series`).
 On the airline tweets (14,640 rows, 15 columns, a handle in every tweet) this took masking from
 34 s to 1 s (bench/pipeline.py, the clean stage of `--sets airline-export`).
@@ -45,6 +49,7 @@ logging.getLogger("presidio-analyzer").setLevel(logging.CRITICAL)
 
 TOKENS = {
     "EMAIL": "[EMAIL]",
+    "COORDINATES": "[COORDINATES]",
     "IBAN": "[IBAN]",
     "CARD": "[CARD]",
     "SNILS": "[SNILS]",
@@ -60,13 +65,19 @@ PHONE_REGIONS = ("RU", "US", "GB", "DE", "FR")
 # one) or seven digits close together that are not an ISO date-time ("2015-02-24 11:35:52")
 DIGITS = r"\d(?:[\s\-().]{0,3}\d){6}"
 EMAIL_SHAPE = r"[\w.+\-]@[\w\-]+\.\w"
-CANDIDATE = rf"{EMAIL_SHAPE}|{DIGITS}"
+# a latitude, longitude pair in decimal degrees with at least 4 decimals (11 m or finer: a
+# place, not a region), in brackets or parentheses or bare ("[40.74804263, -73.99295302]")
+_DEGREES = r"[-+]?\d{1,3}\.\d{4,}"
+_PAIR = rf"{_DEGREES}\s*[,;]\s*{_DEGREES}"
+COORDINATES = rf"\[\s*{_PAIR}\s*\]|\(\s*{_PAIR}\s*\)|(?<![\d.])(?:{_PAIR})(?![\d.])"
+CANDIDATE = rf"{EMAIL_SHAPE}|{DIGITS}|{_PAIR}"
 DATE_TIME = (
     r"(?<!\d)\d{4}-\d{2}-\d{2}(?:[ T]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?"
     r"(?:\s?(?:[+\-]\d{2}:?\d{2}|Z))?(?![\d\-])"
 )
 _HAS_DIGITS = re.compile(DIGITS)
 _HAS_EMAIL_SHAPE = re.compile(EMAIL_SHAPE)
+_HAS_PAIR = re.compile(_PAIR)
 _DATE_TIME = re.compile(DATE_TIME)
 
 _D = r"[\s\-]?"  # one optional separator between digit groups
@@ -79,6 +90,13 @@ INN = r"(?<=\b(?:инн|inn)[\s:№#]{0,4})\d{10}(?:\d{2})?(?!\d)"
 PASSPORT = r"(?<=\b(?:паспорт\w*|passport)[\s:№#a-zа-я]{0,12})\d{2}\s?\d{2}\s?\d{6}(?!\d)"
 ACCOUNT = r"(?<![\d\w])\d(?:[\s\-]?\d){11,33}(?![\d\w])"
 MIR_CARD = r"\b(220[0-4])[- ]?(\d{4})[- ]?(\d{4})[- ]?(\d{4})\b"
+
+
+def coordinates_valid(pair: str) -> bool:
+    """Latitude within +-90 and longitude within +-180 degrees, not both under 1 (a pair of
+    shares or probabilities, "0.8123, 0.9012", rather than a place off West Africa)."""
+    latitude, longitude = (abs(float(x)) for x in re.findall(r"[-+]?\d+\.\d+", pair))
+    return latitude <= 90 and longitude <= 180 and max(latitude, longitude) >= 1
 
 
 def snils_valid(digits: str) -> bool:
@@ -117,12 +135,15 @@ def recognizers() -> list[Any]:
             return bool(offline_tld(pattern_text.rsplit("@", 1)[-1]).suffix)
 
     class ChecksumRecognizer(PatternRecognizer):
-        def __init__(self, entity: str, regex: str, check: Callable[[str], bool]) -> None:
+        def __init__(self, entity: str, regex: str, check: Callable[[str], bool],
+                     digits_only: bool = True) -> None:  # fmt: skip
             super().__init__(supported_entity=entity, patterns=[Pattern(entity, regex, 0.5)])
             self._check = check
+            self._digits_only = digits_only
 
         def validate_result(self, pattern_text: str) -> bool:
-            return self._check(re.sub(r"\D", "", pattern_text))
+            return self._check(re.sub(r"\D", "", pattern_text) if self._digits_only
+                               else pattern_text)  # fmt: skip
 
     def pattern(entity: str, regex: str) -> Any:
         return PatternRecognizer(supported_entity=entity, patterns=[Pattern(entity, regex, 0.5)])
@@ -130,6 +151,7 @@ def recognizers() -> list[Any]:
     card_patterns = [*CreditCardRecognizer.PATTERNS, Pattern("Mir", MIR_CARD, 0.3)]
     return [
         OfflineEmailRecognizer(supported_entity="EMAIL"),
+        ChecksumRecognizer("COORDINATES", COORDINATES, coordinates_valid, digits_only=False),
         IbanRecognizer(supported_entity="IBAN"),
         CreditCardRecognizer(supported_entity="CARD", patterns=card_patterns),
         ChecksumRecognizer("SNILS", SNILS, snils_valid),
@@ -146,11 +168,12 @@ def find_pii(text: str) -> list[tuple[int, int, str]]:
     """Non-overlapping (start, end, entity) spans of personal data in `text`, in text order."""
     found = []
     digits = _HAS_DIGITS.search(_DATE_TIME.sub(" ", text)) is not None
-    email = _HAS_EMAIL_SHAPE.search(text) is not None
+    shapes = {"EMAIL": _HAS_EMAIL_SHAPE.search(text) is not None,
+              "COORDINATES": _HAS_PAIR.search(text) is not None}  # fmt: skip
     for recognizer in recognizers():
-        if not (email if recognizer.supported_entities == ["EMAIL"] else digits):
-            continue  # e-mail needs its shape; every other recogniser seven digits together
         entities = recognizer.supported_entities
+        if not shapes.get(entities[0], digits):
+            continue  # e-mail and coordinates need their shape; the others 7 digits together
         found += [(r.start, r.end, r.entity_type) for r in recognizer.analyze(text, entities, None)]
     found.sort(key=lambda s: (_PRIORITY[s[2]], s[0] - s[1]))
     kept: list[tuple[int, int, str]] = []
@@ -170,8 +193,8 @@ def mask_text(text: str) -> str:
 
 
 def mask_series(texts: pd.Series) -> pd.Series:
-    """`mask_text` over a Series; only texts with an e-mail shape or 7 close digits (ISO
-    date-times aside) are looked at, each distinct text once."""
+    """`mask_text` over a Series; only texts with an e-mail shape, a coordinates pair or 7 close
+    digits (ISO date-times aside) are looked at, each distinct text once."""
     out = texts.copy()
     as_text = texts.astype(str)
     candidate = texts.notna() & as_text.str.replace(DATE_TIME, " ", regex=True).str.contains(

@@ -34,6 +34,10 @@ from tests.conftest import ROOT
         ("СНИЛС 112-233-445 95", "СНИЛС [SNILS]"),
         ("ИНН 7707083893 указан", "ИНН [INN] указан"),
         ("паспорт 45 12 345678 не приняли", "паспорт [PASSPORT] не приняли"),
+        ("[40.74804263, -73.99295302]", "[COORDINATES]"),  # the airline export's tweet_coord
+        ("я здесь (55.7558, 37.6173), курьера нет", "я здесь [COORDINATES], курьера нет"),
+        ("stuck at 51.47002, -0.45429 for hours", "stuck at [COORDINATES] for hours"),
+        ("call +7 916 123-45-67 at 55.7558;37.6173", "call [PHONE] at [COORDINATES]"),
     ],
 )
 def test_masks_personal_data(raw: str, expected: str) -> None:
@@ -57,6 +61,11 @@ def test_masks_personal_data(raw: str, expected: str) -> None:
         "version 10.2.3.4567 crashes",
         "@support please help",
         "IBAN DE00 3704 0044",  # too short and a wrong checksum: not an IBAN
+        "[0.0, 0.0]",  # no location given
+        "near 55.75, 37.62",  # two decimals: a district, not a place
+        "[95.12345, 10.12345]",  # no latitude beyond 90
+        "scores 0.8123, 0.9012 this week",  # shares, not a place
+        "price 1299.9999, 12.5",
     ],
 )
 def test_leaves_ordinary_numbers_alone(text: str) -> None:

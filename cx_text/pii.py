@@ -167,7 +167,8 @@ def recognizers() -> list[Any]:
 def find_pii(text: str) -> list[tuple[int, int, str]]:
     """Non-overlapping (start, end, entity) spans of personal data in `text`, in text order."""
     found = []
-    digits = _HAS_DIGITS.search(_DATE_TIME.sub(" ", text)) is not None
+    # the digit recognisers look only where digits remain outside date-times and coordinates
+    digits = _HAS_DIGITS.search(_HAS_PAIR.sub(" ", _DATE_TIME.sub(" ", text))) is not None
     shapes = {"EMAIL": _HAS_EMAIL_SHAPE.search(text) is not None,
               "COORDINATES": _HAS_PAIR.search(text) is not None}  # fmt: skip
     for recognizer in recognizers():

@@ -36,6 +36,7 @@ Timings are wall-clock on whatever else the machine runs.
 
     .venv/bin/python bench/bilingual.py [--corpus restaurants,sample] [--seeds 42]
         [--configs "navec,navec + links,e5 + links"] [--limit N] [--e5-weight 0.3]
+        [--link-neighbours 10]   # 0: each linked Russian verbatim to the nearest English centre
 """
 
 from __future__ import annotations
@@ -120,9 +121,15 @@ def shared_share(frame: pd.DataFrame) -> tuple[float, float]:
 
 
 def run_config(
-    corpus: pd.DataFrame, config: str, seed: int, cache: Any, e5_weight: float = 0.0
+    corpus: pd.DataFrame,
+    config: str,
+    seed: int,
+    cache: Any,
+    e5_weight: float = 0.0,
+    link_neighbours: int | None = None,
 ) -> dict[str, float]:
-    """Fit one configuration and measure it (`e5_weight`: English on MiniLM joined with e5)."""
+    """Fit one configuration and measure it (`e5_weight`: English on MiniLM joined with e5;
+    `link_neighbours`: [themes] link_neighbours, None for the default)."""
     from cx_text import linking, theming
     from cx_text.settings import Settings
 
@@ -130,7 +137,9 @@ def run_config(
     settings = Settings(embedding={"russian_model": BACKENDS[backend], "show_progress": False,
                                    "e5_weight": e5_weight},
                         themes={"random_state": seed, "link_languages": linked,
-                                "split_sentences": False})  # fmt: skip
+                                "split_sentences": False,
+                                **({} if link_neighbours is None
+                                   else {"link_neighbours": link_neighbours})})  # fmt: skip
     spent: dict[str, float] = {}
     inner = linking.link_groups
 
@@ -192,6 +201,8 @@ def main() -> int:
         default=0.0,
         help="[embedding] e5_weight: English on MiniLM joined with e5 (0.3)",
     )
+    parser.add_argument("--link-neighbours", type=int, default=None,
+                        help="[themes] link_neighbours (default: the product's, 10)")
     args = parser.parse_args()
     from cx_text.embedding_cache import EmbeddingCache
     from cx_text.outputs import markdown_table
@@ -209,7 +220,9 @@ def main() -> int:
         rows = []
         for config in args.configs.split(","):
             runs = [
-                run_config(corpus, config.strip(), seed, cache, args.e5_weight) for seed in seeds
+                run_config(corpus, config.strip(), seed, cache, args.e5_weight,
+                           args.link_neighbours)
+                for seed in seeds
             ]
             rows.append(summary(config.strip(), runs,
                                 "aspect" if name == "restaurants" else "planted"))  # fmt: skip

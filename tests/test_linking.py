@@ -265,9 +265,8 @@ def english_centres() -> np.ndarray:
     return linking.centred_centres(ConceptEncoder().encode(texts), owners, 3)
 
 
-def test_a_russian_theme_of_two_english_concepts_is_split_between_them() -> None:
-    """Theme-level linking sent a blurred Russian theme (refund + crash) to one English theme;
-    verbatim-level linking splits it: each Russian verbatim joins its translation's theme."""
+def blurred_russian_group() -> tuple[list[str], BlurredRussianEncoder, GroupResult]:
+    """Eight Russian refund and eight crash verbatims in one Russian theme of a blurred space."""
     texts = FAMILIES["refund"]["ru"][:8] + FAMILIES["crash"]["ru"][:8]
     frame = _verbatims(texts, language="ru")
     russian = BlurredRussianEncoder()
@@ -276,6 +275,13 @@ def test_a_russian_theme_of_two_english_concepts_is_split_between_them() -> None
     model.themes_ = pd.DataFrame({"topic": [0]})
     part = GroupResult("ru", frame, model, pd.DataFrame(), np.zeros(16, dtype=int),
                        np.ones(16), russian.model_id, "ru")  # fmt: skip
+    return texts, russian, part
+
+
+def test_a_russian_theme_of_two_english_concepts_is_split_between_them() -> None:
+    """Theme-level linking sent a blurred Russian theme (refund + crash) to one English theme;
+    verbatim-level linking splits it: each Russian verbatim joins its translation's theme."""
+    texts, russian, part = blurred_russian_group()
     chosen = settings()
     links = linking.link_verbatims(part, english_centres(), np.array([40, 40, 40]),
                                    chosen.themes, cache(chosen), ConceptEncoder())  # fmt: skip
@@ -306,14 +312,7 @@ def test_russian_verbatims_follow_their_english_neighbours_between_sibling_theme
     the nearer one: the nearest centre sends Russian refund verbatims to the small sibling,
     their nearest English verbatims (12 of 16 in theme 0) to the large one."""
     encoder = ConceptEncoder()
-    texts = FAMILIES["refund"]["ru"][:8] + FAMILIES["crash"]["ru"][:8]
-    frame = _verbatims(texts, language="ru")
-    russian = BlurredRussianEncoder()
-    model = ThemeModel(embedder=russian, min_cluster_size=4)
-    model.topic_embeddings_ = linking.normalise_rows(russian.encode(texts).mean(0, keepdims=True))
-    model.themes_ = pd.DataFrame({"topic": [0]})
-    part = GroupResult("ru", frame, model, pd.DataFrame(), np.zeros(16, dtype=int),
-                       np.ones(16), russian.model_id, "ru")  # fmt: skip
+    texts, russian, part = blurred_russian_group()
     centres = english_centres()
     off = linking.normalise_rows(centres[[0]] + 0.3 * centres[[1]])  # refund, leaning crash
     centres = np.vstack([off, centres[1:], centres[[0]]])  # theme 3: the exact refund centre

@@ -201,8 +201,12 @@ def main() -> int:
         default=0.0,
         help="[embedding] e5_weight: English on MiniLM joined with e5 (0.3)",
     )
-    parser.add_argument("--link-neighbours", type=int, default=None,
-                        help="[themes] link_neighbours (default: the product's, 10)")
+    parser.add_argument(
+        "--link-neighbours",
+        type=int,
+        default=None,
+        help="[themes] link_neighbours (default: the product's, 10)",
+    )
     args = parser.parse_args()
     from cx_text.embedding_cache import EmbeddingCache
     from cx_text.outputs import markdown_table
@@ -220,8 +224,9 @@ def main() -> int:
         rows = []
         for config in args.configs.split(","):
             runs = [
-                run_config(corpus, config.strip(), seed, cache, args.e5_weight,
-                           args.link_neighbours)
+                run_config(
+                    corpus, config.strip(), seed, cache, args.e5_weight, args.link_neighbours
+                )
                 for seed in seeds
             ]
             rows.append(summary(config.strip(), runs,

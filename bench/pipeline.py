@@ -512,9 +512,11 @@ def print_tables(rows: list[dict[str, Any]], embed: dict[str, Any] | None) -> No
               f"{r['docs'] / w['wall']:.0f} |")  # fmt: skip
     for r in rows:
         if "shared_strict" in r["cold"]:
-            print(f"\n{r['data']}, cx-text cold: planted themes sharing one theme id across "
-                  f"English and Russian (a facet counts as its topic): strict "
-                  f"{r['cold']['shared_strict']:.2f}, lenient {r['cold']['shared_lenient']:.2f}")
+            print(
+                f"\n{r['data']}, cx-text cold: planted themes sharing one theme id across "
+                f"English and Russian (a facet counts as its topic): strict "
+                f"{r['cold']['shared_strict']:.2f}, lenient {r['cold']['shared_lenient']:.2f}"
+            )
     scored = [r for r in rows if "nmi" in r["cold"]]
     if scored:
         print("\n| data | plain BERTopic NMI / ARI (topics) | cx-text cold NMI / ARI (themes) |")

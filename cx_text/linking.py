@@ -18,8 +18,8 @@ English theme in one multilingual space (multilingual-e5-small through
    to the English theme most of its `link_neighbours` (10) nearest English verbatims belong to
    (each English theme's central examples and up to `link_members` more of it, about
    `NEIGHBOURS_PER_LINKED` per Russian verbatim to link in all, embedded and centred the same
-   way; a tie goes to the larger theme): where English splits a concept into sibling themes, Russian verbatims
-   follow the English verbatims they read like, not a centre of 10 examples. With
+   way; a tie goes to the larger theme): where English splits a concept into sibling themes,
+   Russian verbatims follow the English verbatims they read like, not a centre of 10 examples. With
    `link_neighbours = 0` it goes to the nearest centre (of the English themes within
    `link_margin` of the nearest, the largest);
 4. the Russian group is regrouped in its own space: a centre per target (an English theme or a

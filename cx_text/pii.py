@@ -28,8 +28,9 @@ masked as [PHONE]. Recognisers are called directly (``analyze(text, entities, No
 pattern recognisers need no NLP artifacts, so no spaCy model is loaded or downloaded.
 
 Speed: a vectorised pre-filter (``Series.str.contains``) keeps only texts with an e-mail shape
-(``a@b.c``; a bare ``@handle`` is not one), a coordinates pair or seven digits close together outside ISO
-date-times; only those go through the recognisers, each distinct text once (see `mask_series`).
+(``a@b.c``; a bare ``@handle`` is not one), a coordinates pair or seven digits close together
+outside ISO date-times; only those go through the recognisers, each distinct text once (see
+`mask_series`).
 On the airline tweets (14,640 rows, 15 columns, a handle in every tweet) this took masking from
 34 s to 1 s (bench/pipeline.py, the clean stage of `--sets airline-export`).
 """

@@ -216,11 +216,11 @@ def vote(rows: np.ndarray, neighbours: Neighbours, k: int) -> np.ndarray:
         for i, (found, cosines) in enumerate(zip(near, np.take_along_axis(sims, near, 1),
                                                   strict=True)):  # fmt: skip
             topics = neighbours.owners[found]
-            counts = np.bincount(topics, minlength=n_topics).astype(float)
+            counts = np.bincount(topics, minlength=n_topics)
             closeness = np.bincount(topics, weights=cosines, minlength=n_topics)
-            # votes first; among equal votes the larger theme, then the nearer neighbours
-            key = counts * 1e6 + sizes / (sizes.max() + 1) * 1e3 + closeness / (k + 1)
-            out[start + i] = int(np.argmax(np.where(counts > 0, key, -np.inf)))
+            # most votes; among equal votes the larger theme, then the nearer neighbours
+            tied = np.flatnonzero(counts == counts.max())
+            out[start + i] = int(tied[np.lexsort((closeness[tied], sizes[tied]))[-1]])
     return out
 
 

@@ -11,6 +11,7 @@ import html
 import json
 import re
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -18,6 +19,7 @@ import pandas as pd
 
 from cx_text import pii
 from cx_text.ingest import (
+    CONTENT_ID,
     NO_DATE,
     NO_SCORE,
     REASON_DETAIL,
@@ -217,6 +219,35 @@ def _stored_hashes(known: pd.DataFrame) -> dict[str, str]:
     """verbatim_id -> hash of the stored text's model text, as computed today (see drop_seen)."""
     hashes = [text_hash(model_text(t)) for t in known["text"]]
     return dict(zip(known["verbatim_id"], hashes, strict=True))
+
+
+def content_id_candidates(mapped: pd.DataFrame, stored_ids: Iterable[str]) -> pd.Series:
+    """Content ids (`ingest.CONTENT_ID`) of the rows whose own id is not among `stored_ids` and
+    differs from their content id: the ids to look up for `adopt_stored_ids`."""
+    if CONTENT_ID not in mapped:
+        return pd.Series(dtype=object)
+    own = mapped["verbatim_id"]
+    unknown = ~own.isin(set(stored_ids)) & (own != mapped[CONTENT_ID])
+    return mapped.loc[unknown, CONTENT_ID]
+
+
+def adopt_stored_ids(mapped: pd.DataFrame, candidates: pd.Series,
+                     stored_content_ids: Iterable[str]) -> pd.DataFrame:  # fmt: skip
+    """Nightly, before `skip_stored`: each of the `candidates` rows (`content_id_candidates`)
+    whose content id is stored takes the stored id.
+
+    That row was stored by an earlier run under its content id: its input then had no id column
+    cx-text recognised (an older version did not read "tweet_id" or "ResponseId" as one), or its
+    id cell was empty. Taking the stored id keeps it one verbatim instead of storing it again
+    under its own id, with a theme history of its own; rows never stored keep their own ids.
+    """
+    adopt = candidates[candidates.isin(set(stored_content_ids))]
+    if adopt.empty:
+        return mapped
+    out = mapped.copy()
+    out.loc[adopt.index, "verbatim_id"] = adopt
+    out.attrs = dict(mapped.attrs)
+    return out
 
 
 def skip_stored(mapped: pd.DataFrame, known: pd.DataFrame) -> tuple[pd.DataFrame, int]:

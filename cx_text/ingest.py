@@ -33,6 +33,9 @@ UNDECODABLE = "_undecodable"
 # rows with a U+FFFD replacement character in any value (survey tools write them): counted
 REPLACEMENT = "_replacement_chars"
 ORIGINAL = "_original"
+# the id a row gets from its content when it has no id of its own (`_ids`): a nightly matches it
+# against the store, so rows stored before their id column was recognised keep their ids
+CONTENT_ID = "_content_id"
 # set by the CSV reader on rows whose field count differs from the header's: what was wrong
 MALFORMED = "_malformed"
 # every field of a malformed row as JSON, so its quarantine record keeps the extra fields too
@@ -411,7 +414,23 @@ ALIASES: dict[str, tuple[str, ...]] = {
 
 
 def _norm_name(name: str) -> str:
-    return re.sub(r"[\s\-.]+", "_", name.strip().lower())
+    """Lower case, words joined by "_": "Created At", "created-at", "CreatedAt" alike, and
+    "NPSScore" as "nps_score"."""
+    words = re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", name.strip())
+    return re.sub(r"[\s\-.]+", "_", words.lower())
+
+
+# what a verbatim's own id is named after, besides the "id" aliases: the answer, comment or post
+# it identifies ("ResponseId" of Qualtrics, "Respondent ID" of SurveyMonkey, "tweet_id").
+# An order, session or product id is not one: a second complaint about one order would arrive
+# with a stored id and other text, and be quarantined as a conflict.
+ID_OF = (r"response|respondent|survey_response|submission|entry|record|row|review|comment|"
+         r"message|post|tweet|feedback|verbatim|complaint|ticket|case|answer|отзыв\w*|"
+         r"обращени\w*|ответ\w*|жалоб\w*|комментари\w*|сообщени\w*|анкет\w*")  # fmt: skip
+ID_NAME = re.compile(rf"(?:{ID_OF})_(?:id|uuid|no|number)|(?:id|ид|номер)_(?:{ID_OF})")
+# an id column found by name is taken only if nearly every row has a value and nearly every
+# value is distinct (a re-delivered duplicate row within one file is allowed)
+ID_COVERAGE = 0.95
 
 
 def map_columns(columns: Iterable[str], explicit: ColumnMap) -> dict[str, str]:
@@ -511,15 +530,18 @@ def to_verbatims(
         (verbatims, quarantine). Verbatims keep the raw `text`; cleaning comes next.
     """
     mapping = map_columns(raw.columns, settings.columns)
+    mapping.update(_found_id(raw, mapping))
     mapping.update(_found_date(raw, mapping))
     field = {f: raw[mapping[f]] if f in mapping else pd.Series("", index=raw.index) for f in FIELDS}
     default, unscored = _default_source(raw, mapping, settings, field["source"])
     order = None
     if "date" in mapping:
         order = infer_order(field["date"].str.strip(), settings.date_dayfirst)
-    core, score_issue = _core_columns(raw, field, mapping, settings, default, order, now)
+    content_ids = _content_ids(raw, mapping)
+    core, score_issue = _core_columns(field, content_ids, settings, default, order, now)
     took_default = unscored & (field["source"].str.strip() == "")
     internals = _internals(raw, order is None, took_default)
+    internals[CONTENT_ID] = content_ids
     frame = pd.concat([core, _segments(raw, mapping), internals], axis=1)
     reason = _reasons(raw, score_issue, core["created_at"], order is not None, field["text"])
     quarantine = quarantine_rows(frame, reason, _details(raw, reason, field))
@@ -529,9 +551,8 @@ def to_verbatims(
 
 
 def _core_columns(
-    raw: pd.DataFrame,
     field: dict[str, pd.Series],
-    mapping: dict[str, str],
+    content_ids: pd.Series,
     settings: IngestSettings,
     default_source: str,
     order: DateOrder | None,
@@ -543,7 +564,7 @@ def _core_columns(
     score, role, score_issue = _scores(field["score"], source, scale)
     core = pd.DataFrame(
         {
-            "verbatim_id": _ids(field["id"], raw, mapping),
+            "verbatim_id": _ids(field["id"], content_ids),
             "source": source,
             "text": field["text"],
             "score": score,
@@ -555,6 +576,25 @@ def _core_columns(
     for name in ("customer_id", "touchpoint", "channel", "language"):
         core[name] = field[name].str.strip().replace("", None)
     return core, score_issue
+
+
+def _found_id(raw: pd.DataFrame, mapping: dict[str, str]) -> dict[str, str]:
+    """{"id": column} when none is mapped and a column is named as the id of the answer, post or
+    record itself (`ID_NAME`: "tweet_id", "ResponseId", "Respondent ID", "номер обращения") and
+    holds a value in `ID_COVERAGE` of the rows, `ID_COVERAGE` of them distinct; the first such
+    column in the input's order. Without one, rows get content-hash ids (`_ids`)."""
+    if "id" in mapping or raw.empty:
+        return {}
+    for column in user_columns(raw.columns):
+        if column in mapping.values() or not ID_NAME.fullmatch(_norm_name(column)):
+            continue
+        values = raw[column].str.strip()
+        present = values[values != ""]
+        if len(present) >= ID_COVERAGE * len(raw) and present.nunique() >= ID_COVERAGE * len(
+            present
+        ):
+            return {"id": column}
+    return {}
 
 
 def _found_date(raw: pd.DataFrame, mapping: dict[str, str]) -> dict[str, str]:
@@ -641,6 +681,8 @@ def input_note(
     note = {
         "input": label,
         "rows": len(raw),
+        # None: no id column, each row's id is a hash of its content (`_ids`)
+        "id_column": mapping.get("id"),
         "date_column": mapping.get("date"),
         # day-first / month-first; None when no date needed it (ISO, named months, dotted)
         "date_order": order.name if order and order.decided_by != "not needed" else None,
@@ -694,12 +736,16 @@ def _scores(
     return score, role, issue
 
 
-def _ids(ids: pd.Series, raw: pd.DataFrame, mapping: dict[str, str]) -> pd.Series:
-    """The input's id, or a content hash when the input has none (stable across re-reads)."""
+def _content_ids(raw: pd.DataFrame, mapping: dict[str, str]) -> pd.Series:
+    """A hash of each row's text, date, customer and score: stable across re-reads."""
     cols = [mapping[f] for f in ("text", "date", "customer_id", "score") if f in mapping]
-    hashed = join_columns(raw, cols).map(lambda s: "h" + hashlib.sha1(s.encode()).hexdigest()[:15])
+    return join_columns(raw, cols).map(lambda s: "h" + hashlib.sha1(s.encode()).hexdigest()[:15])
+
+
+def _ids(ids: pd.Series, content_ids: pd.Series) -> pd.Series:
+    """The input's id, or the content hash where it has none (stable across re-reads)."""
     ids = ids.str.strip()
-    return ids.where(ids != "", hashed)
+    return ids.where(ids != "", content_ids)
 
 
 def join_columns(frame: pd.DataFrame, cols: list[str]) -> pd.Series:

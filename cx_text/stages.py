@@ -187,7 +187,13 @@ def clean_inputs(ctx: RunContext, state: RunState) -> Added:
     rows = ingest.combine([m[0] for m in mapped])
     read, skipped, seen = sum(len(raw) for raw in state.raws), 0, 0
     if ctx.kind == "nightly":  # stored rows are recognised before the costly cleaning
-        rows, skipped = clean.skip_stored(rows, ctx.store.known_verbatims(rows["verbatim_id"]))
+        known = ctx.store.known_verbatims(rows["verbatim_id"])
+        candidates = clean.content_id_candidates(rows, known["verbatim_id"])
+        if not candidates.empty:  # rows stored under their content id by an earlier version
+            stored = ctx.store.known_verbatims(candidates)
+            rows = clean.adopt_stored_ids(rows, candidates, stored["verbatim_id"])
+            known = pd.concat([known, stored], ignore_index=True)
+        rows, skipped = clean.skip_stored(rows, known)
     result = clean.clean_verbatims(rows, ctx.settings.clean, ctx.settings.language)
     if ctx.kind == "nightly":
         known = ctx.store.known_verbatims(result.verbatims["verbatim_id"])

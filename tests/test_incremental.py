@@ -213,6 +213,29 @@ def test_re_delivered_verbatims_are_seen_when_the_stored_hash_is_from_an_older_m
     assert again["counts"]["themed"] == 0 and again["counts"]["quarantined"] == 0
 
 
+def test_rows_stored_under_content_ids_keep_them_once_their_id_column_is_recognised(
+    env, tmp_path: Path
+) -> None:
+    """A store filled while the input's id column was not recognised (an older version did not
+    read "tweet_id" as one) holds content-hash ids; the same rows delivered with their ids are
+    seen, not themed and stored a second time. A new row gets its own id."""
+    settings, path, corpus = env
+    unrecognised = tmp_path / "before.csv"
+    corpus.drop(columns="theme").rename(columns={"id": "tid"}).to_csv(unrecognised, index=False)
+    job.backfill([str(unrecognised)], WEEKS[0], WEEKS[3], tmp_path / "bf", settings)
+    before, _ = _stored(settings)
+    assert before["verbatim_id"].str.match(r"^h[0-9a-f]{15}$").all()
+
+    new = corpus.iloc[:1].assign(id="tweet-new", comment="a brand new complaint about a parcel")
+    delivery = pd.concat([corpus, new]).drop(columns="theme").rename(columns={"id": "tweet_id"})
+    delivery.to_csv(path, index=False)
+    record = job.nightly([str(path)], tmp_path / "n", settings)
+    assert record["counts"]["already_seen"] == len(corpus)
+    assert record["counts"]["themed"] == 1 and record["counts"]["quarantined"] == 0
+    after, _ = _stored(settings)
+    assert set(after["verbatim_id"]) == set(before["verbatim_id"]) | {"tweet-new"}
+
+
 def test_nightly_cleans_only_what_the_store_does_not_hold_unchanged(
     env, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

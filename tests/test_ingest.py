@@ -178,6 +178,32 @@ def test_complaints_get_role_complaint_and_other_scales_per_source() -> None:
     assert pd.isna(verbatims["score"].iloc[0])
 
 
+@pytest.mark.parametrize(
+    ("column", "taken"),
+    [("tweet_id", True), ("ResponseId", True), ("Respondent ID", True), ("ID отзыва", True),
+     ("order_id", False), ("session_id", False), ("tweetid_note", False)],
+)  # fmt: skip
+def test_an_id_column_is_found_by_its_name_and_unique_values(column: str, taken: bool) -> None:
+    """The id of the answer or post itself is the verbatim id; an order or session id is not
+    (a second complaint about one order would be a conflict), and neither is a column named
+    like an id whose values repeat."""
+    ids = ["570306133677760513", "570301130888122368", "570301083672813571"]
+    raw = ingest._as_raw(EN_ROWS.drop(columns="response_id").assign(**{column: ids}), "x.csv")
+    verbatims, _ = _map(raw)
+    assert (verbatims["verbatim_id"].tolist() == ids) is taken
+    assert (column in verbatims) is not taken  # a segment column otherwise
+    assert verbatims.attrs["inputs"][0]["id_column"] == (column if taken else None)
+    repeated = ingest._as_raw(EN_ROWS.drop(columns="response_id").assign(tweet_id="7"), "x")
+    assert _map(repeated)[0]["verbatim_id"].str.startswith("h").all()
+
+
+def test_camel_case_headers_map_like_snake_case() -> None:
+    raw = ingest._as_raw(EN_ROWS.rename(columns={"created_at": "CreatedAt",
+                                                 "score": "NPSScore"}), "x.csv")  # fmt: skip
+    mapping = ingest.map_columns(raw.columns, ColumnMap())
+    assert (mapping["date"], mapping["score"]) == ("CreatedAt", "NPSScore")
+
+
 def test_rows_without_id_get_stable_content_hash() -> None:
     frame = pd.DataFrame({"text": ["a b c", "d e f"], "score": ["1", "2"]})
     first, _ = _map(ingest._as_raw(frame, "x"))

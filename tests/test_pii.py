@@ -154,14 +154,29 @@ def test_masks_100k_rows_in_seconds() -> None:
         ("2015-02-24 11:35:52 -0800", "2015-02-24 11:35:52 -0800"),
         ("2026-11-03T08:15:00Z", "2026-11-03T08:15:00Z"),
         ("2015-02-24 call +7 916 123-45-67", "2015-02-24 call [PHONE]"),
-        ("20150224 1135 52", "[ACCOUNT]"),  # digits that are no ISO date-time stay suspect
+        ("20150224 1135 52", "[ACCOUNT]"),  # digits that are no date-time stay suspect
+        ("21-11-2026 23:36", "21-11-2026 23:36"),
+        ("2/24/2015 11:35 AM", "2/24/2015 11:35 AM"),
+        ("23.11.2026, call 8 (903) 555 12 34", "23.11.2026, call [PHONE]"),
+        ("+7 916 12-11-20", "[PHONE]"),  # a date's shape without a four-digit year
+        ("21-11-2026 4111 1111 1111 1111", "21-11-2026 [CARD]"),
     ],
 )
-def test_handles_and_iso_date_times_are_not_personal_data_but_what_is_near_them_is(
+def test_handles_and_date_times_are_not_personal_data_but_what_is_near_them_is(
     text: str, expected: str
 ) -> None:
     assert pii.mask_series(pd.Series([text])).tolist() == [expected]
     assert pii.mask_text(text) == expected
+
+
+def test_a_column_of_date_times_never_reaches_the_recognisers(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A second date column of an export (day-first, month-first, dotted) is left as it is
+    without a recogniser call per value: the pre-filter sets date-times aside."""
+    monkeypatch.setattr(pii, "mask_text", lambda t: pytest.fail(f"recognisers called on {t!r}"))
+    dates = pd.Series(["21-11-2026 23:36", "03/04/2025", "23.11.2026 08:15", "2/24/2015 9:05 pm"])
+    assert pii.mask_series(dates).tolist() == dates.tolist()
 
 
 def test_mask_series_masks_each_distinct_text_once(monkeypatch: pytest.MonkeyPatch) -> None:

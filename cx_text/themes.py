@@ -43,6 +43,14 @@ _BLOCK = 65_536  # rows per block in `nearest`
 UMAP_EXACT_BELOW = 4096
 EXACT_NEIGHBOURS_WORK = 5e11
 MIN_CLUSTER_DIVISOR = 170  # documents per unit of min cluster size (sentence encoders)
+# HDBSCAN's excess-of-mass selection may pick the trunk of its cluster tree, most of the corpus,
+# as one cluster: on the airline export (14,260 tweets, MiniLM) 5 UMAP seeds of 10 gave 2 themes,
+# one of 67% of the tweets, where the other 5 gave 44-50. From MAX_CLUSTER_FROM fitted documents
+# no cluster may hold more than MAX_CLUSTER_SHARE of them (HDBSCAN's `max_cluster_size`): such
+# a node's sub-clusters are selected instead, which changes nothing where no such node would
+# have been picked. Below it, one theme holding most answers is plausible (a short survey).
+MAX_CLUSTER_SHARE = 0.5
+MAX_CLUSTER_FROM = 1_000
 
 
 def scaled_min_cluster_size(n_docs: int, divisor: float = MIN_CLUSTER_DIVISOR) -> int:
@@ -52,6 +60,21 @@ def scaled_min_cluster_size(n_docs: int, divisor: float = MIN_CLUSTER_DIVISOR) -
     backend declares a smaller divisor as `min_cluster_divisor` (navec: 100), see `ThemeModel`.
     """
     return int(min(60, max(5, round(n_docs / divisor))))
+
+
+def clusterer(n_docs: int, min_cluster_size: int) -> Any:
+    """The HDBSCAN a fit on `n_docs` documents runs on their UMAP coordinates.
+
+    A small `min_samples`: tight clusters that `refine` then completes in the full embedding
+    space (measured in bench/theme_quality.py); no cluster of over MAX_CLUSTER_SHARE of the
+    documents from MAX_CLUSTER_FROM of them.
+    """
+    from hdbscan import HDBSCAN
+
+    cap = int(MAX_CLUSTER_SHARE * n_docs) if n_docs >= MAX_CLUSTER_FROM else 0
+    return HDBSCAN(min_cluster_size=min_cluster_size, min_samples=min(5, min_cluster_size),
+                   metric="euclidean", cluster_selection_method="eom",
+                   max_cluster_size=cap)  # fmt: skip
 
 
 def make_vectorizer(n_docs: int) -> Any:
@@ -443,7 +466,6 @@ class ThemeModel:
         return int(getattr(self.embedder, "refine_iterations", _REFINE_ITERATIONS))
 
     def _bertopic(self, embeddings: np.ndarray) -> Any:
-        from hdbscan import HDBSCAN
         from umap import UMAP
 
         _import_bertopic()
@@ -469,14 +491,7 @@ class ThemeModel:
                 random_state=self.random_state,
                 precomputed_knn=knn,
             ),
-            # small min_samples: tight clusters that `refine` then
-            # completes in the full embedding space (measured in bench/theme_quality.py)
-            hdbscan_model=HDBSCAN(
-                min_cluster_size=mcs,
-                min_samples=min(5, mcs),
-                metric="euclidean",
-                cluster_selection_method="eom",
-            ),
+            hdbscan_model=clusterer(n_docs, mcs),
             vectorizer_model=make_vectorizer(n_docs),
             ctfidf_model=ClassTfidfTransformer(reduce_frequent_words=True),
             # keywords are picked by MMR afterwards, with one batched word-embedding call

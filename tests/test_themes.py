@@ -138,6 +138,28 @@ def test_min_cluster_size_scales_with_corpus() -> None:
     assert themes.scaled_min_cluster_size(3000, divisor=100) > themes.scaled_min_cluster_size(3000)
 
 
+def _trunk(separation: float) -> tuple[np.ndarray, np.ndarray]:
+    """5-d points like UMAP coordinates: four overlapping groups (a trunk of 86%) and a far
+    one; the four are `separation` standard deviations apart along one axis."""
+    rng = np.random.default_rng(0)
+    groups = [rng.normal(np.r_[separation * k, 0, 0, 0, 0], 1.0, (300, 5)) for k in range(4)]
+    groups.append(rng.normal(np.r_[0, 40, 0, 0, 0], 1.0, (200, 5)))
+    return np.vstack(groups), np.repeat(np.arange(5), [300, 300, 300, 300, 200])
+
+
+def test_no_theme_swallows_most_of_a_large_corpus() -> None:
+    """Excess of mass alone picks the trunk of the tree (1,200 of 1,400 points) as one
+    cluster; cx-text's clusterer finds the groups inside it instead."""
+    points, truth = _trunk(separation=6.0)
+    found = themes.clusterer(len(points), 30).fit_predict(points)
+    sizes = np.bincount(found[found >= 0])
+    assert sizes.max() <= len(points) / 2 and len(sizes) >= 4
+    clustered = found >= 0
+    assert adjusted_rand_score(truth[clustered], found[clustered]) > 0.9
+    unbounded = themes.clusterer(999, 30).fit_predict(points)  # below MAX_CLUSTER_FROM
+    assert np.bincount(unbounded[unbounded >= 0]).max() >= 1200
+
+
 def test_backend_declares_how_it_clusters(hashing_embedder) -> None:
     class Noisy:
         min_cluster_divisor = 100

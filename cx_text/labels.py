@@ -31,7 +31,7 @@ import math
 import re
 import time
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import metadata
 from typing import Any
@@ -362,23 +362,45 @@ def customer_label(
     sentences = [s for s in sentences if s and s.strip()]
     if not sentences:
         return None
+    counts = sentence_counts(sentences, candidates(sentences, language, parses))
+    ranked = ranked_phrases(counts, len(sentences), keywords)
+    return _capitalised(ranked[0]) if ranked else None
+
+
+def candidates(sentences: Sequence[str], language: str, parses: Parses | None = None) -> set[str]:
+    """Candidate label phrases of a theme's sentences (spaCy's phrases for English when the
+    pipeline is installed, else the lookup-table rules), names and brands left out."""
     spacy_found = _spacy_candidates(sentences, parses) if language == "en" else None
-    candidates = spacy_found if spacy_found is not None else _lookup_candidates(sentences, language)
+    found = spacy_found if spacy_found is not None else _lookup_candidates(sentences, language)
     names = _capitalised_names(sentences)
+    return {g for g in found if not names & {v for w in g.split() for v in (w, _bare(w))}}
+
+
+def sentence_counts(sentences: Sequence[str], phrases: set[str]) -> Counter[str]:
+    """How many of `sentences` hold each of `phrases` as a contiguous, case-folded sequence."""
     counts: Counter[str] = Counter()
     for tokens in (words(s) for s in sentences):
-        counts.update(g for g in _grams(tokens) if g in candidates)
-    least = max(2, math.ceil(MIN_SHARE * len(sentences)))
+        counts.update(g for g in _grams(tokens) if g in phrases)
+    return counts
+
+
+def ranked_phrases(
+    counts: Mapping[str, int], n_sentences: int, keywords: Sequence[str] = (),
+    contrast: Callable[[str], float] | None = None,
+) -> list[str]:  # fmt: skip
+    """Phrases in at least `MIN_SHARE` of `n_sentences` (and 2), best first: the sentences that
+    hold one, longer phrases and phrases holding a keyword weighted up, times `contrast` (how
+    much the phrase belongs to this theme rather than to the others: `relabel`)."""
+    least = max(2, math.ceil(MIN_SHARE * n_sentences))
     wanted = {w for k in keywords for w in k.split()}
-    scored = [(n * (1 + 0.25 * (len(g.split()) - MIN_WORDS)) * (1.5 if wanted & _lemmas(g) else 1),
-               len(g.split()), g)
-              for g, n in counts.items()
-              if n >= least and not names & {v for w in g.split() for v in (w, _bare(w))}
-              ]  # fmt: skip
-    if not scored:
-        return None
-    best = max(scored)[2]
-    return best[:1].upper() + best[1:]
+    scored = [(n * (1 + 0.25 * (len(g.split()) - MIN_WORDS)) * (1.5 if wanted & _lemmas(g) else 1)
+               * (contrast(g) if contrast else 1.0), len(g.split()), g)
+              for g, n in counts.items() if n >= least]  # fmt: skip
+    return [g for *_, g in sorted(scored, reverse=True)]
+
+
+def _capitalised(phrase: str) -> str:
+    return phrase[:1].upper() + phrase[1:]
 
 
 def _lemmas(phrase: str) -> set[str]:
@@ -478,11 +500,33 @@ def _parse_in_processes(sentences: list[str], workers: int) -> list[tuple[str, .
     return found
 
 
+@dataclass(frozen=True)
+class _Named:
+    """One label to choose: of a theme, or of one language's sentences of a bilingual theme."""
+
+    index: Any  # the theme's row in `themes`
+    theme_id: str
+    column: str  # label, label_en or label_ru
+    language: str
+    sentences: list[str]
+    keywords: list[str]
+
+
 def relabel(
     themes: pd.DataFrame, mentions: pd.DataFrame, kept: Iterable[str] = (),
     label_language: str = "en", parses: Parses | None = None,
 ) -> pd.DataFrame:  # fmt: skip
-    """`themes` with each label replaced by `customer_label` of its mention sentences.
+    """`themes` with each label replaced by a customer phrase of its mention sentences, every
+    label telling its theme from the others.
+
+    Each theme's candidate phrases (`candidates`) are ranked as `customer_label` ranks them,
+    times a contrast: the phrase's share of this theme's sentences o against its share r of
+    every other theme's sentences and s of the sibling facet's (`T004-` against `T004+`),
+    o / (o + max(r, s)). A phrase said as often in the other facet ("bad weather" in a topic's
+    problem and praise facets) counts half, one said only here counts whole. Themes then choose
+    in order of their sentences, largest first, the best phrase no theme chose before them
+    (case-folded, per label column), so no two themes or facets share a label while another
+    phrase of theirs qualifies.
 
     With `label_en` / `label_ru` columns (bilingual themes), each is the customer phrase of the
     theme's sentences in that language (Cyrillic or not), and `label` follows `label_language`
@@ -496,29 +540,90 @@ def relabel(
     sentences = _theme_sentences(mentions)
     bilingual = {"label_en", "label_ru"} <= set(themes.columns)
     out = themes.copy()
+    named: list[_Named] = []
+    taken: dict[str, set[str]] = {}
+    for index, row in themes.iterrows():
+        theme_id = str(row["theme_id"])
+        if theme_id in kept or topic_of(theme_id) in kept or theme_id not in sentences:
+            for column in ("label", "label_en", "label_ru"):
+                if column in themes.columns:
+                    taken.setdefault(column, set()).add(str(row[column] or "").casefold())
+            continue
+        keywords = [k.strip() for k in str(row["keywords"] or "").split(",") if k.strip()]
+        texts = [s for s in sentences[theme_id] if s and s.strip()]
+        if not bilingual:
+            named.append(_Named(index, theme_id, "label", str(row["language"]), texts, keywords))
+            continue
+        for language in ("en", "ru"):
+            mine = [t for t in texts if bool(lemmas._CYRILLIC.search(t)) == (language == "ru")]
+            named.append(_Named(index, theme_id, f"label_{language}", language, mine, keywords))
+    chosen = _distinct_labels(named, parses, taken)
     for index, row in themes.iterrows():
         theme_id = str(row["theme_id"])
         if theme_id in kept or topic_of(theme_id) in kept or theme_id not in sentences:
             continue
-        keywords = [k.strip() for k in str(row["keywords"] or "").split(",") if k.strip()]
         # no shared phrase: the keyword label's first phrase, never two glued by a comma
         fallback = str(row["label"]).split(", ")[0]
         if not bilingual:
-            found = customer_label(sentences[theme_id], str(row["language"]), keywords, parses)
-            out.at[index, "label"] = found or fallback
+            out.at[index, "label"] = chosen.get((index, "label")) or fallback
             continue
-        by_language = {"ru": [t for t in sentences[theme_id] if lemmas._CYRILLIC.search(t)]}
-        by_language["en"] = [t for t in sentences[theme_id] if not lemmas._CYRILLIC.search(t)]
         names = {}
-        for language, texts in by_language.items():
+        for language in ("en", "ru"):
             current = str(row[f"label_{language}"] or "").split(", ")[0]
-            names[language] = (
-                (customer_label(texts, language, keywords, parses) or current) if texts else ""
-            )
+            has_texts = any(n.index == index and n.column == f"label_{language}" and n.sentences
+                            for n in named)  # fmt: skip
+            names[language] = (chosen.get((index, f"label_{language}")) or current
+                               if has_texts else "")  # fmt: skip
             out.at[index, f"label_{language}"] = names[language] or current
         other = "en" if label_language == "ru" else "ru"
         out.at[index, "label"] = names.get(label_language) or names[other] or fallback
     return out
+
+
+def _distinct_labels(
+    named: list[_Named], parses: Parses | None, taken: dict[str, set[str]]
+) -> dict[tuple[Any, str], str]:
+    """(row index, column) -> the phrase `relabel` gives it; see there."""
+    from cx_text.facets import topic_of
+
+    found = [candidates(n.sentences, n.language, parses) if n.sentences else set()
+             for n in named]  # fmt: skip
+    every = set().union(*found)
+    counts = [sentence_counts(n.sentences, every) for n in named]
+    total: Counter[str] = Counter()
+    for c in counts:
+        total.update(c)
+    n_all = sum(len(n.sentences) for n in named)
+
+    def contrast(i: int) -> Callable[[str], float]:
+        mine, size = counts[i], max(1, len(named[i].sentences))
+        rest = max(1, n_all - len(named[i].sentences))
+        siblings = [j for j, n in enumerate(named) if j != i and n.sentences
+                    and n.column == named[i].column and n.theme_id != named[i].theme_id
+                    and topic_of(n.theme_id) == topic_of(named[i].theme_id)]  # fmt: skip
+
+        def factor(g: str) -> float:
+            own = mine[g] / size
+            other = (total[g] - mine[g]) / rest
+            sibling = max((counts[j][g] / len(named[j].sentences) for j in siblings), default=0.0)
+            return own / (own + max(other, sibling)) if own else 0.0
+
+        return factor
+
+    chosen: dict[tuple[Any, str], str] = {}
+    for i in sorted(range(len(named)), key=lambda i: -len(named[i].sentences)):
+        n = named[i]
+        if not n.sentences:
+            continue
+        ranked = ranked_phrases({g: counts[i][g] for g in found[i]}, len(n.sentences),
+                                n.keywords, contrast(i))  # fmt: skip
+        used = taken.setdefault(n.column, set())
+        free = [g for g in ranked if g.casefold() not in used]
+        if free or ranked:
+            label = _capitalised((free or ranked)[0])
+            chosen[(n.index, n.column)] = label
+            used.add(label.casefold())
+    return chosen
 
 
 def label_check(themes: pd.DataFrame, mentions: pd.DataFrame, least: float = MIN_SHARE) -> float:

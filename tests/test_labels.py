@@ -135,6 +135,60 @@ def test_relabel_keeps_the_analysts_names(monkeypatch: pytest.MonkeyPatch) -> No
     assert out["label"].tolist() == ["Still waiting for a call back", "Mine"]
 
 
+WEATHER_PROBLEM = ["Flight cancelled due to bad weather and no rebooking",
+                   "bad weather again and no rebooking offered",
+                   "No rebooking after the bad weather delay",
+                   "bad weather, flight cancelled, hours on hold",
+                   "flight cancelled, hours on hold for a new seat",
+                   "hours on hold and still no rebooking"]  # fmt: skip
+WEATHER_PRAISE = ["Thanks for the quick rebooking despite bad weather",
+                  "great crew in bad weather, thanks", "the crew kept us calm in the bad weather",
+                  "great crew and quick rebooking"]  # fmt: skip
+
+
+def test_a_problem_facet_and_its_praise_facet_get_different_labels(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Alone, each facet's best phrase is "bad weather"; the problem facet takes what only its
+    side says, and the two never share a label."""
+    monkeypatch.setattr(labels, "english_pipeline", lambda: None)
+    assert labels.customer_label(WEATHER_PROBLEM, "en", ["weather"]) == "Bad weather"
+    assert labels.customer_label(WEATHER_PRAISE, "en", ["weather"]) == "Bad weather"
+    themes = pd.DataFrame({"theme_id": ["T001-", "T001+"], "label": ["Bad weather"] * 2,
+                           "keywords": ["weather"] * 2, "language": ["en", "en"]})  # fmt: skip
+    mentions = pd.DataFrame({"theme_id": ["T001-"] * 6 + ["T001+"] * 4,
+                             "sentence": WEATHER_PROBLEM + WEATHER_PRAISE})  # fmt: skip
+    problem, praise = labels.relabel(themes, mentions)["label"].tolist()
+    assert problem == "No rebooking" and praise != problem
+    assert labels.label_coverage(praise, WEATHER_PRAISE) >= labels.MIN_SHARE
+
+
+def test_two_themes_never_share_a_label_while_another_phrase_qualifies(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The larger theme keeps the phrase both say most; the other takes its own next one; a
+    name the analyst gave one theme is never given to another."""
+    monkeypatch.setattr(labels, "english_pipeline", lambda: None)
+    refunds = [
+        "customer service never sent my refund",
+        "customer service and a refund denied",
+        "refund denied twice by customer service",
+        "customer service, refund denied",
+    ]
+    agents = ["customer service agent was rude", "rude agent at customer service",
+              "customer service, rude agent"]  # fmt: skip
+    themes = pd.DataFrame({"theme_id": ["T001", "T002", "T003"],
+                           "label": ["Customer service"] * 2 + ["Refund denied"],
+                           "keywords": ["service", "service", "refund"],
+                           "language": ["en"] * 3})  # fmt: skip
+    mentions = pd.DataFrame({"theme_id": ["T001"] * 4 + ["T002"] * 3 + ["T003"] * 2,
+                             "sentence": refunds + agents + refunds[:2]})  # fmt: skip
+    first, second, _ = labels.relabel(themes, mentions)["label"].tolist()
+    assert (first, second) == ("Customer service", "Rude agent")
+    named = labels.relabel(themes.iloc[:2], mentions, kept={"T001"})["label"].tolist()
+    assert named == ["Customer service", "Rude agent"]  # the analyst's name stays T001's alone
+
+
 def test_label_check_is_the_share_of_labels_found_in_their_sentences() -> None:
     themes = pd.DataFrame(
         {

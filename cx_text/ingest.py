@@ -423,8 +423,9 @@ def _norm_name(name: str) -> str:
 # what a verbatim's own id is named after, besides the "id" aliases: the answer, comment or post
 # it identifies ("ResponseId" of Qualtrics, "Respondent ID" of SurveyMonkey, "tweet_id").
 # An order, session or product id is not one: a second complaint about one order would arrive
-# with a stored id and other text, and be quarantined as a conflict.
-ID_OF = (r"response|respondent|survey_response|submission|entry|record|row|review|comment|"
+# with a stored id and other text, and be quarantined as a conflict; nor is a row number, which
+# starts again in every export.
+ID_OF = (r"response|respondent|survey_response|submission|entry|record|review|comment|"
          r"message|post|tweet|feedback|verbatim|complaint|ticket|case|answer|отзыв\w*|"
          r"обращени\w*|ответ\w*|жалоб\w*|комментари\w*|сообщени\w*|анкет\w*")  # fmt: skip
 ID_NAME = re.compile(rf"(?:{ID_OF})_(?:id|uuid|no|number)|(?:id|ид|номер)_(?:{ID_OF})")

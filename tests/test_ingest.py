@@ -181,7 +181,7 @@ def test_complaints_get_role_complaint_and_other_scales_per_source() -> None:
 @pytest.mark.parametrize(
     ("column", "taken"),
     [("tweet_id", True), ("ResponseId", True), ("Respondent ID", True), ("ID отзыва", True),
-     ("order_id", False), ("session_id", False), ("tweetid_note", False)],
+     ("order_id", False), ("session_id", False), ("row_id", False), ("tweetid_note", False)],
 )  # fmt: skip
 def test_an_id_column_is_found_by_its_name_and_unique_values(column: str, taken: bool) -> None:
     """The id of the answer or post itself is the verbatim id; an order or session id is not

@@ -581,7 +581,7 @@ def _core_columns(
 
 def _found_id(raw: pd.DataFrame, mapping: dict[str, str]) -> dict[str, str]:
     """{"id": column} when none is mapped and a column is named as the id of the answer, post or
-    record itself (`ID_NAME`: "tweet_id", "ResponseId", "Respondent ID", "номер обращения") and
+    record itself (`ID_NAME`: "tweet_id", "ResponseId", "Respondent ID", "ID отзыва") and
     holds a value in `ID_COVERAGE` of the rows, `ID_COVERAGE` of them distinct; the first such
     column in the input's order. Without one, rows get content-hash ids (`_ids`)."""
     if "id" in mapping or raw.empty:

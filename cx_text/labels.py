@@ -558,6 +558,7 @@ def relabel(
             mine = [t for t in texts if bool(lemmas._CYRILLIC.search(t)) == (language == "ru")]
             named.append(_Named(index, theme_id, f"label_{language}", language, mine, keywords))
     chosen = _distinct_labels(named, parses, taken)
+    said = {(n.index, n.column) for n in named if n.sentences}
     for index, row in themes.iterrows():
         theme_id = str(row["theme_id"])
         if theme_id in kept or topic_of(theme_id) in kept or theme_id not in sentences:
@@ -570,10 +571,8 @@ def relabel(
         names = {}
         for language in ("en", "ru"):
             current = str(row[f"label_{language}"] or "").split(", ")[0]
-            has_texts = any(n.index == index and n.column == f"label_{language}" and n.sentences
-                            for n in named)  # fmt: skip
-            names[language] = (chosen.get((index, f"label_{language}")) or current
-                               if has_texts else "")  # fmt: skip
+            key = (index, f"label_{language}")
+            names[language] = (chosen.get(key) or current) if key in said else ""
             out.at[index, f"label_{language}"] = names[language] or current
         other = "en" if label_language == "ru" else "ru"
         out.at[index, "label"] = names.get(label_language) or names[other] or fallback

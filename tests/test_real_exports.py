@@ -238,6 +238,27 @@ def test_wide_export_segments_capped_and_columns_kept(tmp_path: Path, hashing: N
     assert record["counts"]["replacement_chars"] == 3 and record["counts"]["quarantined"] == 1
 
 
+def test_a_tweet_export_keeps_its_tweet_ids_as_verbatim_ids(tmp_path: Path) -> None:
+    """The airline export's shape: an 18-digit `tweet_id`, day-first `tweet_created`,
+    coordinates and a second, unmapped date column. The ids become the verbatim ids (not a
+    segment masked to [ACCOUNT]), coordinates are masked, dates stay dates."""
+    rows = [{"tweet_id": str(570306133677760513 - 7919 * i), "airline_sentiment": "negative",
+             "text": f"@united {text}", "tweet_coord": "[40.74804263, -73.99295302]" if i % 5
+             else "", "tweet_created": f"{_when(i):%d-%m-%Y %H:%M}",
+             "user_last_seen": f"{_when(i) + timedelta(days=3):%d-%m-%Y %H:%M}"}
+            for i, text in enumerate(TEXTS)]  # fmt: skip
+    path = tmp_path / "tweets.csv"
+    pd.DataFrame(rows).to_csv(path, index=False)
+    settings = load_settings(language="en", ingest={"default_source": "complaint"})
+    state = read_and_clean([str(path)], settings, tmp_path)
+    verbatims = state.verbatims
+    assert verbatims is not None
+    assert verbatims["verbatim_id"].tolist() == [r["tweet_id"] for r in rows]
+    assert "tweet_id" not in verbatims and state.ingest_notes[0]["id_column"] == "tweet_id"
+    assert set(verbatims["tweet_coord"].dropna()) == {"[COORDINATES]"}
+    assert verbatims["user_last_seen"].tolist() == [r["user_last_seen"] for r in rows]
+
+
 def test_segments_columns_setting_keeps_a_wide_column(tmp_path: Path, hashing: None) -> None:
     path = tmp_path / "export.csv"
     _wide_export(path)

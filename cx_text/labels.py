@@ -542,9 +542,11 @@ def relabel(
     out = themes.copy()
     named: list[_Named] = []
     taken: dict[str, set[str]] = {}
+    left = set()  # rows whose labels stay: named by the analyst, or without sentences
     for index, row in themes.iterrows():
         theme_id = str(row["theme_id"])
         if theme_id in kept or topic_of(theme_id) in kept or theme_id not in sentences:
+            left.add(index)
             for column in ("label", "label_en", "label_ru"):
                 if column in themes.columns:
                     taken.setdefault(column, set()).add(str(row[column] or "").casefold())
@@ -560,8 +562,7 @@ def relabel(
     chosen = _distinct_labels(named, parses, taken)
     said = {(n.index, n.column) for n in named if n.sentences}
     for index, row in themes.iterrows():
-        theme_id = str(row["theme_id"])
-        if theme_id in kept or topic_of(theme_id) in kept or theme_id not in sentences:
+        if index in left:
             continue
         # no shared phrase: the keyword label's first phrase, never two glued by a comma
         fallback = str(row["label"]).split(", ")[0]

@@ -4,11 +4,12 @@
 
 Prints, for the themes and facets of OUT_DIR/themes.csv (unclassified aside):
 - the label check: the share of labels found, as a contiguous case-folded word sequence, in at
-  least 3% of their theme's mention sentences (OUT_DIR/mentions.csv), and label lengths;
+  least 3% of their theme's mention sentences (OUT_DIR/mentions.csv), label lengths, the themes
+  sharing a label with another, and the split topics whose problem and praise facets share one;
 - the facet checks: how many of the top 10 detractor themes have problem_share >= 0.8 and how
   many of the top 10 promoter themes praise_share >= 0.8, and the number of split topics.
 
-`--relabel` also labels every theme again with `cx_text.labels.customer_label` on the same
+`--relabel` also labels every theme again with `cx_text.labels.relabel` on the same
 mentions (what the current code writes), checks those labels and prints the seconds the first
 relabelling took in this process (the spaCy pipeline loaded before, timed apart; wall time on
 whatever else the machine runs).
@@ -37,11 +38,17 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 def label_rows(themes: pd.DataFrame, mentions: pd.DataFrame) -> dict[str, object]:
     kept = themes[themes["theme_id"].astype(str) != "unclassified"]
     lengths = kept["label"].astype(str).map(lambda s: len(labels.words(s)))
+    folded, ids = kept["label"].astype(str).str.casefold(), kept["theme_id"].astype(str)
+    facet = ids.str.endswith(("+", "-"))  # a facet's id is its topic's with + or -
     return {
         "themes": len(kept),
         "label check (>= 3% of sentences)": f"{labels.label_check(kept, mentions):.1%}",
         "2-6 words": f"{lengths.between(2, 6).mean():.1%}",
         "with a comma": int(kept["label"].astype(str).str.contains(",").sum()),
+        "sharing a label with another theme": int(folded.duplicated(keep=False).sum()),
+        "split topics whose two facets share a label": int(
+            (folded[facet].groupby(ids[facet].str[:-1]).nunique() == 1).sum()
+        ),
     }
 
 
@@ -104,7 +111,7 @@ def main() -> None:
         loaded = time.perf_counter()
         again = labels.relabel(themes, mentions)
         done = time.perf_counter()
-        rows["customer_label again"] = label_rows(again, mentions)
+        rows["relabelled now"] = label_rows(again, mentions)
     print(markdown_table(pd.DataFrame(rows).rename_axis("check").reset_index()))
     print()
     facts = facet_rows(args.out)

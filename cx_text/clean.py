@@ -250,36 +250,72 @@ def adopt_stored_ids(mapped: pd.DataFrame, candidates: pd.Series,
     return out
 
 
+_MASK_TOKEN = re.compile("|".join(re.escape(token) for token in pii.TOKENS.values()))
+_MASKED_SHAPE = re.compile(r"[\d@]")  # what every token stood for: digits, or an e-mail's @
+
+
+def masked_match(stored: str, text: str) -> bool:
+    """Whether `text` is the masked `stored` text with its personal data in place: equal outside
+    the mask tokens, each token standing for a span that holds a digit or an @ (phones, cards,
+    ids, coordinates and e-mails all do). A stored text without tokens never matches.
+
+    >>> masked_match("Call me on [PHONE] please", "Call me on +44 7700 900760 please")
+    True
+    >>> masked_match("Call me on [PHONE] please", "Call me on Monday please")
+    False
+    """
+    parts = _MASK_TOKEN.split(stored)
+    if len(parts) == 1:
+        return False
+    found = re.fullmatch("(.+?)".join(re.escape(part) for part in parts), text, re.S)
+    return found is not None and all(_MASKED_SHAPE.search(span) for span in found.groups())
+
+
 def skip_stored(mapped: pd.DataFrame, known: pd.DataFrame) -> tuple[pd.DataFrame, int]:
     """Nightly, before cleaning: drop mapped rows the store already holds unchanged.
 
     A row is skipped when its id is stored and its text, normalised as `clean_verbatims` would
-    (`normalise_text`, then `model_text`), hashes like the stored text. The stored text is
-    masked, so a row whose text held personal data does not match here: it goes through
-    cleaning and masking like a new row and `drop_seen` recognises it afterwards; so does a
-    stored id with other text (a conflict). Only rows that cannot change the store skip
-    PII masking and language detection, which are most of a nightly's cleaning time.
+    (`normalise_text`, then `model_text`), hashes like the stored text, or, when the stored
+    text is masked, equals it outside the mask tokens (`masked_match`): a re-delivered answer
+    that gave a phone number is not masked again. A stored id with other text (a conflict)
+    goes through cleaning and `drop_seen` quarantines it. Only rows that cannot change the
+    store skip PII masking and language detection, which are most of a nightly's cleaning
+    time; a nightly that brings no row with personal data never loads the recognisers.
+
+    A same-day, same-customer twin group (`drop_exact_duplicates`' key) is skipped whole when
+    its first row is stored unchanged: cleaning would keep that row (seen) and drop the others
+    as its duplicates, so they count as duplicates here. A group led by a row the store does not
+    hold is cleaned whole, or its stored twin's copy would be themed once the twin was skipped.
 
     Returns:
-        (the rows still to clean, how many were skipped).
+        (the rows still to clean, how many were skipped as stored, how many as their twins).
     """
     if mapped.empty or known.empty:
-        return mapped, 0
+        return mapped, 0, 0
     stored = mapped["verbatim_id"].map(_stored_hashes(known))
-    # a row with a same-day, same-customer twin stays: `drop_exact_duplicates` must see both, or
-    # the twin the store does not hold would be themed once its stored twin was skipped
+    candidate = stored.notna()
+    texts = mapped.loc[candidate, "text"].fillna("").astype(str).map(normalise_text)
+    today = texts.map(lambda t: text_hash(model_text(t)))
+    seen = pd.Series(False, index=mapped.index)
+    seen[candidate] = today == stored[candidate]
+    masked = {i: t for i, t in zip(known["verbatim_id"], known["text"], strict=True)
+              if isinstance(t, str) and _MASK_TOKEN.search(t)}  # fmt: skip
+    if masked:
+        ids = mapped["verbatim_id"]
+        again = candidate & ~seen & ids.isin(set(masked))
+        seen[again] = [masked_match(masked[i], texts[row]) for row, i in ids[again].items()]
     normalised = mapped["text"].fillna("").astype(str).map(normalise_text).str.casefold()
     key = pd.DataFrame({"customer": mapped["customer_id"], "text": normalised,
                         "day": pd.to_datetime(mapped["created_at"]).dt.normalize()})  # fmt: skip
     twinned = key.duplicated(keep=False) & mapped["customer_id"].notna()
-    candidate = stored.notna() & ~twinned
-    texts = mapped.loc[candidate, "text"].fillna("").astype(str)
-    today = texts.map(lambda t: text_hash(model_text(normalise_text(t))))
-    seen = pd.Series(False, index=mapped.index)
-    seen[candidate] = today == stored[candidate]
-    kept = mapped[~seen]
+    first = ~key.duplicated(keep="first")
+    group = key.groupby(list(key.columns), dropna=False, sort=False).ngroup()
+    led = twinned & group.isin(set(group[twinned & first & seen]))
+    skipped = (seen & ~twinned) | (led & first)
+    copies = led & ~first
+    kept = mapped[~(skipped | copies)]
     kept.attrs = dict(mapped.attrs)  # the inputs' notes travel with the frame
-    return kept, int(seen.sum())
+    return kept, int(skipped.sum()), int(copies.sum())
 
 
 def drop_seen(result: CleanResult, known: pd.DataFrame) -> tuple[CleanResult, int]:

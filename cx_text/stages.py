@@ -185,7 +185,7 @@ def clean_inputs(ctx: RunContext, state: RunState) -> Added:
     mapped = [_map_one(raw, label, ctx.settings, ctx.started)
               for raw, label in zip(state.raws, labels, strict=True)]  # fmt: skip
     rows = ingest.combine([m[0] for m in mapped])
-    read, skipped, seen = sum(len(raw) for raw in state.raws), 0, 0
+    read, skipped, seen, copies = sum(len(raw) for raw in state.raws), 0, 0, 0
     if ctx.kind == "nightly":  # stored rows are recognised before the costly cleaning
         known = ctx.store.known_verbatims(rows["verbatim_id"])
         candidates = clean.content_id_candidates(rows, known["verbatim_id"])
@@ -193,8 +193,10 @@ def clean_inputs(ctx: RunContext, state: RunState) -> Added:
             stored = ctx.store.known_verbatims(candidates)
             rows = clean.adopt_stored_ids(rows, candidates, stored["verbatim_id"])
             known = pd.concat([known, stored], ignore_index=True)
-        rows, skipped = clean.skip_stored(rows, known)
+        rows, skipped, copies = clean.skip_stored(rows, known)
     result = clean.clean_verbatims(rows, ctx.settings.clean, ctx.settings.language)
+    if copies:  # stored rows' same-day copies, skipped: counted as cleaning would count them
+        result = replace(result, duplicates=result.duplicates + copies)
     if ctx.kind == "nightly":
         known = ctx.store.known_verbatims(result.verbatims["verbatim_id"])
         result, seen = clean.drop_seen(result, known)

@@ -157,3 +157,21 @@ def test_hash_order_depends_on_each_text_alone() -> None:
     ranked = [texts[i] for i in order]
     subset = texts[::3][::-1]  # another list: some of the texts, in another order
     assert [subset[i] for i in hash_order(subset)] == [t for t in ranked if t in set(subset)]
+
+
+@pytest.mark.parametrize(
+    ("stored", "text", "same"),
+    [
+        ("Call me on [PHONE] please", "Call me on +44 7700 900760 please", True),
+        ("Call me on [PHONE] please", "Call me on 8 (916) 555-01-23 please", True),  # another one
+        ("Mail [EMAIL] or [PHONE]", "Mail a.b@example.com or 89165550123", True),
+        ("Call me on [PHONE] please", "Call me on Monday please", False),  # no digit: not masked
+        ("Call me on [PHONE] please", "Call me on +44 7700 900760 now", False),
+        ("Call me on [PHONE] please", "Call me on [PHONE] please", False),
+        ("No personal data here", "No personal data here", False),  # the hash decides those
+    ],
+)
+def test_masked_match_sees_the_stored_text_with_its_personal_data_in_place(
+    stored: str, text: str, same: bool
+) -> None:
+    assert clean.masked_match(stored, text) is same

@@ -239,35 +239,49 @@ def test_rows_stored_under_content_ids_keep_them_once_their_id_column_is_recogni
 def test_nightly_cleans_only_what_the_store_does_not_hold_unchanged(
     env, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Stored rows are recognised before cleaning: language detection (like PII masking) sees
-    only new rows, rows whose stored text was masked, and a stored id with other text; counts
-    and the conflict are as when everything was cleaned."""
-    from cx_text import clean
+    """Stored rows are recognised before cleaning: language detection and PII masking see only
+    new rows and stored ids with other text. A stored row whose text was masked is recognised by
+    its text outside the mask tokens (even with another e-mail address in it); a stored row's
+    same-day copy from the same customer counts as a duplicate, as cleaning would count it.
+    Counts and conflicts are as when everything was cleaned."""
+    from cx_text import clean, pii
 
     settings, path, corpus = env
-    with_email = corpus.copy()
-    with_email.loc[0, "comment"] = "write to anna.smith@example.com about the late parcel"
-    with_email.to_csv(path, index=False)
+    first = corpus.copy()
+    first.loc[0, "comment"] = "write to anna.smith@example.com about the late parcel"
+    first.loc[3, "comment"] = "call me on +44 7700 900760 about my order"
+    twin = first.iloc[[2]].assign(id="copy-of-2")  # same customer, day and text as row 2
+    pd.concat([first, twin]).to_csv(path, index=False)
     job.backfill([str(path)], WEEKS[0], WEEKS[3], tmp_path / "bf", settings)
+    assert "copy-of-2" not in set(_stored(settings)[0]["verbatim_id"])  # stored as a duplicate
 
-    delivery = with_email.copy()
+    delivery = first.copy()
+    delivery.loc[0, "comment"] = "write to anna.smith@example.org about the late parcel"
     delivery.loc[1, "comment"] = "a different text under a stored id"
+    delivery.loc[3, "comment"] = "call me on Monday about my order"  # not what [PHONE] hid
     new = delivery.iloc[:2].assign(id=["new-1", "new-2"], comment=["brand new one", "another"])
-    pd.concat([delivery, new]).to_csv(path, index=False)
+    pd.concat([delivery, twin, new]).to_csv(path, index=False)
     detected: list[str] = []
-    real = clean.detect_languages
+    masked: list[str] = []
+    real_detect, real_mask = clean.detect_languages, pii.mask_text
 
     def spy(texts: pd.Series, forced: str | None = None) -> pd.Series:
         detected.extend(texts)
-        return real(texts, forced=forced)
+        return real_detect(texts, forced=forced)
+
+    def mask_spy(text: str) -> str:
+        masked.append(text)
+        return real_mask(text)
 
     monkeypatch.setattr(clean, "detect_languages", spy)
+    monkeypatch.setattr(pii, "mask_text", mask_spy)
     record = job.nightly([str(path)], tmp_path / "n", settings)
     assert sorted(detected) == sorted([
-        "write to [EMAIL] about the late parcel", "a different text under a stored id",
+        "a different text under a stored id", "call me on Monday about my order",
         "brand new one", "another",
     ])  # fmt: skip
+    assert masked == []  # nothing new held personal data
     counts = record["counts"]
-    assert counts["read"] == len(corpus) + 2
-    assert counts["already_seen"] == len(corpus) - 1  # the masked row is recognised after cleaning
-    assert counts["quarantined"] == 1 and counts["themed"] == 2
+    assert counts["read"] == len(corpus) + 3
+    assert counts["already_seen"] == len(corpus) - 2
+    assert counts["quarantined"] == 2 and counts["themed"] == 2 and counts["duplicates"] == 1

@@ -72,6 +72,12 @@ _MONTHS = re.compile(
     r"july|august|september|october|november|december|январ\w*|феврал\w*|март\w*|апрел\w*|ма[йяею]|"
     r"июн\w*|июл\w*|август\w*|сентябр\w*|октябр\w*|ноябр\w*|декабр\w*)$"
 )
+# days of the week ("last tuesday", "прошлый вторник", "в пятницу"): when it happened, not what
+_WEEKDAYS = re.compile(
+    r"^(monday|tuesday|wednesday|thursday|friday|saturday|sunday|mondays|tuesdays|wednesdays|"
+    r"thursdays|fridays|saturdays|sundays|понедельник\w*|вторник\w*|сред[аеуы]|четверг\w*|"
+    r"пятниц\w*|суббот\w*|воскресень\w*|сегодня|вчера|завтра|позавчера)$"
+)
 # numbers and spans of time ("a day", "two weeks", "next month"): what spaCy's NER tagged
 # CARDINAL / DATE when labels ran it (3x the parse time; on the sample 3 labels of 97 changed,
 # none to a number or a date). "working hours", "weekend slots" stay label material.
@@ -162,12 +168,14 @@ class Parses:
 
 
 def _clean(tokens: list[str]) -> bool:
-    """Whether a candidate's words are label material: no digit, month or bare stop words."""
+    """Whether a candidate's words are label material: no digit, month, day of the week or
+    bare stop words."""
     if not MIN_WORDS <= len(tokens) <= MAX_WORDS:
         return False
     return not any(
-        any(c.isdigit() for c in t) or _MONTHS.match(t) or t in _TIME_OR_NUMBER for t in tokens
-    )
+        any(c.isdigit() for c in t) or _MONTHS.match(t) or _WEEKDAYS.match(t)
+        or t in _TIME_OR_NUMBER for t in tokens
+    )  # fmt: skip
 
 
 def _spacy_spans(doc: Any) -> Iterable[Any]:

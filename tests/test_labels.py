@@ -93,6 +93,20 @@ def test_a_span_of_time_or_a_number_word_is_never_the_label(english_path: None) 
     assert not {"two", "weeks"} & set(label.lower().split()), label
 
 
+WEEKDAYS = {  # without the weekday filter: "Came on tuesday morning", "Прошлый вторник"
+    "en": ["Came on Tuesday morning, came early", "came on tuesday morning, came early",
+           "it came on Tuesday morning", "came early again"],
+    "ru": ["Прошлый вторник курьер опоздал", "в прошлый вторник опять", "прошлый вторник ждала",
+           "курьер опоздал", "курьер опоздал снова"],
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("language", ["en", "ru"])
+def test_a_day_of_the_week_is_never_the_label(language: str) -> None:
+    label = labels.customer_label(WEEKDAYS[language], language)
+    assert label == {"en": "Came early", "ru": "Курьер опоздал"}[language]
+
+
 @needs_spacy
 def test_a_missing_thing_keeps_its_no() -> None:
     said = ["Still no refund after three weeks", "no refund yet, awful", "I got no refund at all",

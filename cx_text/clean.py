@@ -271,7 +271,7 @@ def masked_match(stored: str, text: str) -> bool:
     return found is not None and all(_MASKED_SHAPE.search(span) for span in found.groups())
 
 
-def skip_stored(mapped: pd.DataFrame, known: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+def skip_stored(mapped: pd.DataFrame, known: pd.DataFrame) -> tuple[pd.DataFrame, int, int]:
     """Nightly, before cleaning: drop mapped rows the store already holds unchanged.
 
     A row is skipped when its id is stored and its text, normalised as `clean_verbatims` would

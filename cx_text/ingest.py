@@ -8,13 +8,15 @@ that quarantined rows can be reported exactly as they arrived.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import hashlib
 import io
 import json
 import logging
 import re
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -370,6 +372,10 @@ def _as_raw(frame: pd.DataFrame, label: str) -> pd.DataFrame:
         {i: frame[c].map(_to_str).astype(object) for i, c in enumerate(values)}, index=frame.index
     )
     raw.columns = [str(c).lstrip("\ufeff").strip() for c in values]
+    header = survey_header(raw)
+    if header.rows:  # the survey tool's own header rows are not answers
+        raw, frame = raw.iloc[header.rows :], frame.iloc[header.rows :]
+        raw = raw.drop(columns=list(header.dropped))
     # set by the CSV reader only: rows with bytes the file's encoding could not decode
     undecodable = frame[UNDECODABLE] if UNDECODABLE in frame.columns else False
     internals = {
@@ -377,9 +383,63 @@ def _as_raw(frame: pd.DataFrame, label: str) -> pd.DataFrame:
         UNDECODABLE: pd.Series(undecodable, index=raw.index).astype(bool),
         REPLACEMENT: _has_replacement(raw),
         INPUT: label,
-        ROW: np.arange(1, len(raw) + 1),
+        ROW: np.arange(1, len(raw) + 1) + header.rows,  # the file's data rows, as numbered there
     }
-    return pd.concat([raw, pd.DataFrame(internals, index=raw.index)], axis=1)
+    out = pd.concat([raw, pd.DataFrame(internals, index=raw.index)], axis=1).reset_index(drop=True)
+    out.attrs["survey_header"] = header
+    return out
+
+
+@dataclass(frozen=True)
+class SurveyHeader:
+    """What a survey tool's export carries above its answers (`survey_header`)."""
+
+    tool: str | None = None  # "qualtrics" or "surveymonkey"
+    rows: int = 0  # header rows under the column names, dropped before the answers
+    questions: dict[str, str] = dataclasses.field(default_factory=dict)  # column -> its wording
+    dropped: tuple[str, ...] = ()  # the tool's own personal-data columns, not read
+
+
+# Qualtrics writes each column's question under its id ("Q2" / "What is the main reason for your
+# score?") and a row of {"ImportId": ...} under that; SurveyMonkey writes the question as the
+# column name and a row of "Response" / "Open-Ended Response" under it.
+_IMPORT_ID = re.compile(r'^\{"ImportId":')
+_MONKEY_SUBHEADERS = frozenset({"response", "open-ended response", "other (please specify)",
+                                "open-ended", "comment"})  # fmt: skip
+# each tool's respondent metadata: personal data that says nothing about the answer
+TOOL_PERSONAL = {
+    "qualtrics": ("IPAddress", "RecipientLastName", "RecipientFirstName", "RecipientEmail",
+                  "LocationLatitude", "LocationLongitude"),
+    "surveymonkey": ("IP Address", "Email Address", "First Name", "Last Name"),
+}  # fmt: skip
+
+
+def survey_header(raw: pd.DataFrame) -> SurveyHeader:
+    """The header rows a Qualtrics or SurveyMonkey export has under its column names.
+
+    Qualtrics: the row of ImportIds (most filled cells of one of the first three rows start with
+    `{"ImportId":`) and every row above it; the row just above it holds the questions.
+    SurveyMonkey: a first row whose filled cells are only its sub-headers ("Response",
+    "Open-Ended Response"). Either tool's respondent columns (`TOOL_PERSONAL`: IP address, name,
+    e-mail, Qualtrics' location) are dropped. Any other input: no header rows.
+    """
+    user = [c for c in raw.columns if not c.startswith("_")]
+    for position in range(min(3, len(raw))):
+        cells = [v.strip() for v in raw[user].iloc[position] if v.strip()]
+        if cells and sum(bool(_IMPORT_ID.match(v)) for v in cells) >= 0.5 * len(cells):
+            wording = raw[user].iloc[position - 1] if position else pd.Series(dtype=object)
+            questions = {c: str(wording[c]).strip() for c in user
+                         if position and str(wording[c]).strip()}  # fmt: skip
+            return SurveyHeader("qualtrics", position + 1, questions, _personal(raw, "qualtrics"))
+    if len(raw):
+        under = {v.strip().casefold() for v in raw[user].iloc[0] if v.strip()}
+        if under and under <= _MONKEY_SUBHEADERS and under & {"response", "open-ended response"}:
+            return SurveyHeader("surveymonkey", 1, {}, _personal(raw, "surveymonkey"))
+    return SurveyHeader()
+
+
+def _personal(raw: pd.DataFrame, tool: str) -> tuple[str, ...]:
+    return tuple(c for c in TOOL_PERSONAL[tool] if c in raw.columns)
 
 
 def _to_str(value: object) -> str:
@@ -403,13 +463,14 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "id": ("id", "response_id", "verbatim_id", "record_id", "ticket_id", "complaint_id",
            "feedback_id", "ид", "номер", "номер_обращения"),
     "date": ("date", "created_at", "created", "timestamp", "submitted_at", "response_date",
-             "datetime", "date_received", "дата", "дата_создания", "дата_ответа"),
+             "datetime", "date_received", "recorded_date", "submit_date", "date_submitted",
+             "completed_at", "end_date", "дата", "дата_создания", "дата_ответа"),
     "customer_id": ("customer_id", "customer", "client_id", "user_id", "account_id",
                     "клиент", "id_клиента", "номер_клиента"),
     "touchpoint": ("touchpoint", "stage", "journey_stage", "step", "этап", "точка_контакта"),
     "channel": ("channel", "канал"),
     "source": ("source", "feedback_type", "type", "источник", "тип"),
-    "language": ("language", "lang", "язык"),
+    "language": ("language", "lang", "user_language", "язык"),
 }  # fmt: skip
 
 
@@ -434,11 +495,14 @@ ID_NAME = re.compile(rf"(?:{ID_OF})_(?:id|uuid|no|number)|(?:id|ид|номер)
 ID_COVERAGE = 0.95
 
 
-def map_columns(columns: Iterable[str], explicit: ColumnMap) -> dict[str, str]:
+def map_columns(
+    columns: Iterable[str], explicit: ColumnMap, require_text: bool = True
+) -> dict[str, str]:
     """Map schema fields to input columns: explicit names first, then known aliases.
 
     Raises:
-        InputError: an explicitly named column is absent, or no text column can be found.
+        InputError: an explicitly named column is absent, or (with `require_text`) no text
+            column can be found.
     """
     columns = [c for c in columns if not c.startswith("_")]
     by_norm = {_norm_name(c): c for c in columns}
@@ -453,12 +517,92 @@ def map_columns(columns: Iterable[str], explicit: ColumnMap) -> dict[str, str]:
         found = next((by_norm[a] for a in ALIASES[field] if a in by_norm), None)
         if found is not None and found not in mapping.values():
             mapping[field] = found
-    if "text" not in mapping:
-        hint = ""
-        if len(columns) == 1:  # the whole header is one column: the delimiter was not found
-            hint = " (one column only: is the delimiter one of , ; tab | ?)"
-        raise InputError(f"no text column found among {columns}{hint}; name it with --text-col")
+    if require_text and "text" not in mapping:
+        raise _no_text(columns)
     return mapping
+
+
+def _no_text(columns: list[str]) -> InputError:
+    hint = ""
+    if len(columns) == 1:  # the whole header is one column: the delimiter was not found
+        hint = " (one column only: is the delimiter one of , ; tab | ?)"
+    return InputError(f"no text column found among {columns}{hint}; name it with --text-col")
+
+
+# survey exports name a column by its question (Google Forms, SurveyMonkey, Typeform) or keep
+# the question in a header row (Qualtrics): the NPS question and its follow-up, in both languages
+SCORE_QUESTION = re.compile(
+    r"recommend|net promoter|\bnps\b|порекоменд|рекомендова|посоветова", re.I
+)
+TEXT_QUESTION = re.compile(
+    r"reason|why\b|explain|tell us|comment|feedback|improve|suggest|anything else|"
+    r"причин|почему|поясн|расскаж|комментар|отзыв|улучш|предлож|пожелан",
+    re.I,
+)
+REASON_QUESTION = re.compile(r"reason|why\b|причин|почему", re.I)  # the NPS follow-up itself
+# a free-text column: filled in at least this share of rows, with at least this many words on
+# average, few answers that are only a number
+TEXT_FILLED, TEXT_WORDS, TEXT_NUMERIC = 0.2, 3.0, 0.2
+_NUMBER = re.compile(r"^[+-]?\d+(?:[.,]\d+)?$")
+
+
+def _free_text(values: pd.Series) -> float:
+    """Mean words per filled value if `values` reads as customers' free text, else 0."""
+    filled = values.str.strip()
+    filled = filled[filled != ""]
+    if len(filled) < TEXT_FILLED * len(values) or filled.empty:
+        return 0.0
+    if filled.str.fullmatch(_NUMBER).mean() > TEXT_NUMERIC:
+        return 0.0
+    words = float(filled.str.split().str.len().mean())
+    return words if words >= TEXT_WORDS else 0.0
+
+
+def _nps_scores(values: pd.Series) -> bool:
+    """Whether the filled values are nearly all whole or decimal numbers from 0 to 10."""
+    filled = values.str.strip()
+    filled = filled[filled != ""]
+    if filled.empty:
+        return False
+    numbers = pd.to_numeric(filled.str.replace(",", ".", regex=False), errors="coerce")
+    return bool(numbers.between(0, 10).mean() >= 0.95 and numbers.nunique() >= 2)
+
+
+def found_by_question(
+    raw: pd.DataFrame, mapping: Mapping[str, str], questions: Mapping[str, str]
+) -> dict[str, str]:
+    """{"score": column, "text": column} for the fields the aliases did not find, by the
+    column's question: its name, or its wording in `questions` (`survey_header`).
+
+    The score is the first column asking how likely the customer is to recommend
+    (`SCORE_QUESTION`) whose values are scores from 0 to 10 (Qualtrics' "Q1_NPS_GROUP" beside
+    it holds group names). The text is the free-text column (`_free_text`) asking for a reason or
+    a comment (`TEXT_QUESTION`), the NPS follow-up ("why", "reason") first, then the one with
+    the longest answers; without such a question, the only free-text column of the input. An
+    input of one column is left alone: its header is most often a whole row the delimiter
+    sniffing missed.
+    """
+    found: dict[str, str] = {}
+    if len(user_columns(raw.columns)) < 2:  # a whole row in one column: the delimiter was missed
+        return found
+    free = [c for c in user_columns(raw.columns) if c not in mapping.values()]
+
+    def asks(column: str, pattern: re.Pattern[str]) -> bool:
+        return bool(pattern.search(column) or pattern.search(questions.get(column, "")))
+
+    if "score" not in mapping:
+        score = next((c for c in free if asks(c, SCORE_QUESTION) and _nps_scores(raw[c])), None)
+        if score is not None:
+            found["score"] = score
+    if "text" not in mapping:
+        words = {c: _free_text(raw[c]) for c in free if c not in found.values()}
+        texts = {c: w for c, w in words.items() if w}
+        asked = [c for c in texts if asks(c, TEXT_QUESTION)]
+        if asked:
+            found["text"] = max(asked, key=lambda c: (asks(c, REASON_QUESTION), texts[c]))
+        elif len(texts) == 1:
+            found["text"] = next(iter(texts))
+    return found
 
 
 # --------------------------------------------------------------------------- scales and roles
@@ -530,7 +674,11 @@ def to_verbatims(
     Returns:
         (verbatims, quarantine). Verbatims keep the raw `text`; cleaning comes next.
     """
-    mapping = map_columns(raw.columns, settings.columns)
+    header: SurveyHeader = raw.attrs.get("survey_header", SurveyHeader())
+    mapping = map_columns(raw.columns, settings.columns, require_text=False)
+    mapping.update(found_by_question(raw, mapping, header.questions))
+    if "text" not in mapping:
+        raise _no_text(user_columns(raw.columns))
     mapping.update(_found_id(raw, mapping))
     mapping.update(_found_date(raw, mapping))
     field = {f: raw[mapping[f]] if f in mapping else pd.Series("", index=raw.index) for f in FIELDS}
@@ -547,7 +695,7 @@ def to_verbatims(
     reason = _reasons(raw, score_issue, core["created_at"], order is not None, field["text"])
     quarantine = quarantine_rows(frame, reason, _details(raw, reason, field))
     verbatims = frame[reason.isna()].reset_index(drop=True)
-    verbatims.attrs["inputs"] = [input_note(raw, mapping, order, unscored)]
+    verbatims.attrs["inputs"] = [input_note(raw, mapping, order, unscored, header)]
     return verbatims, quarantine
 
 
@@ -675,13 +823,21 @@ def _internals(raw: pd.DataFrame, no_date: bool, no_score: pd.Series) -> pd.Data
 
 
 def input_note(
-    raw: pd.DataFrame, mapping: dict[str, str], order: DateOrder | None, unscored: bool
-) -> dict[str, Any]:
+    raw: pd.DataFrame, mapping: dict[str, str], order: DateOrder | None, unscored: bool,
+    header: SurveyHeader | None = None,
+) -> dict[str, Any]:  # fmt: skip
     """What ingest decided about one input, for run.json; also logged (one line per notice)."""
     label = str(raw[INPUT].iloc[0]) if len(raw) else ""
+    header = header or SurveyHeader()
     note = {
         "input": label,
         "rows": len(raw),
+        "text_column": mapping.get("text"),
+        # a Qualtrics or SurveyMonkey export: its header rows were not read as answers, and
+        # the tool's respondent columns (IP address, name, e-mail, location) not at all
+        "survey_tool": header.tool,
+        "header_rows": header.rows,
+        "dropped_columns": list(header.dropped),
         # None: no id column, each row's id is a hash of its content (`_ids`)
         "id_column": mapping.get("id"),
         "date_column": mapping.get("date"),
@@ -698,6 +854,12 @@ def input_note(
 
 def _log_note(note: dict[str, Any]) -> None:
     label, column = note["input"], note["date_column"]
+    if note["survey_tool"]:
+        dropped = note["dropped_columns"]
+        log.info("%s: a %s export: %d header row(s) under the column names skipped%s", label,
+                 note["survey_tool"], note["header_rows"],
+                 f"; its personal-data columns not read: {', '.join(dropped)}" if dropped
+                 else "")  # fmt: skip
     if column is None:
         log.warning("%s: no date column found (by name: date / time / created / дата / время, "
                     "or by its values): its rows are dated with this run's time; name one with "

@@ -372,3 +372,106 @@ def test_sample_with_columns_named_like_every_output_column(tmp_path: Path, hash
                         "--quiet")  # fmt: skip
     assert code == 0, stderr
     _check_names_kept_apart(tmp_path / "out")
+
+
+# ----------------------------------------------------------------- survey tools' export shapes
+
+RECOMMEND = "How likely are you to recommend Shopwise to a friend or colleague?"
+REASON = "What is the main reason for your score?"
+
+
+def _answers() -> list[dict[str, str]]:
+    """One answer per corpus text: a score 0-10 and the date it was recorded."""
+    return [{"score": str(i % 11), "text": text, "when": f"{_when(i):%Y-%m-%d %H:%M:%S}"}
+            for i, text in enumerate(TEXTS)]  # fmt: skip
+
+
+def test_a_qualtrics_export_skips_its_header_rows_and_finds_columns_by_their_question(
+    tmp_path: Path,
+) -> None:
+    """Qualtrics names columns by question id ("Q1", "Q2") with the question's wording and a
+    row of ImportIds under the names. Those rows are not answers; the score and the text are
+    found by their question, the id and date by name; the respondent's IP address, name, e-mail
+    and location are not read. Quarantine row numbers stay the file's."""
+    header = ["StartDate", "EndDate", "IPAddress", "Progress", "RecordedDate", "ResponseId",
+              "RecipientLastName", "RecipientFirstName", "RecipientEmail", "LocationLatitude",
+              "LocationLongitude", "UserLanguage", "Q1", "Q1_NPS_GROUP", "Q2"]  # fmt: skip
+    wording = ["Start Date", "End Date", "IP Address", "Progress", "Recorded Date", "Response ID",
+               "Recipient Last Name", "Recipient First Name", "Recipient Email",
+               "Location Latitude", "Location Longitude", "User Language", RECOMMEND,
+               f"{RECOMMEND} - Group", REASON]  # fmt: skip
+    rows = [header, wording, [json.dumps({"ImportId": c}) for c in header]]
+    answers = _answers()
+    for i, a in enumerate(answers):
+        group = "Detractor" if int(a["score"]) <= 6 else "Passive" if int(a["score"]) <= 8 else (
+            "Promoter")  # fmt: skip
+        rows.append([a["when"], a["when"], f"81.2.69.{i}", "100", a["when"], f"R_{i:015d}",
+                     "Smith", "Anna", f"anna{i}@example.com", "51.5072", "-0.1276", "EN",
+                     a["score"], group, a["text"]])  # fmt: skip
+    rows[5][12] = "eleven"  # the third answer: a score the scale does not know
+    path = tmp_path / "qualtrics.csv"
+    pd.DataFrame(rows).to_csv(path, index=False, header=False)
+    state = read_and_clean([str(path)], load_settings(language="en"), tmp_path)
+    verbatims, note = state.verbatims, state.ingest_notes[0]
+    assert verbatims is not None
+    assert verbatims["verbatim_id"].tolist() == [f"R_{i:015d}" for i in range(len(TEXTS)) if i != 2]
+    assert verbatims["text"].tolist() == [a["text"] for i, a in enumerate(answers) if i != 2]
+    assert verbatims["score"].tolist() == [float(i % 11) for i in range(len(TEXTS)) if i != 2]
+    assert verbatims["created_at"].iloc[0] == pd.Timestamp(answers[0]["when"])
+    assert {"IPAddress", "RecipientEmail", "RecipientLastName", "LocationLatitude"}.isdisjoint(
+        verbatims.columns
+    )
+    assert (note["text_column"], note["score_column"], note["id_column"], note["date_column"]) == (
+        "Q2", "Q1", "ResponseId", "RecordedDate")  # fmt: skip
+    assert note["survey_tool"] == "qualtrics" and note["header_rows"] == 2
+    quarantine = state.quarantine
+    assert quarantine is not None and len(quarantine) == 1
+    assert quarantine["row_number"].tolist() == [5]  # header, 2 header rows, 2 answers, then it
+
+
+@pytest.mark.parametrize("tool", ["surveymonkey", "google forms", "russian form"])
+def test_columns_named_by_their_question_are_found(tmp_path: Path, tool: str) -> None:
+    """SurveyMonkey, Google Forms and Typeform name a column by its question; SurveyMonkey adds a
+    row of "Response" / "Open-Ended Response" under the names. The NPS question is the score,
+    its follow-up the text, whatever else is free text beside them."""
+    answers = _answers()
+    recommend, reason = RECOMMEND, REASON
+    if tool == "russian form":
+        recommend = "Насколько вероятно, что вы порекомендуете нас друзьям?"
+        reason = "Почему вы поставили такую оценку?"
+    frame = pd.DataFrame({
+        "Respondent ID": [str(114225 + i) for i in range(len(answers))],
+        "Timestamp": [a["when"] for a in answers],
+        recommend: [a["score"] for a in answers],
+        "Anything else you would like to tell us?": ["nothing more to add today, thanks"]
+        * len(answers),
+        reason: [a["text"] for a in answers],
+        "City": ["London"] * len(answers),
+    })  # fmt: skip
+    if tool == "surveymonkey":
+        under = pd.DataFrame([{c: "" for c in frame.columns} | {recommend: "Response",
+                              reason: "Open-Ended Response"}])  # fmt: skip
+        frame = pd.concat([under, frame], ignore_index=True)
+    path = tmp_path / "export.csv"
+    frame.to_csv(path, index=False)
+    state = read_and_clean([str(path)], load_settings(language="en"), tmp_path)
+    verbatims, note = state.verbatims, state.ingest_notes[0]
+    assert verbatims is not None and state.quarantine is not None and state.quarantine.empty
+    assert verbatims["text"].tolist() == [a["text"] for a in answers]
+    assert verbatims["score"].tolist() == [float(a["score"]) for a in answers]
+    assert (note["text_column"], note["score_column"]) == (reason, recommend)
+    assert note["header_rows"] == (1 if tool == "surveymonkey" else 0)
+
+
+def test_the_only_free_text_column_is_the_text_whatever_its_name(tmp_path: Path) -> None:
+    """An export whose text column has no known name and no question ("Q7") still has one
+    column of customers' own words; ids, cities and scores are not text."""
+    answers = _answers()
+    frame = pd.DataFrame({"rid": [f"r{i}" for i in range(len(answers))],
+                          "Q7": [a["text"] for a in answers], "city": ["Leeds"] * len(answers),
+                          "score": [a["score"] for a in answers]})  # fmt: skip
+    path = tmp_path / "export.csv"
+    frame.to_csv(path, index=False)
+    state = read_and_clean([str(path)], load_settings(language="en"), tmp_path)
+    assert state.verbatims is not None and state.ingest_notes[0]["text_column"] == "Q7"
+    assert state.verbatims["text"].tolist() == [a["text"] for a in answers]

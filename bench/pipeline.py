@@ -15,7 +15,9 @@ Data: banking77 train+test and airline tweets from ../shared/data (read, never c
 synthetic scale-ups of the sample's phrase bank (data/make_sample.py), seeded: three columns
 (id, date, text). Real export shapes (`--sets airline-export,sample`): the airline tweets with all
 15 columns and the bundled sample as delivered; the nightly pulls the whole export again (98%
-already stored, the newest 2% new), and a fifth step times the first report on the whole file
+already stored, the newest 2% new), a nightly on a copy of the cold run's store pulls the same
+98% again (a night with nothing new: what every nightly pays), and a last step times the first
+report on the whole file
 from an empty store (`make demo`'s command); per-stage seconds and peak RSS are printed. The
 airline tweets' dates (February 2015) are moved forward to end yesterday, in the file's own
 format, so the nightly's 90-day window holds the stored tweets. On the sample the cold run also
@@ -32,6 +34,7 @@ import argparse
 import json
 import os
 import random
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -437,6 +440,10 @@ def bench_export(name: str, tmp: Path, skip_plain: bool) -> dict[str, Any]:
             row["cold"].update(quality(truth_list, [b[2] for b in both]))
     if name == "sample":  # issue 17: one theme id per planted theme across the two languages
         row["cold"].update(bilingual_shares(folder / "cold"))
+    # a night with nothing new (the same 98% again), on a copy of the store: its fixed cost
+    shutil.copytree(folder / "state", folder / "state-same")
+    row["nothing_new"] = cx_text(["nightly", str(base), *spec["args"]],
+                                 child_env(folder / "state-same"), folder / "same")  # fmt: skip
     row["nightly"] = cx_text(["nightly", str(full), *spec["args"]], env, folder / "night")
     row["weekly"] = cx_text(["weekly", "--week", week], env, folder / "weekly")
     first = child_env(folder / "first")
@@ -468,6 +475,10 @@ def print_stages(rows: list[dict[str, Any]]) -> None:
         if "first_report" not in r:
             continue
         runs = {"cold": r["cold"], "nightly": r["nightly"], "first report": r["first_report"]}
+        if "nothing_new" in r:
+            runs = {"cold": r["cold"], "nightly": r["nightly"],
+                    "nightly, nothing new": r["nothing_new"],
+                    "first report": r["first_report"]}  # fmt: skip
         stages = list(dict.fromkeys(s for x in runs.values() for s in x["stages"]))
         print(f"\n{r['data']}: seconds (peak RSS MB) per stage")
         print("| stage | " + " | ".join(runs) + " |")

@@ -189,8 +189,12 @@ def _execute(
         _summary(record, out)
     stranded = [r["counts"] for r in records if _all_quarantined(r["counts"])]
     if stranded:
-        _fail(f"nothing themed: all {stranded[0]['quarantined']} rows read were quarantined "
-              f"(reasons in {out.resolve() / 'quarantine.csv'})")  # fmt: skip
+        counts = stranded[0]
+        seen = counts.get("already_seen", 0)
+        rows = f"{counts['quarantined']} new rows" if seen else f"{counts['quarantined']} rows read"
+        also = f"; {seen:,} were already stored" if seen else ""
+        _fail(f"nothing themed: all {rows} were quarantined{also} (reasons in "
+              f"{out.resolve() / 'quarantine.csv'})")  # fmt: skip
 
 
 def _all_quarantined(counts: dict[str, int]) -> bool:

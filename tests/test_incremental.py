@@ -213,6 +213,32 @@ def test_re_delivered_verbatims_are_seen_when_the_stored_hash_is_from_an_older_m
     assert again["counts"]["themed"] == 0 and again["counts"]["quarantined"] == 0
 
 
+def test_a_row_masked_otherwise_by_an_older_version_is_seen_not_a_conflict(
+    env, tmp_path: Path
+) -> None:
+    """An older version masked the airline export's "02.27.2015" as [PHONE]; today's masking
+    keeps the date. The re-delivered tweet equals its stored text outside the token, so it is
+    seen, not quarantined as a conflict (which failed a nightly with nothing else new)."""
+    import sqlalchemy as sa
+
+    settings, path, corpus = env
+    dated = corpus.copy()
+    dated.loc[0, "comment"] = "flight 877 from amsterdam on 02.27.2015 was late"
+    dated.to_csv(path, index=False)
+    job.backfill([str(path)], WEEKS[0], WEEKS[3], tmp_path / "bf", settings)
+    store = Store(settings.store_url_value)
+    try:
+        with store.engine.begin() as conn:
+            conn.execute(sa.text("UPDATE verbatims SET text = :t WHERE verbatim_id = :i"),
+                         {"t": "flight 877 from amsterdam on [PHONE] was late",
+                          "i": str(dated.loc[0, "id"])})  # fmt: skip
+    finally:
+        store.close()
+    again = job.nightly([str(path)], tmp_path / "n", settings)
+    assert again["counts"]["already_seen"] == len(corpus)
+    assert again["counts"]["quarantined"] == 0
+
+
 def test_rows_stored_under_content_ids_keep_them_once_their_id_column_is_recognised(
     env, tmp_path: Path
 ) -> None:

@@ -319,6 +319,30 @@ def test_every_row_quarantined_is_no_success(tmp_path: Path, hashing: None) -> N
                                             "score_out_of_range"]  # fmt: skip
 
 
+def test_a_nightly_whose_only_new_row_is_quarantined_says_what_was_stored(
+    tmp_path: Path, hashing: None
+) -> None:
+    """The nightly's one line counts the new rows it quarantined, not the whole pull as 'rows
+    read', and says how many were already stored."""
+    path = tmp_path / "export.csv"
+    rows = pd.DataFrame({"id": [f"r{i}" for i in range(len(TEXTS))], "comment": TEXTS,
+                         "score": [str(i % 11) for i in range(len(TEXTS))],
+                         "created_at": [f"{_when(i):%Y-%m-%d %H:%M}" for i in range(len(TEXTS))]})
+    rows.to_csv(path, index=False)  # fmt: skip
+    code, _ = _run(tmp_path, str(path), "--quiet")
+    assert code == 0
+    rows.loc[0, "comment"] = "another text under a stored id"
+    rows.to_csv(path, index=False)
+    code, _, stderr = _cli(tmp_path, "nightly", str(path), "--out", str(tmp_path / "night"),
+                           "--state-dir", str(tmp_path / "state"), "--config",
+                           str(_config(tmp_path)), "--quiet")  # fmt: skip
+    assert code == 2
+    assert stderr.strip().splitlines()[-1].startswith(
+        f"cx-text: error: nothing themed: all 1 new rows were quarantined; {len(TEXTS) - 1} were "
+        "already stored"
+    )
+
+
 def test_text_only_csv_as_complaints_has_no_notice() -> None:
     raw = ingest._as_raw(pd.DataFrame({"comment": ["late", "rude"]}), "c.csv")
     verbatims, _ = ingest.to_verbatims(raw, IngestSettings(default_source="complaint"), NOW)

@@ -325,9 +325,14 @@ def test_a_nightly_whose_only_new_row_is_quarantined_says_what_was_stored(
     """The nightly's one line counts the new rows it quarantined, not the whole pull as 'rows
     read', and says how many were already stored."""
     path = tmp_path / "export.csv"
-    rows = pd.DataFrame({"id": [f"r{i}" for i in range(len(TEXTS))], "comment": TEXTS,
-                         "score": [str(i % 11) for i in range(len(TEXTS))],
-                         "created_at": [f"{_when(i):%Y-%m-%d %H:%M}" for i in range(len(TEXTS))]})
+    rows = pd.DataFrame(
+        {
+            "id": [f"r{i}" for i in range(len(TEXTS))],
+            "comment": TEXTS,
+            "score": [str(i % 11) for i in range(len(TEXTS))],
+            "created_at": [f"{_when(i):%Y-%m-%d %H:%M}" for i in range(len(TEXTS))],
+        }
+    )
     rows.to_csv(path, index=False)  # fmt: skip
     code, _ = _run(tmp_path, str(path), "--quiet")
     assert code == 0
@@ -337,9 +342,13 @@ def test_a_nightly_whose_only_new_row_is_quarantined_says_what_was_stored(
                            "--state-dir", str(tmp_path / "state"), "--config",
                            str(_config(tmp_path)), "--quiet")  # fmt: skip
     assert code == 2
-    assert stderr.strip().splitlines()[-1].startswith(
-        f"cx-text: error: nothing themed: all 1 new rows were quarantined; {len(TEXTS) - 1} were "
-        "already stored"
+    assert (
+        stderr.strip()
+        .splitlines()[-1]
+        .startswith(
+            f"cx-text: error: nothing themed: all 1 new rows were quarantined; {len(TEXTS) - 1} were "
+            "already stored"
+        )
     )
 
 

@@ -15,6 +15,7 @@ import json
 import logging
 import re
 import sys
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -321,11 +322,40 @@ def read_csv_bytes(data: bytes) -> pd.DataFrame:
         records = [record for record in reader if record]
     finally:
         csv.field_size_limit(limit)
-    header = _unique([c.strip() for c in records[0]])
-    frame = _records_frame(header, records[1:])
+    start = table_start(records[0], records[1:TITLE_LINES])
+    header = _unique([c.strip() for c in records[start]])
+    frame = _records_frame(header, records[start + 1 :])
     if not decodes_cleanly(data, codec):
         frame[UNDECODABLE] = _has_replacement(frame)
     return frame
+
+
+# a report tool's export may put a title, a filter line or blank lines above the table's header
+TITLE_LINES = 10
+TITLE_CELLS = 2  # a title or filter line fills at most this many cells
+_UNNAMED = re.compile(r"Unnamed: \d+(?:_level_\d+)?")  # pandas' name for an empty header cell
+
+
+def table_start(header: list[str], rows: list[list[str]]) -> int:
+    """Which line holds the column names: 0 for `header` itself, i for `rows[i - 1]`.
+
+    When the first line fills at most `TITLE_CELLS` of the table's columns (the table's width:
+    the most common field count of the first lines), it is a title ("NPS verbatims, November
+    2026"), a filter line or a blank line: in a CSV a line of one or two fields, or one padded
+    with empty fields as Excel saves it; in a workbook a first row whose other cells pandas
+    names "Unnamed: N". The header is then the first of the first `TITLE_LINES` lines that fills
+    at least half the columns. A table under 3 columns is left as it is, and so is a header
+    that fills more (trailing unnamed columns are common and harmless).
+    """
+    lines = [header, *rows]
+    width = Counter(len(line) for line in lines).most_common(1)[0][0]
+
+    def filled(line: list[str]) -> int:
+        return sum(bool(str(c).strip()) and not _UNNAMED.fullmatch(str(c).strip()) for c in line)
+
+    if width < 3 or filled(header) > TITLE_CELLS or 2 * filled(header) >= width:
+        return 0
+    return next((i for i, line in enumerate(lines) if 2 * filled(line) >= width), 0)
 
 
 def _has_replacement(frame: pd.DataFrame) -> pd.Series:
@@ -372,6 +402,11 @@ def _as_raw(frame: pd.DataFrame, label: str) -> pd.DataFrame:
         {i: frame[c].map(_to_str).astype(object) for i, c in enumerate(values)}, index=frame.index
     )
     raw.columns = [str(c).lstrip("\ufeff").strip() for c in values]
+    start = table_start(list(raw.columns), raw.head(TITLE_LINES - 1).values.tolist())
+    if start:  # a workbook's title rows above its header: the header row names the columns
+        names = [str(c).strip() for c in raw.iloc[start - 1]]
+        raw, frame = raw.iloc[start:], frame.iloc[start:]
+        raw.columns = _unique(names)
     header = survey_header(raw)
     if header.rows:  # the survey tool's own header rows are not answers
         raw, frame = raw.iloc[header.rows :], frame.iloc[header.rows :]
@@ -564,8 +599,8 @@ def _nps_scores(values: pd.Series) -> bool:
     filled = filled[filled != ""]
     if filled.empty:
         return False
-    numbers = pd.to_numeric(filled.str.replace(",", ".", regex=False), errors="coerce")
-    return bool(numbers.between(0, 10).mean() >= 0.95 and numbers.nunique() >= 2)
+    numbers = pd.Series([parse_score(v, "nps")[0] for v in filled], dtype=float)
+    return bool(numbers.notna().mean() >= 0.95 and numbers.nunique() >= 2)
 
 
 def found_by_question(
@@ -620,18 +655,27 @@ def role_for(score: float, scale: str) -> str:
     return "passive" if score <= passive_max else "promoter"
 
 
+# a score exported with its answer label: "10 - Extremely likely", "0 (Not at all likely)",
+# "10 – Крайне вероятно" (SurveyMonkey's and Qualtrics' choice-text exports label the ends of the
+# scale), or out of the scale's top: "9/10"
+_LABELLED_SCORE = re.compile(r"(\d+(?:\.\d+)?)\s*(?:[-–—:(]\s*[^\d\s].*|/\s*(\d+))")
+
+
 def parse_score(value: str, scale: str) -> tuple[float | None, str | None]:
     """Parse a score on its scale: returns (score, None) or (None, reason code)."""
     text = value.strip().replace(",", ".")
     if not text:
         return None, "score_missing"
+    low, high = SCALE_RANGES[scale]
     try:
         number = float(text)
     except ValueError:
-        return None, "score_not_a_number"
+        labelled = _LABELLED_SCORE.fullmatch(text)
+        if labelled is None or (labelled[2] is not None and int(labelled[2]) != high):
+            return None, "score_not_a_number"
+        number = float(labelled[1])
     if np.isnan(number):
         return None, "score_not_a_number"
-    low, high = SCALE_RANGES[scale]
     if not np.isfinite(number) or number != int(number) or not low <= number <= high:
         return None, "score_out_of_range"
     return number, None

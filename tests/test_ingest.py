@@ -99,6 +99,15 @@ def test_only_unreadable_broken_rows_are_quarantined(tmp_path: Path) -> None:
         ("5", "csat", (5.0, None)),
         ("7", "ces", (7.0, None)),
         ("8", "ces", (None, "score_out_of_range")),
+        # the ends of the scale as choice-text exports label them, and "out of" the scale's top
+        ("10 - Extremely likely", "nps", (10.0, None)),
+        ("0 (Not at all likely)", "nps", (0.0, None)),
+        ("10 – Крайне вероятно", "nps", (10.0, None)),
+        ("9/10", "nps", (9.0, None)),
+        ("4/5", "csat", (4.0, None)),
+        ("4/5", "nps", (None, "score_not_a_number")),  # out of 5 is not on the 0-10 scale
+        ("11 - wow", "nps", (None, "score_out_of_range")),
+        ("5 - 6", "nps", (None, "score_not_a_number")),  # a range is no answer
     ],
 )
 def test_parse_score(value: str, scale: str, expected: tuple[float | None, str | None]) -> None:

@@ -508,3 +508,29 @@ def test_the_only_free_text_column_is_the_text_whatever_its_name(tmp_path: Path)
     state = read_and_clean([str(path)], load_settings(language="en"), tmp_path)
     assert state.verbatims is not None and state.ingest_notes[0]["text_column"] == "Q7"
     assert state.verbatims["text"].tolist() == [a["text"] for a in answers]
+
+
+@pytest.mark.parametrize("form", ["csv", "csv padded", "xlsx"])
+def test_title_lines_above_the_header_are_not_the_header(tmp_path: Path, form: str) -> None:
+    """A reporting tool's export with a title, a filter line and a blank line above the header:
+    the header is found under them and every answer is read."""
+    table = [["id", "comment", "score", "created_at"]] + [
+        [f"r{i}", text, str(i % 11), f"{_when(i):%Y-%m-%d %H:%M}"] for i, text in enumerate(TEXTS)
+    ]
+    pad = [""] * 3 if form != "csv" else []
+    above = [["NPS verbatims, November 2026", *pad], ["Filter: all channels", *pad], [""] * 4]
+    path = tmp_path / ("export.xlsx" if form == "xlsx" else "export.csv")
+    lines = pd.DataFrame(above + table) if form != "csv" else None
+    if form == "xlsx":
+        assert lines is not None
+        lines.to_excel(path, index=False, header=False)
+    elif lines is not None:
+        lines.to_csv(path, index=False, header=False)
+    else:
+        rows = [",".join(f'"{c}"' for c in line) if line else "" for line in above[:2] + table]
+        path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    state = read_and_clean([str(path)], load_settings(language="en"), tmp_path)
+    assert state.verbatims is not None and state.quarantine is not None
+    assert state.quarantine.empty
+    assert state.verbatims["verbatim_id"].tolist() == [f"r{i}" for i in range(len(TEXTS))]
+    assert state.verbatims["score"].tolist() == [float(i % 11) for i in range(len(TEXTS))]

@@ -342,13 +342,10 @@ def test_a_nightly_whose_only_new_row_is_quarantined_says_what_was_stored(
                            "--state-dir", str(tmp_path / "state"), "--config",
                            str(_config(tmp_path)), "--quiet")  # fmt: skip
     assert code == 2
-    assert (
-        stderr.strip()
-        .splitlines()[-1]
-        .startswith(
-            f"cx-text: error: nothing themed: all 1 new rows were quarantined; {len(TEXTS) - 1} were "
-            "already stored"
-        )
+    said = stderr.strip().splitlines()[-1]
+    stored = len(TEXTS) - 1
+    assert said.startswith(
+        f"cx-text: error: nothing themed: all 1 new rows were quarantined; {stored} were already "
     )
 
 

@@ -737,6 +737,7 @@ def to_verbatims(
     internals[CONTENT_ID] = content_ids
     frame = pd.concat([core, _segments(raw, mapping), internals], axis=1)
     reason = _reasons(raw, score_issue, core["created_at"], order is not None, field["text"])
+    reason[_test_responses(raw, header)] = "test_response"
     quarantine = quarantine_rows(frame, reason, _details(raw, reason, field))
     verbatims = frame[reason.isna()].reset_index(drop=True)
     verbatims.attrs["inputs"] = [input_note(raw, mapping, order, unscored, header)]
@@ -980,6 +981,21 @@ def _reasons(
     return reason
 
 
+# Qualtrics' Status of a response that no customer gave: the survey's preview and test runs and
+# what it flagged as spam, as choice text or as its numeric code
+TEST_STATUSES = frozenset({"survey preview", "survey test", "spam", "preview spam",
+                           "imported spam", "offline survey preview",
+                           "1", "2", "8", "9", "12", "17"})  # fmt: skip
+
+
+def _test_responses(raw: pd.DataFrame, header: SurveyHeader) -> pd.Series:
+    """Rows of a Qualtrics export whose `Status` says the survey's author previewed or tested
+    it, or Qualtrics flagged the response as spam (`TEST_STATUSES`)."""
+    if header.tool != "qualtrics" or "Status" not in raw.columns:
+        return pd.Series(False, index=raw.index)
+    return raw["Status"].str.strip().str.casefold().isin(TEST_STATUSES)
+
+
 def is_readable(text: str) -> bool:
     """A text with at least as many letters as U+FFFD replacement characters (and a letter)."""
     letters = sum(ch.isalpha() for ch in text)
@@ -995,6 +1011,8 @@ def _details(raw: pd.DataFrame, reason: pd.Series, field: dict[str, pd.Series]) 
         detail[rows] = detail[rows] + ": " + field[name][rows].map(repr)
     rows = reason == "wrong_field_count"
     detail[rows] = raw.loc[rows, MALFORMED]
+    rows = reason == "test_response"
+    detail[rows] = detail[rows] + ": Status " + raw.loc[rows, "Status"].map(repr)
     return detail
 
 
@@ -1008,6 +1026,7 @@ REASON_DETAIL = {
     "text_too_long": "comment longer than clean.max_text_chars",
     "empty_text": "comment is empty or whitespace",
     "conflicting_id": "same id as an earlier row but different content",
+    "test_response": "the survey tool's preview, test or spam response, not a customer's",
 }
 
 

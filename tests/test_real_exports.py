@@ -422,31 +422,35 @@ def test_a_qualtrics_export_skips_its_header_rows_and_finds_columns_by_their_que
     """Qualtrics names columns by question id ("Q1", "Q2") with the question's wording and a
     row of ImportIds under the names. Those rows are not answers; the score and the text are
     found by their question, the id and date by name; the respondent's IP address, name, e-mail
-    and location are not read. Quarantine row numbers stay the file's."""
-    header = ["StartDate", "EndDate", "IPAddress", "Progress", "RecordedDate", "ResponseId",
-              "RecipientLastName", "RecipientFirstName", "RecipientEmail", "LocationLatitude",
-              "LocationLongitude", "UserLanguage", "Q1", "Q1_NPS_GROUP", "Q2"]  # fmt: skip
-    wording = ["Start Date", "End Date", "IP Address", "Progress", "Recorded Date", "Response ID",
-               "Recipient Last Name", "Recipient First Name", "Recipient Email",
-               "Location Latitude", "Location Longitude", "User Language", RECOMMEND,
-               f"{RECOMMEND} - Group", REASON]  # fmt: skip
+    and location are not read; the author's preview and a spam response are quarantined as
+    `test_response`. Quarantine row numbers stay the file's."""
+    header = ["StartDate", "EndDate", "Status", "IPAddress", "Progress", "RecordedDate",
+              "ResponseId", "RecipientLastName", "RecipientFirstName", "RecipientEmail",
+              "LocationLatitude", "LocationLongitude", "UserLanguage", "Q1", "Q1_NPS_GROUP",
+              "Q2"]  # fmt: skip
+    wording = ["Start Date", "End Date", "Response Type", "IP Address", "Progress",
+               "Recorded Date", "Response ID", "Recipient Last Name", "Recipient First Name",
+               "Recipient Email", "Location Latitude", "Location Longitude", "User Language",
+               RECOMMEND, f"{RECOMMEND} - Group", REASON]  # fmt: skip
     rows = [header, wording, [json.dumps({"ImportId": c}) for c in header]]
     answers = _answers()
     for i, a in enumerate(answers):
         group = "Detractor" if int(a["score"]) <= 6 else "Passive" if int(a["score"]) <= 8 else (
             "Promoter")  # fmt: skip
-        rows.append([a["when"], a["when"], f"81.2.69.{i}", "100", a["when"], f"R_{i:015d}",
-                     "Smith", "Anna", f"anna{i}@example.com", "51.5072", "-0.1276", "EN",
-                     a["score"], group, a["text"]])  # fmt: skip
-    rows[5][12] = "eleven"  # the third answer: a score the scale does not know
+        status = {7: "Survey Preview", 9: "Spam"}.get(i, "IP Address")  # not customers
+        rows.append([a["when"], a["when"], status, f"81.2.69.{i}", "100", a["when"],
+                     f"R_{i:015d}", "Smith", "Anna", f"anna{i}@example.com", "51.5072",
+                     "-0.1276", "EN", a["score"], group, a["text"]])  # fmt: skip
+    rows[5][13] = "eleven"  # the third answer: a score the scale does not know
     path = tmp_path / "qualtrics.csv"
     pd.DataFrame(rows).to_csv(path, index=False, header=False)
     state = read_and_clean([str(path)], load_settings(language="en"), tmp_path)
     verbatims, note = state.verbatims, state.ingest_notes[0]
     assert verbatims is not None
-    assert verbatims["verbatim_id"].tolist() == [f"R_{i:015d}" for i in range(len(TEXTS)) if i != 2]
-    assert verbatims["text"].tolist() == [a["text"] for i, a in enumerate(answers) if i != 2]
-    assert verbatims["score"].tolist() == [float(i % 11) for i in range(len(TEXTS)) if i != 2]
+    kept = [i for i in range(len(TEXTS)) if i not in (2, 7, 9)]
+    assert verbatims["verbatim_id"].tolist() == [f"R_{i:015d}" for i in kept]
+    assert verbatims["text"].tolist() == [answers[i]["text"] for i in kept]
+    assert verbatims["score"].tolist() == [float(i % 11) for i in kept]
     assert verbatims["created_at"].iloc[0] == pd.Timestamp(answers[0]["when"])
     assert {"IPAddress", "RecipientEmail", "RecipientLastName", "LocationLatitude"}.isdisjoint(
         verbatims.columns
@@ -455,8 +459,12 @@ def test_a_qualtrics_export_skips_its_header_rows_and_finds_columns_by_their_que
         "Q2", "Q1", "ResponseId", "RecordedDate")  # fmt: skip
     assert note["survey_tool"] == "qualtrics" and note["header_rows"] == 2
     quarantine = state.quarantine
-    assert quarantine is not None and len(quarantine) == 1
-    assert quarantine["row_number"].tolist() == [5]  # header, 2 header rows, 2 answers, then it
+    assert quarantine is not None
+    # numbered from the column names: 2 header rows, then the answers
+    assert quarantine["row_number"].tolist() == [5, 10, 12]
+    assert quarantine["reason"].tolist() == ["score_not_a_number", "test_response",
+                                             "test_response"]  # fmt: skip
+    assert quarantine["detail"].iloc[1].endswith("Status 'Survey Preview'")
 
 
 @pytest.mark.parametrize("tool", ["surveymonkey", "google forms", "russian form"])

@@ -15,6 +15,9 @@ Detected (token, how):
   FR, ... and any ``+``-prefixed number), plus the Russian written forms it lacks
   (``+7 916 123-45-67``, ``8 (903) 555 12 34``, ``8-800-555-35-35``) and any other
   ``+``-prefixed number of 8-15 digits.
+- ``[IP]``: an IPv4 address (four parts of 0-255, one of them with three digits, so that
+  version numbers such as ``4.12.0.3`` and well-known resolvers such as ``8.8.8.8`` stay): a
+  customer's network address, in a text or in a column an export brings ("IP Address").
 - ``[SNILS]``: ``123-456-789 01`` with its checksum.
 - ``[INN]`` and ``[PASSPORT]``: 10/12 and 10 digits right after the words ИНН / INN or
   паспорт / passport (without the word, such numbers are too often order numbers).
@@ -28,9 +31,9 @@ masked as [PHONE]. Recognisers are called directly (``analyze(text, entities, No
 pattern recognisers need no NLP artifacts, so no spaCy model is loaded or downloaded.
 
 Speed: a vectorised pre-filter (``Series.str.contains``) keeps only texts with an e-mail shape
-(``a@b.c``; a bare ``@handle`` is not one), a coordinates pair or seven digits close together
-outside date-times (ISO, or numeric with a four-digit year: ``21-11-2026 23:36``); only those
-go through the recognisers, each distinct text once (see `mask_series`).
+(``a@b.c``; a bare ``@handle`` is not one), a coordinates pair, an IPv4 shape or seven digits
+close together outside date-times (ISO, or numeric with a four-digit year: ``21-11-2026
+23:36``); only those go through the recognisers, each distinct text once (see `mask_series`).
 On the airline tweets (14,640 rows, 15 columns, a handle in every tweet) this took masking from
 34 s to 1 s (bench/pipeline.py, the clean stage of `--sets airline-export`).
 """
@@ -51,6 +54,7 @@ logging.getLogger("presidio-analyzer").setLevel(logging.CRITICAL)
 TOKENS = {
     "EMAIL": "[EMAIL]",
     "COORDINATES": "[COORDINATES]",
+    "IP": "[IP]",
     "IBAN": "[IBAN]",
     "CARD": "[CARD]",
     "SNILS": "[SNILS]",
@@ -72,7 +76,10 @@ EMAIL_SHAPE = r"[\w.+\-]@[\w\-]+\.\w"
 _DEGREES = r"[-+]?\d{1,3}\.\d{4,}"
 _PAIR = rf"{_DEGREES}\s*[,;]\s*{_DEGREES}"
 COORDINATES = rf"\[\s*{_PAIR}\s*\]|\(\s*{_PAIR}\s*\)|(?<![\d.])(?:{_PAIR})(?![\d.])"
-CANDIDATE = rf"{EMAIL_SHAPE}|{DIGITS}|{_PAIR}"
+_OCTET = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
+IPV4 = rf"(?<![\d.]){_OCTET}(?:\.{_OCTET}){{3}}(?![\d.]|\.\d)"
+IP_SHAPE = r"(?<![\d.])\d{1,3}(?:\.\d{1,3}){3}(?![\d.])"
+CANDIDATE = rf"{EMAIL_SHAPE}|{DIGITS}|{_PAIR}|{IP_SHAPE}"
 _DAY_OR_MONTH = r"(?:0?[1-9]|[12]\d|3[01])"
 DATE_TIME = (  # ISO, or day-first / month-first with a four-digit year ("21-11-2026 23:36")
     r"(?<!\d)\d{4}-\d{2}-\d{2}(?:[ T]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?"
@@ -83,6 +90,7 @@ DATE_TIME = (  # ISO, or day-first / month-first with a four-digit year ("21-11-
 _HAS_DIGITS = re.compile(DIGITS)
 _HAS_EMAIL_SHAPE = re.compile(EMAIL_SHAPE)
 _HAS_PAIR = re.compile(_PAIR)
+_HAS_IP_SHAPE = re.compile(IP_SHAPE)
 _DATE_TIME = re.compile(DATE_TIME)
 
 _D = r"[\s\-]?"  # one optional separator between digit groups
@@ -102,6 +110,11 @@ def coordinates_valid(pair: str) -> bool:
     shares or probabilities, "0.8123, 0.9012", rather than a place off West Africa)."""
     latitude, longitude = (abs(float(x)) for x in re.findall(r"[-+]?\d+\.\d+", pair))
     return latitude <= 90 and longitude <= 180 and max(latitude, longitude) >= 1
+
+
+def ip_valid(address: str) -> bool:
+    """An IPv4 address with a three-digit part: "81.2.69.160", not "4.12.0.3" or "8.8.8.8"."""
+    return any(len(part) == 3 for part in address.split("."))
 
 
 def snils_valid(digits: str) -> bool:
@@ -157,6 +170,7 @@ def recognizers() -> list[Any]:
     return [
         OfflineEmailRecognizer(supported_entity="EMAIL"),
         ChecksumRecognizer("COORDINATES", COORDINATES, coordinates_valid, digits_only=False),
+        ChecksumRecognizer("IP", IPV4, ip_valid, digits_only=False),
         IbanRecognizer(supported_entity="IBAN"),
         CreditCardRecognizer(supported_entity="CARD", patterns=card_patterns),
         ChecksumRecognizer("SNILS", SNILS, snils_valid),
@@ -175,11 +189,12 @@ def find_pii(text: str) -> list[tuple[int, int, str]]:
     # the digit recognisers look only where digits remain outside date-times and coordinates
     digits = _HAS_DIGITS.search(_HAS_PAIR.sub(" ", _DATE_TIME.sub(" ", text))) is not None
     shapes = {"EMAIL": _HAS_EMAIL_SHAPE.search(text) is not None,
-              "COORDINATES": _HAS_PAIR.search(text) is not None}  # fmt: skip
+              "COORDINATES": _HAS_PAIR.search(text) is not None,
+              "IP": _HAS_IP_SHAPE.search(text) is not None}  # fmt: skip
     for recognizer in recognizers():
         entities = recognizer.supported_entities
         if not shapes.get(entities[0], digits):
-            continue  # e-mail and coordinates need their shape; the others 7 digits together
+            continue  # e-mail, coordinates and IPs need their shape; the others 7 close digits
         found += [(r.start, r.end, r.entity_type) for r in recognizer.analyze(text, entities, None)]
     found.sort(key=lambda s: (_PRIORITY[s[2]], s[0] - s[1]))
     kept: list[tuple[int, int, str]] = []

@@ -38,6 +38,9 @@ from tests.conftest import ROOT
         ("я здесь (55.7558, 37.6173), курьера нет", "я здесь [COORDINATES], курьера нет"),
         ("stuck at 51.47002, -0.45429 for hours", "stuck at [COORDINATES] for hours"),
         ("call +7 916 123-45-67 at 55.7558;37.6173", "call [PHONE] at [COORDINATES]"),
+        ("my IP 81.2.69.160 is blocked", "my IP [IP] is blocked"),
+        ("81.2.69.160", "[IP]"),  # a survey tool's IP address column
+        ("роутер 192.168.1.254 сбрасывается", "роутер [IP] сбрасывается"),
     ],
 )
 def test_masks_personal_data(raw: str, expected: str) -> None:
@@ -66,6 +69,10 @@ def test_masks_personal_data(raw: str, expected: str) -> None:
         "[95.12345, 10.12345]",  # no latitude beyond 90
         "scores 0.8123, 0.9012 this week",  # shares, not a place
         "price 1299.9999, 12.5",
+        "app 4.12.0.3 crashes",  # a version: no part of three digits
+        "dns 8.8.8.8 is fine",
+        "ip 300.1.2.3 is no address",
+        "build 81.2.69.160.5",  # five parts
     ],
 )
 def test_leaves_ordinary_numbers_alone(text: str) -> None:

@@ -505,7 +505,7 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "touchpoint": ("touchpoint", "stage", "journey_stage", "step", "этап", "точка_контакта"),
     "channel": ("channel", "канал"),
     "source": ("source", "feedback_type", "type", "источник", "тип"),
-    "language": ("language", "lang", "user_language", "язык"),
+    "language": ("language", "lang", "user_language", "reviewer_language", "язык"),
 }  # fmt: skip
 
 
@@ -571,7 +571,10 @@ SCORE_QUESTION = re.compile(
 )
 TEXT_QUESTION = re.compile(
     r"reason|why\b|explain|tell us|comment|feedback|improve|suggest|anything else|"
-    r"причин|почему|поясн|расскаж|комментар|отзыв|улучш|предлож|пожелан",
+    r"причин|почему|поясн|расскаж|комментар|отзыв|улучш|предлож|пожелан|"
+    # or a name of a text column with more words than the aliases ("Review Content" of
+    # Trustpilot, "Review Text" of Google Play, "Ticket description"), free text by its values
+    r"review|content|\btext\b|_text\b|body|message|description|verbatim|текст|сообщени|описани",
     re.I,
 )
 REASON_QUESTION = re.compile(r"reason|why\b|причин|почему", re.I)  # the NPS follow-up itself
@@ -1011,8 +1014,9 @@ def _details(raw: pd.DataFrame, reason: pd.Series, field: dict[str, pd.Series]) 
         detail[rows] = detail[rows] + ": " + field[name][rows].map(repr)
     rows = reason == "wrong_field_count"
     detail[rows] = raw.loc[rows, MALFORMED]
-    rows = reason == "test_response"
-    detail[rows] = detail[rows] + ": Status " + raw.loc[rows, "Status"].map(repr)
+    rows = reason == "test_response"  # only a Qualtrics export with a Status column has them
+    if rows.any():
+        detail[rows] = detail[rows] + ": Status " + raw.loc[rows, "Status"].map(repr)
     return detail
 
 

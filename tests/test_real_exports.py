@@ -539,3 +539,25 @@ def test_title_lines_above_the_header_are_not_the_header(tmp_path: Path, form: s
     assert state.quarantine.empty
     assert state.verbatims["verbatim_id"].tolist() == [f"r{i}" for i in range(len(TEXTS))]
     assert state.verbatims["score"].tolist() == [float(i % 11) for i in range(len(TEXTS))]
+
+
+@pytest.mark.parametrize("site", ["trustpilot", "google play"])
+def test_review_exports_take_the_review_text_not_its_title(tmp_path: Path, site: str) -> None:
+    """Review sites' exports name the text with more words than the aliases ("Review Content",
+    "Review Text") beside a short title; the longer free text is the text."""
+    text, title = ("Review Content", "Review Title") if site == "trustpilot" else (
+        "Review Text", "Review Title")  # fmt: skip
+    frame = pd.DataFrame({
+        "Review Id": [f"rv{i}" for i in range(len(TEXTS))],
+        "Review Created (UTC)": [f"{_when(i):%Y-%m-%dT%H:%M:%SZ}" for i in range(len(TEXTS))],
+        title: [" ".join(t.split()[:3]) for t in TEXTS],
+        text: [f"{t}, and that is all I have to say about it" for t in TEXTS],
+        "Reviewer Name": ["Anna K"] * len(TEXTS),
+    })  # fmt: skip
+    path = tmp_path / "reviews.csv"
+    frame.to_csv(path, index=False)
+    settings = load_settings(language="en", ingest={"default_source": "complaint"})
+    state = read_and_clean([str(path)], settings, tmp_path)
+    assert state.verbatims is not None and state.ingest_notes[0]["text_column"] == text
+    assert state.verbatims["text"].tolist() == frame[text].tolist()
+    assert state.verbatims["verbatim_id"].tolist() == frame["Review Id"].tolist()

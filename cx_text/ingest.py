@@ -510,9 +510,11 @@ ALIASES: dict[str, tuple[str, ...]] = {
 
 
 def _norm_name(name: str) -> str:
-    """Lower case, words joined by "_": "Created At", "created-at", "CreatedAt" alike, and
-    "NPSScore" as "nps_score"."""
-    words = re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", name.strip())
+    """Lower case, words joined by "_": "Created At", "created-at", "CreatedAt" alike,
+    "NPSScore" as "nps_score", and a time zone in brackets left out ("Submit Date (UTC)" as
+    "submit_date", Typeform's name)."""
+    name = re.sub(r"\s*\((?:utc|gmt|msk|мск)[^)]*\)\s*$", "", name.strip(), flags=re.I)
+    words = re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", name)
     return re.sub(r"[\s\-.]+", "_", words.lower())
 
 
@@ -777,16 +779,20 @@ def _core_columns(
 
 def _found_id(raw: pd.DataFrame, mapping: dict[str, str]) -> dict[str, str]:
     """{"id": column} when none is mapped and a column is named as the id of the answer, post or
-    record itself (`ID_NAME`: "tweet_id", "ResponseId", "Respondent ID", "ID отзыва") and
+    record itself (`ID_NAME`: "tweet_id", "ResponseId", "Respondent ID", "ID отзыва"; or "#"
+    holding tokens, as Typeform's does, not row numbers) and
     holds a value in `ID_COVERAGE` of the rows, `ID_COVERAGE` of them distinct; the first such
     column in the input's order. Without one, rows get content-hash ids (`_ids`)."""
     if "id" in mapping or raw.empty:
         return {}
     for column in user_columns(raw.columns):
-        if column in mapping.values() or not ID_NAME.fullmatch(_norm_name(column)):
+        name = _norm_name(column)
+        if column in mapping.values() or not (ID_NAME.fullmatch(name) or name == "#"):
             continue
         values = raw[column].str.strip()
         present = values[values != ""]
+        if name == "#" and present.str.fullmatch(r"\d+").mean() > 0.5:
+            continue  # a row counter, which starts again in every export; Typeform's are tokens
         if len(present) >= ID_COVERAGE * len(raw) and present.nunique() >= ID_COVERAGE * len(
             present
         ):

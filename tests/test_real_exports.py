@@ -561,3 +561,26 @@ def test_review_exports_take_the_review_text_not_its_title(tmp_path: Path, site:
     assert state.verbatims is not None and state.ingest_notes[0]["text_column"] == text
     assert state.verbatims["text"].tolist() == frame[text].tolist()
     assert state.verbatims["verbatim_id"].tolist() == frame["Review Id"].tolist()
+
+
+@pytest.mark.parametrize("counter", [False, True])
+def test_a_typeform_export_keeps_its_tokens_and_submit_dates(tmp_path: Path, counter: bool) -> None:
+    """Typeform: "#" holds each response's token, the questions name the columns, dates are
+    "Start Date (UTC)" and "Submit Date (UTC)": the token is the id and the submit date the date.
+    A "#" of row numbers (a report's counter, which starts again in every export) is no id."""
+    answers = _answers()
+    start = [f"{_when(i):%Y-%m-%d %H:%M:%S}" for i in range(len(answers))]
+    submit = [f"{_when(i) + timedelta(minutes=3):%Y-%m-%d %H:%M:%S}" for i in range(len(answers))]
+    tokens = [str(i + 1) if counter else f"t{i:04d}x9k2" for i in range(len(answers))]
+    frame = pd.DataFrame({"#": tokens, RECOMMEND: [a["score"] for a in answers],
+                          REASON: [a["text"] for a in answers], "Start Date (UTC)": start,
+                          "Submit Date (UTC)": submit,
+                          "Network ID": [f"{i:010x}" for i in range(len(answers))]})  # fmt: skip
+    path = tmp_path / "typeform.csv"
+    frame.to_csv(path, index=False)
+    state = read_and_clean([str(path)], load_settings(language="en"), tmp_path)
+    verbatims, note = state.verbatims, state.ingest_notes[0]
+    assert verbatims is not None and note["date_column"] == "Submit Date (UTC)"
+    assert verbatims["created_at"].iloc[0] == pd.Timestamp(submit[0])
+    assert note["id_column"] == (None if counter else "#")
+    assert (verbatims["verbatim_id"] == tokens).all() != counter

@@ -89,10 +89,20 @@ def read_input(
     if len(sheets) == 1:
         return _as_raw(next(iter(sheets.values())), label)
     # several sheets: each keeps its own row numbers, named `file.xlsx[Sheet]`
-    parts = [
-        _as_raw(frame.assign(sheet=name), f"{label}[{name}]") for name, frame in sheets.items()
-    ]
-    return pd.concat(parts, ignore_index=True).fillna("")
+    parts = {name: _as_raw(frame.assign(sheet=name), f"{label}[{name}]")
+             for name, frame in sheets.items()}  # fmt: skip
+    tables = {name: part for name, part in parts.items() if _has_text_column(part)}
+    kept = tables or parts  # no sheet with a text column found: the mapping decides, as before
+    raw = pd.concat(list(kept.values()), ignore_index=True).fillna("")
+    raw.attrs["skipped_sheets"] = [name for name in parts if name not in kept]
+    return raw
+
+
+def _has_text_column(raw: pd.DataFrame) -> bool:
+    """Whether a sheet has a column the text would be found in (an alias, a question, or the
+    one free-text column): a workbook's summary or pivot sheet beside its answers has none."""
+    mapping = map_columns(raw.columns, ColumnMap(), require_text=False)
+    return "text" in mapping or "text" in found_by_question(raw, mapping, {})
 
 
 def input_label(spec: str) -> str:
@@ -892,6 +902,8 @@ def input_note(
         "survey_tool": header.tool,
         "header_rows": header.rows,
         "dropped_columns": list(header.dropped),
+        # a workbook's sheets without a text column (a summary, a pivot): not read
+        "skipped_sheets": list(raw.attrs.get("skipped_sheets", [])),
         # None: no id column, each row's id is a hash of its content (`_ids`)
         "id_column": mapping.get("id"),
         "date_column": mapping.get("date"),
@@ -908,6 +920,9 @@ def input_note(
 
 def _log_note(note: dict[str, Any]) -> None:
     label, column = note["input"], note["date_column"]
+    if note["skipped_sheets"]:
+        log.warning("%s: sheet(s) without a text column not read: %s", label,
+                    ", ".join(note["skipped_sheets"]))  # fmt: skip
     if note["survey_tool"]:
         dropped = note["dropped_columns"]
         log.info("%s: a %s export: %d header row(s) under the column names skipped%s", label,

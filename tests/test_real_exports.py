@@ -584,3 +584,21 @@ def test_a_typeform_export_keeps_its_tokens_and_submit_dates(tmp_path: Path, cou
     assert verbatims["created_at"].iloc[0] == pd.Timestamp(submit[0])
     assert note["id_column"] == (None if counter else "#")
     assert (verbatims["verbatim_id"] == tokens).all() != counter
+
+
+def test_a_workbook_summary_sheet_beside_the_answers_is_not_read(tmp_path: Path) -> None:
+    """A workbook with a summary sheet (metric, value) and two sheets of answers: the answers
+    of both are read, the summary's rows are neither themed nor quarantined, and run.json says
+    which sheet was left out."""
+    path = tmp_path / "export.xlsx"
+    half = len(TEXTS) // 2
+    with pd.ExcelWriter(path) as writer:
+        pd.DataFrame({"Metric": ["NPS", "Responses"], "Value": ["-12", str(len(TEXTS))]}).to_excel(
+            writer, sheet_name="Summary", index=False)  # fmt: skip
+        for name, part in (("October", TEXTS[:half]), ("November", TEXTS[half:])):
+            pd.DataFrame({"comment": part, "score": ["3"] * len(part)}).to_excel(
+                writer, sheet_name=name, index=False)  # fmt: skip
+    state = read_and_clean([str(path)], load_settings(language="en"), tmp_path)
+    assert state.verbatims is not None and state.quarantine is not None
+    assert sorted(state.verbatims["text"]) == sorted(TEXTS) and state.quarantine.empty
+    assert state.ingest_notes[0]["skipped_sheets"] == ["Summary"]

@@ -144,6 +144,9 @@ def _input_command(job_name: str) -> Callable[..., None]:
         }  # fmt: skip
         overrides = _overrides(columns, source, scale, dayfirst, state_dir=state_dir,
                                language=language)  # fmt: skip
+        if job_name == "inspect":  # reads and cleans only: no --out, nothing written
+            _execute(quiet, config, overrides, lambda job, s: job.inspect(inputs, s), out)
+            return
         _execute(quiet, config, overrides, lambda job, s: getattr(job, job_name)(inputs, out, s),
                  out)  # fmt: skip
 
@@ -193,8 +196,8 @@ def _execute(
         seen = counts.get("already_seen", 0)
         rows = f"{counts['quarantined']} new rows" if seen else f"{counts['quarantined']} rows read"
         also = f"; {seen:,} were already stored" if seen else ""
-        _fail(f"nothing themed: all {rows} were quarantined{also} (reasons in "
-              f"{out.resolve() / 'quarantine.csv'})")  # fmt: skip
+        where = "above" if records[0].get("kind") == "inspect" else out.resolve() / "quarantine.csv"
+        _fail(f"nothing themed: all {rows} were quarantined{also} (reasons {where})")
 
 
 def _all_quarantined(counts: dict[str, int]) -> bool:
@@ -206,6 +209,11 @@ def _all_quarantined(counts: dict[str, int]) -> bool:
 app.command("run", help="Ingest, clean, fit themes, rank and write every output into --out.")(
     _input_command("run")
 )
+app.command(
+    "inspect",
+    help="Show what a run would make of INPUTS (columns found, survey tool, rows kept and "
+    "quarantined, and why) without running it: nothing is written or stored.",
+)(_input_command("inspect"))
 app.command(
     "nightly",
     help="Process only verbatims the store has not seen and assign them to the current themes "
@@ -266,9 +274,39 @@ def compare_command(
 
 
 def _summary(record: dict[str, Any], out: Path) -> None:
-    counts = record["counts"]
-    typer.echo(", ".join(f"{k.replace('_', ' ')} {v}" for k, v in counts.items()))
-    typer.echo(f"results in {out.resolve()}")
+    if record.get("kind") == "inspect":
+        _inspect_summary(record)
+    counts = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in record["counts"].items())
+    typer.echo(f"a run would count: {counts}" if record.get("kind") == "inspect" else counts)
+    if record.get("kind") != "inspect":
+        typer.echo(f"results in {out.resolve()}")
+
+
+def _inspect_summary(record: dict[str, Any]) -> None:
+    """What `cx-text inspect` found in each input, then why rows would be quarantined."""
+    for note in record["ingest"]:
+        typer.echo(f"{note['input']}: {note['rows']:,} rows")
+        for field in ("text", "score", "id", "date"):
+            column = note.get(f"{field}_column")
+            shown = repr(column) if column else {"score": "none (unscored feedback)",
+                                                 "id": "none (ids are content hashes)",
+                                                 "date": "none (dated with the run's time)"
+                                                 }.get(field, "none")  # fmt: skip
+            typer.echo(f"  {field}: {shown}")
+        if note.get("date_order"):
+            typer.echo(f"  dates: {note['date_order']} ({note['date_order_from']})")
+        if note.get("survey_tool"):
+            typer.echo(f"  a {note['survey_tool']} export: {note['header_rows']} header row(s) "
+                       "under the column names skipped")  # fmt: skip
+        for key, what in (
+            ("dropped_columns", "columns not read (personal data)"),
+            ("skipped_sheets", "sheets without a text column, not read"),
+        ):
+            if note.get(key):
+                typer.echo(f"  {what}: {', '.join(note[key])}")
+    for reason, (n, first) in record["quarantine"].items():
+        where = ", ".join(f"{i} row {r}" if r is not None else i for i, r in first)
+        typer.echo(f"quarantined as {reason}: {n:,} (first: {where})")
 
 
 themes_app = typer.Typer(help="Look at the theme registry and edit themes.yaml overrides.")

@@ -349,13 +349,14 @@ _UNNAMED = re.compile(r"Unnamed: \d+(?:_level_\d+)?")  # pandas' name for an emp
 def table_start(header: list[str], rows: list[list[str]]) -> int:
     """Which line holds the column names: 0 for `header` itself, i for `rows[i - 1]`.
 
-    When the first line fills at most `TITLE_CELLS` of the table's columns (the table's width:
-    the most common field count of the first lines), it is a title ("NPS verbatims, November
-    2026"), a filter line or a blank line: in a CSV a line of one or two fields, or one padded
-    with empty fields as Excel saves it; in a workbook a first row whose other cells pandas
-    names "Unnamed: N". The header is then the first of the first `TITLE_LINES` lines that fills
-    at least half the columns. A table under 3 columns is left as it is, and so is a header
-    that fills more (trailing unnamed columns are common and harmless).
+    When the first line fills at most `TITLE_CELLS` cells and is narrower than the table or
+    fills under half of it (the table's width: the most common field count of the first lines),
+    it is a title ("NPS verbatims, November 2026"), a filter line or a blank line: in a CSV a
+    line of one or two fields, or one padded with empty fields as Excel saves it; in a workbook
+    a first row whose other cells pandas names "Unnamed: N". The header is then the first of the
+    first `TITLE_LINES` lines of the table's width that fills at least half of it. A table under
+    3 columns is left as it is, and so is a first line that fills more cells (trailing unnamed
+    columns are common and harmless).
     """
     lines = [header, *rows]
     width = Counter(len(line) for line in lines).most_common(1)[0][0]
@@ -363,9 +364,11 @@ def table_start(header: list[str], rows: list[list[str]]) -> int:
     def filled(line: list[str]) -> int:
         return sum(bool(str(c).strip()) and not _UNNAMED.fullmatch(str(c).strip()) for c in line)
 
-    if width < 3 or filled(header) > TITLE_CELLS or 2 * filled(header) >= width:
+    title = filled(header) <= TITLE_CELLS and (len(header) < width or 2 * filled(header) < width)
+    if width < 3 or not title:
         return 0
-    return next((i for i, line in enumerate(lines) if 2 * filled(line) >= width), 0)
+    return next((i for i, line in enumerate(lines)
+                 if len(line) == width and 2 * filled(line) >= width), 0)  # fmt: skip
 
 
 def _has_replacement(frame: pd.DataFrame) -> pd.Series:

@@ -1,4 +1,4 @@
-"""The jobs: `run`, `nightly`, `weekly` and `backfill`, each a declared list of stages.
+"""The jobs: `run`, `nightly`, `weekly`, `backfill` and `inspect`, each a declared list of stages.
 
 The CLI calls the functions below, which hold the run lock, open the store and walk the job's
 stage list with a `Timer`; the Prefect flows in `pipelines/` call the same functions with a timer
@@ -7,6 +7,7 @@ that runs each stage as a task. Nothing here knows a stage other than by its dec
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -69,6 +70,7 @@ NIGHTLY = (READ, CLEAN, Stage("assign", assign_themes, fan_out=True),
 WEEKLY = (Stage("load", load_window), THEMES, *OUTPUTS, SAVE, STORE, PUBLISH)
 BACKFILL = (READ, CLEAN, Stage("store", store_history))
 COMPARE = (Stage("compare", compare_periods), Stage("write", write_comparison))
+INSPECT = (READ, CLEAN)
 
 
 @contextmanager
@@ -147,6 +149,29 @@ def nightly(
             state = walk(NIGHTLY, ctx)
     outputs.write_json(state.record, out_dir / "run.json")
     return state.record
+
+
+def inspect(inputs: list[str], settings: Settings) -> dict[str, Any]:
+    """What a run would make of `inputs`, without running it: the read and clean stages only,
+    on a scratch store, nothing written (`cx-text inspect`).
+
+    Returns:
+        {"kind": "inspect", "counts": the run's conservation counts, "ingest": each input's
+        note (columns found, survey tool, header rows, skipped sheets, date order),
+        "quarantine": {reason: [how many, the first rows' (input, row number)]}}.
+    """
+    with tempfile.TemporaryDirectory(prefix="cx-text-inspect-") as scratch:
+        settings = settings.model_copy(update={"state_dir": Path(scratch), "store_url": None})
+        with context("run", settings, Path(scratch) / "out", None, inputs=tuple(inputs)) as ctx:
+            state = walk(INSPECT, ctx)
+    reasons: dict[str, Any] = {}
+    for reason, rows in state.quarantine.groupby("reason", sort=False):
+        first = rows.head(3)
+        reasons[str(reason)] = [len(rows), [(str(i), None if pd.isna(n) else int(n)) for i, n
+                                            in zip(first["input_file"], first["row_number"],
+                                                   strict=True)]]  # fmt: skip
+    return {"kind": "inspect", "counts": state.counts, "ingest": list(state.ingest_notes),
+            "quarantine": reasons}  # fmt: skip
 
 
 def week_bounds(week: str | pd.Timestamp) -> tuple[pd.Timestamp, pd.Timestamp]:

@@ -602,3 +602,34 @@ def test_a_workbook_summary_sheet_beside_the_answers_is_not_read(tmp_path: Path)
     assert state.verbatims is not None and state.quarantine is not None
     assert sorted(state.verbatims["text"]) == sorted(TEXTS) and state.quarantine.empty
     assert state.ingest_notes[0]["skipped_sheets"] == ["Summary"]
+
+
+def test_inspect_shows_what_a_run_would_make_of_an_export_and_writes_nothing(
+    tmp_path: Path,
+) -> None:
+    """`cx-text inspect` on a survey export with a title line and a score the scale does not
+    know: the columns it found, the counts a run would give, why the bad row would be
+    quarantined (with its row number); no store, no output folder."""
+    rows = [[f"r{i}", text, str(i % 11), f"{_when(i):%Y-%m-%d %H:%M}"] for i, text in
+            enumerate(TEXTS)]  # fmt: skip
+    rows[4][2] = "eleven"
+    lines = ["NPS verbatims, November 2026", "", "Respondent ID,comment,score,created_at"]
+    lines += [",".join(f'"{c}"' for c in row) for row in rows]
+    path = tmp_path / "export.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    state = tmp_path / "state"
+    code, stdout, _ = _cli(tmp_path, "inspect", str(path), "--state-dir", str(state),
+                           "--config", str(_config(tmp_path)), "--quiet")  # fmt: skip
+    assert code == 0
+    shown = stdout.splitlines()
+    assert shown[:5] == [
+        f"export.csv: {len(TEXTS)} rows",
+        "  text: 'comment'",
+        "  score: 'score'",
+        "  id: 'Respondent ID'",
+        "  date: 'created_at'",
+    ]
+    assert "quarantined as score_not_a_number: 1 (first: export.csv row 5)" in shown
+    assert shown[-1] == (f"a run would count: read {len(TEXTS)}, themed {len(TEXTS) - 1}, "
+                         "quarantined 1, duplicates 0, non answers 0")  # fmt: skip
+    assert not state.exists() and not (tmp_path / "cx-text-out").exists()

@@ -294,7 +294,8 @@ def skip_stored(mapped: pd.DataFrame, known: pd.DataFrame) -> tuple[pd.DataFrame
         return mapped, 0, 0
     stored = mapped["verbatim_id"].map(_stored_hashes(known))
     candidate = stored.notna()
-    texts = mapped.loc[candidate, "text"].fillna("").astype(str).map(normalise_text)
+    normalised = mapped["text"].fillna("").astype(str).map(normalise_text)
+    texts = normalised[candidate]
     today = texts.map(lambda t: text_hash(model_text(t)))
     seen = pd.Series(False, index=mapped.index)
     seen[candidate] = today == stored[candidate]
@@ -304,8 +305,7 @@ def skip_stored(mapped: pd.DataFrame, known: pd.DataFrame) -> tuple[pd.DataFrame
         ids = mapped["verbatim_id"]
         again = candidate & ~seen & ids.isin(set(masked))
         seen[again] = [masked_match(masked[i], texts[row]) for row, i in ids[again].items()]
-    normalised = mapped["text"].fillna("").astype(str).map(normalise_text).str.casefold()
-    key = pd.DataFrame({"customer": mapped["customer_id"], "text": normalised,
+    key = pd.DataFrame({"customer": mapped["customer_id"], "text": normalised.str.casefold(),
                         "day": pd.to_datetime(mapped["created_at"]).dt.normalize()})  # fmt: skip
     twinned = key.duplicated(keep=False) & mapped["customer_id"].notna()
     first = ~key.duplicated(keep="first")

@@ -77,8 +77,9 @@ _DEGREES = r"[-+]?\d{1,3}\.\d{4,}"
 _PAIR = rf"{_DEGREES}\s*[,;]\s*{_DEGREES}"
 COORDINATES = rf"\[\s*{_PAIR}\s*\]|\(\s*{_PAIR}\s*\)|(?<![\d.])(?:{_PAIR})(?![\d.])"
 _OCTET = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
-IPV4 = rf"(?<![\d.]){_OCTET}(?:\.{_OCTET}){{3}}(?![\d.]|\.\d)"
-IP_SHAPE = r"(?<![\d.])\d{1,3}(?:\.\d{1,3}){3}(?![\d.])"
+# an address may end a sentence ("my IP is 81.2.69.160."): a dot after it is no fifth part
+IPV4 = rf"(?<![\d.]){_OCTET}(?:\.{_OCTET}){{3}}(?!\d|\.\d)"
+IP_SHAPE = r"(?<![\d.])\d{1,3}(?:\.\d{1,3}){3}(?!\d|\.\d)"
 CANDIDATE = rf"{EMAIL_SHAPE}|{DIGITS}|{_PAIR}|{IP_SHAPE}"
 _DAY_OR_MONTH = r"(?:0?[1-9]|[12]\d|3[01])"
 DATE_TIME = (  # ISO, or day-first / month-first with a four-digit year ("21-11-2026 23:36")

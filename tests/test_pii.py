@@ -40,6 +40,7 @@ from tests.conftest import ROOT
         ("call +7 916 123-45-67 at 55.7558;37.6173", "call [PHONE] at [COORDINATES]"),
         ("my IP 81.2.69.160 is blocked", "my IP [IP] is blocked"),
         ("81.2.69.160", "[IP]"),  # a survey tool's IP address column
+        ("blocked, my IP is 81.2.69.160.", "blocked, my IP is [IP]."),
         ("роутер 192.168.1.254 сбрасывается", "роутер [IP] сбрасывается"),
     ],
 )

@@ -60,8 +60,9 @@ class SourceError(InputError):
 
 
 def read_input(
-    spec: str, sql_url: str | None = None, params: dict[str, str] | None = None
-) -> pd.DataFrame:
+    spec: str, sql_url: str | None = None, params: dict[str, str] | None = None,
+    columns: ColumnMap | None = None,
+) -> pd.DataFrame:  # fmt: skip
     """Read one input into a raw frame of strings with `_input` and `_row_number` columns.
 
     Args:
@@ -69,6 +70,8 @@ def read_input(
             ``sql:SELECT ...`` for a query or ``table:NAME`` for a whole table.
         sql_url: SQLAlchemy URL for SQL inputs (from settings or the environment).
         params: bind parameters a query may use, e.g. ``:watermark`` for incremental pulls.
+        columns: the columns named by the user (`ingest.columns`): a workbook's sheet holding
+            the named text column is never skipped as one without text.
     """
     label = input_label(spec)
     if spec.startswith(("sql:", "table:")):
@@ -91,16 +94,20 @@ def read_input(
     # several sheets: each keeps its own row numbers, named `file.xlsx[Sheet]`
     parts = {name: _as_raw(frame.assign(sheet=name), f"{label}[{name}]")
              for name, frame in sheets.items()}  # fmt: skip
-    tables = {name: part for name, part in parts.items() if _has_text_column(part)}
+    tables = {name: part for name, part in parts.items()
+              if _has_text_column(part, columns or ColumnMap())}  # fmt: skip
     kept = tables or parts  # no sheet with a text column found: the mapping decides, as before
     raw = pd.concat(list(kept.values()), ignore_index=True).fillna("")
     raw.attrs["skipped_sheets"] = [name for name in parts if name not in kept]
     return raw
 
 
-def _has_text_column(raw: pd.DataFrame) -> bool:
-    """Whether a sheet has a column the text would be found in (an alias, a question, or the
-    one free-text column): a workbook's summary or pivot sheet beside its answers has none."""
+def _has_text_column(raw: pd.DataFrame, columns: ColumnMap) -> bool:
+    """Whether a sheet has a column the text would be found in (the one the user named, an
+    alias, a question, or the one free-text column): a workbook's summary or pivot sheet beside
+    its answers has none."""
+    if columns.text is not None:
+        return columns.text in raw.columns
     mapping = map_columns(raw.columns, ColumnMap(), require_text=False)
     return "text" in mapping or "text" in found_by_question(raw, mapping, {})
 

@@ -163,7 +163,8 @@ def read_inputs(ctx: RunContext, state: RunState) -> Added:
         params = {"watermark": ctx.store.watermark("verbatims") or "1900-01-01"}
     if ctx.frames:
         return {"raws": tuple(ingest.read_frame(frame) for frame in ctx.frames)}
-    return {"raws": tuple(ingest.read_input(spec, sql_url, params) for spec in ctx.inputs)}
+    return {"raws": tuple(ingest.read_input(spec, sql_url, params, s.ingest.columns)
+                          for spec in ctx.inputs)}  # fmt: skip
 
 
 def _map_one(

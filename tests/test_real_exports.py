@@ -602,6 +602,12 @@ def test_a_workbook_summary_sheet_beside_the_answers_is_not_read(tmp_path: Path)
     assert state.verbatims is not None and state.quarantine is not None
     assert sorted(state.verbatims["text"]) == sorted(TEXTS) and state.quarantine.empty
     assert state.ingest_notes[0]["skipped_sheets"] == ["Summary"]
+    # a text column the user names decides which sheets hold answers, not the aliases
+    named = load_settings(language="en", ingest={"columns": {"text": "Metric"}})
+    state = read_and_clean([str(path)], named, tmp_path / "named")
+    assert state.verbatims is not None and state.ingest_notes[0]["skipped_sheets"] == [
+        "October", "November"]  # fmt: skip
+    assert sorted(state.verbatims["text"]) == ["NPS", "Responses"]
 
 
 def test_inspect_shows_what_a_run_would_make_of_an_export_and_writes_nothing(

@@ -103,8 +103,12 @@ def _overrides(
     return result
 
 
-def _input_command(job_name: str) -> Callable[..., None]:
-    """A command over INPUT files with the column options (shared by run and nightly)."""
+# what a command over inputs runs: (the job module, inputs, --out, settings) -> the run record
+JobAction = Callable[[Any, list[str], Path, Any], dict[str, Any]]
+
+
+def _input_command(action: JobAction) -> Callable[..., None]:
+    """A command over INPUT files with the column options (run, nightly and inspect)."""
 
     def command(
         inputs: Inputs,
@@ -144,11 +148,7 @@ def _input_command(job_name: str) -> Callable[..., None]:
         }  # fmt: skip
         overrides = _overrides(columns, source, scale, dayfirst, state_dir=state_dir,
                                language=language)  # fmt: skip
-        if job_name == "inspect":  # reads and cleans only: no --out, nothing written
-            _execute(quiet, config, overrides, lambda job, s: job.inspect(inputs, s), out)
-            return
-        _execute(quiet, config, overrides, lambda job, s: getattr(job, job_name)(inputs, out, s),
-                 out)  # fmt: skip
+        _execute(quiet, config, overrides, lambda job, s: action(job, inputs, out, s), out)
 
     return command
 
@@ -207,18 +207,18 @@ def _all_quarantined(counts: dict[str, int]) -> bool:
 
 
 app.command("run", help="Ingest, clean, fit themes, rank and write every output into --out.")(
-    _input_command("run")
+    _input_command(lambda job, inputs, out, s: job.run(inputs, out, s))
 )
 app.command(
     "inspect",
     help="Show what a run would make of INPUTS (columns found, survey tool, rows kept and "
     "quarantined, and why) without running it: nothing is written or stored.",
-)(_input_command("inspect"))
+)(_input_command(lambda job, inputs, out, s: job.inspect(inputs, s)))  # writes nothing
 app.command(
     "nightly",
     help="Process only verbatims the store has not seen and assign them to the current themes "
     "(no re-fit); write the updated outputs into --out.",
-)(_input_command("nightly"))
+)(_input_command(lambda job, inputs, out, s: job.nightly(inputs, out, s)))
 
 
 @app.command("weekly")
@@ -274,12 +274,13 @@ def compare_command(
 
 
 def _summary(record: dict[str, Any], out: Path) -> None:
+    counts = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in record["counts"].items())
     if record.get("kind") == "inspect":
         _inspect_summary(record)
-    counts = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in record["counts"].items())
-    typer.echo(f"a run would count: {counts}" if record.get("kind") == "inspect" else counts)
-    if record.get("kind") != "inspect":
-        typer.echo(f"results in {out.resolve()}")
+        typer.echo(f"a run would count: {counts}")
+        return
+    typer.echo(counts)
+    typer.echo(f"results in {out.resolve()}")
 
 
 def _inspect_summary(record: dict[str, Any]) -> None:

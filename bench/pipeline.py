@@ -474,11 +474,9 @@ def print_stages(rows: list[dict[str, Any]]) -> None:
     for r in rows:
         if "first_report" not in r:
             continue
-        runs = {"cold": r["cold"], "nightly": r["nightly"], "first report": r["first_report"]}
-        if "nothing_new" in r:
-            runs = {"cold": r["cold"], "nightly": r["nightly"],
-                    "nightly, nothing new": r["nothing_new"],
-                    "first report": r["first_report"]}  # fmt: skip
+        runs = {"cold": r["cold"], "nightly": r["nightly"],
+                "nightly, nothing new": r["nothing_new"],
+                "first report": r["first_report"]}  # fmt: skip
         stages = list(dict.fromkeys(s for x in runs.values() for s in x["stages"]))
         print(f"\n{r['data']}: seconds (peak RSS MB) per stage")
         print("| stage | " + " | ".join(runs) + " |")

@@ -12,6 +12,7 @@ import logging
 import os
 import shutil
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -25,10 +26,14 @@ from cx_text.themes import ThemeModel
 log = logging.getLogger("cx_text")
 VERSIONS = "versions"
 CURRENT = "current"
+POLARITY_HEAD = "polarity_head.json"
 
 
-def save_models(found: Discovery, folder: Path) -> None:
-    """Save each language group's theme model and the topic -> theme id map under `folder`."""
+def save_models(
+    found: Discovery, folder: Path, polarity_head: dict[str, Any] | None = None
+) -> None:
+    """Save each language group's theme model and the topic -> theme id map under `folder`,
+    and the polarity head the run fitted (`PolarityModel.state()`), which nightlies apply."""
     for group, model in found.models.items():
         model.save(folder / group)
         outputs.write_json(found.topic_ids[group], folder / group / "theme_ids.json")
@@ -36,6 +41,8 @@ def save_models(found: Discovery, folder: Path) -> None:
     links = [[*source, *target] for source, target in found.links.items()]
     outputs.write_json({"model_id": found.link_model_id, "topics": links}, folder / "links.json")
     outputs.write_parquet(found.themes, folder / "themes.parquet")
+    if polarity_head is not None:
+        outputs.write_json(polarity_head, folder / POLARITY_HEAD)
 
 
 def staged_folder(models_dir: Path, version: str) -> Path:
@@ -54,7 +61,13 @@ def load_models(folder: Path) -> SavedThemes | None:
         model_ids=model_ids,
         themes=THEMES.conform(_with_language_columns(pd.read_parquet(folder / "themes.parquet"))),
         link_model_id=_link_model_id(folder),
+        polarity_head=_polarity_head(folder),
     )
+
+
+def _polarity_head(folder: Path) -> dict[str, Any] | None:
+    path = folder / POLARITY_HEAD
+    return dict(json.loads(path.read_text())) if path.exists() else None
 
 
 def space_centres(folder: Path) -> dict[str, np.ndarray]:

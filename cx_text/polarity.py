@@ -301,6 +301,44 @@ class PolarityModel:
         classes = list(self.head_.classes_)
         return np.clip(proba[:, classes.index(PRAISE)] - proba[:, classes.index(PROBLEM)], -1, 1)
 
+    def fitted_from(self) -> dict[str, Any]:
+        """What the head was fitted with, besides the run's texts: a saved head is reused only
+        by a model built with the same (`load`)."""
+        seed = hashlib.sha1("\x1f".join([*self.seed["polarity"], *self.seed["text"]])
+                            .encode("utf-8")).hexdigest()[:16]  # fmt: skip
+        return {"encoder_id": self.encoder.model_id, "c": self.c, "run_weight": self.run_weight,
+                "seed": seed}  # fmt: skip
+
+    def state(self) -> dict[str, Any]:
+        """The fitted head as plain data (JSON-safe), for `load`: its weights, classes, id and
+        how many of a run's texts it learnt from."""
+        if self.head_ is None:
+            raise ValueError("the polarity head is not fitted")
+        head = self.head_
+        return {**self.fitted_from(), "head_id": self.head_id_,
+                "n_run_labelled": self.n_run_labelled_, "classes": [str(c) for c in head.classes_],
+                "dtype": str(head.coef_.dtype), "coef": head.coef_.tolist(),
+                "intercept": head.intercept_.tolist()}  # fmt: skip
+
+    def load(self, state: dict[str, Any]) -> bool:
+        """Take the head `state` describes (`state()` of an earlier fit) if it was fitted with
+        this model's encoder, C, run weight and seed set; False (nothing changed) otherwise.
+        Scores of the loaded head equal the saved one's to the last bit."""
+        from sklearn.linear_model import LogisticRegression
+
+        if any(state.get(k) != v for k, v in self.fitted_from().items()):
+            return False
+        head = LogisticRegression(C=self.c, max_iter=3000)
+        head.classes_ = np.asarray(state["classes"], dtype=object)
+        dtype = np.dtype(state.get("dtype", "float64"))  # fitted on float32 vectors: float32
+        head.coef_ = np.asarray(state["coef"], dtype=dtype)
+        head.intercept_ = np.asarray(state["intercept"], dtype=dtype)
+        head.n_features_in_ = head.coef_.shape[1]
+        head.n_iter_ = np.zeros(1, dtype=np.int32)
+        self.head_, self.head_id_ = head, str(state["head_id"])
+        self.n_run_labelled_ = int(state["n_run_labelled"])
+        return True
+
     def predict(self, texts: Sequence[str], vectors: np.ndarray | None = None) -> pd.DataFrame:
         """A frame aligned with `texts`: `polarity` (problem/praise/neutral), `polarity_score`."""
         scores = self.score(texts, vectors)

@@ -36,6 +36,7 @@ class Scored:
     verbatims: pd.DataFrame
     mentions: pd.DataFrame
     summary: dict[str, Any] = field(default_factory=dict)
+    model: PolarityModel | None = None  # the head that scored them (None: polarity is off)
 
 
 class CachedEncoder:
@@ -95,6 +96,19 @@ def fit_model(
     return model.fit(texts, scores, vectorise(texts))
 
 
+def saved_model(
+    state: dict[str, Any] | None, settings: PolaritySettings, encoder: polarity.Encoder
+) -> PolarityModel | None:
+    """The head a re-fit saved (`PolarityModel.state()`), if these settings would fit the same
+    kind of head: same encoder, C, run weight and seed set, and no learning from scores when
+    `learn_from_scores` is now off. None: fit one (`fit_model`)."""
+    if state is None or (not settings.learn_from_scores and state.get("n_run_labelled")):
+        return None
+    model = PolarityModel(encoder, c=settings.c, neutral_margin=settings.neutral_margin,
+                          run_weight=settings.run_weight)  # fmt: skip
+    return model if model.load(state) else None
+
+
 @dataclass(frozen=True)
 class Shortcut:
     """What the polarity cascade reads (`cx_text.polarity_cascade`): the e5 vectors already
@@ -112,6 +126,7 @@ def score_run(
     encoder: polarity.Encoder,
     vectorise: Vectorise,
     shortcut: Shortcut | None = None,
+    saved: dict[str, Any] | None = None,
 ) -> Scored:
     """Score every mention sentence, then every verbatim from its mentions.
 
@@ -122,8 +137,13 @@ def score_run(
     With a `shortcut` (and `settings.cascade`), a large run's texts go through the cascade:
     a trusted student head on the theme vectors scores the ones it is sure of; only when the
     head is the seed set's alone (a complaint-only run, or too few scores to learn from).
+    `saved`: the head the last re-fit learnt (a nightly applies it, `saved_model`, and so
+    re-scores the window's stored texts as that re-fit did and embeds no new answer to learn
+    from); without it, or when the settings changed since, the head is fitted here.
     """
-    model = fit_model(verbatims, settings, encoder, vectorise)
+    model = saved_model(saved, settings, encoder)
+    head = "saved" if model is not None else "fitted"
+    model = model or fit_model(verbatims, settings, encoder, vectorise)
     sentences = [model_text(s) for s in mentions["sentence"].astype(str)]
     alone = ~verbatims["verbatim_id"].isin(set(mentions["verbatim_id"])) & ~verbatims[
         "is_non_answer"
@@ -141,7 +161,8 @@ def score_run(
     return Scored(
         SCORED_VERBATIMS.conform(scored_verbatims),
         SCORED_MENTIONS.conform(scored_mentions),
-        outcome.summary,
+        {**outcome.summary, "head": head},
+        model,
     )
 
 

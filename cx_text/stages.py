@@ -330,8 +330,9 @@ def score_polarity(ctx: RunContext, state: RunState) -> Added:
 
     cached = run_polarity.CachedEncoder(encoder, vectorise)  # the seed set's vectors too
     shortcut = _polarity_shortcut(ctx, verbatims, encoder.model_id)
+    saved = ctx.saved.polarity_head if ctx.saved is not None else None  # nightly: not re-fitted
     return {"scored": run_polarity.score_run(verbatims, mentions, settings, cached, vectorise,
-                                             shortcut)}  # fmt: skip
+                                             shortcut, saved)}  # fmt: skip
 
 
 def _polarity_shortcut(
@@ -468,8 +469,10 @@ def send_alerts(ctx: RunContext, state: RunState) -> Added:
 
 def save_models(ctx: RunContext, state: RunState) -> Added:
     """Stage the re-fitted models under versions/<run_id>; `current` moves after the commit."""
+    head = state.scored.model if state.scored is not None else None
     models.save_models(state.need("found"), models.staged_folder(ctx.settings.models_dir,
-                                                                 ctx.run_id))  # fmt: skip
+                                                                 ctx.run_id),
+                       head.state() if head is not None else None)  # fmt: skip
     return {"models_version": ctx.run_id}
 
 

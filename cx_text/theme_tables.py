@@ -6,6 +6,7 @@ A `Discovery` is immutable: registry ids (`apply_ids`) and analyst overrides ret
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -37,13 +38,15 @@ class Discovery:
 
 @dataclass(frozen=True)
 class SavedThemes:
-    """A fitted theme set as saved under models/current: what nightly assignment needs."""
+    """A fitted theme set as saved under models/current: what nightly assignment needs, and the
+    polarity head the re-fit learnt (`PolarityModel.state()`; None: saved without one)."""
 
     models: dict[str, ThemeModel]
     topic_ids: dict[str, list[str]]
     model_ids: dict[str, str]
     themes: pd.DataFrame
     link_model_id: str = ""
+    polarity_head: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)

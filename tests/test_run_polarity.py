@@ -88,6 +88,23 @@ def test_the_head_learns_from_detractors_and_promoters_only_when_asked_and_enoug
     assert model.n_run_labelled_ == learned
 
 
+def test_a_saved_head_scores_as_the_fitted_one_and_only_under_the_same_settings() -> None:
+    encoder = FakeEncoder()
+    settings = PolaritySettings()
+    fitted = run_polarity.fit_model(_scored_run(12), settings, encoder, _vectorise(encoder))
+    state = json.loads(json.dumps(fitted.state()))  # as models/current keeps it
+    loaded = run_polarity.saved_model(state, settings, encoder)
+    assert loaded is not None and loaded.n_run_labelled_ == 24
+    assert loaded.head_id_ == fitted.head_id_
+    texts = ["late again, rude courier", "great friendly courier", "refund never came"]
+    assert np.array_equal(loaded.score(texts), fitted.score(texts))  # to the last bit
+    # another C, run weight or encoder would fit another head; so would no learning from scores
+    for changed in ({"c": 3.0}, {"run_weight": 0.5}, {"learn_from_scores": False}):
+        assert run_polarity.saved_model(state, PolaritySettings(**changed), encoder) is None
+    assert run_polarity.saved_model(state, settings, CountingEncoder()) is None
+    assert run_polarity.saved_model(None, settings, encoder) is None
+
+
 def test_disabled_polarity_leaves_the_columns_empty() -> None:
     scored = run_polarity.unscored(frame(complaint("c1")), _mentions([("c1", "T001", "x")]))
     assert scored.verbatims["polarity"].isna().all()
@@ -156,6 +173,30 @@ def test_run_writes_polarity_columns_and_nightly_reuses_cached_vectors(
         shown = pd.read_csv(tmp_path / out / "themes.csv")
         split = sorted({t[:-1] for t in shown["theme_id"].astype(str) if t[-1] in "+-"})
         assert record["facets"]["split"] == split
+
+
+def test_a_nightly_applies_the_head_the_run_learnt(
+    polarity_week: tuple[Any, Path, CountingEncoder], tmp_path: Path
+) -> None:
+    """Nothing is re-fitted at night: the stored mentions keep the run's scores to the last
+    bit, and only the new answer's sentences are embedded (not every answer the head would
+    learn from)."""
+    settings, data, encoder = polarity_week
+    job.run([str(data)], tmp_path / "out", settings)
+    assert (settings.models_dir / "current" / "polarity_head.json").exists()
+    week = pd.read_csv(data)
+    new = week.iloc[[0]].assign(id="new-1", comment="The courier was late and rude again.",
+                                score=1)  # fmt: skip
+    pd.concat([week, new]).to_csv(tmp_path / "more.csv", index=False)
+    before = encoder.texts
+    record = job.nightly([str(tmp_path / "more.csv")], tmp_path / "night", settings)
+    assert record["polarity"]["head"] == "saved"
+    assert encoder.texts - before == 1  # the new sentence, nothing to learn from
+    key = ["verbatim_id", "sentence"]
+    run = pd.read_csv(tmp_path / "out" / "mentions.csv").set_index(key)["polarity_score"]
+    night = pd.read_csv(tmp_path / "night" / "mentions.csv").set_index(key)["polarity_score"]
+    assert night.drop("new-1", level=0).sort_index().equals(run.sort_index())
+    assert night.loc["new-1"].iloc[0] < 0  # a problem
 
 
 def test_the_cached_encoder_embeds_each_text_once() -> None:

@@ -339,10 +339,9 @@ def _capitalised_names(sentences: Sequence[str]) -> set[str]:
     handles: set[str] = set()
     for sentence in sentences:
         text = _MASK.sub(" ", sentence)
-        for word in _WORD.findall(text)[1:]:
-            key = word.casefold()
-            seen[key] += 1
-            upper[key] += word[:1].isupper() and not word.isupper()
+        later = _WORD.findall(text)[1:]
+        seen.update(w.casefold() for w in later)
+        upper.update(w.casefold() for w in later if w[:1].isupper() and not w.isupper())
         for handle in HANDLE.findall(text):
             handles.update(words(handle))
     return handles | {w for w, n in seen.items() if n >= 2 and upper[w] >= 0.8 * n}
@@ -384,12 +383,31 @@ def candidates(sentences: Sequence[str], language: str, parses: Parses | None = 
     return {g for g in found if not names & {v for w in g.split() for v in (w, _bare(w))}}
 
 
-def sentence_counts(sentences: Sequence[str], phrases: set[str]) -> Counter[str]:
-    """How many of `sentences` hold each of `phrases` as a contiguous, case-folded sequence."""
+def sentence_counts(
+    sentences: Sequence[str], phrases: set[str], lengths: Mapping[str, set[int]] | None = None
+) -> Counter[str]:
+    """How many of `sentences` hold each of `phrases` as a contiguous, case-folded sequence.
+
+    Only word sequences that start with a phrase's first word and have a phrase's length are
+    joined and looked up (`lengths`: `phrase_starts(phrases)`, made once for many calls)."""
+    lengths = phrase_starts(phrases) if lengths is None else lengths
     counts: Counter[str] = Counter()
-    for tokens in (words(s) for s in sentences):
-        counts.update(g for g in _grams(tokens) if g in phrases)
+    for sentence in sentences:
+        tokens = words(sentence)
+        found = {g for i, t in enumerate(tokens) if t in lengths
+                 for n in lengths[t] if i + n <= len(tokens)
+                 and (g := " ".join(tokens[i : i + n])) in phrases}  # fmt: skip
+        counts.update(found)
     return counts
+
+
+def phrase_starts(phrases: Iterable[str]) -> dict[str, set[int]]:
+    """First word -> the lengths (in words) of the phrases that start with it."""
+    lengths: dict[str, set[int]] = {}
+    for phrase in phrases:
+        first, *rest = phrase.split(" ")
+        lengths.setdefault(first, set()).add(len(rest) + 1)
+    return lengths
 
 
 def ranked_phrases(
@@ -597,7 +615,8 @@ def _distinct_labels(
     found = [candidates(n.sentences, n.language, parses) if n.sentences else set()
              for n in named]  # fmt: skip
     every = set().union(*found)
-    counts = [sentence_counts(n.sentences, every) for n in named]
+    starts = phrase_starts(every)
+    counts = [sentence_counts(n.sentences, every, starts) for n in named]
     total: Counter[str] = Counter()
     for c in counts:
         total.update(c)

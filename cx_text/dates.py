@@ -11,11 +11,34 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-# name patterns in order of preference: a `*date*` column before `created*`, before `*time*`
+# name patterns in order of preference: a `*date*` column before `created*` (and the other
+# words a tool names when an answer or a ticket came in with), before `*time*`; "date" as a word
+# start ("updated" holds it too)
 _DATE_NAMES = (
-    re.compile(r"date|дата"),
-    re.compile(r"^created|^создан"),
+    re.compile(r"(?:^|[^a-z])date|дата"),
+    re.compile(
+        r"^(?:created|requested|submitted|received|opened|sent)|^(?:создан|получен|отправлен)"
+    ),
     re.compile(r"time|время"),
+)
+# a record's later life, not when the customer wrote: ranked with names that say nothing
+_LATER = re.compile(r"updat|modif|chang|clos|solv|resolv|last|измен|обновл|закрыт|решен|решён")
+# Excel's day numbers (a date cell exported as its number, or read without its format):
+# days since 1899-12-30, 1970 to 2099, an optional fraction for the time of day
+_SERIAL = re.compile(r"^\s*\d{5}(?:\.\d+)?\s*$")
+_SERIAL_RANGE = (25_569, 73_050)
+_EXCEL_EPOCH = pd.Timestamp("1899-12-30")
+# Russian month names and their usual abbreviations, nominative or genitive ("30 ноября 2026 г.")
+_RU_MONTHS = (
+    ("январ[ьяе]|янв", "January"), ("феврал[ьяе]|фев", "February"), ("марта?|мар", "March"),
+    ("апрел[ьяе]|апр", "April"), ("ма[йяе]", "May"), ("июн[ьяе]|июн", "June"),
+    ("июл[ьяе]|июл", "July"), ("августа?|авг", "August"), ("сентябр[ьяе]|сент?", "September"),
+    ("октябр[ьяе]|окт", "October"), ("ноябр[ьяе]|нояб?", "November"),
+    ("декабр[ьяе]|дек", "December"),
+)  # fmt: skip
+_RU_DATE = re.compile(
+    r"(\d{1,2})\s+(" + "|".join(f"(?:{p})" for p, _ in _RU_MONTHS) + r")\.?\s+(\d{4})(?:\s*г\.?)?",
+    re.IGNORECASE,
 )
 _TIME = r"(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?\s*(?:[AaPp][Mm])?\s*(?:Z|[+-]\d{2}:?\d{2})?)?"
 _DATE_SHAPE = re.compile(
@@ -44,15 +67,23 @@ class DateOrder:
 
 
 def name_rank(column: str) -> int:
-    """0 for `*date*` / `дата`, 1 for `created*`, 2 for `*time*` / `время`, 3 for other names."""
+    """0 for `*date*` / `дата`, 1 for `created*` (`requested*`, `submitted*`...), 2 for
+    `*time*` / `время`, 3 for other names and for a record's later dates (`updated*`,
+    `closed*`, `Date Modified`...)."""
     name = column.strip().lower()
+    if _LATER.search(name):
+        return len(_DATE_NAMES)
     return next((i for i, p in enumerate(_DATE_NAMES) if p.search(name)), len(_DATE_NAMES))
 
 
-def looks_like_dates(values: pd.Series) -> bool:
-    """True when most non-empty values (a sample) have a date's shape and parse as dates."""
-    sample = values[values.str.strip() != ""].head(SAMPLE)
-    if sample.empty or sample.str.match(_DATE_SHAPE).mean() < MOST:
+def looks_like_dates(values: pd.Series, serials: bool = False) -> bool:
+    """True when most non-empty values (a sample) have a date's shape and parse as dates;
+    with `serials`, Excel's day numbers (`45000.5`) count as dates too."""
+    sample = english_months(values[values.str.strip() != ""].head(SAMPLE))
+    shaped = sample.str.match(_DATE_SHAPE)
+    if serials:
+        shaped |= _serials(sample).notna()
+    if sample.empty or shaped.mean() < MOST:
         return False
     return bool(parse_dates(sample.str.strip(), dayfirst=True).notna().mean() >= MOST)
 
@@ -61,11 +92,33 @@ def find_date_column(columns: Mapping[str, pd.Series]) -> str | None:
     """The date column among `columns` (name -> values): by name first, then by content.
 
     Every candidate must hold dates (`looks_like_dates`), so `response_time_minutes` or a
-    numeric `timestamp` is never taken. Among those, `*date*` names beat `created*` beat
-    `*time*` beat any other name; ties go to the leftmost column.
+    numeric `timestamp` is never taken; a `*date*` or `created*` column may hold Excel's day
+    numbers (`45000.5`), no other (an amount is not a date). Among those, `*date*` names beat
+    `created*` beat `*time*` beat any other name; ties go to the leftmost column.
     """
     ranked = sorted(columns, key=name_rank)  # stable: column order within a rank
-    return next((c for c in ranked if looks_like_dates(columns[c])), None)
+    return next((c for c in ranked if looks_like_dates(columns[c], name_rank(c) < 2)), None)
+
+
+def english_months(values: pd.Series) -> pd.Series:
+    """`values` with Russian month names written as English ones ("30 ноября 2026 г." ->
+    "30 November 2026"), which the date parser reads."""
+    if not values.str.contains("[а-яА-Я]", regex=True).any():
+        return values
+    months = [(re.compile(f"^(?:{p})$", re.IGNORECASE), name) for p, name in _RU_MONTHS]
+
+    def english(match: re.Match[str]) -> str:
+        name = next(n for pattern, n in months if pattern.match(match.group(2)))
+        return f"{match.group(1)} {name} {match.group(3)}"
+
+    return values.str.replace(_RU_DATE, english, regex=True)
+
+
+def _serials(values: pd.Series) -> pd.Series:
+    """Excel day numbers in `values` as timestamps (NaT for anything else)."""
+    numbers = pd.to_numeric(values.where(values.str.match(_SERIAL).fillna(False)), errors="coerce")
+    numbers = numbers.where(numbers.between(*_SERIAL_RANGE))
+    return _EXCEL_EPOCH + pd.to_timedelta(numbers.round(6), unit="D")
 
 
 def infer_order(values: pd.Series, setting: bool | None) -> DateOrder:
@@ -87,12 +140,18 @@ def infer_order(values: pd.Series, setting: bool | None) -> DateOrder:
 
 
 def parse_dates(values: pd.Series, dayfirst: bool = False) -> pd.Series:
-    """Parse mixed date strings to naive UTC; dotted dates (23.11.2026) are read day-first."""
+    """Parse mixed date strings to naive UTC; dotted dates (23.11.2026) are read day-first,
+    Russian month names as their English ones, Excel's day numbers (`45000.5`, 1970-2099) as
+    the day and time they stand for."""
+    values = english_months(values)
+    serial = _serials(values)
     dotted = values.str.match(_DOTTED).fillna(False)
     parsed = pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns, UTC]")
-    for mask, day_first in ((dotted, True), (~dotted, dayfirst)):
+    for mask, day_first in ((dotted, True), (~dotted & serial.isna(), dayfirst)):
         if mask.any():
             parsed[mask] = pd.to_datetime(
                 values[mask], errors="coerce", format="mixed", dayfirst=day_first, utc=True
             )
+    if serial.notna().any():
+        parsed[serial.notna()] = serial[serial.notna()].dt.tz_localize("UTC")
     return parsed.dt.tz_localize(None).astype("datetime64[ns]")

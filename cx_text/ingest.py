@@ -16,7 +16,7 @@ import logging
 import re
 import sys
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -372,10 +372,24 @@ def table_start(header: list[str], rows: list[list[str]]) -> int:
         return sum(bool(str(c).strip()) and not _UNNAMED.fullmatch(str(c).strip()) for c in line)
 
     title = filled(header) <= TITLE_CELLS and (len(header) < width or 2 * filled(header) < width)
+    if width >= 3 and not title and rows and _group_header(header, rows[0], filled):
+        return 1
     if width < 3 or not title:
         return 0
     return next((i for i, line in enumerate(lines)
                  if len(line) == width and 2 * filled(line) >= width), 0)  # fmt: skip
+
+
+def _group_header(first: list[str], second: list[str], filled: Callable[[list[str]], int]) -> bool:
+    """Whether `first` labels groups of the columns `second` names (a workbook's merged cells
+    above its header: "Respondent", "", "Scores", "", "Feedback"): it leaves cells empty,
+    `second` fills every one, and more of `second`'s names are ones columns are known by."""
+
+    def known(line: list[str]) -> int:
+        return sum(_norm_name(str(c)) in _KNOWN_NAMES for c in line)
+
+    return (len(second) == len(first) and filled(first) < len(first)
+            and filled(second) == len(second) and known(second) > known(first))  # fmt: skip
 
 
 def _has_replacement(frame: pd.DataFrame) -> pd.Series:
@@ -498,7 +512,14 @@ def _personal(raw: pd.DataFrame, tool: str) -> tuple[str, ...]:
 
 
 def _to_str(value: object) -> str:
-    if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NaT:
+    """A cell as the text a CSV would hold: missing values (None, NaN, NaT, and pandas'
+    nullable types' `pd.NA`, which `str` would spell "<NA>") are empty."""
+    if (
+        value is None
+        or value is pd.NA
+        or value is pd.NaT
+        or (isinstance(value, float) and np.isnan(value))
+    ):
         return ""
     if isinstance(value, pd.Timestamp):
         return value.isoformat(sep=" ")
@@ -527,6 +548,10 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "source": ("source", "feedback_type", "type", "источник", "тип"),
     "language": ("language", "lang", "user_language", "reviewer_language", "язык"),
 }  # fmt: skip
+
+
+# every name a column is known by (`_group_header`)
+_KNOWN_NAMES = frozenset(a for names in ALIASES.values() for a in names)
 
 
 def _norm_name(name: str) -> str:

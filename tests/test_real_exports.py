@@ -197,6 +197,73 @@ def test_date_column_by_name_then_content() -> None:
     )
 
 
+def test_a_records_later_dates_are_not_when_it_was_written() -> None:
+    """A help desk's ticket view: "Updated" holds "date" and comes before nothing; the ticket
+    was written when it was "Requested"."""
+    columns = {"Requested": pd.Series(["2026-11-02 09:15", "2026-11-03 10:00"]),
+               "Updated": pd.Series(["2026-11-20 09:15", "2026-11-21 10:00"]),
+               "Date Modified": pd.Series(["2026-11-22", "2026-11-23"])}  # fmt: skip
+    assert dates.find_date_column(columns) == "Requested"
+    assert dates.find_date_column({"Updated": columns["Updated"]}) == "Updated"  # the only one
+    assert [dates.name_rank(c) for c in ("update_date", "Closed At", "Дата изменения")] == [3] * 3
+
+
+@pytest.mark.parametrize("form", ["csv", "xlsx"])
+def test_excel_day_numbers_in_a_date_column_are_dates(tmp_path: Path, form: str) -> None:
+    """A workbook's date cells exported as Excel's day numbers (45000.5 is 2023-03-15 12:00);
+    a number column that is not named as a date ("Amount") is never taken for one."""
+    n = len(TEXTS)
+    when = [_when(i) for i in range(n)]
+    serial = [(w - datetime(1899, 12, 30)).total_seconds() / 86400 for w in when]
+    frame = pd.DataFrame({"Comment": TEXTS, "Score": [i % 11 for i in range(n)],
+                          "Amount": [40000 + i for i in range(n)], "Date": serial})  # fmt: skip
+    path = tmp_path / f"export.{form}"
+    frame.to_excel(path, index=False) if form == "xlsx" else frame.to_csv(path, index=False)
+    state = read_and_clean([str(path)], load_settings(language="en"), tmp_path)
+    assert state.verbatims is not None and state.quarantine is not None
+    assert state.quarantine.empty and state.ingest_notes[0]["date_column"] == "Date"
+    got = state.verbatims["created_at"].dt.round("s").tolist()
+    assert got == [pd.Timestamp(w) for w in when]
+    assert dates.find_date_column({"Amount": frame["Amount"].astype(str)}) is None
+
+
+def test_russian_month_names_are_dates() -> None:
+    values = pd.Series(["30 ноября 2026 г.", "1 дек. 2026", "5 марта 2026 14:05", "3 мая 2025",
+                        "12 Января 2026"])  # fmt: skip
+    assert dates.find_date_column({"Дата": values}) == "Дата"
+    assert dates.parse_dates(values).tolist() == [
+        pd.Timestamp("2026-11-30"), pd.Timestamp("2026-12-01"), pd.Timestamp("2026-03-05 14:05"),
+        pd.Timestamp("2025-05-03"), pd.Timestamp("2026-01-12"),
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize("form", ["csv", "xlsx"])
+def test_a_group_header_above_the_column_names_is_not_the_header(
+    tmp_path: Path, form: str
+) -> None:
+    """A workbook whose merged cells label groups of columns above their names ("Respondent"
+    over the id and date, "Scores" over NPS and CSAT): the names are the header, every answer
+    is read with its score."""
+    groups = ["Respondent", "", "Scores", "", "Feedback", "", "Segment"]
+    names = ["Response ID", "Submitted", "NPS", "CSAT", "Comment", "What could we improve?",
+             "Region"]  # fmt: skip
+    rows = [[f"R{i:03d}", f"{_when(i):%d/%m/%Y}", str(i % 11), str(i % 5 + 1), text,
+             "faster delivery", REGIONS[i % 4]] for i, text in enumerate(TEXTS)]  # fmt: skip
+    path = tmp_path / f"export.{form}"
+    table = pd.DataFrame([groups, names, *rows])
+    if form == "xlsx":
+        table.to_excel(path, index=False, header=False)
+    else:
+        table.to_csv(path, index=False, header=False)
+    state = read_and_clean([str(path)], load_settings(language="en"), tmp_path)
+    assert state.verbatims is not None and state.quarantine is not None
+    assert state.quarantine.empty
+    assert state.verbatims["verbatim_id"].tolist() == [f"R{i:03d}" for i in range(len(TEXTS))]
+    assert state.verbatims["score"].tolist() == [float(i % 11) for i in range(len(TEXTS))]
+    days = [_when(i).date() for i in range(len(TEXTS))]
+    assert state.verbatims["created_at"].dt.date.tolist() == days
+
+
 def test_iso_dates_need_no_order() -> None:
     raw = ingest._as_raw(pd.DataFrame({"comment": ["late", "rude"], "score": ["1", "9"],
                                        "Submitted On": ["2026-11-02 10:00", "2026-11-13"]}),
@@ -513,6 +580,26 @@ def test_the_only_free_text_column_is_the_text_whatever_its_name(tmp_path: Path)
     state = read_and_clean([str(path)], load_settings(language="en"), tmp_path)
     assert state.verbatims is not None and state.ingest_notes[0]["text_column"] == "Q7"
     assert state.verbatims["text"].tolist() == [a["text"] for a in answers]
+
+
+@pytest.mark.parametrize("dtypes", ["numpy_nullable", "pyarrow"])
+def test_missing_values_of_nullable_types_are_missing_not_text(tmp_path: Path, dtypes: str) -> None:
+    """A Parquet file written from pandas' nullable types (string, Int64, or Arrow-backed): a
+    missing comment is an empty text, not the words "<NA>", and a missing score is missing."""
+    n = len(TEXTS)
+    frame = pd.DataFrame({"id": [f"r{i}" for i in range(n)],
+                          "comment": [None if i % 8 == 0 else t for i, t in enumerate(TEXTS)],
+                          "score": [None if i % 8 == 1 else i % 11 for i in range(n)],
+                          "created_at": [_when(i) for i in range(n)]}).convert_dtypes(
+                              dtype_backend=dtypes)  # fmt: skip
+    path = tmp_path / "export.parquet"
+    frame.to_parquet(path)
+    state = read_and_clean([str(path)], load_settings(language="en"), tmp_path)
+    assert state.verbatims is not None and state.quarantine is not None
+    reasons = state.quarantine["reason"].value_counts().to_dict()
+    assert reasons == {"empty_text": n // 8, "score_missing": n // 8}
+    assert not state.verbatims["text"].str.contains("<NA>").any()
+    assert len(state.verbatims) == n - 2 * (n // 8)
 
 
 @pytest.mark.parametrize("form", ["csv", "csv padded", "xlsx"])

@@ -238,9 +238,7 @@ def test_russian_month_names_are_dates() -> None:
 
 
 @pytest.mark.parametrize("form", ["csv", "xlsx"])
-def test_a_group_header_above_the_column_names_is_not_the_header(
-    tmp_path: Path, form: str
-) -> None:
+def test_a_group_header_above_the_column_names_is_not_the_header(tmp_path: Path, form: str) -> None:
     """A workbook whose merged cells label groups of columns above their names ("Respondent"
     over the id and date, "Scores" over NPS and CSAT): the names are the header, every answer
     is read with its score."""

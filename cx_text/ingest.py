@@ -604,6 +604,24 @@ def map_columns(
     return mapping
 
 
+def _filled_twins(
+    raw: pd.DataFrame, mapping: Mapping[str, str], explicit: ColumnMap
+) -> dict[str, str]:
+    """Fields found by name whose column has a twin of the same name (a header naming
+    "Comment" twice: "Comment" and "Comment.1") that holds more values: the twin with the most.
+    A column the user named is kept."""
+    better = {}
+    for field, column in mapping.items():
+        twins = [c for c in raw.columns if re.fullmatch(re.escape(column) + r"\.\d+", str(c))]
+        if getattr(explicit, field, None) is not None or not twins:
+            continue
+        filled = {c: int((raw[c].str.strip() != "").sum()) for c in [column, *twins]}
+        best = max(filled, key=lambda c: filled[c])  # the first of the fullest
+        if best != column and best not in mapping.values():
+            better[field] = best
+    return better
+
+
 def _no_text(columns: list[str]) -> InputError:
     hint = ""
     if len(columns) == 1:  # the whole header is one column: the delimiter was not found
@@ -644,12 +662,12 @@ def _free_text(values: pd.Series) -> float:
 
 
 def _nps_scores(values: pd.Series) -> bool:
-    """Whether the filled values are nearly all whole or decimal numbers from 0 to 10."""
-    filled = values.str.strip()
-    filled = filled[filled != ""]
-    if filled.empty:
+    """Whether the answered values are nearly all whole or decimal numbers from 0 to 10 (empty
+    and declined answers, "N/A" or "Не знаю", left out)."""
+    parsed = [parse_score(v, "nps") for v in values]
+    numbers = pd.Series([n for n, problem in parsed if problem != "score_missing"], dtype=float)
+    if numbers.empty:
         return False
-    numbers = pd.Series([parse_score(v, "nps")[0] for v in filled], dtype=float)
     return bool(numbers.notna().mean() >= 0.95 and numbers.nunique() >= 2)
 
 
@@ -711,10 +729,19 @@ def role_for(score: float, scale: str) -> str:
 _LABELLED_SCORE = re.compile(r"(\d+(?:\.\d+)?)\s*(?:[-–—:(]\s*[^\d\s].*|/\s*(\d+))")
 
 
+# a score question the respondent declined: the answer is missing, not malformed
+_NO_SCORE = re.compile(
+    r"n/?a|none|-+|–|—|\?|(?:i )?don[’']?t know|do not know|not sure|no answer|"
+    r"prefer not to (?:say|answer)|не знаю|затрудняюсь(?: ответить)?|нет ответа|н/[ад]",
+    re.IGNORECASE,
+)
+
+
 def parse_score(value: str, scale: str) -> tuple[float | None, str | None]:
-    """Parse a score on its scale: returns (score, None) or (None, reason code)."""
+    """Parse a score on its scale: returns (score, None) or (None, reason code). An empty value
+    or a declined answer ("N/A", "Don't know", "Не знаю") is `score_missing`."""
     text = value.strip().replace(",", ".")
-    if not text:
+    if not text or _NO_SCORE.fullmatch(text):
         return None, "score_missing"
     low, high = SCALE_RANGES[scale]
     try:
@@ -770,6 +797,7 @@ def to_verbatims(
     """
     header: SurveyHeader = raw.attrs.get("survey_header", SurveyHeader())
     mapping = map_columns(raw.columns, settings.columns, require_text=False)
+    mapping.update(_filled_twins(raw, mapping, settings.columns))
     mapping.update(found_by_question(raw, mapping, header.questions))
     if "text" not in mapping:
         raise _no_text(user_columns(raw.columns))

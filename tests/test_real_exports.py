@@ -566,6 +566,44 @@ def test_columns_named_by_their_question_are_found(tmp_path: Path, tool: str) ->
     assert note["header_rows"] == (1 if tool == "surveymonkey" else 0)
 
 
+def test_declined_scores_are_missing_and_do_not_hide_the_score_question(tmp_path: Path) -> None:
+    """A form's score question that some respondents answered "N/A" or "Не знаю" (one in eight):
+    it is still the score, those rows are `score_missing` (declined, not malformed), and every
+    other row keeps its score and role."""
+    answers = _answers()
+    declined = ["N/A", "Не знаю", "Don't know", "-"]
+    scores = [declined[i // 8 % 4] if i % 8 == 0 else a["score"] for i, a in enumerate(answers)]
+    frame = pd.DataFrame({"Timestamp": [a["when"] for a in answers], RECOMMEND: scores,
+                          REASON: [a["text"] for a in answers]})  # fmt: skip
+    path = tmp_path / "export.csv"
+    frame.to_csv(path, index=False)
+    state = read_and_clean([str(path)], load_settings(language="en"), tmp_path)
+    assert state.verbatims is not None and state.quarantine is not None
+    assert state.ingest_notes[0]["score_column"] == RECOMMEND
+    assert state.quarantine["reason"].tolist() == ["score_missing"] * (len(answers) // 8)
+    kept = [float(a["score"]) for i, a in enumerate(answers) if i % 8]
+    assert state.verbatims["score"].tolist() == kept
+
+
+def test_a_header_naming_the_comment_twice_takes_the_filled_one(tmp_path: Path) -> None:
+    """Two columns named "Comment", the first nearly empty ("see below" once): the answers are
+    in the second, which is the text; a column the user names is kept whatever it holds."""
+    n = len(TEXTS)
+    lines = ["Date,Score,Comment,Comment"] + [
+        f'{_when(i):%Y-%m-%d},{i % 11},{"see below" if i == 0 else ""},"{t}"'
+        for i, t in enumerate(TEXTS)
+    ]
+    path = tmp_path / "export.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    state = read_and_clean([str(path)], load_settings(language="en"), tmp_path)
+    assert state.verbatims is not None and state.quarantine is not None
+    assert state.quarantine.empty and state.ingest_notes[0]["text_column"] == "Comment.1"
+    assert state.verbatims["text"].tolist() == TEXTS and len(state.verbatims) == n
+    named = load_settings(language="en", ingest={"columns": {"text": "Comment"}})
+    state = read_and_clean([str(path)], named, tmp_path / "named")
+    assert state.quarantine is not None and len(state.quarantine) == n - 1  # empty_text
+
+
 def test_the_only_free_text_column_is_the_text_whatever_its_name(tmp_path: Path) -> None:
     """An export whose text column has no known name and no question ("Q7") still has one
     column of customers' own words; ids, cities and scores are not text."""

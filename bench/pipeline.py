@@ -360,72 +360,6 @@ def embed_child(result: str, threads: int, batch_size: int) -> None:
 # ----------------------------------------------------------------------------- parent
 
 
-def floor_child(result: str) -> None:
-    """What a fresh `cx-text nightly` process pays before its first row, step by step: the
-    CLI's imports, spaCy's (thinc imports torch), and loading each model a nightly with new
-    English and Russian rows uses (each encoder embeds one text, so its weights are read)."""
-    from cx_text.settings import load_settings
-
-    steps: dict[str, float] = {}
-    last = time.perf_counter()
-
-    def mark(name: str) -> None:
-        nonlocal last
-        now = time.perf_counter()
-        steps[name] = round(now - last, 3)
-        last = now
-
-    from cx_text import cli, job  # noqa: F401  (what `cx-text nightly` imports first)
-
-    mark("imports: cx_text CLI and job")
-    import spacy  # noqa: F401
-
-    mark("imports: spaCy, thinc, torch")
-    from cx_text import embed, labels, lemmas, pii, run_polarity
-
-    settings = load_settings()
-    labels.english_pipeline()
-    mark("spaCy en_core_web_sm (labels)")
-    pii.recognizers()
-    mark("Presidio recognisers (masking)")
-    run_polarity.make_encoder(2).encode(["the courier was late"])
-    mark("e5 (polarity)")
-    embed.make_embedder(settings.embedding.model, settings.embedding).encode(["late courier"])
-    mark("all-MiniLM-L6-v2 (English themes)")
-    embed.make_embedder(settings.embedding.russian_model, settings.embedding).encode(
-        ["курьер опоздал"]
-    )
-    lemmas.russian_lemma("опоздал")
-    mark("navec and pymorphy3 (Russian themes)")
-    Path(result).write_text(json.dumps(steps))
-
-
-def fresh_process_floor(tmp: Path) -> dict[str, Any]:
-    """`floor_child` in a child process: its steps, and the interpreter's start (the child's
-    wall less its steps)."""
-    result = tmp / "floor.json"
-    row: dict[str, Any] = run_child([__file__, "_floor", str(result)], child_env(tmp / "floor"))
-    row["steps"] = json.loads(result.read_text())
-    row["steps"]["interpreter start and exit"] = round(row["wall"] - sum(row["steps"].values()),
-                                                       3)  # fmt: skip
-    print(f"  floor: {json.dumps(row)}", flush=True)
-    return row
-
-
-def print_floor(floor: dict[str, Any], rows: list[dict[str, Any]]) -> None:
-    """The floor beside each export's nightly bar (0.1x its cold run)."""
-    print("\nfresh `cx-text nightly` process, before its first row (seconds)")
-    print("| step | s |\n|---|---|")
-    for step, seconds in floor["steps"].items():
-        print(f"| {step} | {seconds:.2f} |")
-    print(f"| **wall** | {floor['wall']:.2f} |")
-    for r in rows:
-        if "nothing_new" in r:
-            print(f"{r['data']}: nightly bar 0.1 x cold = {0.1 * r['cold']['wall']:.1f} s; "
-                  f"floor {floor['wall']:.1f} s; nothing-new nightly "
-                  f"{r['nothing_new']['wall']:.1f} s")  # fmt: skip
-
-
 def quality(truth: list[str], found: list[Any]) -> dict[str, float]:
     """NMI / ARI of found themes against the true labels (outliers count as one cluster)."""
     from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
@@ -644,9 +578,6 @@ def print_tables(rows: list[dict[str, Any]], embed: dict[str, Any] | None) -> No
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "_plain":
         plain_child(*sys.argv[2:])
-    if len(sys.argv) > 1 and sys.argv[1] == "_floor":
-        floor_child(sys.argv[2])
-        return
     if len(sys.argv) > 1 and sys.argv[1] == "_embed":
         embed_child(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -695,12 +626,9 @@ def main() -> None:
             f"\nplain BERTopic skipped above {PLAIN_MAX_DOCS:,} docs (or --skip-plain): it "
             "embeds and UMAPs every document on 2 cores, hours at 100k"
         )
-    floor = fresh_process_floor(tmp) if any("nothing_new" in r for r in rows) else None
     print_tables(rows, embed)
     print_stages(rows)
     print_polarity(rows)
-    if floor is not None:
-        print_floor(floor, rows)
     print(f"\nload after: {os.getloadavg()}")
 
 

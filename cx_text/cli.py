@@ -283,16 +283,20 @@ def _summary(record: dict[str, Any], out: Path) -> None:
     typer.echo(f"results in {out.resolve()}")
 
 
+# what a run does without each column (`cx-text inspect`)
+_NOT_FOUND = {"score": "none (unscored feedback)", "id": "none (ids are content hashes)",
+              "date": "none (dated with the run's time)"}  # fmt: skip
+
+
 def _inspect_summary(record: dict[str, Any]) -> None:
     """What `cx-text inspect` found in each input, then why rows would be quarantined."""
     for note in record["ingest"]:
         typer.echo(f"{note['input']}: {note['rows']:,} rows")
         for field in ("text", "score", "id", "date"):
             column = note.get(f"{field}_column")
-            shown = repr(column) if column else {"score": "none (unscored feedback)",
-                                                 "id": "none (ids are content hashes)",
-                                                 "date": "none (dated with the run's time)"
-                                                 }.get(field, "none")  # fmt: skip
+            shown = repr(column) if column else _NOT_FOUND.get(field, "none")
+            if column == "":  # found, under an empty header cell
+                shown = "a column without a name"
             typer.echo(f"  {field}: {shown}")
         if note.get("date_order"):
             typer.echo(f"  dates: {note['date_order']} ({note['date_order_from']})")

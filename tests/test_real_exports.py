@@ -762,3 +762,18 @@ def test_inspect_shows_what_a_run_would_make_of_an_export_and_writes_nothing(
     assert shown[-1] == (f"a run would count: read {len(TEXTS)}, themed {len(TEXTS) - 1}, "
                          "quarantined 1, duplicates 0, non answers 0")  # fmt: skip
     assert not state.exists() and not (tmp_path / "cx-text-out").exists()
+
+
+def test_inspect_names_a_date_column_without_a_header(tmp_path: Path) -> None:
+    """A date column under an empty header cell is found by its values; `inspect` says so
+    instead of "none (dated with the run's time)"."""
+    lines = ["Respondent ID,comment,score,"] + [
+        f'r{i},"{text}",{i % 11},{_when(i):%Y-%m-%d %H:%M}' for i, text in enumerate(TEXTS)
+    ]
+    path = tmp_path / "export.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    code, stdout, _ = _cli(tmp_path, "inspect", str(path), "--state-dir", str(tmp_path / "s"),
+                           "--config", str(_config(tmp_path)), "--quiet")  # fmt: skip
+    assert code == 0 and "  date: a column without a name" in stdout.splitlines()
+    assert stdout.splitlines()[-1].startswith(f"a run would count: read {len(TEXTS)}, themed "
+                                              f"{len(TEXTS)}, quarantined 0")  # fmt: skip

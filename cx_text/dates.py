@@ -58,8 +58,12 @@ class DateOrder:
 
     dayfirst: bool
     # "setting" (--dayfirst / --monthfirst), "values" (a field above 12 proves it),
-    # "ambiguous" (no value tells: month-first), "not needed" (ISO or named months only)
+    # "ambiguous" (no value tells: month-first), "conflicting" (some values are day-first only,
+    # others month-first only: month-first), "not needed" (ISO or named months only)
     decided_by: str
+    # values that can only be read day-first (13/04/2018) and only month-first (04/13/2018)
+    day_first_only: int = 0
+    month_first_only: int = 0
 
     @property
     def name(self) -> str:
@@ -125,18 +129,20 @@ def infer_order(values: pd.Series, setting: bool | None) -> DateOrder:
     """Day-first or month-first for the numeric dates in `values`.
 
     A value whose first field is above 12 (`13/04/2018`) proves day-first, one whose second
-    field is above 12 (`04/13/2018`) month-first; with neither (or both) the values do not
-    tell and month-first is used. `setting` (True / False) overrides the values.
+    field is above 12 (`04/13/2018`) month-first; with neither the values do not tell and
+    month-first is used; with both (two exports' dates in one column) month-first is used too,
+    the day-first-only values read as the only date they can be, and the note counts both.
+    `setting` (True / False) overrides the values.
     """
     if setting is not None:
         return DateOrder(setting, "setting")
     fields = values.str.extract(_DAY_MONTH).dropna().astype(int)
     if fields.empty:
         return DateOrder(False, "not needed")
-    first_big, second_big = bool((fields[0] > 12).any()), bool((fields[1] > 12).any())
-    if first_big != second_big:
-        return DateOrder(first_big, "values")
-    return DateOrder(False, "ambiguous")
+    day_only, month_only = int((fields[0] > 12).sum()), int((fields[1] > 12).sum())
+    if bool(day_only) != bool(month_only):
+        return DateOrder(bool(day_only), "values", day_only, month_only)
+    return DateOrder(False, "conflicting" if day_only else "ambiguous", day_only, month_only)
 
 
 def parse_dates(values: pd.Series, dayfirst: bool = False) -> pd.Series:

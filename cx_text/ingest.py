@@ -16,7 +16,7 @@ import logging
 import re
 import sys
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -604,6 +604,29 @@ def map_columns(
     return mapping
 
 
+# columns that name a person or reach one (any input's; the survey tools' own are
+# `TOOL_PERSONAL`), matched on `_norm_name`: not read unless the user names one for a field
+PERSONAL_COLUMN = re.compile(
+    r"(?:(?:first|last|middle|full|given|family|customer|client|user|respondent|recipient|"
+    r"contact|author|reviewer|sender|requester)_)?(?:name|surname)|name_(?:first|last)|"
+    r"requester|author|(?:user|screen)name|"
+    r"(?:(?:customer|client|user|contact|respondent|recipient|requester|home|street|postal|"
+    r"billing|shipping|delivery)_)?(?:e_?mail(?:_address)?|phone(?:_number)?|telephone|"
+    r"mobile(?:_phone|_number)?|address)|ip(?:_address)?|"
+    r"фио|имя|фамилия|отчество|(?:имя|фио|телефон|почта|адрес)_клиента|телефон|"
+    r"(?:эл_|электронная_)?почта|e_mail|адрес(?:_доставки)?"
+)
+
+
+def personal_columns(columns: Iterable[str], mapping: Mapping[str, str]) -> list[str]:
+    """The input's columns named as a person's name, e-mail, phone, postal or IP address
+    (`PERSONAL_COLUMN`) that no field reads: dropped before anything is kept. The follow-up
+    list names whom to call back by `customer_id`."""
+    used = set(mapping.values())
+    return [c for c in user_columns(columns)
+            if c not in used and PERSONAL_COLUMN.fullmatch(_norm_name(str(c)))]  # fmt: skip
+
+
 def _filled_twins(
     raw: pd.DataFrame, mapping: Mapping[str, str], explicit: ColumnMap
 ) -> dict[str, str]:
@@ -803,6 +826,8 @@ def to_verbatims(
         raise _no_text(user_columns(raw.columns))
     mapping.update(_found_id(raw, mapping))
     mapping.update(_found_date(raw, mapping))
+    personal = personal_columns(raw.columns, mapping)
+    raw = raw.drop(columns=personal)
     field = {f: raw[mapping[f]] if f in mapping else pd.Series("", index=raw.index) for f in FIELDS}
     default, unscored = _default_source(raw, mapping, settings, field["source"])
     order = None
@@ -818,7 +843,7 @@ def to_verbatims(
     reason[_test_responses(raw, header)] = "test_response"
     quarantine = quarantine_rows(frame, reason, _details(raw, reason, field))
     verbatims = frame[reason.isna()].reset_index(drop=True)
-    verbatims.attrs["inputs"] = [input_note(raw, mapping, order, unscored, header)]
+    verbatims.attrs["inputs"] = [input_note(raw, mapping, order, unscored, header, personal)]
     return verbatims, quarantine
 
 
@@ -951,7 +976,7 @@ def _internals(raw: pd.DataFrame, no_date: bool, no_score: pd.Series) -> pd.Data
 
 def input_note(
     raw: pd.DataFrame, mapping: dict[str, str], order: DateOrder | None, unscored: bool,
-    header: SurveyHeader | None = None,
+    header: SurveyHeader | None = None, personal: Sequence[str] = (),
 ) -> dict[str, Any]:  # fmt: skip
     """What ingest decided about one input, for run.json; also logged (one line per notice)."""
     label = str(raw[INPUT].iloc[0]) if len(raw) else ""
@@ -964,7 +989,8 @@ def input_note(
         # the tool's respondent columns (IP address, name, e-mail, location) not at all
         "survey_tool": header.tool,
         "header_rows": header.rows,
-        "dropped_columns": list(header.dropped),
+        # and any input's columns naming or reaching a person (`personal_columns`)
+        "dropped_columns": [*header.dropped, *personal],
         # a workbook's sheets without a text column (a summary, a pivot): not read
         "skipped_sheets": list(raw.attrs.get("skipped_sheets", [])),
         # None: no id column, each row's id is a hash of its content (`_ids`)
@@ -973,6 +999,9 @@ def input_note(
         # day-first / month-first; None when no date needed it (ISO, named months, dotted)
         "date_order": order.name if order and order.decided_by != "not needed" else None,
         "date_order_from": order.decided_by if order else None,
+        # values that can only be read one way (a column mixing both orders has both)
+        "dates_day_first_only": order.day_first_only if order else 0,
+        "dates_month_first_only": order.month_first_only if order else 0,
         "score_column": None if unscored else mapping.get("score"),
         "unscored": unscored,
     }
@@ -986,12 +1015,14 @@ def _log_note(note: dict[str, Any]) -> None:
     if note["skipped_sheets"]:
         log.warning("%s: sheet(s) without a text column not read: %s", label,
                     ", ".join(note["skipped_sheets"]))  # fmt: skip
+    dropped = note["dropped_columns"]
     if note["survey_tool"]:
-        dropped = note["dropped_columns"]
         log.info("%s: a %s export: %d header row(s) under the column names skipped%s", label,
                  note["survey_tool"], note["header_rows"],
                  f"; its personal-data columns not read: {', '.join(dropped)}" if dropped
                  else "")  # fmt: skip
+    elif dropped:
+        log.info("%s: personal-data columns not read: %s", label, ", ".join(dropped))
     if column is None:
         log.warning("%s: no date column found (by name: date / time / created / дата / время, "
                     "or by its values): its rows are dated with this run's time; name one with "
@@ -999,6 +1030,11 @@ def _log_note(note: dict[str, Any]) -> None:
     elif note["date_order_from"] == "ambiguous":
         log.warning("%s: dates in '%s' read month-first: no value tells day-first from "
                     "month-first; pass --dayfirst if they are", label, column)  # fmt: skip
+    elif note["date_order_from"] == "conflicting":
+        log.warning("%s: dates in '%s' mix both orders: %d can only be day-first (13/04), %d only "
+                    "month-first (04/13); read month-first where a date could be either; pass "
+                    "--dayfirst or --monthfirst, or split the input by its source", label, column,
+                    note["dates_day_first_only"], note["dates_month_first_only"])  # fmt: skip
     elif note["date_order"] is None:
         log.info("%s: dates from '%s'", label, column)
     else:

@@ -180,6 +180,16 @@ def test_date_order_inferred_from_values(values: list[str], order: str, decided_
     assert (found.name, found.decided_by) == (order, decided_by)
 
 
+def test_a_column_mixing_both_date_orders_says_so() -> None:
+    values = pd.Series(["14/11/2026", "03/11/2026", "11/15/2026", "11/16/2026", "2026-11-02"])
+    order = dates.infer_order(values, None)
+    assert (order.decided_by, order.dayfirst) == ("conflicting", False)
+    assert (order.day_first_only, order.month_first_only) == (1, 2)
+    parsed = dates.parse_dates(values, order.dayfirst).dt.strftime("%Y-%m-%d").tolist()
+    assert parsed == ["2026-11-14", "2026-03-11", "2026-11-15", "2026-11-16", "2026-11-02"]
+    assert dates.infer_order(values.iloc[1:], None).decided_by == "values"
+
+
 def test_date_column_by_name_then_content() -> None:
     columns = {
         "response_time_minutes": pd.Series(["15", "20", "7"]),  # a time by name, not dates
@@ -602,6 +612,34 @@ def test_a_header_naming_the_comment_twice_takes_the_filled_one(tmp_path: Path) 
     named = load_settings(language="en", ingest={"columns": {"text": "Comment"}})
     state = read_and_clean([str(path)], named, tmp_path / "named")
     assert state.quarantine is not None and len(state.quarantine) == n - 1  # empty_text
+
+
+def test_columns_naming_or_reaching_a_person_are_not_read(tmp_path: Path) -> None:
+    """A CRM export with the customer's name, e-mail, phone and IP address beside the answer:
+    none of them is kept (not even masked, as a segment); the customer id, region and agent
+    stay. A column the user names for a field is read: `--customer-col Email`."""
+    n = len(TEXTS)
+    frame = pd.DataFrame({
+        "Customer ID": [f"C{i % 20}" for i in range(n)], "First Name": ["Olga"] * n,
+        "Last Name": ["Ivanova"] * n, "Email": [f"c{i}@mail.ru" for i in range(n)],
+        "Phone": ["+7 916 123-45-67"] * n, "IP Address": ["81.2.69.160"] * n,
+        "ФИО": ["Иванова Ольга"] * n, "Region": [REGIONS[i % 4] for i in range(n)],
+        "Agent Name": ["Team A"] * n, "Comment": TEXTS, "Score": [i % 11 for i in range(n)],
+        "Date": [f"{_when(i):%Y-%m-%d}" for i in range(n)],
+    })  # fmt: skip
+    path = tmp_path / "crm.csv"
+    frame.to_csv(path, index=False)
+    state = read_and_clean([str(path)], load_settings(language="en"), tmp_path)
+    assert state.verbatims is not None and state.quarantine is not None
+    personal = ["First Name", "Last Name", "Email", "Phone", "IP Address", "ФИО"]
+    assert state.ingest_notes[0]["dropped_columns"] == personal
+    kept = set(state.verbatims.columns)
+    assert not kept & set(personal) and {"Region", "Agent Name"} <= kept
+    assert state.verbatims["customer_id"].tolist() == [f"C{i % 20}" for i in range(n)]
+    by_email = load_settings(language="en", ingest={"columns": {"customer_id": "Email"}})
+    state = read_and_clean([str(path)], by_email, tmp_path / "email")
+    assert state.verbatims is not None and "Email" not in state.ingest_notes[0]["dropped_columns"]
+    assert state.verbatims["customer_id"].str.fullmatch(r"\[EMAIL\]|c\d+@mail\.ru").all()
 
 
 def test_the_only_free_text_column_is_the_text_whatever_its_name(tmp_path: Path) -> None:

@@ -171,7 +171,7 @@ def test_monthfirst_setting_overrides_the_values(tmp_path: Path) -> None:
         (["13/04/2018", "01/02/2018"], "day-first", "values"),
         (["04/13/2018", "01/02/2018"], "month-first", "values"),
         (["04/11/2018", "01/02/2018"], "month-first", "ambiguous"),
-        (["13/04/2018", "04/13/2018"], "month-first", "ambiguous"),
+        (["13/04/2018", "04/13/2018"], "month-first", "conflicting"),
         (["2018-04-13", "23.11.2026"], "month-first", "not needed"),
     ],
 )

@@ -170,6 +170,10 @@ def store_limit_name(settings: Settings) -> str:
     return f"cx-text-store-{digest}"
 
 
+# mode "refuse": how long a run waits for the store's slot it saw free (the server's answer)
+REFUSE_WAIT = 10.0
+
+
 @contextmanager
 def store_slot(settings: Settings) -> Iterator[None]:
     """Hold the store's global concurrency slot (a limit of 1, created on first use).
@@ -186,10 +190,19 @@ def store_slot(settings: Settings) -> Iterator[None]:
     name = store_limit_name(settings)
     with get_client(sync_client=True) as client:
         try:
-            client.read_global_concurrency_limit_by_name(name)
+            held = client.read_global_concurrency_limit_by_name(name)
+            busy = held.active_slots >= held.limit
         except ObjectNotFound:
             client.create_global_concurrency_limit(GlobalConcurrencyLimitCreate(name=name, limit=1))
-    wait = settings.lock.timeout_seconds if settings.lock.mode == "wait" else 0.5
+            busy = False
+    refuse = settings.lock.mode == "refuse"
+    if refuse and busy:
+        raise TimeoutError(f"another flow run holds the store's slot {name} ([lock] mode = refuse)")
+    # refuse: a free slot still takes a slow server's answer (a 0.5 s limit once refused a run
+    # on a free store while the server was busy); a run that took it meanwhile is waited for
+    wait = settings.lock.timeout_seconds
+    if refuse:
+        wait = min(wait, REFUSE_WAIT)
     with concurrency(name, occupy=1, timeout_seconds=wait, strict=True):
         yield
 

@@ -105,6 +105,32 @@ def test_one_store_slot_keeps_flows_on_one_store_apart(tmp_path: Path, prefect_h
         pass
 
 
+def test_refuse_takes_a_free_slot_from_a_slow_server(
+    tmp_path: Path, prefect_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Mode "refuse" fails at once on a held slot (above), not on a free one whose server
+    answers slowly: with each acquisition taking 1 s, a run on a free store gets its slot (CI
+    once refused one when the ephemeral server took over 0.5 s)."""
+    import asyncio
+
+    from prefect.client.orchestration._concurrency_limits.client import (
+        ConcurrencyLimitAsyncClient,
+    )
+
+    from pipelines.common import store_slot
+
+    acquire = ConcurrencyLimitAsyncClient.increment_concurrency_slots_with_lease
+
+    async def slow(self: Any, *args: Any, **kwargs: Any) -> Any:
+        await asyncio.sleep(1.0)
+        return await acquire(self, *args, **kwargs)
+
+    monkeypatch.setattr(ConcurrencyLimitAsyncClient, "increment_concurrency_slots_with_lease",
+                        slow)  # fmt: skip
+    with store_slot(load_settings(state_dir=tmp_path / "one", lock={"mode": "refuse"})):
+        pass
+
+
 def test_a_notification_block_gets_the_alerts(tmp_path: Path, prefect_home: Path) -> None:
     from prefect.blocks.notifications import CustomWebhookNotificationBlock
 

@@ -669,6 +669,9 @@ REASON_QUESTION = re.compile(r"reason|why\b|причин|почему", re.I)  #
 # a free-text column: filled in at least this share of rows, with at least this many words on
 # average, few answers that are only a number
 TEXT_FILLED, TEXT_WORDS, TEXT_NUMERIC = 0.2, 3.0, 0.2
+# a column named as the text but holding at most this many distinct values over at least this
+# many answers is a category ("Ok", "Good overall"): another free-text column is the text
+CATEGORY_VALUES, CATEGORY_ROWS = 10, 30
 _NUMBER = re.compile(r"^[+-]?\d+(?:[.,]\d+)?$")
 
 
@@ -682,6 +685,18 @@ def _free_text(values: pd.Series) -> float:
         return 0.0
     words = float(filled.str.split().str.len().mean())
     return words if words >= TEXT_WORDS else 0.0
+
+
+def _categorical(values: pd.Series) -> bool:
+    """Whether `values` hold a few categories rather than answers: at least `CATEGORY_ROWS`
+    filled values among at most `CATEGORY_VALUES` distinct ones ("Ok", "Good overall")."""
+    filled = values.str.strip()
+    filled = filled[filled != ""]
+    return len(filled) >= CATEGORY_ROWS and filled.nunique() <= CATEGORY_VALUES
+
+
+def _label(raw: pd.DataFrame) -> str:
+    return str(raw[INPUT].iloc[0]) if len(raw) else ""
 
 
 def _nps_scores(values: pd.Series) -> bool:
@@ -703,8 +718,9 @@ def found_by_question(
     The score is the first column asking how likely the customer is to recommend
     (`SCORE_QUESTION`) whose values are scores from 0 to 10 (Qualtrics' "Q1_NPS_GROUP" beside
     it holds group names). The text is the free-text column (`_free_text`) asking for a reason or
-    a comment (`TEXT_QUESTION`), the NPS follow-up ("why", "reason") first, then the one with
-    the longest answers; without such a question, the only free-text column of the input. An
+    a comment (`TEXT_QUESTION`), the NPS follow-up ("why", "reason") first, then the one whose
+    answers hold the most words (a question most customers answered before a longer one few
+    did); without such a question, the only free-text column of the input. An
     input of one column is left alone: its header is most often a whole row the delimiter
     sniffing missed.
     """
@@ -724,8 +740,9 @@ def found_by_question(
         words = {c: _free_text(raw[c]) for c in free if c not in found.values()}
         texts = {c: w for c, w in words.items() if w}
         asked = [c for c in texts if asks(c, TEXT_QUESTION)]
-        if asked:
-            found["text"] = max(asked, key=lambda c: (asks(c, REASON_QUESTION), texts[c]))
+        if asked:  # the NPS follow-up, else the most words answered (answers x mean words)
+            said = {c: texts[c] * int((raw[c].str.strip() != "").sum()) for c in asked}
+            found["text"] = max(asked, key=lambda c: (asks(c, REASON_QUESTION), said[c]))
         elif len(texts) == 1:
             found["text"] = next(iter(texts))
     return found
@@ -821,7 +838,14 @@ def to_verbatims(
     header: SurveyHeader = raw.attrs.get("survey_header", SurveyHeader())
     mapping = map_columns(raw.columns, settings.columns, require_text=False)
     mapping.update(_filled_twins(raw, mapping, settings.columns))
+    named = mapping.get("text")  # found by its name: passed over if it holds categories
+    if named is not None and settings.columns.text is None and _categorical(raw[named]):
+        del mapping["text"]
     mapping.update(found_by_question(raw, mapping, header.questions))
+    if named is not None and mapping.setdefault("text", named) != named:
+        log.warning("%s: text from '%s': '%s' holds %d distinct answers (a category, not "
+                    "free text); name it with --text-col to theme it", _label(raw),
+                    mapping["text"], named, raw[named].str.strip().nunique())  # fmt: skip
     if "text" not in mapping:
         raise _no_text(user_columns(raw.columns))
     mapping.update(_found_id(raw, mapping))

@@ -642,6 +642,35 @@ def test_columns_naming_or_reaching_a_person_are_not_read(tmp_path: Path) -> Non
     assert state.verbatims["customer_id"].str.fullmatch(r"\[EMAIL\]|c\d+@mail\.ru").all()
 
 
+def test_a_comment_column_of_categories_is_not_the_text(tmp_path: Path) -> None:
+    """A survey export whose "Comment" holds two canned values ("Ok", "Good overall") beside
+    two open questions: the text is the open question most customers answered ("What could we
+    improve?", 60 of 64), not the longer one few did (16 of 64) nor the categories. A column
+    named with --text-col is themed whatever it holds; so is a short file's "Comment"."""
+    n = len(TEXTS)
+    frame = pd.DataFrame({
+        "Respondent ID": [f"r{i}" for i in range(n)], "Score": [i % 11 for i in range(n)],
+        "Comment": ["Ok" if i % 3 else "Good overall" for i in range(n)],
+        "What could we improve?": [t if i % 16 else "" for i, t in enumerate(TEXTS)],
+        "Anything else you would like to tell us?": [
+            f"{t} and one more long remark about the whole experience" if i % 4 == 0 else ""
+            for i, t in enumerate(TEXTS)],
+        "Date": [f"{_when(i):%Y-%m-%d}" for i in range(n)],
+    })  # fmt: skip
+    path = tmp_path / "export.csv"
+    frame.to_csv(path, index=False)
+    state = read_and_clean([str(path)], load_settings(language="en"), tmp_path)
+    assert state.verbatims is not None and state.quarantine is not None
+    assert state.ingest_notes[0]["text_column"] == "What could we improve?"
+    assert len(state.verbatims) == n - n // 16
+    named = load_settings(language="en", ingest={"columns": {"text": "Comment"}})
+    state = read_and_clean([str(path)], named, tmp_path / "named")
+    assert state.ingest_notes[0]["text_column"] == "Comment"
+    frame.head(20).to_csv(path, index=False)  # 20 answers: too few to call it categories
+    state = read_and_clean([str(path)], load_settings(language="en"), tmp_path / "short")
+    assert state.ingest_notes[0]["text_column"] == "Comment"
+
+
 def test_the_only_free_text_column_is_the_text_whatever_its_name(tmp_path: Path) -> None:
     """An export whose text column has no known name and no question ("Q7") still has one
     column of customers' own words; ids, cities and scores are not text."""

@@ -258,10 +258,16 @@ def rolling_window(ctx: RunContext, state: RunState) -> Added:
     new, new_verbatims = state.need("found"), state.need("verbatims")
     since = ctx.started - pd.Timedelta(days=ctx.settings.schedule.window_days)
     stored = ctx.store.load_verbatims(since=since)
-    verbatims = ingest.combine([stored, new_verbatims]).drop_duplicates("verbatim_id", keep="last")
+    # a new row dated before the window is stored, not shown: the same night run again (when it
+    # is a stored row) would leave it out, and its outputs must not differ
+    recent = new_verbatims[new_verbatims["created_at"] >= since]
+    verbatims = ingest.combine([stored, recent]).drop_duplicates("verbatim_id", keep="last")
     ids = verbatims["verbatim_id"].tolist()
-    assignments = _union(ctx.store.frame("assignments", ids), new.assignments)
-    mentions = _union(ctx.store.frame("mentions", ids), new.mentions)
+    shown = set(recent["verbatim_id"])
+    assignments = _union(ctx.store.frame("assignments", ids),
+                         new.assignments[new.assignments["verbatim_id"].isin(shown)])
+    mentions = _union(ctx.store.frame("mentions", ids),
+                      new.mentions[new.mentions["verbatim_id"].isin(shown)])  # fmt: skip
     lookup = new.themes.drop_duplicates("theme_id").set_index("theme_id")
     assignments["theme_label"] = assignments["theme_id"].map(lookup["label"]).fillna("Unclassified")
     assignments["parent_theme_id"] = (

@@ -262,6 +262,26 @@ def test_rows_stored_under_content_ids_keep_them_once_their_id_column_is_recogni
     assert set(after["verbatim_id"]) == set(before["verbatim_id"]) | {"tweet-new"}
 
 
+def test_a_new_row_older_than_the_window_is_stored_not_shown(env, tmp_path: Path) -> None:
+    """A re-delivery holding a row dated before the nightly's window: it is stored with its
+    theme, and the window's outputs leave it out the first night as they do when the same
+    night is run again (they held it the first time, and differed)."""
+    settings, path, corpus = env
+    job.backfill([str(path)], WEEKS[0], WEEKS[3], tmp_path / "bf", settings)
+    old = corpus.iloc[:1].assign(id="old-1", comment="a parcel lost in the spring",
+                                 created_at=pd.Timestamp("2026-05-01 10:00"))  # fmt: skip
+    pd.concat([corpus, old]).drop(columns="theme").to_csv(path, index=False)
+    first = job.nightly([str(path)], tmp_path / "n1", settings)
+    assert first["counts"]["themed"] == 1
+    shown = pd.read_csv(tmp_path / "n1" / "verbatims.csv")
+    assert "old-1" not in set(shown["verbatim_id"]) and len(shown) == len(corpus)
+    assert "old-1" not in set(pd.read_csv(tmp_path / "n1" / "assignments.csv")["verbatim_id"])
+    stored, _ = _stored(settings)
+    assert "old-1" in set(stored["verbatim_id"])
+    job.nightly([str(path)], tmp_path / "n2", settings)
+    assert len(pd.read_csv(tmp_path / "n2" / "verbatims.csv")) == len(shown)
+
+
 def test_nightly_cleans_only_what_the_store_does_not_hold_unchanged(
     env, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

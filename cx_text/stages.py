@@ -264,8 +264,8 @@ def rolling_window(ctx: RunContext, state: RunState) -> Added:
     verbatims = ingest.combine([stored, recent]).drop_duplicates("verbatim_id", keep="last")
     ids = verbatims["verbatim_id"].tolist()
     shown = set(recent["verbatim_id"])
-    assignments = _union(ctx.store.frame("assignments", ids),
-                         new.assignments[new.assignments["verbatim_id"].isin(shown)])
+    new_assigned = new.assignments[new.assignments["verbatim_id"].isin(shown)]
+    assignments = _union(ctx.store.frame("assignments", ids), new_assigned)
     mentions = _union(ctx.store.frame("mentions", ids),
                       new.mentions[new.mentions["verbatim_id"].isin(shown)])  # fmt: skip
     lookup = new.themes.drop_duplicates("theme_id").set_index("theme_id")

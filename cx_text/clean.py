@@ -19,6 +19,7 @@ import pandas as pd
 
 from cx_text import pii
 from cx_text.ingest import (
+    CELL_ID,
     CONTENT_ID,
     NO_DATE,
     NO_SCORE,
@@ -222,13 +223,17 @@ def _stored_hashes(known: pd.DataFrame) -> dict[str, str]:
 
 
 def content_id_candidates(mapped: pd.DataFrame, stored_ids: Iterable[str]) -> pd.Series:
-    """Content ids (`ingest.CONTENT_ID`) of the rows whose own id is not among `stored_ids` and
-    differs from their content id: the ids to look up for `adopt_stored_ids`."""
+    """Content ids (`ingest.CONTENT_ID`, and the cells' hash older versions used,
+    `ingest.CELL_ID`) of the rows whose own id is not among `stored_ids`, other than their own
+    id: the ids to look up for `adopt_stored_ids` (a row's index once per id)."""
     if CONTENT_ID not in mapped:
         return pd.Series(dtype=object)
     own = mapped["verbatim_id"]
-    unknown = ~own.isin(set(stored_ids)) & (own != mapped[CONTENT_ID])
-    return mapped.loc[unknown, CONTENT_ID]
+    unknown = ~own.isin(set(stored_ids))
+    ids = [
+        mapped.loc[unknown & (own != mapped[c]), c] for c in (CONTENT_ID, CELL_ID) if c in mapped
+    ]
+    return pd.concat(ids)
 
 
 def adopt_stored_ids(mapped: pd.DataFrame, candidates: pd.Series,
@@ -238,10 +243,13 @@ def adopt_stored_ids(mapped: pd.DataFrame, candidates: pd.Series,
 
     That row was stored by an earlier run under its content id: its input then had no id column
     cx-text recognised (an older version did not read "tweet_id" or "ResponseId" as one), or its
-    id cell was empty. Taking the stored id keeps it one verbatim instead of storing it again
-    under its own id, with a theme history of its own; rows never stored keep their own ids.
+    id cell was empty and the content id was then a hash of its cells as written (today's is a
+    hash of their values: `ingest._value_ids`). Taking the stored id keeps it one verbatim
+    instead of storing it again under its own id, with a theme history of its own; rows never
+    stored keep their own ids.
     """
     adopt = candidates[candidates.isin(set(stored_content_ids))]
+    adopt = adopt[~adopt.index.duplicated()]  # a row stored under both: its first content id
     if adopt.empty:
         return mapped
     out = mapped.copy()

@@ -36,9 +36,11 @@ UNDECODABLE = "_undecodable"
 # rows with a U+FFFD replacement character in any value (survey tools write them): counted
 REPLACEMENT = "_replacement_chars"
 ORIGINAL = "_original"
-# the id a row gets from its content when it has no id of its own (`_ids`): a nightly matches it
-# against the store, so rows stored before their id column was recognised keep their ids
+# the id a row gets from its content when it has no id of its own (`_value_ids`): a nightly
+# matches it against the store, so rows stored before their id column was recognised keep their
+# ids; CELL_ID is the content id of versions before `_value_ids`, a hash of the cells as written
 CONTENT_ID = "_content_id"
+CELL_ID = "_cell_id"
 # set by the CSV reader on rows whose field count differs from the header's: what was wrong
 MALFORMED = "_malformed"
 # every field of a malformed row as JSON, so its quarantine record keeps the extra fields too
@@ -857,11 +859,11 @@ def to_verbatims(
     order = None
     if "date" in mapping:
         order = infer_order(field["date"].str.strip(), settings.date_dayfirst)
-    content_ids = _content_ids(raw, mapping)
-    core, score_issue = _core_columns(field, content_ids, settings, default, order, now)
+    core, score_issue = _core_columns(field, settings, default, order, now)
     took_default = unscored & (field["source"].str.strip() == "")
     internals = _internals(raw, order is None, took_default)
-    internals[CONTENT_ID] = content_ids
+    internals[CONTENT_ID] = _value_ids(field, core["score"], core["created_at"], order is not None)
+    internals[CELL_ID] = _cell_ids(raw, mapping)
     frame = pd.concat([core, _segments(raw, mapping), internals], axis=1)
     reason = _reasons(raw, score_issue, core["created_at"], order is not None, field["text"])
     reason[_test_responses(raw, header)] = "test_response"
@@ -873,7 +875,6 @@ def to_verbatims(
 
 def _core_columns(
     field: dict[str, pd.Series],
-    content_ids: pd.Series,
     settings: IngestSettings,
     default_source: str,
     order: DateOrder | None,
@@ -883,20 +884,40 @@ def _core_columns(
     source = field["source"].map(lambda v: normalise_source(v, default_source))
     scale = source.map(lambda s: settings.source_scales.get(s, settings.scale))
     score, role, score_issue = _scores(field["score"], source, scale)
+    created = _created(field["date"], order, now)
     core = pd.DataFrame(
         {
-            "verbatim_id": _ids(field["id"], content_ids),
+            "verbatim_id": _ids(field["id"], _value_ids(field, score, created, order is not None)),
             "source": source,
             "text": field["text"],
             "score": score,
             "scale": scale,
             "role": role,
-            "created_at": _created(field["date"], order, now),
+            "created_at": created,
         }
     )
     for name in ("customer_id", "touchpoint", "channel", "language"):
         core[name] = field[name].str.strip().replace("", None)
     return core, score_issue
+
+
+def _value_ids(
+    field: dict[str, pd.Series], score: pd.Series, created: pd.Series, dated: bool
+) -> pd.Series:
+    """The id of a row without one: a hash of what it says, not of how the export wrote it. The
+    text with its case and spacing aside, the date and time as parsed (unparsed ones, which are
+    quarantined, as written; none without a date column, whose rows get the run's time), the
+    customer, and the score as parsed: "9" and "9.0", "2026-11-30 14:05" and "30.11.2026 14:05"
+    give one id. (Stores filled before hold the hash of the cells as written: `CELL_ID`, matched
+    by `clean.adopt_stored_ids`.)"""
+    text = field["text"].str.split().str.join(" ").str.casefold()
+    when = created.dt.strftime("%Y-%m-%dT%H:%M:%S") if dated else pd.Series("", index=text.index)
+    when = when.where(created.notna(), field["date"].str.strip()) if dated else when
+    scored = score.map(lambda v: "" if pd.isna(v) else f"{float(v):g}")
+    where_missing = scored.eq("")
+    scored = scored.where(~where_missing, field["score"].str.strip())
+    parts = text + "\x1f" + when + "\x1f" + field["customer_id"].str.strip() + "\x1f" + scored
+    return parts.map(lambda s: "h" + hashlib.sha1(s.encode()).hexdigest()[:15])
 
 
 def _found_id(raw: pd.DataFrame, mapping: dict[str, str]) -> dict[str, str]:
@@ -1091,8 +1112,9 @@ def _scores(
     return score, role, issue
 
 
-def _content_ids(raw: pd.DataFrame, mapping: dict[str, str]) -> pd.Series:
-    """A hash of each row's text, date, customer and score: stable across re-reads."""
+def _cell_ids(raw: pd.DataFrame, mapping: dict[str, str]) -> pd.Series:
+    """A hash of each row's text, date, customer and score cells as written: the content id of
+    versions before `_value_ids` (`CELL_ID`)."""
     cols = [mapping[f] for f in ("text", "date", "customer_id", "score") if f in mapping]
     return join_columns(raw, cols).map(lambda s: "h" + hashlib.sha1(s.encode()).hexdigest()[:15])
 

@@ -187,14 +187,17 @@ def clean_inputs(ctx: RunContext, state: RunState) -> Added:
               for raw, label in zip(state.raws, labels, strict=True)]  # fmt: skip
     rows = ingest.combine([m[0] for m in mapped])
     read, skipped, seen, copies = sum(len(raw) for raw in state.raws), 0, 0, 0
-    if ctx.kind == "nightly":  # stored rows are recognised before the costly cleaning
+    # a run on a warm store, like a nightly, keeps the ids rows were stored under
+    warm = ctx.kind == "nightly" or (ctx.kind == "run" and not ctx.store.runs(newest=1).empty)
+    if warm:
         known = ctx.store.known_verbatims(rows["verbatim_id"])
         candidates = clean.content_id_candidates(rows, known["verbatim_id"])
         if not candidates.empty:  # rows stored under their content id by an earlier version
             stored = ctx.store.known_verbatims(candidates)
             rows = clean.adopt_stored_ids(rows, candidates, stored["verbatim_id"])
             known = pd.concat([known, stored], ignore_index=True)
-        rows, skipped, copies = clean.skip_stored(rows, known)
+        if ctx.kind == "nightly":  # stored rows are recognised before the costly cleaning
+            rows, skipped, copies = clean.skip_stored(rows, known)
     result = clean.clean_verbatims(rows, ctx.settings.clean, ctx.settings.language)
     if copies:  # stored rows' same-day copies, skipped: counted as cleaning would count them
         result = replace(result, duplicates=result.duplicates + copies)

@@ -262,6 +262,47 @@ def test_rows_stored_under_content_ids_keep_them_once_their_id_column_is_recogni
     assert set(after["verbatim_id"]) == set(before["verbatim_id"]) | {"tweet-new"}
 
 
+def test_an_export_without_ids_is_seen_however_it_writes_its_values(
+    env, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rows without an id are known by what they say: re-delivered with "9.0" scores, dotted
+    dates, a comment upper-cased and one with trailing spaces, they are seen, not themed and
+    stored a second time (each was counted as new before). A store filled by a version that
+    hashed the cells as written keeps its ids when the same cells come again."""
+    from cx_text import ingest
+
+    settings, path, corpus = env
+    plain = corpus.drop(columns=["theme", "id"])
+    plain.to_csv(path, index=False)
+    job.backfill([str(path)], WEEKS[0], WEEKS[3], tmp_path / "bf", settings)
+    before, _ = _stored(settings)
+    written = plain.assign(score=plain["score"].map(lambda v: f"{v:.1f}"),
+                           created_at=pd.to_datetime(plain["created_at"]).dt.strftime(
+                               "%d.%m.%Y %H:%M:%S"))  # fmt: skip
+    written.loc[0, "comment"] = written.loc[0, "comment"].upper()
+    written.loc[1, "comment"] = written.loc[1, "comment"] + "   "
+    written.to_csv(path, index=False)
+    record = job.nightly([str(path)], tmp_path / "n1", settings)
+    assert record["counts"]["already_seen"] == len(corpus) and record["counts"]["themed"] == 0
+    after, _ = _stored(settings)
+    assert set(after["verbatim_id"]) == set(before["verbatim_id"])
+
+    older = settings.model_copy(update={"state_dir": tmp_path / "old",
+                                        "models_dir": tmp_path / "old" / "m"})  # fmt: skip
+    plain.to_csv(path, index=False)
+
+    def cells(field: dict[str, pd.Series], *rest: object) -> pd.Series:
+        return ingest._cell_ids(
+            pd.DataFrame(field), {f: f for f in ("text", "date", "customer_id", "score")}
+        )
+
+    with monkeypatch.context() as version_before:  # the ids the version before gave
+        version_before.setattr(ingest, "_value_ids", cells)
+        job.backfill([str(path)], WEEKS[0], WEEKS[3], tmp_path / "bf2", older)
+    record = job.nightly([str(path)], tmp_path / "n2", older)
+    assert record["counts"]["already_seen"] == len(corpus) and record["counts"]["themed"] == 0
+
+
 def test_a_new_row_older_than_the_window_is_stored_not_shown(env, tmp_path: Path) -> None:
     """A re-delivery holding a row dated before the nightly's window: it is stored with its
     theme, and the window's outputs leave it out the first night as they do when the same

@@ -9,6 +9,7 @@ import json
 import logging
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -627,17 +628,14 @@ def test_columns_naming_or_reaching_a_person_are_not_read(tmp_path: Path) -> Non
         "Agent Name": ["Team A"] * n, "Comment": TEXTS, "Score": [i % 11 for i in range(n)],
         "Date": [f"{_when(i):%Y-%m-%d}" for i in range(n)],
     })  # fmt: skip
-    path = tmp_path / "crm.csv"
-    frame.to_csv(path, index=False)
-    state = read_and_clean([str(path)], load_settings(language="en"), tmp_path)
+    state = _read_export(frame, tmp_path)
     assert state.verbatims is not None and state.quarantine is not None
     personal = ["First Name", "Last Name", "Email", "Phone", "IP Address", "ФИО"]
     assert state.ingest_notes[0]["dropped_columns"] == personal
     kept = set(state.verbatims.columns)
     assert not kept & set(personal) and {"Region", "Agent Name"} <= kept
     assert state.verbatims["customer_id"].tolist() == [f"C{i % 20}" for i in range(n)]
-    by_email = load_settings(language="en", ingest={"columns": {"customer_id": "Email"}})
-    state = read_and_clean([str(path)], by_email, tmp_path / "email")
+    state = _read_export(frame, tmp_path / "email", customer_id="Email")
     assert state.verbatims is not None and "Email" not in state.ingest_notes[0]["dropped_columns"]
     assert state.verbatims["customer_id"].str.fullmatch(r"\[EMAIL\]|c\d+@mail\.ru").all()
 
@@ -657,18 +655,24 @@ def test_a_comment_column_of_categories_is_not_the_text(tmp_path: Path) -> None:
             for i, t in enumerate(TEXTS)],
         "Date": [f"{_when(i):%Y-%m-%d}" for i in range(n)],
     })  # fmt: skip
-    path = tmp_path / "export.csv"
-    frame.to_csv(path, index=False)
-    state = read_and_clean([str(path)], load_settings(language="en"), tmp_path)
+    state = _read_export(frame, tmp_path)
     assert state.verbatims is not None and state.quarantine is not None
     assert state.ingest_notes[0]["text_column"] == "What could we improve?"
     assert len(state.verbatims) == n - n // 16
-    named = load_settings(language="en", ingest={"columns": {"text": "Comment"}})
-    state = read_and_clean([str(path)], named, tmp_path / "named")
+    state = _read_export(frame, tmp_path / "named", text="Comment")
     assert state.ingest_notes[0]["text_column"] == "Comment"
-    frame.head(20).to_csv(path, index=False)  # 20 answers: too few to call it categories
-    state = read_and_clean([str(path)], load_settings(language="en"), tmp_path / "short")
+    state = _read_export(frame.head(20), tmp_path / "short")  # too few to call it categories
     assert state.ingest_notes[0]["text_column"] == "Comment"
+
+
+def _read_export(frame: pd.DataFrame, folder: Path, **columns: str) -> Any:
+    """The read and clean stages on `frame` written as a CSV under `folder`, with the columns
+    named for fields in `columns` (as --text-col and the like name them)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "export.csv"
+    frame.to_csv(path, index=False)
+    settings = load_settings(language="en", ingest={"columns": columns})
+    return read_and_clean([str(path)], settings, folder)
 
 
 def test_the_only_free_text_column_is_the_text_whatever_its_name(tmp_path: Path) -> None:

@@ -910,6 +910,8 @@ def _value_ids(
     customer, and the score as parsed: "9" and "9.0", "2026-11-30 14:05" and "30.11.2026 14:05"
     give one id. (Stores filled before hold the hash of the cells as written: `CELL_ID`, matched
     by `clean.adopt_stored_ids`.)"""
+    if field["text"].empty:  # a header without rows
+        return pd.Series(dtype=object, index=field["text"].index)
     text = field["text"].str.split().str.join(" ").str.casefold()
     when = created.dt.strftime("%Y-%m-%dT%H:%M:%S") if dated else pd.Series("", index=text.index)
     when = when.where(created.notna(), field["date"].str.strip()) if dated else when

@@ -640,7 +640,7 @@ def _filled_twins(
         twins = [c for c in raw.columns if re.fullmatch(re.escape(column) + r"\.\d+", str(c))]
         if getattr(explicit, field, None) is not None or not twins:
             continue
-        filled = {c: int((raw[c].str.strip() != "").sum()) for c in [column, *twins]}
+        filled = {c: len(_answered(raw[c])) for c in [column, *twins]}
         best = max(filled, key=lambda c: filled[c])  # the first of the fullest
         if best != column and best not in mapping.values():
             better[field] = best
@@ -677,10 +677,15 @@ CATEGORY_VALUES, CATEGORY_ROWS = 10, 30
 _NUMBER = re.compile(r"^[+-]?\d+(?:[.,]\d+)?$")
 
 
+def _answered(values: pd.Series) -> pd.Series:
+    """The filled values of a column, stripped."""
+    stripped = values.str.strip()
+    return stripped[stripped != ""]
+
+
 def _free_text(values: pd.Series) -> float:
     """Mean words per filled value if `values` reads as customers' free text, else 0."""
-    filled = values.str.strip()
-    filled = filled[filled != ""]
+    filled = _answered(values)
     if len(filled) < TEXT_FILLED * len(values) or filled.empty:
         return 0.0
     if filled.str.fullmatch(_NUMBER).mean() > TEXT_NUMERIC:
@@ -692,8 +697,7 @@ def _free_text(values: pd.Series) -> float:
 def _categorical(values: pd.Series) -> bool:
     """Whether `values` hold a few categories rather than answers: at least `CATEGORY_ROWS`
     filled values among at most `CATEGORY_VALUES` distinct ones ("Ok", "Good overall")."""
-    filled = values.str.strip()
-    filled = filled[filled != ""]
+    filled = _answered(values)
     return len(filled) >= CATEGORY_ROWS and filled.nunique() <= CATEGORY_VALUES
 
 
@@ -743,7 +747,7 @@ def found_by_question(
         texts = {c: w for c, w in words.items() if w}
         asked = [c for c in texts if asks(c, TEXT_QUESTION)]
         if asked:  # the NPS follow-up, else the most words answered (answers x mean words)
-            said = {c: texts[c] * int((raw[c].str.strip() != "").sum()) for c in asked}
+            said = {c: texts[c] * len(_answered(raw[c])) for c in asked}
             found["text"] = max(asked, key=lambda c: (asks(c, REASON_QUESTION), said[c]))
         elif len(texts) == 1:
             found["text"] = next(iter(texts))
@@ -847,7 +851,7 @@ def to_verbatims(
     if named is not None and mapping.setdefault("text", named) != named:
         log.warning("%s: text from '%s': '%s' holds %d distinct answers (a category, not "
                     "free text); name it with --text-col to theme it", _label(raw),
-                    mapping["text"], named, raw[named].str.strip().nunique())  # fmt: skip
+                    mapping["text"], named, _answered(raw[named]).nunique())  # fmt: skip
     if "text" not in mapping:
         raise _no_text(user_columns(raw.columns))
     mapping.update(_found_id(raw, mapping))
@@ -860,9 +864,11 @@ def to_verbatims(
     if "date" in mapping:
         order = infer_order(field["date"].str.strip(), settings.date_dayfirst)
     core, score_issue = _core_columns(field, settings, default, order, now)
+    content_ids = _value_ids(field, core["score"], core["created_at"], order is not None)
+    core.insert(0, "verbatim_id", _ids(field["id"], content_ids))
     took_default = unscored & (field["source"].str.strip() == "")
     internals = _internals(raw, order is None, took_default)
-    internals[CONTENT_ID] = _value_ids(field, core["score"], core["created_at"], order is not None)
+    internals[CONTENT_ID] = content_ids
     internals[CELL_ID] = _cell_ids(raw, mapping)
     frame = pd.concat([core, _segments(raw, mapping), internals], axis=1)
     reason = _reasons(raw, score_issue, core["created_at"], order is not None, field["text"])
@@ -880,20 +886,19 @@ def _core_columns(
     order: DateOrder | None,
     now: pd.Timestamp,
 ) -> tuple[pd.DataFrame, pd.Series]:
-    """The verbatim schema's columns of one input, and each row's score problem (or None)."""
+    """The verbatim schema's columns of one input but its id (`_ids`), and each row's score
+    problem (or None)."""
     source = field["source"].map(lambda v: normalise_source(v, default_source))
     scale = source.map(lambda s: settings.source_scales.get(s, settings.scale))
     score, role, score_issue = _scores(field["score"], source, scale)
-    created = _created(field["date"], order, now)
     core = pd.DataFrame(
         {
-            "verbatim_id": _ids(field["id"], _value_ids(field, score, created, order is not None)),
             "source": source,
             "text": field["text"],
             "score": score,
             "scale": scale,
             "role": role,
-            "created_at": created,
+            "created_at": _created(field["date"], order, now),
         }
     )
     for name in ("customer_id", "touchpoint", "channel", "language"):
@@ -913,13 +918,19 @@ def _value_ids(
     if field["text"].empty:  # a header without rows
         return pd.Series(dtype=object, index=field["text"].index)
     text = field["text"].str.split().str.join(" ").str.casefold()
-    when = created.dt.strftime("%Y-%m-%dT%H:%M:%S") if dated else pd.Series("", index=text.index)
-    when = when.where(created.notna(), field["date"].str.strip()) if dated else when
+    when = pd.Series("", index=text.index)
+    if dated:
+        parsed = created.dt.strftime("%Y-%m-%dT%H:%M:%S")
+        when = parsed.where(created.notna(), field["date"].str.strip())
     scored = score.map(lambda v: "" if pd.isna(v) else f"{float(v):g}")
-    where_missing = scored.eq("")
-    scored = scored.where(~where_missing, field["score"].str.strip())
-    parts = text + "\x1f" + when + "\x1f" + field["customer_id"].str.strip() + "\x1f" + scored
-    return parts.map(lambda s: "h" + hashlib.sha1(s.encode()).hexdigest()[:15])
+    scored = scored.where(scored != "", field["score"].str.strip())
+    return _hashed(text + "\x1f" + when + "\x1f" + field["customer_id"].str.strip() + "\x1f"
+                   + scored)  # fmt: skip
+
+
+def _hashed(keys: pd.Series) -> pd.Series:
+    """A content id per key: "h" and 15 hex digits of its SHA-1."""
+    return keys.map(lambda s: "h" + hashlib.sha1(s.encode()).hexdigest()[:15])
 
 
 def _found_id(raw: pd.DataFrame, mapping: dict[str, str]) -> dict[str, str]:
@@ -1026,7 +1037,7 @@ def input_note(
     header: SurveyHeader | None = None, personal: Sequence[str] = (),
 ) -> dict[str, Any]:  # fmt: skip
     """What ingest decided about one input, for run.json; also logged (one line per notice)."""
-    label = str(raw[INPUT].iloc[0]) if len(raw) else ""
+    label = _label(raw)
     header = header or SurveyHeader()
     note = {
         "input": label,
@@ -1118,7 +1129,7 @@ def _cell_ids(raw: pd.DataFrame, mapping: dict[str, str]) -> pd.Series:
     """A hash of each row's text, date, customer and score cells as written: the content id of
     versions before `_value_ids` (`CELL_ID`)."""
     cols = [mapping[f] for f in ("text", "date", "customer_id", "score") if f in mapping]
-    return join_columns(raw, cols).map(lambda s: "h" + hashlib.sha1(s.encode()).hexdigest()[:15])
+    return _hashed(join_columns(raw, cols))
 
 
 def _ids(ids: pd.Series, content_ids: pd.Series) -> pd.Series:

@@ -267,10 +267,10 @@ def rolling_window(ctx: RunContext, state: RunState) -> Added:
     verbatims = ingest.combine([stored, recent]).drop_duplicates("verbatim_id", keep="last")
     ids = verbatims["verbatim_id"].tolist()
     shown = set(recent["verbatim_id"])
-    new_assigned = new.assignments[new.assignments["verbatim_id"].isin(shown)]
-    assignments = _union(ctx.store.frame("assignments", ids), new_assigned)
-    mentions = _union(ctx.store.frame("mentions", ids),
-                      new.mentions[new.mentions["verbatim_id"].isin(shown)])  # fmt: skip
+    assignments, mentions = (
+        _union(ctx.store.frame(name, ids), rows[rows["verbatim_id"].isin(shown)])
+        for name, rows in (("assignments", new.assignments), ("mentions", new.mentions))
+    )
     lookup = new.themes.drop_duplicates("theme_id").set_index("theme_id")
     assignments["theme_label"] = assignments["theme_id"].map(lookup["label"]).fillna("Unclassified")
     assignments["parent_theme_id"] = (

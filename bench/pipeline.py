@@ -16,8 +16,10 @@ synthetic scale-ups of the sample's phrase bank (data/make_sample.py), seeded: t
 (id, date, text). Real export shapes (`--sets airline-export,sample`): the airline tweets with all
 15 columns and the bundled sample as delivered; the nightly pulls the whole export again (98%
 already stored, the newest 2% new), a nightly on a copy of the cold run's store pulls the same
-98% again (a night with nothing new: what every nightly pays), and a last step times the first
-report on the whole file
+98% again (a night with nothing new: what every nightly pays), the same +2% nightly runs as the
+resident runner runs it (`pipelines/serve.py`: models loaded at start, a night before it, the
+nightly flow in that process; `resident_child`), and a last step times the first report on the
+whole file
 from an empty store (`make demo`'s command); per-stage seconds and peak RSS are printed. The
 airline tweets' dates (February 2015) are moved forward to end yesterday, in the file's own
 format, so the nightly's 90-day window holds the stored tweets. On the sample the cold run also
@@ -242,6 +244,46 @@ def cx_text(command: list[str], env: dict[str, str], out: Path) -> dict[str, flo
     return figures
 
 
+def resident_child(result: str, warm_state: str, state: str, base: str, full: str,
+                   out: str) -> None:  # fmt: skip
+    """What `python -m pipelines.serve` does for a nightly, in one process: load the models
+    (`job.preload`), run a nightly flow with nothing new on `warm_state` (last night's run:
+    it also starts Prefect's API), then the timed one: the nightly flow with the newest 2% on
+    `state`, a copy of the cold run's store (the same input and store as the new-process
+    nightly). Both are the real flow, each stage a Prefect task, in this process."""
+    from cx_text import job
+    from cx_text.settings import load_settings
+    from pipelines.nightly import nightly_flow
+
+    start = time.perf_counter()
+    job.preload(load_settings(state_dir=Path(state)))
+    loaded = time.perf_counter() - start
+    nightly_flow(inputs=[base], out_dir=out + "-warm", state_dir=warm_state)
+    start = time.perf_counter()
+    nightly_flow(inputs=[full], out_dir=out, state_dir=state)
+    wall = time.perf_counter() - start
+    Path(result).write_text(json.dumps({"wall": wall, "preload": loaded}))
+    sys.stdout.flush()
+    os._exit(0)
+
+
+def resident(spec: dict[str, Any], folder: Path, base: Path, full: Path) -> dict[str, Any]:
+    """The nightly +2% in a resident process (`resident_child`), its wall from the process's
+    own clock around the flow call; stages from its run.json."""
+    env = child_env(folder / "state-resident")
+    env.pop("PREFECT_API_URL", None)  # the child's own ephemeral API
+    env["PREFECT_HOME"] = str(folder / "prefect-home")
+    if "--source" in spec["args"]:
+        env["CX_TEXT_INGEST__DEFAULT_SOURCE"] = spec["args"][spec["args"].index("--source") + 1]
+    result, out = folder / "resident.json", folder / "resident"
+    run_child([__file__, "_resident", str(result), str(folder / "state-resident-warm"),
+               str(folder / "state-resident"), str(base), str(full), str(out)], env)  # fmt: skip
+    figures: dict[str, Any] = json.loads(result.read_text())
+    figures["stages"] = json.loads((out / "run.json").read_text()).get("timings", {})
+    print(f"  resident nightly: {json.dumps(figures)}", flush=True)
+    return figures
+
+
 def plain_child(csv: str, result: str, text_col: str = "text", id_col: str = "id") -> None:
     """Step 1 (run as a child): the BERTopic script a careful user writes, embedding time
     measured: read the export, keep the rows with a text, embed, fit with the defaults, then
@@ -441,10 +483,12 @@ def bench_export(name: str, tmp: Path, skip_plain: bool) -> dict[str, Any]:
     if name == "sample":  # issue 17: one theme id per planted theme across the two languages
         row["cold"].update(bilingual_shares(folder / "cold"))
     # a night with nothing new (the same 98% again), on a copy of the store: its fixed cost
-    shutil.copytree(folder / "state", folder / "state-same")
+    for copy in ("state-same", "state-resident", "state-resident-warm"):
+        shutil.copytree(folder / "state", folder / copy)
     row["nothing_new"] = cx_text(["nightly", str(base), *spec["args"]],
                                  child_env(folder / "state-same"), folder / "same")  # fmt: skip
     row["nightly"] = cx_text(["nightly", str(full), *spec["args"]], env, folder / "night")
+    row["resident"] = resident(spec, folder, base, full)
     row["weekly"] = cx_text(["weekly", "--week", week], env, folder / "weekly")
     first = child_env(folder / "first")
     row["first_report"] = cx_text(["run", str(spec["path"]), *spec["args"]], first,
@@ -476,6 +520,7 @@ def print_stages(rows: list[dict[str, Any]]) -> None:
             continue
         runs = {"cold": r["cold"], "nightly": r["nightly"],
                 "nightly, nothing new": r["nothing_new"],
+                "nightly, resident (flow)": {"peak_rss_mb": {}, **r["resident"]},
                 "first report": r["first_report"]}  # fmt: skip
         stages = list(dict.fromkeys(s for x in runs.values() for s in x["stages"]))
         print(f"\n{r['data']}: seconds (peak RSS MB) per stage")
@@ -492,6 +537,10 @@ def print_stages(rows: list[dict[str, Any]]) -> None:
         print(
             "| **wall, process** | " + " | ".join(f"{x['wall']:.1f}" for x in runs.values()) + " |"
         )
+        res, cold = r["resident"], r["cold"]["wall"]
+        print(f"{r['data']}: nightly +2% / cold: new process {r['nightly']['wall'] / cold:.2f}, "
+              f"resident {res['wall'] / cold:.2f} (the flow call; models loaded at start in "
+              f"{res['preload']:.1f} s)")  # fmt: skip
 
 
 def _gb(x: dict | None) -> str:
@@ -578,6 +627,8 @@ def print_tables(rows: list[dict[str, Any]], embed: dict[str, Any] | None) -> No
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "_plain":
         plain_child(*sys.argv[2:])
+    if len(sys.argv) > 1 and sys.argv[1] == "_resident":
+        resident_child(*sys.argv[2:])
     if len(sys.argv) > 1 and sys.argv[1] == "_embed":
         embed_child(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])

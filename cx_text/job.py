@@ -151,6 +151,39 @@ def nightly(
     return state.record
 
 
+def preload(settings: Settings) -> dict[str, float]:
+    """Load every model a run with `settings` may need, once per process: the theme encoders of
+    both language groups, the polarity encoder, Russian lemmas, the personal-data recognisers
+    and the English label parser. A resident process (`pipelines/serve.py`) calls it at start,
+    so its first run is as fast as the later ones; each model then stays loaded (the loaders
+    cache per process). Returns seconds per model.
+    """
+    import time
+
+    from cx_text import labels, lemmas, pii, run_polarity
+    from cx_text.embed import make_embedder
+
+    loads: dict[str, Any] = {}
+    for model in dict.fromkeys([settings.embedding.model, settings.embedding.russian_model]):
+        loads[f"embedding {model}"] = lambda m=model: make_embedder(
+            m, settings.embedding
+        ).encode(["warm up"])
+    if settings.polarity.enabled:
+        loads["polarity encoder"] = lambda: run_polarity.make_encoder(
+            settings.embedding.torch_threads or None, settings.polarity.quantize,
+            settings.embedding.bf16,
+        ).encode(["warm up"])  # fmt: skip
+    loads["russian lemmas"] = lemmas._morph
+    loads["personal-data recognisers"] = pii.recognizers
+    loads["english label parser"] = labels.english_pipeline
+    seconds = {}
+    for name, load in loads.items():
+        start = time.perf_counter()
+        load()
+        seconds[name] = round(time.perf_counter() - start, 2)
+    return seconds
+
+
 def inspect(inputs: list[str], settings: Settings) -> dict[str, Any]:
     """What a run would make of `inputs`, without running it: the read and clean stages only,
     on a scratch store, nothing written (`cx-text inspect`).

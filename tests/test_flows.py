@@ -206,3 +206,62 @@ def test_deployment_runs_to_completion_on_a_local_server(tmp_path: Path) -> None
         assert len(themes) >= 3
     finally:
         subprocess.run([str(script), "stop"], env=env, timeout=60)
+
+
+def test_resident_runner_runs_due_deployment_runs_in_its_own_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, prefect_home: Path
+) -> None:
+    """pipelines/serve.py registers prefect.yaml's deployments without a work pool, with their
+    crons in the given zone, and runs their due runs in this process, oldest first: models
+    loaded once serve every run (here the injected embedder embeds for both nightlies, which a
+    run in another process could not touch). A run that is no longer scheduled is not claimed."""
+    from prefect.client.orchestration import get_client
+
+    from pipelines import serve
+
+    embedder = HashingEmbedder()
+    monkeypatch.setattr(theming, "make_embedder", lambda model, settings: embedder)
+    first, second = tmp_path / "week.csv", tmp_path / "next.csv"
+    _write_week(first)
+    _write_week(second, "2026-W46")
+    later = pd.read_csv(second)  # new rows: their own ids and wording
+    later.assign(id="n-" + later["id"], comment=later["comment"] + " again").to_csv(second)
+    config = str(_config(tmp_path))
+    job.run([str(first)], tmp_path / "cold", load_settings(config))
+    calls_after_cold = embedder.calls
+    registered = serve.register(serve.project_deployments(), "Europe/Moscow")
+    by_name = {spec.name: deployment_id for deployment_id, spec in registered.items()}
+    assert set(by_name) == {"nightly", "weekly", "backfill"}
+    with get_client(sync_client=True) as client:
+        nightly = client.read_deployment(by_name["nightly"])
+        assert nightly.work_pool_name is None
+        assert [(s.schedule.cron, s.schedule.timezone) for s in nightly.schedules] == [
+            ("0 2 * * *", "Europe/Moscow")
+        ]
+        runs = [client.create_flow_run_from_deployment(by_name["nightly"], parameters={
+            "inputs": [str(path)], "out_dir": str(tmp_path / name), "config": config})
+            for path, name in ((first, "night1"), (second, "night2"))]  # fmt: skip
+    done = serve.run_due(registered)
+    assert [state for _, state in done] == ["Completed", "Completed"]
+    assert [run_id for run_id, _ in done] == [run.id for run in runs]
+    first_night = json.loads((tmp_path / "night1" / "run.json").read_text())
+    second_night = json.loads((tmp_path / "night2" / "run.json").read_text())
+    assert first_night["counts"]["already_seen"] == 64
+    assert second_night["counts"]["already_seen"] == 0 and second_night["counts"]["themed"] == 64
+    assert embedder.calls > calls_after_cold  # the second night's texts, embedded here
+    assert serve.claim(runs[0].id) is None  # completed: nobody takes it again
+    assert serve.run_due(registered) == []
+
+
+def test_preload_loads_each_model_a_run_needs_once(tmp_path: Path) -> None:
+    """What the resident runner loads at start stays loaded: the run's loaders find it."""
+    from cx_text import embed, labels
+
+    settings = load_settings(_config(tmp_path))
+    loaded = job.preload(settings)
+    assert set(loaded) == {"embedding all-MiniLM-L6-v2", "embedding navec", "russian lemmas",
+                           "personal-data recognisers", "english label parser"}  # fmt: skip
+    models = len(embed._MODELS)
+    assert models >= 1 and labels.english_pipeline.cache_info().currsize == 1
+    job.preload(settings)
+    assert len(embed._MODELS) == models  # nothing loaded twice

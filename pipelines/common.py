@@ -53,7 +53,7 @@ class TaskTimer(Timer):
         if stage.fan_out:
             return super().run(stage, ctx, state)
 
-        def body(state: RunState) -> Added:
+        def body() -> Added:
             return stage.fn(ctx, state)
 
         as_task = task(
@@ -65,7 +65,7 @@ class TaskTimer(Timer):
             timeout_seconds=TASK_TIMEOUT_SECONDS,
         )(body)
         with self.stage(stage.name):
-            return as_task(state)
+            return as_task()
 
 
 def worth_retrying(task: Any, task_run: Any, state: Any) -> bool:

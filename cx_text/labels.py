@@ -320,15 +320,25 @@ def _ru_tag(word: str) -> Any:
     return lemmas._morph().parse(word)[0].tag
 
 
+# sentences whose word sequences a process keeps (about 1.5 KB each): a 90-day window of the
+# airline export holds about 28,000 mention sentences
+SENTENCE_GRAMS_KEPT = 50_000
+
+
 def _lookup_candidates(sentences: Sequence[str], language: str) -> Counter[str]:
     found: Counter[str] = Counter()
     for sentence in sentences:
-        for clause in _BREAK.split(sentence):
-            tokens = words(clause)
-            for gram in _grams(tokens):
-                if _clean(gram.split()):
-                    found[gram] += 1
+        found.update(_sentence_grams(sentence))
     return Counter({g: n for g, n in found.items() if _lookup_ok(g.split(), language)})
+
+
+@functools.lru_cache(maxsize=SENTENCE_GRAMS_KEPT)
+def _sentence_grams(sentence: str) -> tuple[str, ...]:
+    """The label-material word sequences of one sentence, clause by clause, each as often as it
+    occurs. Kept per process: a theme's sentences recur in its facets and in every later run of a
+    resident process (`pipelines/serve.py`), whose nightly relabels a window it mostly saw."""
+    return tuple(gram for clause in _BREAK.split(sentence) for gram in _grams(words(clause))
+                 if _clean(gram.split()))  # fmt: skip
 
 
 def _capitalised_names(sentences: Sequence[str]) -> set[str]:

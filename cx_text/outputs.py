@@ -52,8 +52,12 @@ def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
     out = frame.copy()
     for column in out.columns:
         series = out[column]
-        if series.dtype == object or pd.api.types.is_string_dtype(series):
+        if series.dtype == object:
             out[column] = series.map(_inert_cell, na_action="ignore")
+        elif pd.api.types.is_string_dtype(series):  # only the cells that start like a formula
+            starts = series.str.startswith(_FORMULA_START).fillna(False).to_numpy(dtype=bool)
+            if starts.any():
+                out.loc[starts, column] = series[starts].map(_inert_cell, na_action="ignore")
     return out
 
 

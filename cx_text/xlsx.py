@@ -28,6 +28,7 @@ import datetime as dt
 import re
 import zipfile
 from collections.abc import Iterable
+from itertools import islice
 from pathlib import Path
 from xml.sax.saxutils import escape
 
@@ -144,10 +145,40 @@ def _value_cell(ref: str, value: object) -> str:
     return f'<c r="{ref}" t="inlineStr"><is><t xml:space="preserve">{_text(value)}</t></is></c>'
 
 
+# `_ILLEGAL` in RE2's syntax, for Arrow
+_ILLEGAL_RE2 = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x{fffe}\x{ffff}]"
+_TEXT_HEAD = '" t="inlineStr"><is><t xml:space="preserve">'
+_TEXT_TAIL = "</t></is></c>"
+
+
+def _text_cells(series: pd.Series, refs: list[str]) -> list[str] | None:
+    """The cells of a text column (pandas' string dtypes), built in Arrow a column at a time:
+    the same XML as `_value_cell` gives each value, at a fraction of the time on the large
+    tables (verbatims, mentions). None when Arrow cannot hold the values (a lone surrogate)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    try:
+        text = pa.array(series.astype(object).to_numpy(), type=pa.string(), from_pandas=True)
+    except (pa.ArrowException, UnicodeError):
+        return None
+    text = pc.utf8_slice_codeunits(pc.replace_substring_regex(text, _ILLEGAL_RE2, ""), 0,
+                                   MAX_CELL_CHARS)  # fmt: skip
+    for raw, entity in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;")):  # as saxutils.escape
+        text = pc.replace_substring(text, raw, entity)
+    heads = pa.array([f'<c r="{ref}{_TEXT_HEAD}' for ref in refs], type=pa.string())
+    cells = pc.binary_join_element_wise(heads, text, _TEXT_TAIL, "")
+    return list(pc.fill_null(cells, "").to_pylist())
+
+
 def _column_cells(series: pd.Series, letter: str, first_row: int) -> list[str]:
     """The XML of every cell of one column (an empty string for an empty cell)."""
     refs = [f"{letter}{row}" for row in range(first_row, first_row + len(series))]
     dtype = series.dtype
+    if pd.api.types.is_string_dtype(dtype) and dtype != object:
+        cells = _text_cells(series, refs)
+        if cells is not None:
+            return cells
     if isinstance(dtype, pd.CategoricalDtype) or not (
         pd.api.types.is_float_dtype(dtype) or pd.api.types.is_datetime64_any_dtype(dtype)
     ):  # text, booleans, integers (exact, NA-aware), mixed: by each value's type
@@ -213,5 +244,7 @@ def write(tables: dict[str, pd.DataFrame], path: Path) -> None:
         package.writestr("xl/styles.xml", STYLES)
         for n, frame in zip(count, tables.values(), strict=True):
             with package.open(f"xl/worksheets/sheet{n}.xml", "w") as sheet:
-                for piece in sheet_xml(frame):
-                    sheet.write(piece.encode("utf-8"))
+                rows = iter(sheet_xml(frame))
+                # a few hundred rows per write: one compress call per row cost a third of the time
+                while chunk := "".join(islice(rows, 512)):
+                    sheet.write(chunk.encode("utf-8"))

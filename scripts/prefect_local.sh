@@ -2,6 +2,9 @@
 # Start a local Prefect server on 127.0.0.1, create the process work pool, deploy every
 # deployment of prefect.yaml and start a worker. Everything runs in the background; logs and
 # pids go to $CX_TEXT_PREFECT_DIR (default .prefect-local/). Stop with: scripts/prefect_local.sh stop
+# `scripts/prefect_local.sh resident`: the same server, and the resident runner
+# (pipelines/serve.py: the same deployments, every run in one process that keeps its models
+# loaded) instead of the pool and its worker.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CX_TEXT_HOME="$PWD"
@@ -16,7 +19,7 @@ export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS=120
 mkdir -p "$RUN_DIR"
 
 if [ "${1:-start}" = "stop" ]; then
-  for name in worker server; do
+  for name in resident worker server; do
     # each was started as a session leader: kill its whole process group (uvicorn, flow runs);
     # a worker may outlive SIGTERM, so after 10 s the group gets SIGKILL
     if [ -f "$RUN_DIR/$name.pid" ]; then
@@ -43,6 +46,13 @@ for _ in $(seq 1 120); do
   sleep 1
 done
 curl -fsS "$PREFECT_API_URL/health" > /dev/null || { echo "Prefect server did not start"; exit 1; }
+
+if [ "${1:-start}" = "resident" ]; then
+  setsid "$BIN/python" -m pipelines.serve > "$RUN_DIR/resident.log" 2>&1 &
+  echo $! > "$RUN_DIR/resident.pid"
+  echo "Prefect UI: http://127.0.0.1:$PORT  (API $PREFECT_API_URL); resident runner log in $RUN_DIR/resident.log"
+  exit 0
+fi
 
 "$BIN/prefect" work-pool inspect cx-text > /dev/null 2>&1 \
   || "$BIN/prefect" work-pool create cx-text --type process > /dev/null

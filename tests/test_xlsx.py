@@ -114,3 +114,20 @@ def test_sheet_names_are_valid_and_distinct() -> None:
     assert all(len(n) <= 31 for n in names) and names[1] != names[2]
     assert names[4] == "sheet"
     assert len({n.lower() for n in names}) == len(names)
+
+
+@pytest.mark.parametrize("dtype", ["string", "str"])
+def test_text_columns_built_in_arrow_give_each_values_own_cell(dtype: str) -> None:
+    """Text columns (pandas' string dtypes) are built a column at a time in Arrow: the same XML
+    as the per-value path, control characters dropped, escapes, the length cut, empty cells; a
+    value Arrow cannot hold (a lone surrogate) falls back to the per-value path."""
+    values = ['Refund & <money> "back"', "bell\x07 nul\x00 \ufffe gone", None, "", "Курьер 😀",
+              "x" * (xlsx.MAX_CELL_CHARS + 10), "=1+2"]  # fmt: skip
+    series = pd.Series(values, dtype=dtype)
+    refs = [f"C{row}" for row in range(2, 2 + len(values))]
+    expected = [xlsx._value_cell(ref, v) for ref, v in zip(refs, series.astype(object), strict=True)]
+    assert xlsx._column_cells(series, "C", 2) == expected
+    assert expected[2] == "" and "&amp; &lt;money&gt;" in expected[0] and "\x07" not in expected[1]
+    odd = pd.Series(["ok", "half \ud800 pair"], dtype="string[python]")
+    assert xlsx._text_cells(odd, ["A2", "A3"]) is None
+    assert xlsx._column_cells(odd, "A", 2)[0] == xlsx._value_cell("A2", "ok")

@@ -373,14 +373,19 @@ def summarise_verbatims(
     `n_problem`, `n_praise`, `n_neutral` (mentions of each polarity) and `mixed` (at least one
     problem and one praise mention).
     """
-    frame = pd.DataFrame({"verbatim_id": list(verbatim_ids), "score": np.asarray(scores, float)})
-    frame["mention"] = label(frame["score"].to_numpy(), margin)
-    grouped = frame.groupby("verbatim_id", sort=False)
-    out = pd.DataFrame({"polarity_score": grouped["score"].mean()})
-    counts = pd.crosstab(frame["verbatim_id"], frame["mention"]).reindex(out.index)
+    # counted with bincount over the ids' codes (a groupby and a crosstab took 0.3 s on a
+    # 21,000-mention window); a mention without an id is left out, as a groupby leaves it
+    codes, ids = pd.factorize(pd.Series(list(verbatim_ids)), sort=False)
+    values = np.asarray(scores, dtype=np.float64)[codes >= 0]
+    codes = codes[codes >= 0]
+    scored = ~np.isnan(values)  # a mention without a score is neutral, outside the mean
+    sums = np.bincount(codes[scored], weights=values[scored], minlength=len(ids))
+    with np.errstate(invalid="ignore"):
+        mean = sums / np.bincount(codes[scored], minlength=len(ids))
+    out = pd.DataFrame({"polarity_score": mean}, index=pd.Index(ids, name="verbatim_id"))
+    mentions = label(values, margin)
     for name in POLARITIES:
-        column = counts[name] if name in counts else pd.Series(0, index=out.index)
-        out[f"n_{name}"] = column.fillna(0).astype(int)
+        out[f"n_{name}"] = np.bincount(codes[mentions == name], minlength=len(ids))
     out.insert(0, "polarity", label(out["polarity_score"].to_numpy(), margin))
     out["mixed"] = (out["n_problem"] > 0) & (out["n_praise"] > 0)
     return out

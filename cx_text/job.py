@@ -163,16 +163,17 @@ def preload(settings: Settings) -> dict[str, float]:
     from cx_text import labels, lemmas, pii, run_polarity
     from cx_text.embed import make_embedder
 
+    def encoding(make: Any, *args: Any) -> Any:  # a model is loaded on its first encode
+        return lambda: make(*args).encode(["warm up"])
+
     loads: dict[str, Any] = {}
     for model in dict.fromkeys([settings.embedding.model, settings.embedding.russian_model]):
-        loads[f"embedding {model}"] = lambda m=model: make_embedder(
-            m, settings.embedding
-        ).encode(["warm up"])
+        loads[f"embedding {model}"] = encoding(make_embedder, model, settings.embedding)
     if settings.polarity.enabled:
-        loads["polarity encoder"] = lambda: run_polarity.make_encoder(
-            settings.embedding.torch_threads or None, settings.polarity.quantize,
-            settings.embedding.bf16,
-        ).encode(["warm up"])  # fmt: skip
+        loads["polarity encoder"] = encoding(
+            run_polarity.make_encoder, settings.embedding.torch_threads or None,
+            settings.polarity.quantize, settings.embedding.bf16,
+        )  # fmt: skip
     loads["russian lemmas"] = lemmas._morph
     loads["personal-data recognisers"] = pii.recognizers
     loads["english label parser"] = labels.english_pipeline

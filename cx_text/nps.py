@@ -188,14 +188,24 @@ def count_figures(roles: np.ndarray, matrix: np.ndarray, keys: list[str], key: s
     detractors, passives, promoters, complaints = (
         matrix[roles == r].sum(axis=0) for r in (*SCORED_ROLES, "complaint")
     )
-    n = matrix.sum(axis=0)
+    themed = float(matrix.any(axis=1).sum())
+    return figures_of_counts(keys, key, matrix.sum(axis=0), themed, detractors, passives,
+                             promoters, complaints)  # fmt: skip
+
+
+def figures_of_counts(
+    keys: list[str], key: str, n: np.ndarray, themed: np.ndarray | float,
+    detractors: np.ndarray, passives: np.ndarray, promoters: np.ndarray, complaints: np.ndarray,
+) -> pd.DataFrame:  # fmt: skip
+    """`count_figures`' table from its counts: one row per key, `themed` the verbatims in any
+    theme (one number, or one per row: `rank._column_rows` gives many segments at once)."""
     scored = detractors + passives + promoters
     low, high = adjusted_wald(promoters, detractors, scored)
     return pd.DataFrame(
         {
             key: pd.Series(keys, dtype=str),
             "n_verbatims": n,
-            "share": _ratio(n, float(matrix.any(axis=1).sum())),
+            "share": _ratio(n, themed),
             "n_scored": scored,
             "n_detractors": detractors,
             "n_passives": passives,

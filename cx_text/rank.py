@@ -187,19 +187,33 @@ def _named(verbatims: pd.DataFrame, names: list[str]) -> list[str]:
 
 def _column_rows(
     values: pd.Series, roles: np.ndarray, matrix: np.ndarray, keys: list[str], min_size: int
-) -> list[pd.DataFrame]:
-    """Theme figures for every value of one column: rows sorted by value once, then sliced."""
+) -> pd.DataFrame:
+    """Theme figures for every value of one column, value by value (first seen first), each
+    value's themes in `keys` order: rows sorted by value once, every value's counts summed at
+    once (`np.add.reduceat` over the sorted rows; a table per value took 0.4 s on the airline
+    export's 2,278 cells)."""
     codes, uniques = pd.factorize(values.astype("string"), use_na_sentinel=True)
     order = np.argsort(codes, kind="stable")
     order = order[codes[order] >= 0]  # rows without a value are skipped for this column
-    bounds = np.searchsorted(codes[order], np.arange(len(uniques) + 1))
+    if not len(order):
+        return pd.DataFrame()
+    starts = np.searchsorted(codes[order], np.arange(len(uniques)))
     roles, matrix = roles[order], matrix[order]
-    return [
-        _segment_rows(roles[start:end], matrix[start:end], keys, min_size).assign(
-            segment_value=str(value)
-        )
-        for value, start, end in zip(uniques, bounds[:-1], bounds[1:], strict=True)
-    ]
+
+    def summed(rows: np.ndarray) -> np.ndarray:  # (values x themes), flattened value by value
+        return np.add.reduceat(rows, starts, axis=0, dtype=np.int64).ravel()
+
+    by_role = [summed(matrix & (roles == r)[:, None]) for r in (*nps.SCORED_ROLES, "complaint")]
+    themed = np.add.reduceat(matrix.any(axis=1), starts, dtype=np.int64)
+    counts = nps.figures_of_counts(keys * len(uniques), "theme_id", summed(matrix),
+                                   np.repeat(themed, len(keys)), *by_role)  # fmt: skip
+    counts["segment_value"] = np.repeat(np.asarray(uniques, dtype=object).astype(str), len(keys))
+    counts = counts.assign(_themed=np.repeat(themed, len(keys)))
+    counts = counts[counts["n_verbatims"] > 0].astype({c: float for c in _SUPPRESSED})
+    counts = counts.assign(_detractors=counts["n_detractors"], _scored=counts["n_scored"])
+    counts["suppressed"] = counts["n_verbatims"] < min_size
+    counts.loc[counts["suppressed"], _SUPPRESSED] = np.nan
+    return counts.reset_index(drop=True)
 
 
 _SUPPRESSED = THEMES_BY_SEGMENT.names[5 : THEMES_BY_SEGMENT.names.index("suppressed")]
@@ -231,7 +245,7 @@ def segment_differences(table: pd.DataFrame) -> pd.DataFrame:
     """Whether each theme's share and detractor rate in a segment value differ from the rest of
     that segment column (its other values): two-proportion z tests, BH over the whole table.
 
-    Needs `_segment_rows`' raw counts (_themed, _detractors, _scored) and drops them. Suppressed
+    Needs `_column_rows`' raw counts (_themed, _detractors, _scored) and drops them. Suppressed
     cells and 'unclassified' are not tested (their new columns stay empty).
     """
     out = table.copy()
@@ -279,7 +293,7 @@ def segment_breakdown(
     parts = [THEMES_BY_SEGMENT.empty()]
     for column in segment_columns(verbatims, settings, segments):
         rows = _column_rows(verbatims[column], roles, matrix, keys, settings.min_segment_size)
-        parts.extend(r.assign(segment_column=display_name(column)) for r in rows)
+        parts.append(rows.assign(segment_column=display_name(column)))
     table = pd.concat([p for p in parts if len(p)] or parts[:1], ignore_index=True)
     labels = nps.theme_info(assignments).set_index("theme_id")["label"]
     table["label"] = table["theme_id"].map(labels).fillna(table["theme_id"])

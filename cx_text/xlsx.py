@@ -175,7 +175,7 @@ def _column_cells(series: pd.Series, letter: str, first_row: int) -> list[str]:
     """The XML of every cell of one column (an empty string for an empty cell)."""
     refs = [f"{letter}{row}" for row in range(first_row, first_row + len(series))]
     dtype = series.dtype
-    if pd.api.types.is_string_dtype(dtype) and dtype != object:
+    if isinstance(dtype, pd.StringDtype):
         cells = _text_cells(series, refs)
         if cells is not None:
             return cells

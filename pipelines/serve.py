@@ -22,9 +22,9 @@ import logging
 import os
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 import yaml
@@ -34,7 +34,7 @@ from prefect.client.schemas.objects import StateType
 from prefect.exceptions import Abort
 from prefect.flow_engine import run_flow
 from prefect.schedules import Cron
-from prefect.states import Pending
+from prefect.states import Pending, State
 from prefect.utilities.engine import propose_state_sync
 
 from cx_text import job
@@ -77,17 +77,17 @@ def register(
     """Create or update each deployment without a work pool, its crons in `zone` and `config`
     as its settings file: a worker of the `cx-text` pool then no longer takes its runs, this
     process does."""
-    registered = {}
+    registered: dict[UUID, Deployment] = {}
     for spec in deployments:
         parameters = spec.parameters | ({"config": config} if config else {})
-        runner_deployment = spec.flow.to_deployment(
+        runner_deployment: Any = spec.flow.to_deployment(
             name=spec.name,
             description=spec.description,
             parameters=parameters,
             schedules=[Cron(cron, timezone=zone) for cron in spec.crons],
             concurrency_limit=spec.concurrency_limit,
         )
-        registered[runner_deployment.apply()] = spec
+        registered[cast(UUID, runner_deployment.apply())] = spec
     return registered
 
 
@@ -95,7 +95,7 @@ def due_runs(deployment_ids: list[UUID], limit: int = 10) -> list[Any]:
     """Runs of these deployments scheduled for now or earlier, oldest first."""
     with get_client(sync_client=True) as client:
         runs = client.get_scheduled_flow_runs_for_deployments(
-            deployment_ids, scheduled_before=datetime.now(timezone.utc), limit=limit
+            deployment_ids, scheduled_before=datetime.now(UTC), limit=limit
         )
     return sorted(runs, key=lambda r: r.next_scheduled_start_time or r.expected_start_time)
 
@@ -105,7 +105,7 @@ def claim(flow_run_id: UUID) -> Any | None:
     when it is no longer scheduled (another runner took it, or it ran) or the server refused
     (a concurrency limit)."""
     with get_client(sync_client=True) as client:
-        if not client.read_flow_run(flow_run_id).state_type == StateType.SCHEDULED:
+        if client.read_flow_run(flow_run_id).state_type != StateType.SCHEDULED:
             return None  # the server would move a finished run back to Pending
         try:
             state = propose_state_sync(client, Pending(), flow_run_id=flow_run_id)
@@ -127,7 +127,7 @@ def run_due(registered: dict[UUID, Deployment]) -> list[tuple[UUID, str]]:
         spec = registered[flow_run.deployment_id]
         log.info("serve: %s run %s starts", spec.name, flow_run.name)
         start = time.perf_counter()
-        state = run_flow(spec.flow, flow_run=flow_run, return_type="state")
+        state = cast(State[Any], run_flow(spec.flow, flow_run=flow_run, return_type="state"))
         log.info("serve: %s run %s %s in %.1f s", spec.name, flow_run.name, state.name,
                  time.perf_counter() - start)  # fmt: skip
         done.append((flow_run.id, str(state.name)))

@@ -125,7 +125,8 @@ def test_text_columns_built_in_arrow_give_each_values_own_cell(dtype: str) -> No
               "x" * (xlsx.MAX_CELL_CHARS + 10), "=1+2"]  # fmt: skip
     series = pd.Series(values, dtype=dtype)
     refs = [f"C{row}" for row in range(2, 2 + len(values))]
-    expected = [xlsx._value_cell(ref, v) for ref, v in zip(refs, series.astype(object), strict=True)]
+    cells = zip(refs, series.astype(object), strict=True)
+    expected = [xlsx._value_cell(ref, v) for ref, v in cells]
     assert xlsx._column_cells(series, "C", 2) == expected
     assert expected[2] == "" and "&amp; &lt;money&gt;" in expected[0] and "\x07" not in expected[1]
     odd = pd.Series(["ok", "half \ud800 pair"], dtype="string[python]")

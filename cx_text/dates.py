@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import pandas as pd
+from pandas.tseries.api import guess_datetime_format
 
 # name patterns in order of preference: a `*date*` column before `created*` (and the other
 # words a tool names when an answer or a ticket came in with), before `*time*`; "date" as a word
@@ -145,19 +146,51 @@ def infer_order(values: pd.Series, setting: bool | None) -> DateOrder:
     return DateOrder(False, "conflicting" if day_only else "ambiguous", day_only, month_only)
 
 
+_YEAR_FIRST = re.compile(r"\s*\d{4}-\d{1,2}-\d{1,2}(?!\d)")
+
+
+def _to_datetime(values: pd.Series, dayfirst: bool) -> pd.Series:
+    """`pd.to_datetime(format="mixed")`, which reads value by value (0.4 s for the airline
+    export's 14,640 dates), sped up: when pandas can guess the first value's format, that one
+    format reads every value written like it at C speed, and only the rest are read value by
+    value. A value the guessed format reads, "mixed" reads alike (both with `dayfirst`): a
+    guess against `dayfirst` (26/03/2018 told month-first gives day-first) is not used."""
+    filled = values[values.str.strip().astype(bool).fillna(False)]
+    guessed = guess_datetime_format(filled.iloc[0], dayfirst=dayfirst) if len(filled) else None
+    if guessed is None or _against(guessed, dayfirst):
+        return pd.to_datetime(values, errors="coerce", format="mixed", dayfirst=dayfirst,
+                              utc=True)  # fmt: skip
+    parsed = pd.to_datetime(values, errors="coerce", format=guessed, utc=True)
+    rest = parsed.isna() & values.index.isin(filled.index)
+    if rest.any():
+        parsed[rest] = pd.to_datetime(values[rest], errors="coerce", format="mixed",
+                                      dayfirst=dayfirst, utc=True)  # fmt: skip
+    return parsed
+
+
+def _against(fmt: str, dayfirst: bool) -> bool:
+    """Whether a format puts day and month in the other order than `dayfirst`."""
+    if "%d" not in fmt or "%m" not in fmt:
+        return False
+    return (fmt.index("%d") < fmt.index("%m")) != dayfirst
+
+
 def parse_dates(values: pd.Series, dayfirst: bool = False) -> pd.Series:
     """Parse mixed date strings to naive UTC; dotted dates (23.11.2026) are read day-first,
+    year-first ones (2026-09-01) year-month-day whatever `dayfirst` says,
     Russian month names as their English ones, Excel's day numbers (`45000.5`, 1970-2099) as
     the day and time they stand for."""
     values = english_months(values)
     serial = _serials(values)
     dotted = values.str.match(_DOTTED).fillna(False)
+    # year first is year-month-day whatever the order: "mixed" with dayfirst read 2026-09-01 as
+    # 9 January
+    iso = values.str.match(_YEAR_FIRST).fillna(False) & ~dotted
     parsed = pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns, UTC]")
-    for mask, day_first in ((dotted, True), (~dotted & serial.isna(), dayfirst)):
+    rest = ~dotted & ~iso & serial.isna()
+    for mask, day_first in ((dotted, True), (iso & serial.isna(), False), (rest, dayfirst)):
         if mask.any():
-            parsed[mask] = pd.to_datetime(
-                values[mask], errors="coerce", format="mixed", dayfirst=day_first, utc=True
-            )
+            parsed[mask] = _to_datetime(values[mask], day_first)
     if serial.notna().any():
         parsed[serial.notna()] = serial[serial.notna()].dt.tz_localize("UTC")
     return parsed.dt.tz_localize(None).astype("datetime64[ns]")

@@ -1107,22 +1107,29 @@ def _log_note(note: dict[str, Any]) -> None:
 def _scores(
     values: pd.Series, source: pd.Series, scale: pd.Series
 ) -> tuple[pd.Series, pd.Series, pd.Series]:
-    score = pd.Series(np.nan, index=values.index)
-    role = pd.Series("", index=values.index, dtype=object)
-    issue = pd.Series(None, index=values.index, dtype=object)
-    for idx in values.index:
-        if scale[idx] == "none":
-            role[idx] = "complaint" if source[idx] == "complaint" else "unscored"
+    n = len(values)
+    score: list[Any] = [np.nan] * n
+    role: list[str] = [""] * n
+    issue: list[str | None] = [None] * n
+    parsed: dict[tuple[Any, str], tuple[Any, str | None]] = {}  # answers repeat: parse once
+    for i, (value, kind, scale_name) in enumerate(zip(values, source, scale, strict=True)):
+        if scale_name == "none":
+            role[i] = "complaint" if kind == "complaint" else "unscored"
             continue
-        number, problem = parse_score(values[idx], str(scale[idx]))
-        if problem == "score_missing" and source[idx] != "survey":
-            role[idx] = "complaint" if source[idx] == "complaint" else "unscored"
+        key = (value, str(scale_name))
+        number, problem = (
+            parsed[key] if key in parsed else parsed.setdefault(key, parse_score(*key))
+        )
+        if problem == "score_missing" and kind != "survey":
+            role[i] = "complaint" if kind == "complaint" else "unscored"
         elif problem:
-            issue[idx] = problem
+            issue[i] = problem
         else:
-            score[idx] = number
-            role[idx] = role_for(float(number or 0), str(scale[idx]))
-    return score, role, issue
+            score[i] = number
+            role[i] = role_for(float(number or 0), str(scale_name))
+    index = values.index
+    return (pd.Series(score, index=index, dtype=float), pd.Series(role, index=index, dtype=object),
+            pd.Series(issue, index=index, dtype=object))  # fmt: skip
 
 
 def _cell_ids(raw: pd.DataFrame, mapping: dict[str, str]) -> pd.Series:

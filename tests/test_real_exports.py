@@ -248,6 +248,22 @@ def test_russian_month_names_are_dates() -> None:
     ]  # fmt: skip
 
 
+@pytest.mark.parametrize("dayfirst", [False, True])
+def test_year_first_dates_are_year_month_day_in_either_order(dayfirst: bool) -> None:
+    """pandas' "mixed" parse with dayfirst read 2026-09-01 as 9 January; a column mixing
+    shapes reads each shape in its own way, the first value's shape and the others alike."""
+    values = pd.Series(["2026-09-01 08:33:48", "02/09/2026 10:00", "2026-09-03", "",
+                        "2026-09-04T10:00:00+03:00", "not a date", "05.09.2026"])  # fmt: skip
+    other = "2026-09-02 10:00" if dayfirst else "2026-02-09 10:00"
+    expected = pd.Series(["2026-09-01 08:33:48", other, "2026-09-03", None, "2026-09-04 07:00",
+                          None, "2026-09-05"])  # fmt: skip
+    expected = pd.to_datetime(expected, format="mixed").astype("datetime64[ns]")
+    pd.testing.assert_series_equal(dates.parse_dates(values, dayfirst), expected)
+    tail = values.iloc[1:]  # another shape first: the same dates
+    pd.testing.assert_series_equal(dates.parse_dates(tail, dayfirst),
+                                   dates.parse_dates(values, dayfirst).iloc[1:])  # fmt: skip
+
+
 @pytest.mark.parametrize("form", ["csv", "xlsx"])
 def test_a_group_header_above_the_column_names_is_not_the_header(tmp_path: Path, form: str) -> None:
     """A workbook whose merged cells label groups of columns above their names ("Respondent"

@@ -250,18 +250,21 @@ def resident_child(result: str, warm_state: str, state: str, base: str, full: st
     (`job.preload`), run a nightly flow with nothing new on `warm_state` (last night's run:
     it also starts Prefect's API), then the timed one: the nightly flow with the newest 2% on
     `state`, a copy of the cold run's store (the same input and store as the new-process
-    nightly). Both are the real flow, each stage a Prefect task, in this process."""
+    nightly). Both are the real flow, each stage a Prefect task, in this process, under the
+    runner's own settings (`pipelines.serve.resident`: no flow heartbeats)."""
     from cx_text import job
     from cx_text.settings import load_settings
     from pipelines.nightly import nightly_flow
+    from pipelines.serve import resident
 
     start = time.perf_counter()
     job.preload(load_settings(state_dir=Path(state)))
     loaded = time.perf_counter() - start
-    nightly_flow(inputs=[base], out_dir=out + "-warm", state_dir=warm_state)
-    start = time.perf_counter()
-    nightly_flow(inputs=[full], out_dir=out, state_dir=state)
-    wall = time.perf_counter() - start
+    with resident():
+        nightly_flow(inputs=[base], out_dir=out + "-warm", state_dir=warm_state)
+        start = time.perf_counter()
+        nightly_flow(inputs=[full], out_dir=out, state_dir=state)
+        wall = time.perf_counter() - start
     Path(result).write_text(json.dumps({"wall": wall, "preload": loaded}))
     sys.stdout.flush()
     os._exit(0)

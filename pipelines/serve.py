@@ -9,9 +9,11 @@ reads a row. This runner registers the same deployments (names, entrypoints, par
 schedules and concurrency limits read from prefect.yaml; no work pool), loads the models once
 (`cx_text.job.preload`) and then, every `--poll` seconds, claims the deployments' due runs and
 runs each with Prefect's own engine in this process, one at a time, oldest first. Runs started
-from the UI or `prefect deployment run` are picked up the same way. What a worker gives and this
-does not: a run cannot be cancelled while it runs (stop the process: the store keeps nothing of
-an unfinished run), and a crash of this process leaves its run marked Running.
+from the UI or `prefect deployment run` are picked up the same way. Run one resident runner per
+set of deployments. What a worker gives and this does not: a run cannot be cancelled while it
+runs (stop the process: the store keeps nothing of an unfinished run). A run this process was
+running when it died is marked Crashed when it starts again (`recover`), in place of the flow
+heartbeats a worker's child sends (off here: `resident`).
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ import importlib
 import logging
 import os
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,11 +34,18 @@ from uuid import UUID
 import yaml
 from prefect import Flow
 from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import (
+    FlowRunFilter,
+    FlowRunFilterDeploymentId,
+    FlowRunFilterState,
+    FlowRunFilterStateType,
+)
 from prefect.client.schemas.objects import StateType
 from prefect.exceptions import Abort
 from prefect.flow_engine import run_flow
 from prefect.schedules import Cron
-from prefect.states import Pending, State
+from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+from prefect.states import Crashed, Pending, State
 from prefect.utilities.engine import propose_state_sync
 
 from cx_text import job
@@ -134,20 +145,52 @@ def run_due(registered: dict[UUID, Deployment]) -> list[tuple[UUID, str]]:
     return done
 
 
+@contextmanager
+def resident() -> Iterator[None]:
+    """What the runs of this process run under: no flow heartbeats. A worker's child process
+    sends them so that a server automation can mark the run Crashed when that process dies;
+    here the process is this one, and `recover` marks its runs when it starts again. The
+    heartbeat thread also held the end of every flow run for up to a second (it sleeps in
+    one-second steps and is joined)."""
+    with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
+        yield
+
+
+def recover(deployment_ids: list[UUID]) -> list[UUID]:
+    """Mark Crashed the runs of these deployments left Pending or Running: this runner was
+    stopped or killed while it ran them (it runs them in its own process, and is the only one
+    that runs them). Returns their ids."""
+    unfinished = FlowRunFilter(
+        deployment_id=FlowRunFilterDeploymentId(any_=deployment_ids),
+        state=FlowRunFilterState(
+            type=FlowRunFilterStateType(any_=[StateType.PENDING, StateType.RUNNING])
+        ),
+    )
+    with get_client(sync_client=True) as client:
+        runs = client.read_flow_runs(flow_run_filter=unfinished)
+        for run in runs:
+            client.set_flow_run_state(run.id, Crashed(message="the resident runner stopped "
+                                                      "during this run"), force=True)  # fmt: skip
+            log.warning("serve: run %s was left %s: marked Crashed", run.name, run.state_name)
+    return [run.id for run in runs]
+
+
 def serve(config: str | None = None, poll_seconds: float = 10.0, once: bool = False) -> None:
-    """Register, preload, then run due runs every `poll_seconds` until stopped (`once`: run
-    what is due now and return)."""
+    """Register, mark crashed runs, preload, then run due runs every `poll_seconds` until
+    stopped (`once`: run what is due now and return)."""
     settings = settings_for(config)
     zone = os.environ.get("CX_TEXT_TIMEZONE") or settings.schedule.timezone
     registered = register(project_deployments(), zone, config)
+    recover(list(registered))
     loaded = job.preload(settings)
     log.info("serve: models loaded (%s); deployments %s", loaded,
              ", ".join(spec.name for spec in registered.values()))  # fmt: skip
-    while True:
-        run_due(registered)
-        if once:
-            return
-        time.sleep(poll_seconds)
+    with resident():
+        while True:
+            run_due(registered)
+            if once:
+                return
+            time.sleep(poll_seconds)
 
 
 def main() -> None:

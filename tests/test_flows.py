@@ -241,7 +241,8 @@ def test_resident_runner_runs_due_deployment_runs_in_its_own_process(
         runs = [client.create_flow_run_from_deployment(by_name["nightly"], parameters={
             "inputs": [str(path)], "out_dir": str(tmp_path / name), "config": config})
             for path, name in ((first, "night1"), (second, "night2"))]  # fmt: skip
-    done = serve.run_due(registered)
+    with serve.resident():
+        done = serve.run_due(registered)
     assert [state for _, state in done] == ["Completed", "Completed"]
     assert [run_id for run_id, _ in done] == [run.id for run in runs]
     first_night = json.loads((tmp_path / "night1" / "run.json").read_text())
@@ -251,6 +252,15 @@ def test_resident_runner_runs_due_deployment_runs_in_its_own_process(
     assert embedder.calls > calls_after_cold  # the second night's texts, embedded here
     assert serve.claim(runs[0].id) is None  # completed: nobody takes it again
     assert serve.run_due(registered) == []
+    # a run the runner was running when it died is marked Crashed when it starts again
+    from prefect.states import Running
+
+    with get_client(sync_client=True) as client:
+        left = client.create_flow_run_from_deployment(by_name["weekly"])
+        client.set_flow_run_state(left.id, Running(), force=True)
+        assert serve.recover(list(registered)) == [left.id]
+        assert client.read_flow_run(left.id).state_type.value == "CRASHED"
+    assert serve.recover(list(registered)) == []
 
 
 def test_preload_loads_each_model_a_run_needs_once(tmp_path: Path) -> None:

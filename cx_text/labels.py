@@ -320,7 +320,8 @@ def _ru_tag(word: str) -> Any:
     return lemmas._morph().parse(word)[0].tag
 
 
-# sentences whose word sequences a process keeps (about 1.5 KB each): a 90-day window of the
+# sentences whose words, word sequences and name evidence a process keeps (each of the three
+# caches below; about 1.5 KB per sentence for the sequences): a 90-day window of the
 # airline export holds about 28,000 mention sentences
 SENTENCE_GRAMS_KEPT = 50_000
 
@@ -330,6 +331,12 @@ def _lookup_candidates(sentences: Sequence[str], language: str) -> Counter[str]:
     for sentence in sentences:
         found.update(_sentence_grams(sentence))
     return Counter({g: n for g, n in found.items() if _lookup_ok(g.split(), language)})
+
+
+@functools.lru_cache(maxsize=SENTENCE_GRAMS_KEPT)
+def _sentence_words(sentence: str) -> tuple[str, ...]:
+    """`words` of a sentence, kept per process (as `_sentence_grams`)."""
+    return tuple(words(sentence))
 
 
 @functools.lru_cache(maxsize=SENTENCE_GRAMS_KEPT)
@@ -348,13 +355,22 @@ def _capitalised_names(sentences: Sequence[str]) -> set[str]:
     seen, upper = Counter[str](), Counter[str]()
     handles: set[str] = set()
     for sentence in sentences:
-        text = _MASK.sub(" ", sentence)
-        later = _WORD.findall(text)[1:]
-        seen.update(w.casefold() for w in later)
-        upper.update(w.casefold() for w in later if w[:1].isupper() and not w.isupper())
-        for handle in HANDLE.findall(text):
-            handles.update(words(handle))
+        later, capitalised, named = _name_evidence(sentence)
+        seen.update(later)
+        upper.update(capitalised)
+        handles.update(named)
     return handles | {w for w, n in seen.items() if n >= 2 and upper[w] >= 0.8 * n}
+
+
+@functools.lru_cache(maxsize=SENTENCE_GRAMS_KEPT)
+def _name_evidence(sentence: str) -> tuple[tuple[str, ...], tuple[str, ...], frozenset[str]]:
+    """One sentence's words after its first (case-folded), those of them written with a
+    capital, and its @handles' words (kept per process, as `_sentence_grams`)."""
+    text = _MASK.sub(" ", sentence)
+    later = _WORD.findall(text)[1:]
+    capitalised = tuple(w.casefold() for w in later if w[:1].isupper() and not w.isupper())
+    handles = frozenset(w for handle in HANDLE.findall(text) for w in words(handle))
+    return tuple(w.casefold() for w in later), capitalised, handles
 
 
 def _bare(word: str) -> str:
@@ -403,7 +419,7 @@ def sentence_counts(
     lengths = phrase_starts(phrases) if lengths is None else lengths
     counts: Counter[str] = Counter()
     for sentence in sentences:
-        tokens = words(sentence)
+        tokens = _sentence_words(sentence)
         found = {g for i, t in enumerate(tokens) if t in lengths
                  for n in lengths[t] if i + n <= len(tokens)
                  and (g := " ".join(tokens[i : i + n])) in phrases}  # fmt: skip

@@ -199,7 +199,12 @@ def main() -> None:
     parser.add_argument("--poll", type=float, default=10.0, help="seconds between polls")
     parser.add_argument("--once", action="store_true", help="run what is due now, then exit")
     args = parser.parse_args()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    # its own handler: Prefect's logging setup owns the root logger (WARNING and up)
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    log.propagate = False
     serve(args.config, args.poll, args.once)
 
 

@@ -182,7 +182,9 @@ def _task_runs(flow_run_id: Any) -> dict[str, str]:
 
 @pytest.mark.prefect_server
 def test_deployment_runs_to_completion_on_a_local_server(tmp_path: Path) -> None:
-    """scripts/prefect_local.sh: server on 127.0.0.1, pool, `prefect deploy --all`, worker."""
+    """scripts/prefect_local.sh: server on 127.0.0.1, pool, `prefect deploy --all`, worker;
+    then `scripts/prefect_local.sh resident`: the same server and the resident runner, which
+    takes the nightly deployment's run and runs it in its own process."""
     data = tmp_path / "week.csv"
     _write_week(data)
     config = _config(tmp_path)
@@ -204,6 +206,21 @@ def test_deployment_runs_to_completion_on_a_local_server(tmp_path: Path) -> None
         assert "Completed" in run.stdout, run.stdout[-2000:] + run.stderr[-2000:]
         themes = pd.read_csv(tmp_path / "out" / "2026-W45" / "themes.csv")
         assert len(themes) >= 3
+        subprocess.run([str(script), "stop"], env=env, timeout=60)
+        subprocess.run([str(script), "resident"], env=env, check=True, timeout=240,
+                       capture_output=True)  # fmt: skip
+        night = ["--param", f"config={config}", "--param", f"inputs={json.dumps([str(data)])}",
+                 "--param", f"out_dir={tmp_path / 'night'}"]  # fmt: skip
+        run = subprocess.run(
+            [str(ROOT / ".venv" / "bin" / "prefect"), "deployment", "run",
+             "cx-text-nightly/nightly", *night, "--watch", "--watch-timeout", "300"],
+            env=env, capture_output=True, text=True, timeout=330,
+        )  # fmt: skip
+        log = (tmp_path / "prefect" / "resident.log").read_text()
+        assert "Completed" in run.stdout, run.stdout[-2000:] + run.stderr[-2000:] + log[-2000:]
+        record = json.loads((tmp_path / "night" / "run.json").read_text())
+        assert record["counts"]["already_seen"] == 64
+        assert "serve: models loaded" in log and "serve: nightly run" in log
     finally:
         subprocess.run([str(script), "stop"], env=env, timeout=60)
 

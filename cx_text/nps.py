@@ -13,6 +13,7 @@ Non-answers ('-', 'n/a') belong to no theme but count in the overall NPS.
 
 from __future__ import annotations
 
+import functools
 import warnings
 
 import numpy as np
@@ -261,6 +262,16 @@ def _resample_counts(rng: np.random.Generator, n: int, samples: int) -> np.ndarr
     return np.bincount(picks.ravel(), minlength=samples * n).reshape(samples, n).astype(float)
 
 
+@functools.lru_cache(maxsize=1)
+def _drawn_once(n: int, samples: int, seed: int) -> np.ndarray:
+    """`_resample_counts` of a one-chunk bootstrap (at most `_BOOTSTRAP_CELLS` cells), kept for
+    the next call: a run's theme and parent-theme intervals resample the same scored verbatims
+    with the same seed. Read-only."""
+    counts = _resample_counts(np.random.default_rng(seed), n, samples)
+    counts.flags.writeable = False
+    return counts
+
+
 def bootstrap_impact(
     values: np.ndarray, matrix: np.ndarray, samples: int, seed: int
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -278,7 +289,10 @@ def bootstrap_impact(
     chunk = max(1, _BOOTSTRAP_CELLS // n)
     draws = []
     for start in range(0, samples, chunk):
-        counts = _resample_counts(rng, n, min(chunk, samples - start))
+        if samples <= chunk:  # one chunk: the same draws as the last call with these n and seed
+            counts = _drawn_once(n, samples, seed)
+        else:
+            counts = _resample_counts(rng, n, min(chunk, samples - start))
         draws.append(_impact_from_counts(counts, values, member, weighted))
     with warnings.catch_warnings():  # all-NaN columns (themes covering every verbatim)
         warnings.simplefilter("ignore", RuntimeWarning)

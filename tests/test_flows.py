@@ -180,6 +180,17 @@ def _task_runs(flow_run_id: Any) -> dict[str, str]:
     return {run.name.rsplit("-", 1)[0]: run.state_type.value for run in runs}
 
 
+def _deployment_run(
+    name: str, params: list[str], env: dict[str, str]
+) -> subprocess.CompletedProcess[str]:
+    """`prefect deployment run NAME --watch`: waits for the run's final state (up to 300 s)."""
+    return subprocess.run(
+        [str(ROOT / ".venv" / "bin" / "prefect"), "deployment", "run", name, *params,
+         "--watch", "--watch-timeout", "300"],
+        env=env, capture_output=True, text=True, timeout=330,
+    )  # fmt: skip
+
+
 @pytest.mark.prefect_server
 def test_deployment_runs_to_completion_on_a_local_server(tmp_path: Path) -> None:
     """scripts/prefect_local.sh: server on 127.0.0.1, pool, `prefect deploy --all`, worker;
@@ -198,11 +209,7 @@ def test_deployment_runs_to_completion_on_a_local_server(tmp_path: Path) -> None
         params = ["--param", f"config={config}", "--param", "first_week=2026-W45",
                   "--param", "last_week=2026-W45", "--param", f"inputs={json.dumps([str(data)])}",
                   "--param", f"out_dir={tmp_path / 'out'}"]  # fmt: skip
-        run = subprocess.run(
-            [str(ROOT / ".venv" / "bin" / "prefect"), "deployment", "run",
-             "cx-text-backfill/backfill", *params, "--watch", "--watch-timeout", "300"],
-            env=env, capture_output=True, text=True, timeout=330,
-        )  # fmt: skip
+        run = _deployment_run("cx-text-backfill/backfill", params, env)
         assert "Completed" in run.stdout, run.stdout[-2000:] + run.stderr[-2000:]
         themes = pd.read_csv(tmp_path / "out" / "2026-W45" / "themes.csv")
         assert len(themes) >= 3
@@ -211,11 +218,7 @@ def test_deployment_runs_to_completion_on_a_local_server(tmp_path: Path) -> None
                        capture_output=True)  # fmt: skip
         night = ["--param", f"config={config}", "--param", f"inputs={json.dumps([str(data)])}",
                  "--param", f"out_dir={tmp_path / 'night'}"]  # fmt: skip
-        run = subprocess.run(
-            [str(ROOT / ".venv" / "bin" / "prefect"), "deployment", "run",
-             "cx-text-nightly/nightly", *night, "--watch", "--watch-timeout", "300"],
-            env=env, capture_output=True, text=True, timeout=330,
-        )  # fmt: skip
+        run = _deployment_run("cx-text-nightly/nightly", night, env)
         log = (tmp_path / "prefect" / "resident.log").read_text()
         assert "Completed" in run.stdout, run.stdout[-2000:] + run.stderr[-2000:] + log[-2000:]
         record = json.loads((tmp_path / "night" / "run.json").read_text())

@@ -1117,9 +1117,9 @@ def _scores(
             role[i] = "complaint" if kind == "complaint" else "unscored"
             continue
         key = (value, str(scale_name))
-        number, problem = (
-            parsed[key] if key in parsed else parsed.setdefault(key, parse_score(*key))
-        )
+        if key not in parsed:
+            parsed[key] = parse_score(*key)
+        number, problem = parsed[key]
         if problem == "score_missing" and kind != "survey":
             role[i] = "complaint" if kind == "complaint" else "unscored"
         elif problem:

@@ -220,21 +220,6 @@ _SUPPRESSED = THEMES_BY_SEGMENT.names[5 : THEMES_BY_SEGMENT.names.index("suppres
 _RAW = ["_themed", "_detractors", "_scored"]  # unsuppressed counts, for the rest of a column
 
 
-def _segment_rows(
-    roles: np.ndarray, matrix: np.ndarray, keys: list[str], min_size: int
-) -> pd.DataFrame:
-    """Theme figures within one segment value; groups below `min_size` are suppressed."""
-    counts = nps.count_figures(roles, matrix, keys, "theme_id")
-    counts = counts[counts["n_verbatims"] > 0].astype({c: float for c in _SUPPRESSED})
-    themed = int(matrix.any(axis=1).sum())
-    counts = counts.assign(
-        _themed=themed, _detractors=counts["n_detractors"], _scored=counts["n_scored"]
-    )
-    counts["suppressed"] = counts["n_verbatims"] < min_size
-    counts.loc[counts["suppressed"], _SUPPRESSED] = np.nan
-    return counts
-
-
 def _direction(change: pd.Series, q: pd.Series) -> pd.Series:
     """'up' / 'down' where q < SEGMENT_FDR, else ''."""
     marked = (q < SEGMENT_FDR).fillna(False)

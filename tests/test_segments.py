@@ -61,6 +61,18 @@ def test_segment_settings_are_bounded() -> None:
         SegmentSettings(max_values=0)
 
 
+def _value_rows(
+    roles: np.ndarray, matrix: np.ndarray, keys: list[str], min_size: int
+) -> pd.DataFrame:
+    """Theme figures within one segment value, groups below `min_size` suppressed: one
+    `count_figures` table per value, as the breakdown made them before it summed them at once."""
+    counts = nps.count_figures(roles, matrix, keys, "theme_id")
+    counts = counts[counts["n_verbatims"] > 0].astype({c: float for c in rank._SUPPRESSED})
+    counts["suppressed"] = counts["n_verbatims"] < min_size
+    counts.loc[counts["suppressed"], rank._SUPPRESSED] = np.nan
+    return counts
+
+
 def _naive_breakdown(verbatims: pd.DataFrame, assignments: pd.DataFrame) -> pd.DataFrame:
     """The figures value by value with a boolean mask each (what the breakdown did before)."""
     keys, matrix = nps.membership_matrix(verbatims, nps.theme_members(assignments, None),
@@ -71,7 +83,7 @@ def _naive_breakdown(verbatims: pd.DataFrame, assignments: pd.DataFrame) -> pd.D
         values = verbatims[column].astype("string")
         for value in values.dropna().unique():
             mask = (values == value).fillna(False).to_numpy(dtype=bool)
-            rows = rank._segment_rows(roles[mask], matrix[mask], keys, 10)
+            rows = _value_rows(roles[mask], matrix[mask], keys, 10)
             parts.append(rows.assign(segment_column=shown, segment_value=str(value)))
     return pd.concat(parts, ignore_index=True)
 

@@ -296,4 +296,4 @@ def test_preload_loads_each_model_a_run_needs_once(tmp_path: Path) -> None:
     first = dict(embed._MODELS)  # the theme encoder (MiniLM), loaded now
     assert len(first) == 1 and labels.english_pipeline.cache_info().currsize == 1
     job.preload(settings)
-    assert embed._MODELS == first  # the same loaded model objects, not a second load
+    assert dict(embed._MODELS) == first  # the same loaded model objects, not a second load

@@ -22,10 +22,13 @@ from cx_text import pii
 from cx_text.ingest import (
     CELL_ID,
     CONTENT_ID,
+    INPUT,
     NO_DATE,
     NO_SCORE,
+    ORIGINAL,
     REASON_DETAIL,
     REPLACEMENT,
+    ROW,
     join_columns,
     quarantine_rows,
 )
@@ -119,6 +122,9 @@ class CleanResult:
     flags: dict[str, int] = field(default_factory=dict)
     # what ingest decided per input: date column and order, score column (`ingest.input_note`)
     inputs: list[dict[str, Any]] = field(default_factory=list)
+    # per verbatim, in the verbatims' order: input_file, row_number and the original values
+    # (ingest's internals, dropped from the verbatims), for rows quarantined after cleaning
+    origins: pd.DataFrame | None = None
 
 
 # run.json count -> the per-row column ingest sets: notices, not buckets of the conservation law
@@ -158,7 +164,17 @@ def clean_verbatims(
         else RAW_TEXTS.empty()
     )
     return CleanResult(_finish(deduped, settings, forced_language), quarantine, duplicates, raw,
-                       count_flags(deduped), list(frame.attrs.get("inputs", [])))  # fmt: skip
+                       count_flags(deduped), list(frame.attrs.get("inputs", [])),
+                       _origins(deduped))  # fmt: skip
+
+
+def _origins(frame: pd.DataFrame) -> pd.DataFrame | None:
+    """input_file, row_number and original of `frame`'s rows, from ingest's internals (None
+    for a frame without them)."""
+    if not {INPUT, ROW, ORIGINAL} <= set(frame.columns):
+        return None
+    origins = frame[[INPUT, ROW, ORIGINAL]].reset_index(drop=True)
+    return origins.set_axis(["input_file", "row_number", "original"], axis=1)
 
 
 def count_flags(frame: pd.DataFrame) -> dict[str, int]:
@@ -343,32 +359,48 @@ def skip_stored(mapped: pd.DataFrame, known: pd.DataFrame) -> tuple[pd.DataFrame
     return kept, int(skipped.sum()), int(copies.sum())
 
 
-def drop_seen(result: CleanResult, known: pd.DataFrame) -> tuple[CleanResult, int]:
+def drop_seen(result: CleanResult, known: pd.DataFrame) -> tuple[CleanResult, int, int]:
     """Skip verbatims the store already holds; an id stored with other text is a conflict.
 
     `known` holds the stored verbatim_id and text. Texts are compared by the hash of their
     model text computed now, not by the hash stored with them: a change to `model_text` between
     versions (retweet markers dropped, say) must not turn re-delivered verbatims into conflicts.
+    A conflict is quarantined like any other row: its input, row number and original values
+    (`result.origins`), so a cumulative export that keeps an edited row is recorded once in the
+    store (`Store.append_quarantine` replaces a row with the same original values).
 
     Returns:
-        (the result without seen rows, conflicting ones added to its quarantine; n seen).
+        (the result without seen rows, conflicting ones added to its quarantine; n seen;
+        n conflicting).
     """
     v = result.verbatims
     stored_hash = v["verbatim_id"].map(_stored_hashes(known))
     seen = stored_hash.notna() & (stored_hash == v["text_hash"])
     conflict = stored_hash.notna() & ~seen
     rows = v[conflict]
-    originals = [json.dumps({"verbatim_id": i, "text": t}, ensure_ascii=False)
-                 for i, t in zip(rows["verbatim_id"], rows["text"], strict=True)]  # fmt: skip
+    origins = result.origins
+    if origins is not None and len(origins) == len(v):
+        where = origins[conflict.to_numpy()]
+        files, numbers, originals = (where[c].to_numpy() for c in origins.columns)
+    else:  # a result built without ingest's internals
+        files, numbers = "", pd.array([None] * len(rows), dtype="Int64")
+        originals = [json.dumps({"verbatim_id": i, "text": t}, ensure_ascii=False)
+                     for i, t in zip(rows["verbatim_id"], rows["text"], strict=True)]  # fmt: skip
     extra = QUARANTINE.conform(pd.DataFrame({
-        "input_file": "", "row_number": pd.array([None] * len(rows), dtype="Int64"),
-        "reason": "conflicting_id", "detail": "id already stored with different text",
-        "verbatim_id": rows["verbatim_id"], "original": originals,
-    }))  # fmt: skip
+        "input_file": files, "row_number": numbers, "reason": "conflicting_id",
+        "detail": "id already stored with different text",
+        "verbatim_id": rows["verbatim_id"].to_numpy(), "original": originals,
+    }).reset_index(drop=True))  # fmt: skip
     quarantine = pd.concat([result.quarantine, extra], ignore_index=True)
     kept = v[~seen & ~conflict].reset_index(drop=True)
+    kept_origins = (
+        None
+        if origins is None or len(origins) != len(v)
+        else (origins[(~seen & ~conflict).to_numpy()].reset_index(drop=True))
+    )
     raw = result.raw_texts[result.raw_texts["verbatim_id"].isin(kept["verbatim_id"])]
-    return replace(result, verbatims=kept, quarantine=quarantine, raw_texts=raw), int(seen.sum())
+    return (replace(result, verbatims=kept, quarantine=quarantine, raw_texts=raw,
+                    origins=kept_origins), int(seen.sum()), int(conflict.sum()))  # fmt: skip
 
 
 def count_outcomes(read: int, clean: CleanResult, quarantined: int) -> dict[str, int]:

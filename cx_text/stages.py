@@ -186,7 +186,7 @@ def clean_inputs(ctx: RunContext, state: RunState) -> Added:
     mapped = [_map_one(raw, label, ctx.settings, ctx.started)
               for raw, label in zip(state.raws, labels, strict=True)]  # fmt: skip
     rows = ingest.combine([m[0] for m in mapped])
-    read, skipped, seen, copies = sum(len(raw) for raw in state.raws), 0, 0, 0
+    read, skipped, seen, copies, conflicts = sum(len(raw) for raw in state.raws), 0, 0, 0, 0
     # a run on a warm store, like a nightly, keeps the ids rows were stored under
     warm = ctx.kind == "nightly" or (ctx.kind == "run" and not ctx.store.runs(newest=1).empty)
     if warm:
@@ -203,7 +203,7 @@ def clean_inputs(ctx: RunContext, state: RunState) -> Added:
         result = replace(result, duplicates=result.duplicates + copies)
     if ctx.kind == "nightly":
         known = ctx.store.known_verbatims(result.verbatims["verbatim_id"])
-        result, seen = clean.drop_seen(result, known)
+        result, seen, conflicts = clean.drop_seen(result, known)
         seen += skipped
     # quarantined rows keep their original values: personal data in them is masked too
     quarantine = pii.mask_quarantine(
@@ -213,6 +213,8 @@ def clean_inputs(ctx: RunContext, state: RunState) -> Added:
     if ctx.kind == "nightly":
         counts = {"read": read, "already_seen": seen,
                   **{k: v for k, v in counts.items() if k != "read"}}  # fmt: skip
+        if conflicts:  # a notice inside `quarantined`: stored ids delivered with other text
+            counts["stored_conflicts"] = conflicts
     return {"verbatims": result.verbatims, "quarantine": quarantine, "counts": counts,
             "raw_texts": result.raw_texts, "ingest_notes": tuple(result.inputs)}  # fmt: skip
 

@@ -104,8 +104,9 @@ def test_drop_seen_compares_stored_texts_by_todays_model_text() -> None:
                      _row("3", "New comment")])  # fmt: skip
     known = pd.DataFrame({"verbatim_id": ["1", "2"],
                           "text": ["RT @bank: card blocked again", "Great prices!!"]})  # fmt: skip
-    kept, seen = clean.drop_seen(result, known)
+    kept, seen, conflicts = clean.drop_seen(result, known)
     assert seen == 1  # "1": same text, whatever hash an older version stored for it
+    assert conflicts == 1
     assert kept.verbatims["verbatim_id"].tolist() == ["3"]
     assert kept.quarantine["reason"].tolist() == ["conflicting_id"]  # "2": other text
     assert kept.quarantine["original"].str.contains("Great prices").all()

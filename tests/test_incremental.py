@@ -372,3 +372,43 @@ def test_nightly_cleans_only_what_the_store_does_not_hold_unchanged(
     assert counts["read"] == len(corpus) + 3
     assert counts["already_seen"] == len(corpus) - 2
     assert counts["quarantined"] == 2 and counts["themed"] == 2 and counts["duplicates"] == 1
+
+
+def test_an_edited_row_left_in_a_cumulative_export_is_quarantined_once_not_a_failed_night(
+    env, tmp_path: Path
+) -> None:
+    """A cumulative export delivered again with one stored row's text edited, and nothing new:
+    the edit is quarantined as `conflicting_id` with its input, row number and original values,
+    counted as `stored_conflicts`, and the night is not "nothing themed" (the CLI's exit 2 is for
+    inputs whose new rows were all rejected). Delivered again the next night, the store still
+    holds that quarantine row once."""
+    from cx_text.cli import _all_quarantined
+
+    settings, path, corpus = env
+    corpus.drop(columns="theme").to_csv(path, index=False)
+    job.backfill([str(path)], WEEKS[0], WEEKS[3], tmp_path / "bf", settings)
+    edited = corpus.drop(columns="theme")
+    edited.loc[5, "comment"] = "the agent fixed my account after all"
+    edited.to_csv(path, index=False)
+
+    for night in ("n1", "n2"):
+        record = job.nightly([str(path)], tmp_path / night, settings)
+        counts = record["counts"]
+        assert counts["already_seen"] == len(corpus) - 1 and counts["themed"] == 0
+        assert counts["quarantined"] == 1 and counts["stored_conflicts"] == 1
+        assert not _all_quarantined(counts)
+        quarantine = pd.read_csv(tmp_path / night / "quarantine.csv", dtype=str)
+        where = quarantine[["input_file", "row_number", "reason", "verbatim_id"]]
+        assert where.values.tolist() == [[path.name, "6", "conflicting_id", corpus.loc[5, "id"]]]
+        original = json.loads(quarantine.loc[0, "original"])
+        assert original["comment"] == "the agent fixed my account after all"
+        assert original["score"] == str(corpus.loc[5, "score"])  # the whole row, as delivered
+    store = Store(settings.store_url_value)
+    try:
+        stored = store.frame("quarantine")
+    finally:
+        store.close()
+    assert stored["verbatim_id"].tolist() == [corpus.loc[5, "id"]]
+    # a new row that is quarantined for its own reason still makes a night "nothing themed"
+    assert _all_quarantined({"read": 10, "already_seen": 8, "quarantined": 2,
+                             "stored_conflicts": 1})  # fmt: skip

@@ -14,6 +14,7 @@ from cx_text.ingest import input_label
 from cx_text.schemas import UNCLASSIFIED
 
 if TYPE_CHECKING:
+    from cx_text.run_polarity import Scored
     from cx_text.stages import RunContext, RunState
     from cx_text.theme_tables import Discovery
 
@@ -33,11 +34,33 @@ def versions() -> dict[str, str]:
     return found
 
 
-def model_versions(found: Discovery) -> dict[str, str]:
-    """Every encoder a run's themes come from, with its version: one per language group, and
-    the multilingual encoder that linked the groups' themes (`links`) when one did."""
+def model_versions(found: Discovery, scored: Scored | None = None) -> dict[str, str]:
+    """Every model a run's outputs come from, with its version: the theme encoder of each
+    language group, the multilingual encoder that linked the groups' themes (`links`) when one
+    did, the polarity encoder (`polarity`; with `scored`, when polarity is on) and the label
+    parsers (`labels_en`: the spaCy pipeline, or the lookup tables without it; `labels_ru`:
+    pymorphy3 and its dictionary)."""
     linked = {"links": found.link_model_id} if found.link_model_id else {}
-    return {**found.model_ids, **linked}
+    used = {**found.model_ids, **linked}
+    if scored is not None and scored.model is not None:
+        used["polarity"] = scored.model.encoder.model_id
+    if scored is not None:
+        used.update(label_parsers())
+    return used
+
+
+def label_parsers() -> dict[str, str]:
+    """The English and Russian label parsers by name and version (`labels`, `lemmas`)."""
+    from cx_text.labels import parser_id
+
+    def version(name: str) -> str:
+        try:
+            return metadata.version(name)
+        except metadata.PackageNotFoundError:
+            return "not installed"
+
+    russian = ";".join(f"{name}=={version(name)}" for name in ("pymorphy3", "pymorphy3-dicts-ru"))
+    return {"labels_en": parser_id() or "lookup tables", "labels_ru": russian}
 
 
 def new_run_id(now: pd.Timestamp) -> str:
@@ -77,7 +100,8 @@ def run_record(ctx: RunContext, state: RunState) -> dict[str, Any]:
     window = state.need("window")
     record = header(ctx, state)
     record.update(
-        models=model_versions(state.need("shown")), embeddings=ctx.cache.counts(),
+        models=model_versions(state.need("shown"), state.need("scored")),
+        embeddings=ctx.cache.counts(),
         nps=nps.overall_nps(window.verbatims), top_themes=top_rows(state.need("tables").themes),
         alerts=len(state.need("analytics").alerts), webhook=state.webhook,
     )  # fmt: skip

@@ -173,6 +173,10 @@ def test_run_writes_polarity_columns_and_nightly_reuses_cached_vectors(
         shown = pd.read_csv(tmp_path / out / "themes.csv")
         split = sorted({t[:-1] for t in shown["theme_id"].astype(str) if t[-1] in "+-"})
         assert record["facets"]["split"] == split
+        # every model the outputs come from is named: polarity's encoder, the label parsers
+        assert record["models"]["polarity"] == encoder.model_id
+        assert record["models"]["labels_ru"].startswith("pymorphy3==")
+        assert record["models"]["labels_en"] in (labels.parser_id() or "lookup tables",)
 
 
 def test_a_nightly_applies_the_head_the_run_learnt(

@@ -5,11 +5,14 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pytest
+from prefect import flow
 
 from cx_text import job, theming
 from cx_text.ingest import InputError
@@ -278,9 +281,63 @@ def test_resident_runner_runs_due_deployment_runs_in_its_own_process(
     with get_client(sync_client=True) as client:
         left = client.create_flow_run_from_deployment(by_name["weekly"])
         client.set_flow_run_state(left.id, Running(), force=True)
-        assert serve.recover(list(registered)) == [left.id]
+        # ... unless another runner still alive holds it (here: the pytest process's parent)
+        held = client.create_flow_run_from_deployment(by_name["weekly"])
+        client.set_flow_run_state(held.id, Running(), force=True)
+        client.update_flow_run(held.id, infrastructure_pid=serve.holder(os.getppid()))
+        gone = client.create_flow_run_from_deployment(by_name["weekly"])  # a dead holder
+        client.set_flow_run_state(gone.id, Running(), force=True)
+        client.update_flow_run(gone.id, infrastructure_pid=serve.holder(os.getppid())[:-1] + "x")
+        assert sorted(serve.recover(list(registered))) == sorted([left.id, gone.id])
         assert client.read_flow_run(left.id).state_type.value == "CRASHED"
+        assert client.read_flow_run(held.id).state_type.value == "RUNNING"
+        assert client.read_flow_run(runs[1].id).infrastructure_pid == serve.holder()  # claimed
     assert serve.recover(list(registered)) == []
+
+
+@flow(name="cx-text-test-slow")
+def _slow_flow(seconds: float = 60.0) -> str:
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        time.sleep(0.05)
+    return "done"
+
+
+def test_resident_runner_stops_a_run_cancelled_while_it_runs(
+    tmp_path: Path, prefect_home: Path
+) -> None:
+    """A run cancelled from the API while the resident runner runs it stops within a poll and
+    ends Cancelled; the runner goes on with the next due run."""
+    from prefect.client.orchestration import get_client
+    from prefect.states import Cancelling
+
+    from pipelines import serve
+
+    spec = serve.Deployment("slow", _slow_flow, "", {}, (), None)
+    registered = serve.register([spec], "UTC")
+    (deployment_id,) = registered
+    with get_client(sync_client=True) as client:
+        slow = client.create_flow_run_from_deployment(deployment_id)
+        short = client.create_flow_run_from_deployment(deployment_id, parameters={"seconds": 0.1})
+
+    def cancel_when_running() -> None:
+        with get_client(sync_client=True) as client:
+            deadline = time.monotonic() + 60
+            while client.read_flow_run(slow.id).state_type.value != "RUNNING":
+                assert time.monotonic() < deadline
+                time.sleep(0.1)
+            client.set_flow_run_state(slow.id, Cancelling(), force=True)
+
+    canceller = threading.Thread(target=cancel_when_running)
+    canceller.start()
+    start = time.monotonic()
+    with serve.resident():
+        done = serve.run_due(registered, cancel_poll=0.2)
+    canceller.join()
+    assert done == [(slow.id, "Cancelled"), (short.id, "Completed")]
+    assert time.monotonic() - start < 40  # not the 60 s the slow run would take
+    with get_client(sync_client=True) as client:
+        assert client.read_flow_run(slow.id).state_type.value == "CANCELLED"
 
 
 def test_preload_loads_each_model_a_run_needs_once(tmp_path: Path) -> None:

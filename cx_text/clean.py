@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from cx_text import pii
@@ -245,7 +246,7 @@ def model_hash(text: str) -> str:
 
 
 @functools.lru_cache(maxsize=TEXTS_KEPT)
-def _normalised(text: str) -> str:
+def normal_form(text: str) -> str:
     return normalise_text(text)
 
 
@@ -288,6 +289,66 @@ def adopt_stored_ids(mapped: pd.DataFrame, candidates: pd.Series,
     out = mapped.copy()
     out.loc[adopt.index, "verbatim_id"] = adopt
     out.attrs = dict(mapped.attrs)
+    return out
+
+
+def content_id_rows(mapped: pd.DataFrame, stored_ids: Iterable[str]) -> pd.Series:
+    """The rows whose id is their content id (their input has no id column cx-text uses) and is
+    not stored: the rows `adopt_content_matches` looks for among the stored verbatims."""
+    if CONTENT_ID not in mapped or mapped.empty:
+        return pd.Series(False, index=mapped.index)
+    own = mapped["verbatim_id"]
+    return (own == mapped[CONTENT_ID]) & ~own.isin(set(stored_ids))
+
+
+def _same(left: pd.Series, right: pd.Series) -> np.ndarray:
+    """Element-wise equality of two aligned columns, a missing value equal to a missing one."""
+
+    def key(values: pd.Series) -> np.ndarray:
+        text = values.reset_index(drop=True).astype(object)
+        return np.asarray(text.where(text.notna(), "\0").astype(str), dtype=object)
+
+    return np.asarray(key(left) == key(right), dtype=bool)
+
+
+def _naive(values: pd.Series) -> pd.Series:
+    stamps = pd.to_datetime(values)
+    if isinstance(stamps.dtype, pd.DatetimeTZDtype):
+        stamps = stamps.dt.tz_convert("UTC").dt.tz_localize(None)
+    return stamps.astype("datetime64[ns]").reset_index(drop=True)
+
+
+def adopt_content_matches(
+    frame: pd.DataFrame, rows: pd.Series, hashes: pd.Series, stored: pd.DataFrame
+) -> pd.DataFrame:
+    """Nightly: each of the `rows` (`content_id_rows`, a mask of `frame`) that repeats a stored
+    verbatim takes its id: same model-text hash (`hashes`, by `frame`'s index), same
+    `created_at`, customer and score (`stored`: `Store.verbatims_by_hash`).
+
+    That verbatim was stored under the id its input gave it, and the export has since lost its
+    id column (a new template, a column left out): without this, a cumulative export's every
+    row would be stored a second time under its content id and counted twice. A row with
+    personal data is matched after cleaning, on its masked text (`hashes` = `text_hash`).
+    """
+    if not rows.any() or stored.empty:
+        return frame
+    where = frame.index[rows.to_numpy()]
+    wanted = pd.DataFrame({"row": where, "text_hash": hashes.reindex(where).to_numpy()})
+    both = wanted.merge(stored, on="text_hash", how="inner")
+    if both.empty:
+        return frame
+    mine = frame.loc[both["row"]]
+    same = (
+        _same(_naive(mine["created_at"]), _naive(both["created_at"]))
+        & _same(mine["customer_id"], both["customer_id"])
+        & _same(pd.to_numeric(mine["score"]).round(6), pd.to_numeric(both["score"]).round(6))
+    )
+    matched = both[same].drop_duplicates("row")
+    if matched.empty:
+        return frame
+    out = frame.copy()
+    out.loc[matched["row"].to_numpy(), "verbatim_id"] = matched["verbatim_id"].to_numpy()
+    out.attrs = dict(frame.attrs)
     return out
 
 
@@ -335,7 +396,7 @@ def skip_stored(mapped: pd.DataFrame, known: pd.DataFrame) -> tuple[pd.DataFrame
         return mapped, 0, 0
     stored = mapped["verbatim_id"].map(_stored_hashes(known))
     candidate = stored.notna()
-    normalised = mapped["text"].fillna("").astype(str).map(_normalised)
+    normalised = mapped["text"].fillna("").astype(str).map(normal_form)
     texts = normalised[candidate]
     today = texts.map(model_hash)
     seen = pd.Series(False, index=mapped.index)

@@ -187,6 +187,7 @@ def clean_inputs(ctx: RunContext, state: RunState) -> Added:
               for raw, label in zip(state.raws, labels, strict=True)]  # fmt: skip
     rows = ingest.combine([m[0] for m in mapped])
     read, skipped, seen, copies, conflicts = sum(len(raw) for raw in state.raws), 0, 0, 0, 0
+    content_ids: set[str] = set()
     # a run on a warm store, like a nightly, keeps the ids rows were stored under
     warm = ctx.kind == "nightly" or (ctx.kind == "run" and not ctx.store.runs(newest=1).empty)
     if warm:
@@ -197,12 +198,23 @@ def clean_inputs(ctx: RunContext, state: RunState) -> Added:
             rows = clean.adopt_stored_ids(rows, candidates, stored["verbatim_id"])
             known = pd.concat([known, stored], ignore_index=True)
         if ctx.kind == "nightly":  # stored rows are recognised before the costly cleaning
+            rows, known = _content_matches(ctx, rows, known)
+            content_ids = set(rows.loc[clean.content_id_rows(rows, known["verbatim_id"]),
+                                       "verbatim_id"])  # fmt: skip
             rows, skipped, copies = clean.skip_stored(rows, known)
     result = clean.clean_verbatims(rows, ctx.settings.clean, ctx.settings.language)
     if copies:  # stored rows' same-day copies, skipped: counted as cleaning would count them
         result = replace(result, duplicates=result.duplicates + copies)
     if ctx.kind == "nightly":
         known = ctx.store.known_verbatims(result.verbatims["verbatim_id"])
+        v = result.verbatims
+        stored_ids = set(known["verbatim_id"])
+        unknown = v["verbatim_id"].isin(content_ids) & ~v["verbatim_id"].isin(stored_ids)
+        if unknown.any():  # rows with personal data: matched on their masked text
+            stored = ctx.store.verbatims_by_hash(v.loc[unknown, "text_hash"])
+            v = clean.adopt_content_matches(v, unknown, v["text_hash"], stored)
+            result = replace(result, verbatims=v)
+            known = pd.concat([known, stored[["verbatim_id", "text"]]], ignore_index=True)
         result, seen, conflicts = clean.drop_seen(result, known)
         seen += skipped
     # quarantined rows keep their original values: personal data in them is masked too
@@ -217,6 +229,23 @@ def clean_inputs(ctx: RunContext, state: RunState) -> Added:
             counts["stored_conflicts"] = conflicts
     return {"verbatims": result.verbatims, "quarantine": quarantine, "counts": counts,
             "raw_texts": result.raw_texts, "ingest_notes": tuple(result.inputs)}  # fmt: skip
+
+
+def _content_matches(
+    ctx: RunContext, rows: pd.DataFrame, known: pd.DataFrame
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Rows with content ids that repeat a stored verbatim take its id (the export lost its id
+    column since: `clean.adopt_content_matches`); `known` gains those stored verbatims."""
+    content = clean.content_id_rows(rows, known["verbatim_id"])
+    if not content.any():
+        return rows, known
+    texts = rows.loc[content, "text"].fillna("").astype(str)
+    hashes = texts.map(clean.normal_form).map(clean.model_hash)
+    stored = ctx.store.verbatims_by_hash(hashes)
+    if stored.empty:
+        return rows, known
+    rows = clean.adopt_content_matches(rows, content, hashes, stored)
+    return rows, pd.concat([known, stored[["verbatim_id", "text"]]], ignore_index=True)
 
 
 def load_window(ctx: RunContext, state: RunState) -> Added:

@@ -195,6 +195,15 @@ class Store:
             return _select_in(conn, table, "verbatim_id", list(ids),
                               [table.c.verbatim_id, table.c.text])  # fmt: skip
 
+    def verbatims_by_hash(self, hashes: Iterable[str]) -> pd.DataFrame:
+        """verbatim_id, text, text_hash, created_at, customer_id and score of stored verbatims
+        whose `text_hash` is among `hashes` (`clean.adopt_content_matches`)."""
+        table = VERBATIMS_TABLE
+        columns = [table.c[c] for c in ("verbatim_id", "text", "text_hash", "created_at",
+                                        "customer_id", "score")]  # fmt: skip
+        with self.engine.connect() as conn:
+            return _select_in(conn, table, "text_hash", list(dict.fromkeys(hashes)), columns)
+
     def append_quarantine(self, conn: Connection, frame: pd.DataFrame, run_id: str) -> None:
         """Record quarantined rows; a row already recorded (same original values) is replaced."""
         if frame.empty:

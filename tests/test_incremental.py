@@ -412,3 +412,29 @@ def test_an_edited_row_left_in_a_cumulative_export_is_quarantined_once_not_a_fai
     # a new row that is quarantined for its own reason still makes a night "nothing themed"
     assert _all_quarantined({"read": 10, "already_seen": 8, "quarantined": 2,
                              "stored_conflicts": 1})  # fmt: skip
+
+
+def test_an_export_that_loses_its_id_column_is_not_stored_twice(env, tmp_path: Path) -> None:
+    """A cumulative export stored under its ids comes back without its id column (a new
+    template): each row repeating a stored verbatim (same text, time, customer and score) is
+    already seen, a row with personal data too (matched on its masked text), and only the new
+    rows are stored. A row that differs in its score is a new verbatim."""
+    settings, path, corpus = env
+    first = corpus.drop(columns="theme")
+    first.loc[0, "comment"] = "write to anna.smith@example.com about the late parcel"
+    first.to_csv(path, index=False)
+    job.backfill([str(path)], WEEKS[0], WEEKS[3], tmp_path / "bf", settings)
+    stored_before = len(_stored(settings)[0])
+    assert stored_before == len(corpus)
+
+    again = first.drop(columns="id")
+    again.loc[1, "score"] = 7  # an answer that differs from the stored one
+    new = again.iloc[[2, 3]].assign(comment=["brand new one", "another new one"])
+    pd.concat([again, new]).to_csv(path, index=False)
+    record = job.nightly([str(path)], tmp_path / "n", settings)
+    counts = record["counts"]
+    assert counts["already_seen"] == len(corpus) - 1
+    assert counts["themed"] == 3 and counts["quarantined"] == 0
+    verbatims = _stored(settings)[0]
+    assert len(verbatims) == stored_before + 3
+    assert set(corpus["id"]) <= set(verbatims["verbatim_id"])

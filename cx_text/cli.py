@@ -193,9 +193,11 @@ def _execute(
     stranded = [r["counts"] for r in records if _all_quarantined(r["counts"])]
     if stranded:
         counts = stranded[0]
-        seen = counts.get("already_seen", 0)
-        rows = f"{counts['quarantined']} new rows" if seen else f"{counts['quarantined']} rows read"
+        seen, conflicts = counts.get("already_seen", 0), counts.get("stored_conflicts", 0)
+        new = counts["quarantined"] - conflicts
+        rows = f"{new} new rows" if seen or conflicts else f"{new} rows read"
         also = f"; {seen:,} were already stored" if seen else ""
+        also += f", {conflicts:,} with other text (conflicting_id)" if conflicts else ""
         where = "above" if records[0].get("kind") == "inspect" else out.resolve() / "quarantine.csv"
         _fail(f"nothing themed: all {rows} were quarantined{also} (reasons {where})")
 

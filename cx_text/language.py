@@ -56,14 +56,21 @@ def detect_language(text: str) -> tuple[str, float]:
     return str(results[0]["lang"]), float(results[0]["score"])
 
 
-def _letter_count(text: str) -> int:
-    """Number of letters (of any script) in a text."""
-    return sum(char.isalpha() for char in text)
+def _has_letters(text: str, n: int) -> bool:
+    """Whether a text holds at least `n` letters (of any script); stops at the n-th."""
+    if n <= 0:
+        return True
+    for char in text:
+        if char.isalpha():
+            n -= 1
+            if n == 0:
+                return True
+    return False
 
 
 def _confident_language(text: str, min_chars: int, min_confidence: float) -> str | None:
     """The detected language, or None when the text is too short or detection is unsure."""
-    if _letter_count(text) < min_chars:
+    if not _has_letters(text, min_chars):
         return None
     code, confidence = detect_language(text)
     return code if confidence >= min_confidence else None

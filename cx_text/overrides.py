@@ -235,7 +235,7 @@ def _seeds_per_group(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Seed phrases work per language group, in that group's embedding space only."""
     parts = []
-    for group in groups_of(verbatims, settings, embedders):
+    for group in groups_of(verbatims, settings, embedders, fitted=set(models)):
         group = group.in_space_of(models.get(group.name))
         rows = assignments[assignments["verbatim_id"].isin(group.frame["verbatim_id"])]
         if rows.empty:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, replace
 from functools import cached_property
 
@@ -44,14 +44,33 @@ PREFETCH_ROWS = 1_024
 MENTION_COLUMNS = ["verbatim_id", "topic", "sentence", "confidence"]
 
 
-def language_groups(verbatims: pd.DataFrame, settings: Settings) -> dict[str, str]:
-    """Map each language group to the embedding model setting that themes it."""
+# a language group with fewer themed verbatims than this is not themed in a space of its own
+# when another group is there: a fit would make one theme of them (`ThemeModel.fit`, "too few
+# to cluster"), whose saved centre would then take every later verbatim of that language. They
+# join the main group instead (one Russian tweet in an English export, often a mis-detection).
+MIN_GROUP_DOCS = 10
+
+
+def language_groups(
+    verbatims: pd.DataFrame, settings: Settings, fitted: Collection[str] | None = None
+) -> dict[str, str]:
+    """Map each language group to the embedding model setting that themes it.
+
+    Russian verbatims have a group of their own when there are at least `MIN_GROUP_DOCS` of them
+    or no other verbatims; with `fitted` (the groups a saved or fitted theme set has), when it
+    has a Russian group. Otherwise they join the other group."""
     model = settings.embedding.model
     if is_multilingual(model):
         return {"all": model}
-    languages = set(verbatims["language"].fillna("en"))
-    groups = {"ru": settings.embedding.russian_model} if "ru" in languages else {}
-    if languages - {"ru"}:
+    languages = verbatims["language"].fillna("en")
+    n_ru = int((languages == "ru").sum())
+    others = len(languages) > n_ru
+    if fitted is not None:
+        own = "ru" in fitted or "other" not in fitted
+    else:
+        own = n_ru >= MIN_GROUP_DOCS or not others
+    groups = {"ru": settings.embedding.russian_model} if n_ru and own else {}
+    if others or (n_ru and not own):
         groups["other"] = model
     return groups
 
@@ -59,7 +78,8 @@ def language_groups(verbatims: pd.DataFrame, settings: Settings) -> dict[str, st
 def group_of(languages: pd.Series, groups: dict[str, str]) -> pd.Series:
     if "all" in groups:
         return pd.Series("all", index=languages.index)
-    return languages.fillna("en").map(lambda lang: "ru" if lang == "ru" else "other")
+    russian = "ru" if "ru" in groups else "other"
+    return languages.fillna("en").map(lambda lang: russian if lang == "ru" else "other")
 
 
 def group_language(languages: pd.Series) -> str:
@@ -101,14 +121,18 @@ class Group:
 
 
 def groups_of(
-    verbatims: pd.DataFrame, settings: Settings, embedders: dict[str, Embedder] | None = None
+    verbatims: pd.DataFrame,
+    settings: Settings,
+    embedders: dict[str, Embedder] | None = None,
+    fitted: Collection[str] | None = None,
 ) -> Iterator[Group]:
     """Every non-empty language group of the verbatims that are themed (not non-answers).
 
-    `embedders` by model setting replace the configured ones (tests inject a tiny one).
+    `embedders` by model setting replace the configured ones (tests inject a tiny one);
+    `fitted`: the groups of the theme set the verbatims are assigned to (`language_groups`).
     """
     themed = verbatims[~verbatims["is_non_answer"].astype(bool)].reset_index(drop=True)
-    names = language_groups(themed, settings)
+    names = language_groups(themed, settings, fitted)
     group = group_of(themed["language"], names)
     for name, model_setting in names.items():
         frame = themed[group == name].reset_index(drop=True)
@@ -372,7 +396,7 @@ def assign_themes(
         ValueError: the configured embedding model differs from the one the themes were fit with.
     """
     assignments, mentions = [ASSIGNMENTS.empty()], [MENTIONS.empty()]
-    for group in groups_of(verbatims, settings, embedders):
+    for group in groups_of(verbatims, settings, embedders, fitted=set(saved.models)):
         frame = group.frame
         if group.name not in saved.models:
             unknown = resolve_ids(np.full(len(frame), OUTLIER), [])

@@ -381,3 +381,55 @@ def test_fit_time_russian_themes_are_what_nightly_assigns(tmp_path: Path) -> Non
         nightly.assignments.set_index("verbatim_id")["theme_id"].sort_index(),
         found.assignments.set_index("verbatim_id")["theme_id"].sort_index(),
     )
+
+
+def test_a_few_russian_verbatims_among_english_ones_join_the_english_group(
+    tmp_path: Path,
+) -> None:
+    """Fewer than `MIN_GROUP_DOCS` Russian verbatims beside English ones get no space of their
+    own (a fit would make one theme of them, whose saved centre would then take every later
+    Russian verbatim): they are themed with the English model and nothing loads a Russian
+    encoder or links. A nightly assigns Russian verbatims with the English model when the
+    saved themes have no Russian group, and with the Russian one when they have."""
+    frame, _ = bilingual_frame()
+    english = frame[frame["language"] == "en"]
+    few = frame[frame["language"] == "ru"].head(theming.MIN_GROUP_DOCS - 1)
+    chosen = settings()
+    assert theming.language_groups(pd.concat([english, few]), chosen) == {"other": "hash"}
+    assert set(theming.language_groups(frame, chosen)) == {"ru", "other"}
+    assert theming.language_groups(few, chosen) == {"ru": "hash-ru"}  # Russian alone: its own
+
+    loads: list[str] = []
+
+    class Counting(HashingEmbedder):
+        def __init__(self, name: str) -> None:
+            super().__init__()
+            self.name = name
+
+        def encode(self, texts: list[str], *args: Any, **kwargs: Any) -> np.ndarray:
+            loads.append(self.name)
+            return super().encode(texts, *args, **kwargs)
+
+    embedders = {"hash": Counting("en"), "hash-ru": Counting("ru")}
+    found = theming.fit_themes(pd.concat([english, few], ignore_index=True), chosen,
+                               cache(chosen), embedders=embedders,  # type: ignore[arg-type]
+                               link_encoder=ConceptEncoder())  # type: ignore[arg-type]  # fmt: skip
+    assert set(found.models) == {"other"} and "ru" not in loads and not found.link_model_id
+    themed = found.assignments.set_index("verbatim_id")["theme_id"]
+    assert set(few["verbatim_id"]) <= set(themed.index)
+    models.save_models(found, tmp_path / "few")
+    saved = models.load_models(tmp_path / "few")
+    assert saved is not None
+    new = _verbatims(["деньги за возврат так и не пришли опять"] * 12, language="ru")
+    new["verbatim_id"] = [f"n{i}" for i in range(len(new))]
+    loads.clear()
+    nightly = theming.assign_themes(new, chosen, cache(chosen), saved, embedders)  # type: ignore[arg-type]
+    assert loads == ["en"] and len(nightly.assignments) == len(new)
+    # the saved themes have a Russian group: one new Russian verbatim is assigned in its space
+    both = fit(chosen, ConceptEncoder())
+    models.save_models(both, tmp_path / "both")
+    with_ru = models.load_models(tmp_path / "both")
+    assert with_ru is not None
+    loads.clear()
+    theming.assign_themes(new.head(1), chosen, cache(chosen), with_ru, embedders)  # type: ignore[arg-type]
+    assert loads == ["ru"]

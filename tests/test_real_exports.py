@@ -415,7 +415,8 @@ def test_a_nightly_whose_only_new_row_is_quarantined_says_what_was_stored(
     tmp_path: Path, hashing: None
 ) -> None:
     """The nightly's one line counts the new rows it quarantined, not the whole pull as 'rows
-    read', and says how many were already stored."""
+    read', and says how many were already stored. A stored id delivered with other text is
+    quarantined too, but it is not a new row: alone, it makes no failed night."""
     path = tmp_path / "export.csv"
     rows = pd.DataFrame(
         {
@@ -430,14 +431,24 @@ def test_a_nightly_whose_only_new_row_is_quarantined_says_what_was_stored(
     assert code == 0
     rows.loc[0, "comment"] = "another text under a stored id"
     rows.to_csv(path, index=False)
-    code, _, stderr = _cli(tmp_path, "nightly", str(path), "--out", str(tmp_path / "night"),
-                           "--state-dir", str(tmp_path / "state"), "--config",
-                           str(_config(tmp_path)), "--quiet")  # fmt: skip
+
+    def nightly(name: str) -> tuple[int, str]:
+        code, _, stderr = _cli(tmp_path, "nightly", str(path), "--out", str(tmp_path / name),
+                               "--state-dir", str(tmp_path / "state"), "--config",
+                               str(_config(tmp_path)), "--quiet")  # fmt: skip
+        return code, stderr
+
+    code, stderr = nightly("edited")
+    assert code == 0, stderr
+    new = rows.iloc[[1]].assign(id="new-1", score="42")  # out of range: quarantined
+    pd.concat([rows, new]).to_csv(path, index=False)
+    code, stderr = nightly("night")
     assert code == 2
     said = stderr.strip().splitlines()[-1]
     stored = len(TEXTS) - 1
     assert said.startswith(
         f"cx-text: error: nothing themed: all 1 new rows were quarantined; {stored} were already "
+        "stored, 1 with other text (conflicting_id) (reasons "
     )
 
 

@@ -450,7 +450,7 @@ def bench_set(
         if plain_labels is not None:
             row["plain"].update(quality(base_truth, plain_labels))
     for copy in ("state-resident", "state-resident-warm"):
-        shutil.copytree(folder / "state", folder / copy)
+        shutil.copytree(folder / "state", folder / copy, symlinks=True)
     row["nightly"] = cx_text(["nightly", str(new), "--source", "complaint"], env, folder / "night")
     row["resident"] = resident(["--source", "complaint"], folder, base, new)
     row["weekly"] = cx_text(["weekly", "--week", WEEK], env, folder / "weekly")
@@ -494,7 +494,7 @@ def bench_export(name: str, tmp: Path, skip_plain: bool) -> dict[str, Any]:
         row["cold"].update(bilingual_shares(folder / "cold"))
     # a night with nothing new (the same 98% again), on a copy of the store: its fixed cost
     for copy in ("state-same", "state-resident", "state-resident-warm"):
-        shutil.copytree(folder / "state", folder / copy)
+        shutil.copytree(folder / "state", folder / copy, symlinks=True)
     row["nothing_new"] = cx_text(["nightly", str(base), *spec["args"]],
                                  child_env(folder / "state-same"), folder / "same")  # fmt: skip
     row["nightly"] = cx_text(["nightly", str(full), *spec["args"]], env, folder / "night")

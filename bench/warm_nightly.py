@@ -41,7 +41,7 @@ def main() -> None:
         env = pipeline.child_env(folder / "state")
         spec_args = list(pipeline.EXPORTS[args.set]["args"])
         cold = pipeline.cx_text(["run", str(base), *spec_args], env, folder / "cold")
-        shutil.copytree(folder / "state", folder / "state0")
+        shutil.copytree(folder / "state", folder / "state0", symlinks=True)
         os.environ.update({k: v for k, v in env.items() if k.startswith("CX_TEXT_")})
         from typer.testing import CliRunner
 
@@ -50,7 +50,7 @@ def main() -> None:
         rows = []
         for i in range(args.repeats):
             shutil.rmtree(folder / "state")
-            shutil.copytree(folder / "state0", folder / "state")
+            shutil.copytree(folder / "state0", folder / "state", symlinks=True)
             out = folder / f"night{i}"
             start = time.perf_counter()
             result = CliRunner().invoke(app, ["nightly", str(full), *spec_args, "--out", str(out),

@@ -312,10 +312,8 @@ def _same(left: pd.Series, right: pd.Series) -> np.ndarray:
 
 
 def _naive(values: pd.Series) -> pd.Series:
-    stamps = pd.to_datetime(values)
-    if isinstance(stamps.dtype, pd.DatetimeTZDtype):
-        stamps = stamps.dt.tz_convert("UTC").dt.tz_localize(None)
-    return stamps.astype("datetime64[ns]").reset_index(drop=True)
+    """Naive UTC times (`dates.parse_dates` and the store both give them) in one resolution."""
+    return pd.to_datetime(values).astype("datetime64[ns]").reset_index(drop=True)
 
 
 def adopt_content_matches(

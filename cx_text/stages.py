@@ -198,7 +198,10 @@ def clean_inputs(ctx: RunContext, state: RunState) -> Added:
             rows = clean.adopt_stored_ids(rows, candidates, stored["verbatim_id"])
             known = pd.concat([known, stored], ignore_index=True)
         if ctx.kind == "nightly":  # stored rows are recognised before the costly cleaning
-            rows, known = _content_matches(ctx, rows, known)
+            content = clean.content_id_rows(rows, known["verbatim_id"])
+            texts = rows.loc[content, "text"].fillna("").astype(str)
+            hashes = texts.map(clean.normal_form).map(clean.model_hash)
+            rows, known = _content_matches(ctx, rows, content, hashes, known)
             content_ids = set(rows.loc[clean.content_id_rows(rows, known["verbatim_id"]),
                                        "verbatim_id"])  # fmt: skip
             rows, skipped, copies = clean.skip_stored(rows, known)
@@ -207,15 +210,10 @@ def clean_inputs(ctx: RunContext, state: RunState) -> Added:
         result = replace(result, duplicates=result.duplicates + copies)
     if ctx.kind == "nightly":
         known = ctx.store.known_verbatims(result.verbatims["verbatim_id"])
-        v = result.verbatims
-        stored_ids = set(known["verbatim_id"])
-        unknown = v["verbatim_id"].isin(content_ids) & ~v["verbatim_id"].isin(stored_ids)
-        if unknown.any():  # rows with personal data: matched on their masked text
-            stored = ctx.store.verbatims_by_hash(v.loc[unknown, "text_hash"])
-            v = clean.adopt_content_matches(v, unknown, v["text_hash"], stored)
-            result = replace(result, verbatims=v)
-            known = pd.concat([known, stored[["verbatim_id", "text"]]], ignore_index=True)
-        result, seen, conflicts = clean.drop_seen(result, known)
+        v = result.verbatims  # rows with personal data: matched on their masked text
+        unknown = v["verbatim_id"].isin(content_ids - set(known["verbatim_id"]))
+        v, known = _content_matches(ctx, v, unknown, v.loc[unknown, "text_hash"], known)
+        result, seen, conflicts = clean.drop_seen(replace(result, verbatims=v), known)
         seen += skipped
     # quarantined rows keep their original values: personal data in them is masked too
     quarantine = pii.mask_quarantine(
@@ -232,20 +230,19 @@ def clean_inputs(ctx: RunContext, state: RunState) -> Added:
 
 
 def _content_matches(
-    ctx: RunContext, rows: pd.DataFrame, known: pd.DataFrame
+    ctx: RunContext, frame: pd.DataFrame, rows: pd.Series, hashes: pd.Series, known: pd.DataFrame
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Rows with content ids that repeat a stored verbatim take its id (the export lost its id
-    column since: `clean.adopt_content_matches`); `known` gains those stored verbatims."""
-    content = clean.content_id_rows(rows, known["verbatim_id"])
-    if not content.any():
-        return rows, known
-    texts = rows.loc[content, "text"].fillna("").astype(str)
-    hashes = texts.map(clean.normal_form).map(clean.model_hash)
+    """The `rows` of `frame` with content ids that repeat a stored verbatim take its id (the
+    export lost its id column since: `clean.adopt_content_matches`, on `hashes`, indexed like
+    those rows); `known` gains the stored verbatims with those hashes. Before cleaning on the
+    delivered text, after it on the masked text."""
+    if not rows.any():
+        return frame, known
     stored = ctx.store.verbatims_by_hash(hashes)
     if stored.empty:
-        return rows, known
-    rows = clean.adopt_content_matches(rows, content, hashes, stored)
-    return rows, pd.concat([known, stored[["verbatim_id", "text"]]], ignore_index=True)
+        return frame, known
+    frame = clean.adopt_content_matches(frame, rows, hashes, stored)
+    return frame, pd.concat([known, stored[["verbatim_id", "text"]]], ignore_index=True)
 
 
 def load_window(ctx: RunContext, state: RunState) -> Added:
@@ -393,7 +390,8 @@ def _polarity_shortcut(
 
     def spaces() -> list[polarity_cascade.Space]:
         out: dict[str, polarity_cascade.Space] = {}
-        for group in theming.groups_of(verbatims, ctx.settings, ctx.embedders):
+        fitted = set(ctx.saved.models) if ctx.saved is not None else None  # nightly's groups
+        for group in theming.groups_of(verbatims, ctx.settings, ctx.embedders, fitted):
             embedder = group.embedder
             if getattr(embedder, "parts", None) or embedder.model_id in (e5_id, *out):
                 continue

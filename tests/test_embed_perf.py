@@ -121,3 +121,51 @@ def test_bf16_vectors_stay_within_float_noise_of_fp32() -> None:
     # bench/encoders.py: lowest 0.9999 on 1,200 EN / RU texts (int8: 0.95 on these sentences)
     assert cosine.min() > 0.999
     assert not np.allclose(fp32, bf16, atol=1e-6)  # bf16 really ran
+
+
+def test_a_small_call_is_split_so_every_thread_gets_a_pass() -> None:
+    counts = np.array([10, 10, 10, 10, 9, 9])  # 58 tokens: one batch under a 4,096 budget
+    assert len(embed.token_batches(counts, 4096, 128)) == 1
+    split = embed.token_batches(counts, 4096, 128, at_least=2)
+    assert [b.tolist() for b in split] == [[0, 1], [2, 3], [4, 5]]  # 29 tokens each at most
+    assert len(embed.token_batches(counts[:1], 4096, 128, at_least=2)) == 1  # one text: one pass
+    # enough tokens for `at_least` full batches: the budget stays
+    assert len(embed.token_batches(np.full(40, 100), 1024, 128, at_least=2)) == 4
+
+
+def test_passes_run_side_by_side_on_one_torch_thread_each_in_batch_order() -> None:
+    import threading
+
+    import torch
+
+    torch.set_num_threads(2)
+    seen: list[tuple[str, int]] = []
+    started = threading.Barrier(2, timeout=10)  # both passes must be running at once
+
+    def forward(rows: np.ndarray) -> list[int]:
+        seen.append((threading.current_thread().name, torch.get_num_threads()))
+        if len(seen) <= 2:
+            started.wait()
+        return [int(r) * 10 for r in rows]
+
+    batches = [np.array([3, 4]), np.array([0]), np.array([1, 2]), np.array([5])]
+    out = embed.run_batches(forward, batches, threads=2)
+    assert out == [[30, 40], [0], [10, 20], [50]]
+    assert {n for _, n in seen} == {1}  # one torch thread per pass
+    assert len({name for name, _ in seen}) == 2
+    assert torch.get_num_threads() == 2  # the caller's count is back
+    # fewer batches than threads: one pass, on the caller's thread and its torch threads
+    here = embed.run_batches(lambda r: (threading.current_thread().name, torch.get_num_threads()),
+                             batches[:1], threads=2)  # fmt: skip
+    assert here == [(threading.current_thread().name, 2)]
+
+
+def test_parallel_passes_give_the_vectors_of_one_pass_at_a_time() -> None:
+    texts = SENTENCES * 6  # enough tokens for several batches
+    serial = embed.SentenceTransformerEmbedder(torch_threads=2, parallel_passes=False)
+    parallel = embed.SentenceTransformerEmbedder(torch_threads=2)
+    a = serial.encode(texts, batch_tokens=64)
+    b = parallel.encode(texts, batch_tokens=64)
+    # the same batches; only the threads inside a matrix product differ (bf16 on AMX)
+    assert np.sum(a * b, axis=1).min() > 0.9999
+    assert a.shape == b.shape == (len(texts), 384)

@@ -134,11 +134,10 @@ def main() -> None:
     e5_padded = compute.padded_tokens(
         e5_tokens, embed.token_batches(e5_tokens, batch_tokens, batch_size)
     )
-    for name, precision, bf16, parallel in (("fp32", "fp32", "off", False),
-                                            ("bf16", "fp32", "on", False),
-                                            ("bf16-side-by-side", "fp32", "on", True),
-                                            ("int8", "int8", "off", False),
-                                            ("int8-side-by-side", "int8", "off", True)):  # fmt: skip
+    e5_ways = [("fp32", "fp32", "off", False), ("bf16", "fp32", "on", False),
+               ("bf16-side-by-side", "fp32", "on", True), ("int8", "int8", "off", False),
+               ("int8-side-by-side", "int8", "off", True)]  # fmt: skip
+    for name, precision, bf16, parallel in e5_ways:
         embedder = e5.E5Embedder(precision, torch_threads=args.threads, batch_tokens=batch_tokens,
                                  bf16=bf16, parallel_passes=parallel)  # fmt: skip
         vectors[name], seconds = timed(embedder.encode, texts)

@@ -142,7 +142,8 @@ class E5Embedder:
         precision: "fp32" (dequantised weights) or "int8" (`embed.quantize_int8`).
         prefix: "query" (e5's prefix for features: clustering, classification) or "passage".
         torch_threads: intra-op threads for torch (None leaves torch's default).
-        batch_tokens: most padded tokens per forward pass (`embed.token_batches`).
+        batch_tokens: most padded tokens per forward pass (`embed.token_batches`); 2,048
+            with two passes side by side take about the memory 4,096 took one at a time.
         bf16: "auto", "on" or "off": passes in bfloat16 (`embed.use_bf16`, `Loaded.bf16`).
         parallel_passes: run `torch_threads` forward passes at once, one thread each
             (`embed.run_batches`); False: one pass at a time on `torch_threads` threads.
@@ -156,7 +157,7 @@ class E5Embedder:
         precision: str = "fp32",
         prefix: str = "query",
         torch_threads: int | None = None,
-        batch_tokens: int = 4096,
+        batch_tokens: int = 2048,
         bf16: str = "auto",
         parallel_passes: bool = True,
     ) -> None:

@@ -102,7 +102,8 @@ class EmbeddingSettings(_Section):
     # (README). Changing it (or `model`) starts a new space: new theme ids
     e5_weight: float = Field(default=0.0, ge=0.0, lt=1.0)
     # a forward pass takes at most `batch_size` texts and `batch_tokens` padded tokens (texts
-    # sorted by token count, so padding is near zero): raise both on a GPU (e.g. 1024 / 32768)
+    # sorted by token count, so padding is near zero): raise both on a GPU (e.g. 1024 / 32768).
+    # On the CPU, `torch_threads` passes run side by side, one thread each (README, Embedding)
     batch_size: int = Field(default=128, ge=1)
     # a batch must hold at least one short text's padded tokens
     batch_tokens: int = Field(default=1024, ge=16)

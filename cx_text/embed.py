@@ -322,7 +322,8 @@ BF16_SETTINGS = ("auto", "on", "off")
 
 
 def use_bf16(setting: str = "auto", device: str = "cpu") -> bool:
-    """Whether fp32 forward passes on `device` run under torch's bfloat16 autocast.
+    """Whether fp32 forward passes on `device` run in bfloat16 (MiniLM under torch's autocast,
+    e5 held in bf16: `cx_text.e5.Loaded.bf16`).
 
     "on": on the CPU always; "auto": on a CPU with AMX tiles (`torch.cpu._is_amx_tile_supported`),
     where bf16 matrix products run in hardware (elsewhere autocast can be slower than fp32);

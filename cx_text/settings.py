@@ -119,10 +119,11 @@ class EmbeddingSettings(_Section):
     # "int8": dynamic int8 quantisation of the model's Linear layers (per-channel weights);
     # a different model id, so fp32 and int8 vectors never mix in the cache
     quantize: Literal["none", "int8"] = "none"
-    # torch's bfloat16 autocast for every fp32 transformer forward pass on the CPU (MiniLM, e5,
-    # polarity): "auto" turns it on where the CPU has AMX tiles (Intel Sapphire Rapids and
-    # later), where it runs 1.65-2x faster (bench/encoders.py) with vectors at cosine >= 0.9999
-    # to fp32; same model ids, so cached fp32 vectors stay valid. "on" forces it, "off" never
+    # bfloat16 for every fp32 transformer forward pass on the CPU (MiniLM under torch's
+    # autocast; e5, also polarity's, held in bf16): "auto" turns it on where the CPU has AMX
+    # tiles (Intel Sapphire Rapids and later), where it runs 2.1-2.6x faster (bench/encoders.py)
+    # with vectors at cosine >= 0.9999 to fp32; same model ids, so cached fp32 vectors stay
+    # valid. "on" forces it, "off" never
     bf16: Literal["auto", "on", "off"] = "auto"
     max_chars: int = Field(default=2000, ge=1)
     show_progress: bool = True

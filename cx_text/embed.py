@@ -247,13 +247,13 @@ def run_batches(
     """`forward(batch)` of every batch, in batch order.
 
     With `threads` > 1 (None: torch's thread count) and at least that many batches, `threads`
-    forward passes run at once, each on one torch thread: a small transformer's pass is too
-    short for torch's intra-op threads to pay off (each of its ~100 operations per layer stack
-    meets at a barrier), so passes side by side embed more per second than one pass at a time
-    on all threads (bench/encoders.py `--passes`; README, Performance). Each pass's result
-    depends only on its batch, not on the thread it ran on. Fewer batches than threads (a
-    nightly's few new texts) run one after another on torch's threads. `forward` runs on
-    worker threads then: thread-local state (autocast, inference mode) must be set inside it.
+    forward passes run at once, each on one torch thread: a small transformer's pass is many
+    short operations, each too short for torch's threads to share without waiting at a
+    barrier, so passes side by side embed more per second than one pass at a time on all
+    threads (bench/encoders.py prints both; README, Embedding). Each pass's result depends
+    only on its batch, not on the thread it ran on. Fewer batches than threads run one after
+    another on torch's threads. `forward` runs on worker threads otherwise: thread-local state
+    (autocast, inference mode) must be set inside it.
     """
     import torch
 

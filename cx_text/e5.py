@@ -195,7 +195,7 @@ class E5Embedder:
         batch_tokens: int | None = None,
     ) -> np.ndarray:
         """Unit-length 384-dimension vectors of `texts`, batched by token count."""
-        from cx_text.embed import default_threads, run_batches, token_batches, use_bf16
+        from cx_text.embed import default_threads, passes, run_batches, token_batches, use_bf16
 
         loaded = self._load()
         texts = list(texts)
@@ -207,7 +207,8 @@ class E5Embedder:
                 rows.append(window)
         counts = np.array([len(r) for r in rows], dtype=np.int64)
         threads = (self.torch_threads or default_threads()) if self.parallel_passes else 1
-        batches = token_batches(counts, batch_tokens or self.batch_tokens, batch_size, threads)
+        batches = token_batches(counts, batch_tokens or self.batch_tokens, batch_size,
+                                passes(threads))  # fmt: skip
         sums = np.zeros((len(texts), loaded.bert.shape.hidden), dtype=np.float64)
         bf16 = self.precision == "fp32" and use_bf16(self.bf16)
         with loaded.lock:

@@ -25,6 +25,9 @@ from cx_text.settings import EmbeddingSettings
 
 log = logging.getLogger("cx_text")
 R = TypeVar("R")
+# most forward passes side by side (`run_batches`): on a many-core machine with
+# `torch_threads = 0`, one pass per core would hold as many batches' activations at once
+MAX_PASSES = 4
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 _BUNDLED = {DEFAULT_MODEL, f"sentence-transformers/{DEFAULT_MODEL}"}
@@ -184,7 +187,8 @@ class SentenceTransformerEmbedder:
         # Hugging Face fast tokenizer must not be used by two threads at once
         parallel = self.parallel_passes and self.device == "cpu" and hasattr(model, "token_counts")
         threads = (self.torch_threads or default_threads()) if parallel else 1
-        batches = token_batches(token_counts(model, texts), batch_tokens, batch_size, threads)
+        batches = token_batches(token_counts(model, texts), batch_tokens, batch_size,
+                                passes(threads))  # fmt: skip
         bf16 = self.quantize == "none" and use_bf16(self.bf16, self.device)
 
         def forward(rows: np.ndarray) -> np.ndarray:
@@ -246,34 +250,43 @@ def run_batches(
 ) -> list[R]:
     """`forward(batch)` of every batch, in batch order.
 
-    With `threads` > 1 (None: torch's thread count) and at least that many batches, `threads`
-    forward passes run at once, each on one torch thread: a small transformer's pass is many
+    With `threads` > 1 (None: torch's thread count) and at least `passes(threads)` batches,
+    that many forward passes run at once, each on one torch thread (with more threads than
+    `MAX_PASSES`, each on its share of them): a small transformer's pass is many
     short operations, each too short for torch's threads to share without waiting at a
     barrier, so passes side by side embed more per second than one pass at a time on all
     threads (bench/encoders.py prints both; README, Embedding). Each pass's result depends
-    only on its batch, not on the thread it ran on. Fewer batches than threads run one after
+    only on its batch, not on the thread it ran on. Fewer batches than that run one after
     another on torch's threads. `forward` runs on worker threads otherwise: thread-local state
     (autocast, inference mode) must be set inside it.
     """
     import torch
 
     threads = threads or default_threads()
-    if threads <= 1 or len(batches) < threads:
+    at_once = passes(threads)
+    if at_once <= 1 or len(batches) < at_once:
         return [forward(rows) for rows in _progress(batches, show, total)]
     # the caller's count, read first: reading it starts this thread's own OpenMP count, which
-    # the workers' `set_num_threads(1)` (a process-wide default in torch) must not decide
+    # the workers' `set_num_threads` (a process-wide default in torch) must not decide
     previous = torch.get_num_threads()
 
-    def one_thread() -> None:
-        torch.set_num_threads(1)
+    def own_threads() -> None:
+        torch.set_num_threads(threads // at_once)
 
     try:
-        with ThreadPoolExecutor(threads, thread_name_prefix="cx-text-pass",
-                                initializer=one_thread) as pool:  # fmt: skip
+        with ThreadPoolExecutor(at_once, thread_name_prefix="cx-text-pass",
+                                initializer=own_threads) as pool:  # fmt: skip
             futures = [pool.submit(forward, rows) for rows in batches]  # longest first
             return [f.result() for f in _progress_of(futures, batches, show, total)]
     finally:
         torch.set_num_threads(previous)
+
+
+def passes(threads: int) -> int:
+    """Forward passes `run_batches` runs at once with `threads` torch threads: one per thread,
+    at most `MAX_PASSES` (each holds its batch's activations, so memory grows with them; with
+    more threads each pass gets threads // MAX_PASSES of them)."""
+    return max(1, min(threads, MAX_PASSES))
 
 
 def default_threads() -> int:

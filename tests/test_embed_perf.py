@@ -169,3 +169,25 @@ def test_parallel_passes_give_the_vectors_of_one_pass_at_a_time() -> None:
     # the same batches; only the threads inside a matrix product differ (bf16 on AMX)
     assert np.sum(a * b, axis=1).min() > 0.9999
     assert a.shape == b.shape == (len(texts), 384)
+
+
+def test_many_threads_run_at_most_max_passes_each_on_its_share() -> None:
+    import threading
+
+    import torch
+
+    torch.set_num_threads(2)
+    seen: list[tuple[str, int]] = []
+
+    def forward(rows: np.ndarray) -> int:
+        seen.append((threading.current_thread().name, torch.get_num_threads()))
+        return int(rows[0])
+
+    batches = [np.array([i]) for i in range(12)]
+    assert embed.run_batches(forward, batches, threads=8) == list(range(12))
+    assert embed.passes(8) == embed.MAX_PASSES == 4
+    assert len({name for name, _ in seen}) <= 4  # memory: at most 4 batches in flight
+    assert {n for _, n in seen} == {2}  # 8 threads shared by 4 passes
+    assert torch.get_num_threads() == 2
+    # a small call is split into as many batches as passes run, not one per thread
+    assert len(embed.token_batches(np.full(16, 10), 4096, 128, embed.passes(8))) == 4

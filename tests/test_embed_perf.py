@@ -160,12 +160,23 @@ def test_passes_run_side_by_side_on_one_torch_thread_each_in_batch_order() -> No
     assert here == [(threading.current_thread().name, 2)]
 
 
-def test_parallel_passes_give_the_vectors_of_one_pass_at_a_time() -> None:
+def test_parallel_passes_give_the_vectors_of_one_pass_at_a_time(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    asked: list[int | None] = []
+    run = embed.run_batches
+
+    def recorded(forward, batches, threads, *rest):  # type: ignore[no-untyped-def]
+        asked.append(threads)
+        return run(forward, batches, threads, *rest)
+
+    monkeypatch.setattr(embed, "run_batches", recorded)
     texts = SENTENCES * 6  # enough tokens for several batches
     serial = embed.SentenceTransformerEmbedder(torch_threads=2, parallel_passes=False)
     parallel = embed.SentenceTransformerEmbedder(torch_threads=2)
     a = serial.encode(texts, batch_tokens=64)
     b = parallel.encode(texts, batch_tokens=64)
+    assert asked == [1, 2]  # one pass at a time, then two side by side
     # the same batches; only the threads inside a matrix product differ (bf16 on AMX)
     assert np.sum(a * b, axis=1).min() > 0.9999
     assert a.shape == b.shape == (len(texts), 384)
@@ -178,15 +189,20 @@ def test_many_threads_run_at_most_max_passes_each_on_its_share() -> None:
 
     torch.set_num_threads(2)
     seen: list[tuple[str, int]] = []
+    started = threading.Barrier(4, timeout=10)  # four passes must be running at once
 
     def forward(rows: np.ndarray) -> int:
         seen.append((threading.current_thread().name, torch.get_num_threads()))
+        if len(seen) <= 4:
+            started.wait()
         return int(rows[0])
 
     batches = [np.array([i]) for i in range(12)]
     assert embed.run_batches(forward, batches, threads=8) == list(range(12))
     assert embed.passes(8) == embed.MAX_PASSES == 4
-    assert len({name for name, _ in seen}) <= 4  # memory: at most 4 batches in flight
+    names = {name for name, _ in seen}
+    assert len(names) == 4  # memory: at most 4 batches in flight
+    assert threading.current_thread().name not in names
     assert {n for _, n in seen} == {2}  # 8 threads shared by 4 passes
     assert torch.get_num_threads() == 2
     # a small call is split into as many batches as passes run, not one per thread

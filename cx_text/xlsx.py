@@ -34,6 +34,8 @@ from xml.sax.saxutils import escape
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 MAX_CELL_CHARS = 32_767  # Excel's limit per cell
 _ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
@@ -151,13 +153,16 @@ _TEXT_HEAD = '" t="inlineStr"><is><t xml:space="preserve">'
 _TEXT_TAIL = "</t></is></c>"
 
 
-def _text_cells(series: pd.Series, refs: list[str]) -> list[str] | None:
+def _cells(refs: pa.Array, head: str, values: pa.Array, tail: str) -> pa.Array:
+    """`<c r="{ref}{head}{value}{tail}` per row, "" where the value is null (an empty cell)."""
+    return pc.fill_null(pc.binary_join_element_wise(pc.binary_join_element_wise(
+        '<c r="', refs, head, ""), values, tail, ""), "")  # fmt: skip
+
+
+def _text_cells(series: pd.Series, refs: pa.Array) -> pa.Array | None:
     """The cells of a text column (pandas' string dtypes), built in Arrow a column at a time:
     the same XML as `_value_cell` gives each value, at a fraction of the time on the large
     tables (verbatims, mentions). None when Arrow cannot hold the values (a lone surrogate)."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
     try:
         text = pa.array(series.astype(object).to_numpy(), type=pa.string(), from_pandas=True)
     except (pa.ArrowException, UnicodeError):
@@ -166,42 +171,56 @@ def _text_cells(series: pd.Series, refs: list[str]) -> list[str] | None:
                                    MAX_CELL_CHARS)  # fmt: skip
     for raw, entity in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;")):  # as saxutils.escape
         text = pc.replace_substring(text, raw, entity)
-    heads = pa.array([f'<c r="{ref}{_TEXT_HEAD}' for ref in refs], type=pa.string())
-    cells = pc.binary_join_element_wise(heads, text, _TEXT_TAIL, "")
-    return list(pc.fill_null(cells, "").to_pylist())
+    return _cells(refs, _TEXT_HEAD, text, _TEXT_TAIL)
 
 
-def _column_cells(series: pd.Series, letter: str, first_row: int) -> list[str]:
-    """The XML of every cell of one column (an empty string for an empty cell)."""
-    refs = [f"{letter}{row}" for row in range(first_row, first_row + len(series))]
+def _number_text(numbers: np.ndarray) -> pa.Array:
+    """Floats as the shortest text that reads back as the same float (Arrow's, with ".0" added
+    to whole numbers as Python's repr writes them, so a reader keeps them floats); null where
+    not finite (an empty cell)."""
+    text = pc.cast(pa.array(numbers, mask=~np.isfinite(numbers)), pa.string())
+    whole = pc.match_substring_regex(text, r"^-?[0-9]+$")
+    return pc.if_else(whole, pc.binary_join_element_wise(text, ".0", ""), text)
+
+
+def _column_cells(series: pd.Series, letter: str, first_row: int) -> pa.Array | list[str]:
+    """The XML of every cell of one column ("" for an empty cell): Arrow strings, or a list
+    when a value is one Arrow cannot hold (a lone surrogate)."""
+    rows = pa.array(np.arange(first_row, first_row + len(series)))
+    refs = pc.binary_join_element_wise(letter, pc.cast(rows, pa.string()), "")
     dtype = series.dtype
     if isinstance(dtype, pd.StringDtype):
         cells = _text_cells(series, refs)
         if cells is not None:
             return cells
-    if isinstance(dtype, pd.CategoricalDtype) or not (
-        pd.api.types.is_float_dtype(dtype) or pd.api.types.is_datetime64_any_dtype(dtype)
-    ):  # text, booleans, integers (exact, NA-aware), mixed: by each value's type
-        values = series.astype(object).to_numpy()
-        return [_value_cell(r, v) for r, v in zip(refs, values, strict=True)]
+    if pd.api.types.is_bool_dtype(dtype):  # bool, boolean (nullable)
+        flags = pa.array(series.to_numpy(dtype=object, na_value=None), type=pa.bool_())
+        return _cells(refs, '" t="b"><v>', pc.if_else(flags, "1", "0"), "</v></c>")
+    if pd.api.types.is_integer_dtype(dtype) and not isinstance(dtype, pd.CategoricalDtype):
+        numbers = pa.array(series.to_numpy(dtype=object, na_value=None), type=pa.int64())
+        return _cells(refs, '"><v>', pc.cast(numbers, pa.string()), "</v></c>")
     if pd.api.types.is_float_dtype(dtype):
         numbers = series.to_numpy(dtype=float, na_value=np.nan)
-        return [
-            (f'<c r="{r}"><v>{v!r}</v></c>' if np.isfinite(v) else "")
-            for r, v in zip(refs, numbers.tolist(), strict=True)
-        ]
-    stamps = series  # datetime64, naive or with a time zone
-    if isinstance(dtype, pd.DatetimeTZDtype):
-        stamps = stamps.dt.tz_convert("UTC").dt.tz_localize(None)
-    serials = ((stamps - _EPOCH) / pd.Timedelta(days=1)).to_numpy(dtype=float, na_value=np.nan)
-    return [
-        (f'<c r="{r}" s="{_DATETIME_STYLE}"><v>{v!r}</v></c>' if np.isfinite(v) else "")
-        for r, v in zip(refs, serials.tolist(), strict=True)
-    ]
+        return _cells(refs, '"><v>', _number_text(numbers), "</v></c>")
+    if pd.api.types.is_datetime64_any_dtype(dtype):  # naive or with a time zone
+        stamps = series
+        if isinstance(dtype, pd.DatetimeTZDtype):
+            stamps = stamps.dt.tz_convert("UTC").dt.tz_localize(None)
+        serials = ((stamps - _EPOCH) / pd.Timedelta(days=1)).to_numpy(dtype=float,
+                                                                       na_value=np.nan)  # fmt: skip
+        return _cells(refs, f'" s="{_DATETIME_STYLE}"><v>', _number_text(serials), "</v></c>")
+    # text with values Arrow cannot hold, categories, mixed: by each value's type
+    values = series.astype(object).to_numpy()
+    cells = [_value_cell(r, v) for r, v in zip(refs.to_pylist(), values, strict=True)]
+    try:
+        return pa.array(cells, type=pa.string())
+    except (pa.ArrowException, UnicodeError):
+        return cells
 
 
 def sheet_xml(frame: pd.DataFrame) -> Iterable[str]:
-    """The worksheet XML of `frame`: a header row of its column names, then one row per row."""
+    """The worksheet XML of `frame`: a header row of its column names, then one row per row
+    (each row's cells joined in Arrow)."""
     letters = [column_letter(i) for i in range(len(frame.columns))]
     yield SHEET_HEAD
     header = "".join(
@@ -209,9 +228,18 @@ def sheet_xml(frame: pd.DataFrame) -> Iterable[str]:
         for letter, name in zip(letters, frame.columns, strict=True)
     )
     yield f'<row r="1">{header}</row>'
-    columns = [_column_cells(frame.iloc[:, i], letter, 2) for i, letter in enumerate(letters)]
-    for row, cells in enumerate(zip(*columns, strict=True), start=2):
-        yield f'<row r="{row}">{"".join(cells)}</row>'
+    if len(frame) and len(frame.columns):
+        numbers = pc.cast(pa.array(np.arange(2, 2 + len(frame))), pa.string())
+        heads = pc.binary_join_element_wise('<row r="', numbers, '">', "")
+        columns = [_column_cells(frame.iloc[:, i], letter, 2) for i, letter in enumerate(letters)]
+        if all(isinstance(column, pa.Array) for column in columns):
+            yield from pc.binary_join_element_wise(heads, *columns, "</row>", "").to_pylist()
+        else:  # a column Arrow cannot hold: rows joined in Python
+            lists = [c.to_pylist() if isinstance(c, pa.Array) else c for c in columns]
+            for head, cells in zip(heads.to_pylist(), zip(*lists, strict=True), strict=True):
+                yield f'{head}{"".join(cells)}</row>'
+    else:
+        yield from (f'<row r="{row}"></row>' for row in range(2, 2 + len(frame)))
     yield SHEET_TAIL
 
 

@@ -10,6 +10,7 @@ from xml.etree import ElementTree
 import numpy as np
 import openpyxl
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 from cx_text import outputs, xlsx
@@ -127,8 +128,32 @@ def test_text_columns_built_in_arrow_give_each_values_own_cell(dtype: str) -> No
     refs = [f"C{row}" for row in range(2, 2 + len(values))]
     cells = zip(refs, series.astype(object), strict=True)
     expected = [xlsx._value_cell(ref, v) for ref, v in cells]
-    assert xlsx._column_cells(series, "C", 2) == expected
+    assert xlsx._column_cells(series, "C", 2).to_pylist() == expected
     assert expected[2] == "" and "&amp; &lt;money&gt;" in expected[0] and "\x07" not in expected[1]
     odd = pd.Series(["ok", "half \ud800 pair"], dtype="string[python]")
-    assert xlsx._text_cells(odd, ["A2", "A3"]) is None
+    assert xlsx._text_cells(odd, pa.array(["A2", "A3"])) is None
     assert xlsx._column_cells(odd, "A", 2)[0] == xlsx._value_cell("A2", "ok")
+
+
+def test_numbers_are_written_to_read_back_as_the_same_floats() -> None:
+    """Float cells: the shortest text that reads back as the same float, whole numbers with
+    ".0" as Python writes them (a reader would otherwise make 12.0 an integer), non-finite
+    values as empty cells."""
+    values = np.array([12.0, -0.0, 1e-05, 1e20, 0.1, 1 / 3, -39.5, 5e-324, np.nan, np.inf])
+    text = xlsx._number_text(values).to_pylist()
+    assert text[:2] == ["12.0", "-0.0"] and text[-2:] == [None, None]
+    for written, value in zip(text[:-2], values[:-2], strict=True):
+        assert float(written) == value and any(c in written for c in ".e")
+    cells = xlsx._column_cells(pd.Series([12.0, None, 2.5], dtype="Float64"), "B", 7)
+    assert cells.to_pylist() == ['<c r="B7"><v>12.0</v></c>', "", '<c r="B9"><v>2.5</v></c>']
+
+
+def test_rows_join_in_python_when_a_column_cannot_go_through_arrow() -> None:
+    """A text column with a lone surrogate takes the per-value path; its rows are joined in
+    Python and hold the same cells, in order, as the Arrow path gives the others."""
+    frame = pd.DataFrame({"n": [1, 2], "odd": pd.Series(["ok", "half \ud800"], dtype=object)})
+    rows = list(xlsx.sheet_xml(frame))[2:-1]
+    assert rows[0] == '<row r="2"><c r="A2"><v>1</v></c>' + xlsx._value_cell("B2", "ok") + "</row>"
+    assert rows[1].startswith('<row r="3"><c r="A3"><v>2</v></c><c r="B3"')
+    same = list(xlsx.sheet_xml(frame.assign(odd=["ok", "fine"])))[2]
+    assert same == rows[0]

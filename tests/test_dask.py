@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
@@ -76,6 +77,35 @@ def test_alongside_runs_on_another_thread_here_and_inline_in_the_flows() -> None
     for fan_out in (FanOut(), TaskFanOut(10)):
         with pytest.raises(ValueError, match="negative"):
             fan_out.alongside(whoami, -1).result()
+
+
+def test_one_chunk_runs_in_the_flow_and_more_run_as_tasks(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """On the flow's thread pool a single chunk is a plain call (no task: its bookkeeping costs
+    more than a nightly's few texts); two chunks or more are one task each."""
+    import pipelines.common as common
+
+    submitted: list[int] = []
+
+    class Recorder:
+        def submit(self, chunk: np.ndarray, *shared: object) -> Any:
+            submitted.append(len(chunk))
+            done: Future[Any] = Future()
+            done.set_result(theming.assign_chunk(chunk, *shared))
+            return done
+
+    monkeypatch.setitem(common.CHUNK_TASKS, theming.assign_chunk, Recorder())
+    rng = np.random.default_rng(0)
+    vectors, centres = rng.normal(size=(25, 8)), rng.normal(size=(4, 8))
+    whole = theming.assign_chunk(vectors, centres, 0.1)
+    one = common.TaskFanOut(30).map_rows("assign-chunk", theming.assign_chunk, vectors, centres,
+                                         0.1)  # fmt: skip
+    assert submitted == [] and np.array_equal(one[0][0], whole[0])
+    three = common.TaskFanOut(10).map_rows("assign-chunk", theming.assign_chunk, vectors,
+                                           centres, 0.1)  # fmt: skip
+    assert submitted == [10, 10, 5]
+    assert np.array_equal(np.concatenate([p[0] for p in three]), whole[0])
 
 
 def test_assignment_does_not_depend_on_the_chunking() -> None:

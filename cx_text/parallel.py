@@ -11,8 +11,10 @@ returns an array aligned with the chunk's rows, so results never depend on the c
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import functools
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 import numpy as np
@@ -60,3 +62,20 @@ class FanOut:
             return pool.submit(fn, *args)
         finally:
             pool.shutdown(wait=False)  # the thread ends when fn returns
+
+
+@functools.cache
+def _threadpools() -> Any:
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()  # finds the BLAS libraries once (ms); limiting is then µs
+
+
+@contextmanager
+def one_blas_thread() -> Iterator[None]:
+    """BLAS (numpy's OpenBLAS) on one thread inside the block: for many small matrix products
+    and decompositions, where a second BLAS thread waits more than it works, and waits far
+    longer when the other core is busy (the window's NPS figures: 0.36-0.58 s against 0.54-0.74
+    s for the sample's `rank_tables` beside a running benchmark, 2026-12-01)."""
+    with _threadpools().limit(limits=1, user_api="blas"):
+        yield

@@ -45,7 +45,7 @@ from cx_text.analytics import Analytics
 from cx_text.clean import text_hash
 from cx_text.embed import Embedder
 from cx_text.embedding_cache import EmbeddingCache
-from cx_text.parallel import FanOut
+from cx_text.parallel import FanOut, one_blas_thread
 from cx_text.report import ReportBundle
 from cx_text.run_polarity import Scored
 from cx_text.schemas import ASSIGNMENTS, MENTIONS, QUARANTINE, RAW_TEXTS, UNCLASSIFIED
@@ -466,8 +466,10 @@ def _named(shown: Discovery, state: RunState) -> set[str]:
 def figures(ctx: RunContext, state: RunState) -> Added:
     """NPS figures, the ranked table and its views, segments, backlog and follow-up."""
     shown: Discovery = state.need("faceted")
-    tables = rank.rank_tables(state.need("scored").verbatims, shown.assignments, shown.mentions,
-                              shown.themes, ctx.settings, state.ignored)  # fmt: skip
+    verbatims = state.need("scored").verbatims
+    with one_blas_thread():  # small products and k x k decompositions (drivers, bootstrap)
+        tables = rank.rank_tables(verbatims, shown.assignments, shown.mentions, shown.themes,
+                                  ctx.settings, state.ignored)  # fmt: skip
     return {"tables": tables}
 
 

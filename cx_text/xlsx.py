@@ -237,7 +237,7 @@ def sheet_xml(frame: pd.DataFrame) -> Iterable[str]:
         else:  # a column Arrow cannot hold: rows joined in Python
             lists = [c.to_pylist() if isinstance(c, pa.Array) else c for c in columns]
             for head, cells in zip(heads.to_pylist(), zip(*lists, strict=True), strict=True):
-                yield f'{head}{"".join(cells)}</row>'
+                yield f"{head}{''.join(cells)}</row>"
     else:
         yield from (f'<row r="{row}"></row>' for row in range(2, 2 + len(frame)))
     yield SHEET_TAIL

@@ -312,3 +312,21 @@ def test_chunk_tasks_on_a_dask_local_cluster_match_the_default_runner(
     # 64 texts in chunks of 16: 4 embedding calls, here and in the thread pool; on the workers
     assert _pids(folders["inline"]) == _pids(folders["threads"]) == {os.getpid()}
     assert _pids(folders["dask"]) and os.getpid() not in _pids(folders["dask"])
+
+
+def test_one_blas_thread_limits_blas_inside_the_block_only() -> None:
+    from threadpoolctl import threadpool_info
+
+    from cx_text.parallel import one_blas_thread
+
+    def blas_threads() -> list[int]:
+        return [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
+
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=2, user_api="blas"):  # whatever the environment set
+        before = blas_threads()
+        assert before == [2] * len(before) and before  # numpy's BLAS is loaded
+        with one_blas_thread():
+            assert blas_threads() == [1] * len(before)
+        assert blas_threads() == before

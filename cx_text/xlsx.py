@@ -197,7 +197,7 @@ def _column_cells(series: pd.Series, letter: str, first_row: int) -> pa.Array | 
         flags = pa.array(series.to_numpy(dtype=object, na_value=None), type=pa.bool_())
         return _cells(refs, '" t="b"><v>', pc.if_else(flags, "1", "0"), "</v></c>")
     if pd.api.types.is_integer_dtype(dtype) and not isinstance(dtype, pd.CategoricalDtype):
-        numbers = pa.array(series.to_numpy(dtype=object, na_value=None), type=pa.int64())
+        numbers = pa.array(series, from_pandas=True)  # its own width and sign, NA as null
         return _cells(refs, '"><v>', pc.cast(numbers, pa.string()), "</v></c>")
     if pd.api.types.is_float_dtype(dtype):
         numbers = series.to_numpy(dtype=float, na_value=np.nan)
@@ -238,8 +238,6 @@ def sheet_xml(frame: pd.DataFrame) -> Iterable[str]:
             lists = [c.to_pylist() if isinstance(c, pa.Array) else c for c in columns]
             for head, cells in zip(heads.to_pylist(), zip(*lists, strict=True), strict=True):
                 yield f"{head}{''.join(cells)}</row>"
-    else:
-        yield from (f'<row r="{row}"></row>' for row in range(2, 2 + len(frame)))
     yield SHEET_TAIL
 
 

@@ -396,8 +396,8 @@ def scan_alerts(counts: pd.DataFrame, settings: ReportSettings) -> pd.DataFrame:
         since = np.where(step["fired"], step["since"], -1)
         step["since"] = x.index[step["since"]]
         # every column at once: each column added to a frame copies its (Arrow) column index
-        parts.append(pd.DataFrame({**step, "week": week,
-                                   **{k: x.columns.get_level_values(k) for k in _KEYS}}))  # fmt: skip
+        keys = {k: x.columns.get_level_values(k) for k in _KEYS}
+        parts.append(pd.DataFrame({**step, "week": week, **keys}))
     labels = counts.drop_duplicates(_KEYS, keep="last").set_index(_KEYS)["label"]
     table = pd.concat(parts, ignore_index=True)
     table["label"] = labels.reindex(pd.MultiIndex.from_frame(table[_KEYS])).to_numpy()

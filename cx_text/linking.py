@@ -198,8 +198,10 @@ def group_neighbours(
     return Neighbours(normalise_rows(vectors - direction), part.labels[rows], sizes)
 
 
-# Russian verbatims compared with every English neighbour at once (bounds the similarity block)
-_VOTE_ROWS = 512
+# similarities of Russian verbatims to English neighbours computed at once, at most: a block of
+# rows x neighbours (float32, and the int64 positions `argpartition` returns). At 1M verbatims a
+# fixed 512 rows against every neighbour made blocks of over 1 GB
+_VOTE_CELLS = 8_000_000
 
 
 def vote(rows: np.ndarray, neighbours: Neighbours, k: int) -> np.ndarray:
@@ -210,8 +212,9 @@ def vote(rows: np.ndarray, neighbours: Neighbours, k: int) -> np.ndarray:
     sizes = np.zeros(n_topics)
     sizes[: len(neighbours.sizes)] = neighbours.sizes
     out = np.zeros(len(rows), dtype=int)
-    for start in range(0, len(rows), _VOTE_ROWS):
-        sims = rows[start : start + _VOTE_ROWS] @ neighbours.vectors.T
+    block = max(1, _VOTE_CELLS // max(len(neighbours.vectors), 1))
+    for start in range(0, len(rows), block):
+        sims = rows[start : start + block] @ neighbours.vectors.T
         near = np.argpartition(-sims, k - 1, axis=1)[:, :k]
         for i, (found, cosines) in enumerate(zip(near, np.take_along_axis(sims, near, 1),
                                                   strict=True)):  # fmt: skip

@@ -303,8 +303,18 @@ def test_a_vote_goes_to_the_majority_of_the_nearest_then_to_the_larger_theme(
     tied = linking.Neighbours(vectors[[0, 1, 3, 4]], np.array([0, 0, 1, 1]), np.array([10, 50]))
     assert linking.vote(row, tied, 4).tolist() == [1]  # 2 against 2: the larger theme
     rows = np.repeat(row, 5, axis=0)
-    monkeypatch.setattr(linking, "_VOTE_ROWS", 2)  # block by block, the same answers
-    assert linking.vote(rows, neighbours, 5).tolist() == [0] * 5
+    # blocks of 2 rows (10 cells against 5 neighbours), then of 1: the same answers
+    partition, blocks = np.argpartition, []
+
+    def recorded(a: np.ndarray, *args: object, **kwargs: object) -> np.ndarray:
+        blocks.append(a.shape[0])
+        return partition(a, *args, **kwargs)
+
+    monkeypatch.setattr(np, "argpartition", recorded)
+    for cells in (10, 1):
+        monkeypatch.setattr(linking, "_VOTE_CELLS", cells)
+        assert linking.vote(rows, neighbours, 5).tolist() == [0] * 5
+    assert blocks == [2, 2, 1, 1, 1, 1, 1, 1]
 
 
 def test_russian_verbatims_follow_their_english_neighbours_between_sibling_themes() -> None:

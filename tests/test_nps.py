@@ -234,6 +234,26 @@ def test_driver_coefficient_recovers_known_effect() -> None:
     assert figures.loc[["E", "F", "G"], "driver_coef"].isna().all()
 
 
+def test_driver_regression_in_blocks_of_rows_equals_one_block(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The normal equations are summed over blocks of rows (bounded memory at 1M verbatims):
+    any block size gives the figures of one block, collinear and unusable themes included."""
+    rng = np.random.default_rng(5)
+    matrix = rng.random((1000, 12)) < 0.2
+    matrix[:, 5] = matrix[:, 4]  # collinear pair: NaN either way
+    matrix[:, 6] = False
+    matrix[3, 6] = True  # one scored verbatim: unusable
+    scores = np.clip(np.round(7 - 3 * matrix[:, 0] + rng.normal(0, 1.5, 1000)), 0, 10)
+    scores[rng.random(1000) < 0.1] = np.nan  # non-answers
+    whole = nps.driver_figures(scores, matrix)
+    monkeypatch.setattr(nps, "_DRIVER_ROWS", 64)
+    blocked = nps.driver_figures(scores, matrix)
+    pd.testing.assert_frame_equal(blocked, whole, rtol=1e-9)
+    assert whole.loc[[4, 5, 6], "driver_coef"].isna().all()
+    assert whole.loc[0, "driver_low"] < -3 < whole.loc[0, "driver_high"]  # the planted effect
+
+
 def test_driver_interval_covers_noisy_effect() -> None:
     rng = np.random.default_rng(3)
     in_a = rng.random(400) < 0.3

@@ -75,7 +75,6 @@ def _threadpools() -> Any:
 def one_blas_thread() -> Iterator[None]:
     """BLAS (numpy's OpenBLAS) on one thread inside the block: for many small matrix products
     and decompositions, where a second BLAS thread waits more than it works, and waits far
-    longer when the other core is busy (the window's NPS figures: 0.36-0.58 s against 0.54-0.74
-    s for the sample's `rank_tables` beside a running benchmark, 2026-12-01)."""
+    longer when the other core is busy (the window's NPS figures, `stages.figures`)."""
     with _threadpools().limit(limits=1, user_api="blas"):
         yield

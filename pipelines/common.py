@@ -119,8 +119,8 @@ class TaskFanOut(FanOut):
             raise KeyError(f"{fn.__qualname__} has no chunk task in pipelines.common.CHUNK_TASKS")
         chunk_task = CHUNK_TASKS[fn]
         if self.runner is None and len(chunks) == 1:
-            # a single chunk runs on the flow's thread: as a task its bookkeeping (10-40 ms in a
-            # resident runner, 8 chunks a sample nightly) outweighs a nightly's few dozen texts
+            # a single chunk runs on the flow's thread: as a task its bookkeeping outweighs a
+            # nightly's few dozen texts (8 such calls a sample nightly)
             return [fn(chunks[0], *shared)]
         if self.runner is None:
             futures = [chunk_task.submit(chunk, *shared) for chunk in chunks]

@@ -242,9 +242,9 @@ def _segment_text_columns(frame: pd.DataFrame) -> list[str]:
             and (frame[c].dtype == object or pd.api.types.is_string_dtype(frame[c]))]  # fmt: skip
 
 
-@functools.lru_cache(maxsize=TEXTS_KEPT)
 def model_hash(text: str) -> str:
-    """`text_hash` of the text's `model_text`: how a stored row and a delivered one compare."""
+    """`text_hash` of the text's `model_text`: how a stored row and a delivered one compare
+    (both kept per process)."""
     return text_hash(model_text(text))
 
 

@@ -522,7 +522,7 @@ def chart_snippets(
 @lru_cache(maxsize=8)
 def _environment(language: str, markdown: bool) -> Environment:
     """The report's Jinja environment, one per language and format a process: it keeps its
-    compiled templates, so a resident process compiles them once (0.08 s a run otherwise)."""
+    compiled templates, so a resident process compiles them once, not every run."""
     env = Environment(
         loader=PackageLoader("cx_text", "templates"),
         autoescape=not markdown,

@@ -194,7 +194,7 @@ def _column_cells(series: pd.Series, letter: str, first_row: int) -> pa.Array | 
         if cells is not None:
             return cells
     if pd.api.types.is_bool_dtype(dtype):  # bool, boolean (nullable)
-        flags = pa.array(series.to_numpy(dtype=object, na_value=None), type=pa.bool_())
+        flags = pa.array(series, from_pandas=True)  # NA as null
         return _cells(refs, '" t="b"><v>', pc.if_else(flags, "1", "0"), "</v></c>")
     if pd.api.types.is_integer_dtype(dtype) and not isinstance(dtype, pd.CategoricalDtype):
         numbers = pa.array(series, from_pandas=True)  # its own width and sign, NA as null

@@ -173,6 +173,11 @@ class ThemeSettings(_Section):
     # English theme as neighbours (bounds the e5 cost; polarity embeds every verbatim with the
     # same e5 anyway, through the same cache)
     link_members: int = Field(default=1000, ge=1, le=100_000)
+    # verbatims embedded with e5 to link them, at most, in all: Russian verbatims to link, and
+    # English neighbours beside each English theme's central examples. Each theme keeps the same
+    # share (small themes whole, at most link_members), so linking's cost stops growing with the
+    # export: the neighbour vote compares every sampled Russian verbatim with every neighbour
+    link_sample: int = Field(default=20_000, ge=100, le=1_000_000)
     # a linked Russian verbatim joins the English theme most of its this many nearest English
     # verbatims belong to; 0: the nearest English theme centre (with link_margin)
     link_neighbours: int = Field(default=10, ge=0, le=100)

@@ -304,17 +304,79 @@ def test_a_vote_goes_to_the_majority_of_the_nearest_then_to_the_larger_theme(
     assert linking.vote(row, tied, 4).tolist() == [1]  # 2 against 2: the larger theme
     rows = np.repeat(row, 5, axis=0)
     # blocks of 2 rows (10 cells against 5 neighbours), then of 1: the same answers
-    partition, blocks = np.argpartition, []
+    select, blocks = linking.nearest_k, []
 
-    def recorded(a: np.ndarray, *args: object, **kwargs: object) -> np.ndarray:
+    def recorded(a: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         blocks.append(a.shape[0])
-        return partition(a, *args, **kwargs)
+        return select(a, k)
 
-    monkeypatch.setattr(np, "argpartition", recorded)
+    monkeypatch.setattr(linking, "nearest_k", recorded)
     for cells in (10, 1):
         monkeypatch.setattr(linking, "_VOTE_CELLS", cells)
         assert linking.vote(rows, neighbours, 5).tolist() == [0] * 5
     assert blocks == [2, 2, 1, 1, 1, 1, 1, 1]
+
+
+def test_the_vote_tally_matches_a_row_by_row_count_with_its_tie_breaks() -> None:
+    """Vectorised tally = counting each row on its own: most votes, then the larger topic, then
+    the nearer neighbours, then the higher topic number; ties are frequent on purpose."""
+    rng = np.random.default_rng(3)
+    topics = rng.integers(0, 5, size=(400, 4))
+    cosines = rng.choice([0.25, 0.5, 0.75], size=(400, 4)).astype(np.float32)
+    sizes = np.array([10.0, 30.0, 30.0, 10.0, 5.0])
+
+    def by_row(found: np.ndarray, near: np.ndarray) -> int:
+        counts = np.bincount(found, minlength=5)
+        closeness = np.bincount(found, weights=near, minlength=5)
+        tied = np.flatnonzero(counts == counts.max())
+        return int(tied[np.lexsort((closeness[tied], sizes[tied]))[-1]])
+
+    expected = [by_row(t, c) for t, c in zip(topics, cosines, strict=True)]
+    got = linking.tally(topics, cosines, sizes).tolist()
+    assert got == expected
+    assert len(set(expected)) >= 3  # the rows exercise more than one tie-break
+
+
+def test_nearest_k_finds_each_rows_largest_entries() -> None:
+    sims = np.random.default_rng(0).normal(size=(50, 300)).astype(np.float32)
+    positions, values = linking.nearest_k(sims, 7)
+    assert positions.shape == (50, 7)
+    for row, found, got in zip(sims, positions, values, strict=True):
+        assert set(found.tolist()) == set(np.argsort(-row)[:7].tolist())
+        assert np.allclose(got, row[found])
+
+
+def test_topic_share_keeps_small_topics_whole_and_cuts_large_ones_to_the_budget() -> None:
+    sizes = np.array([5, 40, 100, 1000])
+    assert linking.topic_share(sizes, budget=10_000, cap=1000) == 1000  # everything fits
+    assert linking.topic_share(sizes, budget=10_000, cap=30) == 30  # link_members caps it
+    share = linking.topic_share(sizes, budget=200, cap=1000)
+    assert np.minimum(sizes, share).sum() <= 200 < np.minimum(sizes, share + 1).sum()
+    assert share == 77  # 5 + 40 + 77 + 77 = 199
+    assert linking.topic_share(sizes, budget=2, cap=1000) == 1  # one of each at least
+    assert linking.topic_share(np.zeros(0, int), budget=10, cap=5) == 1
+
+
+def test_link_sample_bounds_the_russian_sample_and_the_english_neighbours() -> None:
+    """At 1M verbatims linking embeds and compares `link_sample` verbatims per language at
+    most, not link_members of every theme."""
+    labels = np.repeat([0, 1, 2], [300, 300, 20])
+    bounded = settings(link_members=1000, link_sample=200).themes
+    per_topic = linking.linked_per_topic(labels, bounded)
+    assert np.minimum(np.bincount(labels), per_topic).sum() <= 200
+    assert per_topic == 90  # 90 + 90 + 20
+    assert linking.linked_per_topic(labels, settings(link_members=1000).themes) == 300
+
+    texts = [f"refund text {i}" for i in range(300)] + [f"crash text {i}" for i in range(300)]
+    model = type("M", (), {"themes_": pd.DataFrame({"topic": [0, 1]})})()
+    part = GroupResult("other", _verbatims(texts), model, pd.DataFrame(),
+                       np.repeat([0, 1], 300), np.linspace(0, 1, 600), "m", "en")  # fmt: skip
+    chosen = settings(link_examples=5, link_sample=100)
+    found = linking.group_neighbours(part, ConceptEncoder(), cache(chosen), chosen.themes,
+                                     np.zeros(4, np.float32), n_linked=10_000)  # fmt: skip
+    # 50 sampled of each theme, plus central examples the sample did not already hold
+    assert 100 <= len(found.vectors) <= 110
+    assert np.bincount(found.owners).min() >= 50
 
 
 def test_russian_verbatims_follow_their_english_neighbours_between_sibling_themes() -> None:

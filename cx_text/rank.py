@@ -207,13 +207,18 @@ def _column_rows(
     themed = np.add.reduceat(matrix.any(axis=1), starts, dtype=np.int64)
     counts = nps.figures_of_counts(keys * len(uniques), "theme_id", summed(matrix),
                                    np.repeat(themed, len(keys)), *by_role)  # fmt: skip
-    counts["segment_value"] = np.repeat(np.asarray(uniques, dtype=object).astype(str), len(keys))
-    counts = counts.assign(_themed=np.repeat(themed, len(keys)))
-    counts = counts[counts["n_verbatims"] > 0].astype({c: float for c in _SUPPRESSED})
-    counts = counts.assign(_detractors=counts["n_detractors"], _scored=counts["n_scored"])
-    counts["suppressed"] = counts["n_verbatims"] < min_size
-    counts.loc[counts["suppressed"], _SUPPRESSED] = np.nan
-    return counts.reset_index(drop=True)
+    # one frame built from arrays: `astype` with a dict of columns rebuilt the frame column by
+    # column (a concat per segment column)
+    kept = counts["n_verbatims"].to_numpy() > 0
+    suppressed = counts["n_verbatims"].to_numpy()[kept] < min_size
+    columns = {c: counts[c].to_numpy()[kept] for c in counts.columns}
+    raw = {"_themed": np.repeat(themed, len(keys))[kept],
+           "_detractors": columns["n_detractors"].astype(float), "_scored": columns["n_scored"]}
+    for c in _SUPPRESSED:
+        columns[c] = np.where(suppressed, np.nan, columns[c].astype(float))
+    columns["segment_value"] = np.repeat(np.asarray(uniques, dtype=object).astype(str),
+                                         len(keys))[kept]  # fmt: skip
+    return pd.DataFrame({**columns, **raw, "suppressed": suppressed})
 
 
 _SUPPRESSED = THEMES_BY_SEGMENT.names[5 : THEMES_BY_SEGMENT.names.index("suppressed")]
@@ -369,9 +374,7 @@ def top_quotes(
     """
     if candidates is None:
         candidates = trends.example_candidates(verbatims, assignments, mentions)
-    candidates = candidates[candidates["theme_id"].isin(theme_ids)]
-    return {t: trends.pick_examples(candidates, t, n, _QUOTE_ROLES, polarity=PROBLEM)
-            for t in theme_ids}  # fmt: skip
+    return trends.quotes_by_theme(candidates, list(theme_ids), n, _QUOTE_ROLES, polarity=PROBLEM)
 
 
 def tracker_priority(position: int, significant: bool) -> str:

@@ -389,7 +389,10 @@ def theme_cards(
     """Per top theme: its row of the ranked table, keywords, weekly shares and quotes (of
     `polarity` only when given: problem mentions for what to fix, praise for what to keep)."""
     cards = []
-    for row in _records(themes):
+    records = _records(themes)
+    quotes = trends.quotes_by_theme(candidates, [str(r["theme_id"]) for r in records], N_QUOTES,
+                                    prefer, polarity=polarity)  # fmt: skip
+    for row in records:
         theme_id = str(row["theme_id"])
         shares = weekly[weekly["theme_id"] == theme_id].sort_values("week")["share"]
         cards.append(
@@ -399,9 +402,7 @@ def theme_cards(
                     k.strip() for k in str(row["keywords"] or "").split(",") if k.strip()
                 ],
                 "spark": sparkline([float(s) if not _missing(s) else np.nan for s in shares]),
-                "quotes": trends.pick_examples(
-                    candidates, theme_id, N_QUOTES, prefer, polarity=polarity
-                ),
+                "quotes": quotes[theme_id],
             }
         )
     return cards

@@ -528,19 +528,39 @@ def pick_examples(
     by the mention's sentence when there is one (not the rest of the verbatim). Ignored when
     polarity is off.
     """
-    rows = candidates[candidates["theme_id"] == theme_id]
+    return quotes_by_theme(candidates, [theme_id], n, prefer_roles, week, polarity)[theme_id]
+
+
+def quotes_by_theme(
+    candidates: pd.DataFrame,
+    theme_ids: list[str],
+    n: int,
+    prefer_roles: tuple[str, ...] = (),
+    week: pd.Timestamp | None = None,
+    polarity: str | None = None,
+) -> dict[str, list[str]]:
+    """`pick_examples` of every theme in `theme_ids` at once: one sort of their candidates, not
+    one filter and sort per theme (a report's theme cards and the backlog quote dozens)."""
+    rows = candidates[candidates["theme_id"].isin(theme_ids)]
     if week is not None:
         rows = rows[rows["week"] == week]
-    if polarity is not None and "polarity" in rows.columns and rows["polarity"].notna().any():
-        rows = rows[rows["polarity"] == polarity]
-        rows = rows.assign(text=rows["sentence"].fillna(rows["text"]))
+    if polarity is not None and "polarity" in rows.columns:
+        # a theme with polarity on its memberships keeps that polarity's, quoted by sentence
+        rated = rows["polarity"].notna().groupby(rows["theme_id"]).transform("any")
+        rows = rows[~rated | (rows["polarity"] == polarity).fillna(False).astype(bool)]
+        rated = rated[rows.index]
+        rows = rows.assign(text=rows["text"].mask(rated, rows["sentence"].fillna(rows["text"])))
     rows = rows.assign(_other=~rows["role"].isin(prefer_roles))
     rows = rows.sort_values(
         ["_other", "primary", "confidence", "verbatim_id"],
         ascending=[True, False, False, True],
         kind="stable",
     )
-    return [clip_text(str(t)) for t in rows["text"].head(n)]
+    top = rows.groupby("theme_id", sort=False).head(n)
+    out: dict[str, list[str]] = {t: [] for t in theme_ids}
+    for theme, text in zip(top["theme_id"], top["text"], strict=True):
+        out[theme].append(clip_text(str(text)))
+    return out
 
 
 def _parent_candidates(candidates: pd.DataFrame, assignments: pd.DataFrame) -> pd.DataFrame:

@@ -212,8 +212,11 @@ def _column_rows(
     kept = counts["n_verbatims"].to_numpy() > 0
     suppressed = counts["n_verbatims"].to_numpy()[kept] < min_size
     columns = {c: counts[c].to_numpy()[kept] for c in counts.columns}
-    raw = {"_themed": np.repeat(themed, len(keys))[kept],
-           "_detractors": columns["n_detractors"].astype(float), "_scored": columns["n_scored"]}
+    raw = {
+        "_themed": np.repeat(themed, len(keys))[kept],
+        "_detractors": columns["n_detractors"].astype(float),
+        "_scored": columns["n_scored"],
+    }
     for c in _SUPPRESSED:
         columns[c] = np.where(suppressed, np.nan, columns[c].astype(float))
     columns["segment_value"] = np.repeat(np.asarray(uniques, dtype=object).astype(str),

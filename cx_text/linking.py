@@ -234,8 +234,8 @@ _VOTE_CELLS = 8_000_000
 def nearest_k(sims: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """Positions and values of each row's `k` largest entries (in no set order).
 
-    torch's top-k selection: about 15 times faster than numpy's `argpartition` on blocks of a
-    few hundred thousand columns, which at 1M rows made most of the vote's time."""
+    torch's top-k selection rather than numpy's `argpartition`, which made most of the vote's
+    time at 1M rows (`bench/linking_scale.py` times both)."""
     import torch
 
     values, positions = torch.topk(torch.from_numpy(np.ascontiguousarray(sims)), k, dim=1,

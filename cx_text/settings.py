@@ -120,8 +120,9 @@ class EmbeddingSettings(_Section):
     # a different model id, so fp32 and int8 vectors never mix in the cache
     quantize: Literal["none", "int8"] = "none"
     # bfloat16 for every fp32 transformer forward pass on the CPU (MiniLM under torch's
-    # autocast; e5, also polarity's, held in bf16): "auto" turns it on where the CPU has AMX
-    # tiles (Intel Sapphire Rapids and later), where it runs 2.1-2.6x faster (bench/encoders.py)
+    # autocast; e5, also polarity's, held in bf16): "auto" turns it on where the CPU runs bf16
+    # dot products in hardware (AMX tiles: Intel Sapphire Rapids and later; AVX512-BF16: AMD
+    # Zen 4 and later, Intel Cooper Lake), where it runs 1.8-2.6x faster (bench/encoders.py)
     # with vectors at cosine >= 0.9999 to fp32; same model ids, so cached fp32 vectors stay
     # valid. "on" forces it, "off" never
     bf16: Literal["auto", "on", "off"] = "auto"

@@ -101,10 +101,29 @@ def test_batch_tokens_setting_reaches_the_embedder() -> None:
     assert embed.make_embedder("all-MiniLM-L6-v2", alone).batch_tokens == 1024
 
 
+@pytest.mark.parametrize(
+    ("amx", "avx512_bf16", "expected"),
+    [(True, True, "amx"), (False, True, "avx512_bf16"), (False, False, "")],
+)
+def test_cpu_has_bf16_reads_torchs_probes(
+    monkeypatch: pytest.MonkeyPatch, amx: bool, avx512_bf16: bool, expected: str
+) -> None:
+    import torch
+
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: amx, raising=False)
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: avx512_bf16, raising=False)
+    embed.cpu_has_bf16.cache_clear()
+    try:
+        assert embed.cpu_has_bf16() == expected
+        assert embed.use_bf16("auto") is bool(expected)
+    finally:
+        embed.cpu_has_bf16.cache_clear()
+
+
 def test_bf16_setting_rules(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(embed, "_cpu_has_amx", lambda: False)
+    monkeypatch.setattr(embed, "cpu_has_bf16", lambda: "")
     assert not embed.use_bf16("auto") and embed.use_bf16("on") and not embed.use_bf16("off")
-    monkeypatch.setattr(embed, "_cpu_has_amx", lambda: True)
+    monkeypatch.setattr(embed, "cpu_has_bf16", lambda: "avx512_bf16")
     assert embed.use_bf16("auto") and not embed.use_bf16("off")
     assert not embed.use_bf16("on", "cuda:0")  # other devices keep their own precision
     with pytest.raises(ValueError):

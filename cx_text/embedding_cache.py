@@ -7,8 +7,10 @@ other model's vector: spaces of different models are never mixed, whatever their
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,9 +47,36 @@ class EmbeddingCache:
         self.new: list[NewEmbeddings] = []
         self.n_cached = 0
         self.seconds = 0.0  # wall time spent embedding new texts
+        self._warming: dict[str, list[Future[np.ndarray]]] = {}  # model id -> `warm` calls
+        self._warming_lock = threading.Lock()
+
+    def warm(self, texts: list[str], embedder: Embedder, fan_out: FanOut) -> None:
+        """Start embedding `texts` with `embedder` beside the caller's work
+        (`FanOut.alongside`: a thread in the CLI, right away in a flow), not counted in
+        `n_cached`. Every later `vectors` or `lookup` in that model's space waits for it first,
+        so nothing is embedded twice and its errors surface there."""
+        parts = getattr(embedder, "parts", None)
+        if parts:
+            for part in parts:
+                self.warm(texts, part, fan_out)
+            return
+        future = fan_out.alongside(self._embed, list(texts), embedder, None, False)
+        with self._warming_lock:
+            self._warming.setdefault(embedder.model_id, []).append(future)
+
+    def _settle(self, model_id: str) -> None:
+        """Wait for the `warm` calls in `model_id`'s space (re-raising their errors)."""
+        with self._warming_lock:
+            pending = self._warming.pop(model_id, [])
+        for future in pending:
+            future.result()
 
     def lookup(self, model_id: str, hashes: list[str]) -> dict[str, np.ndarray]:
         """The known vectors of `hashes` in `model_id`'s space (stored or embedded this run)."""
+        self._settle(model_id)
+        return self._lookup(model_id, hashes)
+
+    def _lookup(self, model_id: str, hashes: list[str]) -> dict[str, np.ndarray]:
         found = self._stored(model_id, hashes)
         fresh = self._fresh.get(model_id, {})
         found.update((h, fresh[h]) for h in hashes if h in fresh and h not in found)
@@ -88,11 +117,18 @@ class EmbeddingCache:
             vectors = [self.vectors(texts, first, fan_out, count)]
             vectors += [self.vectors(texts, part, fan_out, count=False) for part in rest]
             return embedder.join(*vectors)  # type: ignore[attr-defined]
+        self._settle(embedder.model_id)
+        return self._embed(texts, embedder, fan_out, count)
+
+    def _embed(
+        self, texts: list[str], embedder: Embedder, fan_out: FanOut | None, count: bool
+    ) -> np.ndarray:
+        """`vectors` in one model's space, without waiting for `warm` (which runs this)."""
         hashes = [text_hash(t) for t in texts]
         start = time.perf_counter()
         result = embed_texts(
             pd.Series(texts), pd.Series(hashes), embedder,
-            self.lookup(embedder.model_id, hashes), self._settings, fan_out,
+            self._lookup(embedder.model_id, hashes), self._settings, fan_out,
         )  # fmt: skip
         self.seconds += time.perf_counter() - start
         if result.new_hashes:

@@ -41,6 +41,7 @@ from cx_text.stages import (
     send_alerts,
     split_facets,
     store_history,
+    warm_caches,
     weekly_figures,
     write_comparison,
     write_outputs,
@@ -64,10 +65,13 @@ SAVE = Stage("save_models", save_models)
 STORE = Stage("store", commit)
 PUBLISH = Stage("publish", publish_models)
 
-RUN = (READ, CLEAN, THEMES, *OUTPUTS, SAVE, STORE, PUBLISH)
+# polarity's seed vectors embedded beside reading and cleaning (the CLI; a flow: right away)
+WARM = Stage("warm", warm_caches)
+
+RUN = (WARM, READ, CLEAN, THEMES, *OUTPUTS, SAVE, STORE, PUBLISH)
 NIGHTLY = (READ, CLEAN, Stage("assign", assign_themes, fan_out=True),
            Stage("window", rolling_window), *OUTPUTS, STORE)  # fmt: skip
-WEEKLY = (Stage("load", load_window), THEMES, *OUTPUTS, SAVE, STORE, PUBLISH)
+WEEKLY = (WARM, Stage("load", load_window), THEMES, *OUTPUTS, SAVE, STORE, PUBLISH)
 BACKFILL = (READ, CLEAN, Stage("store", store_history))
 COMPARE = (Stage("compare", compare_periods), Stage("write", write_comparison))
 INSPECT = (READ, CLEAN)

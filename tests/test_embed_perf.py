@@ -125,6 +125,9 @@ def test_bf16_setting_rules(monkeypatch: pytest.MonkeyPatch) -> None:
     assert not embed.use_bf16("auto") and embed.use_bf16("on") and not embed.use_bf16("off")
     monkeypatch.setattr(embed, "cpu_has_bf16", lambda: "avx512_bf16")
     assert embed.use_bf16("auto") and not embed.use_bf16("off")
+    assert embed.compute_note("off") == {"bf16": False, "bf16_setting": "off",
+                                         "cpu_bf16": "avx512_bf16"}  # fmt: skip
+    assert embed.compute_note("auto")["bf16"]
     assert not embed.use_bf16("on", "cuda:0")  # other devices keep their own precision
     with pytest.raises(ValueError):
         embed.SentenceTransformerEmbedder(bf16="yes")

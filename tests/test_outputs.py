@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import openpyxl
 import pandas as pd
 import pytest
@@ -34,6 +35,18 @@ def test_neutralise_formulas_prefixes_only_formula_text() -> None:
     pd.testing.assert_series_equal(safe["impact"], frame["impact"])
     pd.testing.assert_series_equal(safe["count"], frame["count"])
     assert frame["text"].iloc[0].startswith("=")  # input not mutated
+
+
+def test_neutralise_formulas_leaves_other_objects_and_text_less_columns() -> None:
+    frame = pd.DataFrame({
+        "mixed": pd.Series(["=SUM(A1)", 3, ["=x"], None, "-2", "@me"], dtype=object),
+        "empty": pd.Series([None, np.nan, None, None, None, None], dtype=object),
+        "ints": pd.Series([1, 2, 3, 4, 5, 6], dtype=object),
+    })  # fmt: skip
+    safe = outputs.neutralise_formulas(frame)
+    assert safe["mixed"].tolist()[:3] == ["'=SUM(A1)", 3, ["=x"]]
+    assert safe["mixed"].tolist()[4:] == ["-2", "'@me"]  # a plain number keeps its sign
+    assert safe["empty"].isna().all() and safe["ints"].tolist() == [1, 2, 3, 4, 5, 6]
 
 
 def test_csv_and_xlsx_hold_no_live_formula(tmp_path: Path) -> None:

@@ -22,6 +22,9 @@ from cx_text.embed import Embedder, embed_texts
 from cx_text.parallel import FanOut
 from cx_text.settings import EmbeddingSettings
 
+# texts per step of a `warm` call: `stop_warming` (a failed run's exit) waits for one step at most
+WARM_STEP = 64
+
 # (model_id, text hashes) -> the stored vectors found, usually `Store.load_embeddings`
 CacheLookup = Callable[[str, list[str]], dict[str, np.ndarray]]
 
@@ -47,8 +50,9 @@ class EmbeddingCache:
         self.new: list[NewEmbeddings] = []
         self.n_cached = 0
         self.seconds = 0.0  # wall time spent embedding new texts
-        self._warming: dict[str, list[Future[np.ndarray]]] = {}  # model id -> `warm` calls
+        self._warming: dict[str, list[Future[None]]] = {}  # model id -> `warm` calls
         self._warming_lock = threading.Lock()
+        self._stop_warming = threading.Event()
 
     def warm(self, texts: list[str], embedder: Embedder, fan_out: FanOut) -> None:
         """Start embedding `texts` with `embedder` beside the caller's work
@@ -60,9 +64,26 @@ class EmbeddingCache:
             for part in parts:
                 self.warm(texts, part, fan_out)
             return
-        future = fan_out.alongside(self._embed, list(texts), embedder, None, False)
+        future = fan_out.alongside(self._warm_steps, list(texts), embedder)
         with self._warming_lock:
             self._warming.setdefault(embedder.model_id, []).append(future)
+
+    def _warm_steps(self, texts: list[str], embedder: Embedder) -> None:
+        for start in range(0, len(texts), WARM_STEP):
+            if self._stop_warming.is_set():
+                return
+            self._embed(texts[start : start + WARM_STEP], embedder, None, False)
+
+    def stop_warming(self) -> None:
+        """End the `warm` calls after their current step of `WARM_STEP` texts and wait for them,
+        their errors dropped: a run that failed before it needed them exits without embedding
+        the rest (a thread still embedding would hold the process open)."""
+        self._stop_warming.set()
+        with self._warming_lock:
+            pending = [f for futures in self._warming.values() for f in futures]
+            self._warming.clear()
+        for future in pending:
+            future.exception()
 
     def _settle(self, model_id: str) -> None:
         """Wait for the `warm` calls in `model_id`'s space (re-raising their errors)."""

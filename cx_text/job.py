@@ -102,8 +102,11 @@ def context(
     store = Store(settings.store_url_value)
     try:
         cache = EmbeddingCache(store.load_embeddings, settings.embedding)
-        yield RunContext(kind, records.new_run_id(started), started, settings, out_dir, store,
-                         cache, timer or Timer(), **given)  # fmt: skip
+        try:
+            yield RunContext(kind, records.new_run_id(started), started, settings, out_dir,
+                             store, cache, timer or Timer(), **given)  # fmt: skip
+        finally:
+            cache.stop_warming()  # a run that failed early: its warm-up ends before the store
     finally:
         store.close()
 

@@ -295,12 +295,12 @@ def test_the_seed_set_is_embedded_beside_reading_and_cleaning_once(
     settings, data, _ = polarity_week
     seed = set(polarity.load_seed()["text"])
     cleaned = threading.Event()
-    threads: list[str] = []
+    calls: list[tuple[str, list[str]]] = []
     plain = CountingEncoder.encode
 
     def recording(self: CountingEncoder, texts: list[str], *args: Any, **kwargs: Any) -> Any:
         if set(texts) & seed:
-            threads.append(threading.current_thread().name)
+            calls.append((threading.current_thread().name, list(texts)))
             assert cleaned.wait(60), "cleaning never finished"
         return plain(self, texts, *args, **kwargs)
 
@@ -317,11 +317,14 @@ def test_the_seed_set_is_embedded_beside_reading_and_cleaning_once(
     monkeypatch.setattr(job, "CLEAN", job.Stage("clean", cleaning))
     monkeypatch.setattr(job, "RUN", tuple(job.CLEAN if s.name == "clean" else s for s in job.RUN))
     job.run([str(data)], tmp_path / "out", settings)
-    assert len(threads) == 1 and threads[0].startswith("cx-text-alongside")
+    assert {name for name, _ in calls} == {"cx-text-alongside_0"}  # in steps, on one thread
+    embedded = [t for _, texts in calls for t in texts]
+    assert sorted(embedded) == sorted(seed)  # each seed text once
     record = json.loads((tmp_path / "out" / "run.json").read_text())
     assert record["timings"]["warm"] < 1  # the stage only starts the thread
+    steps = len(calls)
     job.run([str(data)], tmp_path / "again", settings)  # the store holds the seed vectors now
-    assert len(threads) == 1
+    assert len(calls) == steps
 
 
 def test_prefetch_stops_when_the_clustering_is_done_and_the_rest_is_embedded_once_later(

@@ -209,3 +209,24 @@ def test_warm_errors_surface_at_the_next_call_in_that_space(hashing_embedder) ->
         cache.lookup("test:gated", ["h"])
     failing.fail = False
     assert cache.vectors(["seed"], failing).shape == (1, 2)  # raised once, then embedded anew
+
+
+def test_stop_warming_ends_a_warm_up_after_its_current_step() -> None:
+    import threading
+
+    from cx_text.embedding_cache import WARM_STEP
+    from cx_text.parallel import FanOut
+
+    embedder = _GatedEmbedder()
+    cache = EmbeddingCache(lambda m, h: {}, EmbeddingSettings(show_progress=False))
+    texts = [f"seed text {i}" for i in range(3 * WARM_STEP + 5)]
+    cache.warm(texts, embedder, FanOut())
+
+    def release_once_stopping() -> None:  # the first step finishes only after the stop
+        assert cache._stop_warming.wait(10)
+        embedder.gate.set()
+
+    threading.Thread(target=release_once_stopping).start()
+    cache.stop_warming()  # returns once the running step is done
+    assert embedder.embedded == texts[:WARM_STEP]
+    assert cache.vectors(texts[:2], embedder).shape == (2, 2)  # nothing left to wait for

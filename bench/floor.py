@@ -14,7 +14,7 @@ Three figures, each measured here:
    encoders would take at 100% of the limit. The run's measured embedding seconds are printed
    beside it. With `--measure`, the same texts are embedded again by the product's own
    embedders (`embed.embed_chunk`, default settings: token batches, bf16 autocast where the
-   CPU has AMX), one model after the other in this process with nothing else running:
+   CPU has AMX or AVX512-BF16), one model after the other in this process with nothing else running:
    **encoders alone, measured**, the seconds no cold run on this machine can go below while
    it embeds what it embeds. `--plain` also runs bench/pipeline.py's plain BERTopic script on
    the same CSV (a child process, as there) and prints 0.8x its wall beside that figure.

@@ -254,7 +254,7 @@ def main() -> int:
     parser.add_argument("--encoder", choices=("minilm", "minilm+e5"), default="minilm")
     parser.add_argument(
         "--bf16", choices=("auto", "on", "off"), default="auto",
-        help="embedding.bf16 of the encoders (auto: on where the CPU has AMX)",
+        help="embedding.bf16 of the encoders (auto: on where the CPU has AMX or AVX512-BF16)",
     )  # fmt: skip
     parser.add_argument(
         "--umap-epochs", type=int, default=None,

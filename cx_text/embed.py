@@ -357,7 +357,8 @@ def compute_note(setting: str = "auto") -> dict[str, Any]:
     return {"bf16": use_bf16(setting), "bf16_setting": setting, "cpu_bf16": cpu_has_bf16()}
 
 
-BF16_PROBES = ("_is_amx_tile_supported", "_is_avx512_bf16_supported")
+# the CPU features that run bf16 dot products in hardware, by name, with torch's probe of each
+BF16_PROBES = {"amx": "_is_amx_tile_supported", "avx512_bf16": "_is_avx512_bf16_supported"}
 
 
 @functools.cache
@@ -367,10 +368,10 @@ def cpu_has_bf16() -> str:
     Cooper Lake, AMD Zen 4 and later), as torch's own probes report them."""
     import torch
 
-    for name in BF16_PROBES:
-        probe = getattr(torch.cpu, name, None)
+    for feature, probe_name in BF16_PROBES.items():
+        probe = getattr(torch.cpu, probe_name, None)
         if probe is not None and probe():
-            return name.removeprefix("_is_").removesuffix("_supported").removesuffix("_tile")
+            return feature
     return ""
 
 

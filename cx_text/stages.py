@@ -157,8 +157,9 @@ class Stage:
 
 def warm_caches(ctx: RunContext, state: RunState) -> Added:
     """Start embedding polarity's seed set (the texts every fitted head learns from) into the
-    run's cache while reading and cleaning, single-threaded, leave a core idle; the polarity
-    encoder loads there too. Polarity's first look into the cache waits for it
+    run's cache while reading and cleaning, single-threaded, leave a core idle; e5's weights
+    load there too (building the encoder, mostly torch's import, stays on this thread).
+    Polarity's first look into the cache waits for it
     (`EmbeddingCache.warm`). In a flow it runs right away, as its own task. Nothing when
     polarity is off, or when the store already holds the vectors (a lookup)."""
     if ctx.settings.polarity.enabled:

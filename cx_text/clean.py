@@ -23,6 +23,7 @@ from cx_text import pii
 from cx_text.ingest import (
     CELL_ID,
     CONTENT_ID,
+    DATE_GUESSED,
     INPUT,
     NO_DATE,
     NO_SCORE,
@@ -419,6 +420,96 @@ def skip_stored(mapped: pd.DataFrame, known: pd.DataFrame) -> tuple[pd.DataFrame
     kept = mapped[~(skipped | copies)]
     kept.attrs = dict(mapped.attrs)  # the inputs' notes travel with the frame
     return kept, int(skipped.sum()), int(copies.sum())
+
+
+# what a re-delivered verbatim may correct on its stored row (its text is the same): the score
+# with the scale and role it implies, the date, the customer and journey columns, and the
+# unmapped columns (segments)
+EDITABLE = ("created_at", "customer_id", "touchpoint", "channel")
+
+
+def stored_edits(
+    delivered: pd.DataFrame, stored: pd.DataFrame
+) -> tuple[pd.DataFrame, dict[str, int]]:
+    """Nightly: stored verbatims that a re-delivery corrects, patched with its values.
+
+    `delivered` holds mapped rows (`ingest.to_verbatims`, before cleaning) whose id the store
+    holds with the same text (`skip_stored`, `drop_seen`); `stored` holds those ids' stored rows
+    (`Store.load_verbatims(ids=...)`). A delivered value replaces the stored one when it is
+    present and differs:
+
+    - `score`, with the `scale` and `role` it gives, when the row has a score (a score never
+      becomes empty: an input without one says nothing about it);
+    - `created_at`, when its input has a date column (an undated input dates rows with the
+      run's time) whose day order is known (`DATE_GUESSED`: "03/04/2026" in a file where no
+      value tells the order is no correction of a stored April 3rd);
+    - `customer_id`, `touchpoint`, `channel` and every unmapped column (a segment), text
+      segments masked as cleaning masks them (`pii.mask_series`) before they are compared. A
+      column the delivery lacks, or leaves empty, keeps its stored value: a column added to an
+      export reaches the rows it already delivered.
+
+    The text and what comes from it (language, non-answer, hash, themes) stay as stored.
+    A same-id row delivered twice counts once, by its first copy (the one cleaning keeps).
+
+    Returns:
+        (the patched stored rows that changed, VERBATIMS-shaped; changed rows per field:
+        `score`, `created_at`, ..., `segments`).
+    """
+    if delivered.empty or stored.empty:
+        return stored.iloc[:0], {}
+    old = stored.drop_duplicates("verbatim_id").set_index("verbatim_id")
+    new = delivered.drop_duplicates("verbatim_id").set_index("verbatim_id").reindex(old.index)
+    patched = old.copy()
+    changed = pd.Series(False, index=old.index)
+    counts: dict[str, int] = {}
+
+    def patch(name: str, where: pd.Series, columns: tuple[str, ...]) -> None:
+        nonlocal changed, patched
+        if not where.any():
+            return
+        for column in columns:
+            if column not in patched.columns:
+                patched[column] = pd.Series(None, index=patched.index, dtype=object)
+            patched.loc[where, column] = new.loc[where, column]
+        counts[name] = int(where.sum())
+        changed |= where
+
+    scored = new["score"].notna()
+    same = _equal(new["score"], old["score"]) & _equal(new["scale"], old["scale"])
+    patch("score", scored & ~same, ("score", "scale", "role"))
+    dated = new["created_at"].notna()
+    for flag in (NO_DATE, DATE_GUESSED):  # undated inputs; numeric dates of unknown order
+        if flag in new.columns:
+            dated &= ~new[flag].astype(object).fillna(True).astype(bool)
+    patch("created_at", dated & ~_equal(new["created_at"], old["created_at"]), ("created_at",))
+    for column in EDITABLE[1:]:
+        value = new[column]
+        patch(column, value.notna() & (value.astype(str) != old[column].astype(str)), (column,))
+    segments = [c for c in new.columns if c not in VERBATIMS.names and not c.startswith("_")]
+    edited_rows = pd.Series(False, index=old.index)
+    for column in segments:
+        value = new[column]
+        before = old[column] if column in old.columns else pd.Series(None, index=old.index)
+        differs = value.notna() & (before.isna() | (value.astype(str) != before.astype(str)))
+        if not differs.any():
+            continue
+        masked = pii.mask_series(value[differs].astype(str))
+        differs[differs] = before[differs].isna() | (masked != before[differs].astype(str))
+        if differs.any():
+            if column not in patched.columns:
+                patched[column] = pd.Series(None, index=patched.index, dtype=object)
+            patched.loc[differs, column] = masked[differs[differs].index]
+            edited_rows |= differs
+    if edited_rows.any():
+        counts["segments"] = int(edited_rows.sum())
+        changed |= edited_rows
+    out = patched[changed].reset_index()
+    return VERBATIMS.conform(out), counts
+
+
+def _equal(a: pd.Series, b: pd.Series) -> pd.Series:
+    """Element-wise a == b as plain booleans (a missing value equals nothing)."""
+    return (a == b).astype(object).fillna(False).astype(bool)
 
 
 def drop_seen(result: CleanResult, known: pd.DataFrame) -> tuple[CleanResult, int, int]:

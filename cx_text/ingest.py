@@ -827,6 +827,9 @@ def normalise_source(value: str, default: str) -> str:
 # per-row flags counted in run.json (see clean.count_outcomes), dropped before output
 NO_DATE = "_no_date_column"
 NO_SCORE = "_no_score_column"
+# the input's numeric dates could be read either way (`DateOrder.decided_by` "ambiguous" or
+# "conflicting": read month-first): such a date cannot correct a stored one
+DATE_GUESSED = "_date_order_guessed"
 
 
 def to_verbatims(
@@ -868,6 +871,7 @@ def to_verbatims(
     core.insert(0, "verbatim_id", _ids(field["id"], content_ids))
     took_default = unscored & (field["source"].str.strip() == "")
     internals = _internals(raw, order is None, took_default)
+    internals[DATE_GUESSED] = order is not None and order.decided_by in ("ambiguous", "conflicting")
     internals[CONTENT_ID] = content_ids
     internals[CELL_ID] = _cell_ids(raw, mapping)
     frame = pd.concat([core, _segments(raw, mapping), internals], axis=1)

@@ -49,7 +49,7 @@ from cx_text.embedding_cache import EmbeddingCache
 from cx_text.parallel import FanOut, one_blas_thread
 from cx_text.report import ReportBundle
 from cx_text.run_polarity import Scored
-from cx_text.schemas import ASSIGNMENTS, MENTIONS, QUARANTINE, RAW_TEXTS, UNCLASSIFIED
+from cx_text.schemas import ASSIGNMENTS, MENTIONS, QUARANTINE, RAW_TEXTS, UNCLASSIFIED, VERBATIMS
 from cx_text.settings import Settings
 from cx_text.store import Store
 from cx_text.theme_tables import Discovery, SavedThemes
@@ -75,6 +75,8 @@ class RunState:
 
     raws: tuple[pd.DataFrame, ...] = ()
     verbatims: pd.DataFrame | None = None  # this run's verbatims (weekly: the re-fit window)
+    # nightly: stored verbatims delivered again with corrected fields (`clean.stored_edits`)
+    edits: pd.DataFrame = field(default_factory=VERBATIMS.empty)
     quarantine: pd.DataFrame = field(default_factory=QUARANTINE.empty)
     raw_texts: pd.DataFrame = field(default_factory=RAW_TEXTS.empty)
     counts: dict[str, int] = field(default_factory=dict)
@@ -218,6 +220,7 @@ def clean_inputs(ctx: RunContext, state: RunState) -> Added:
             rows, known = _content_matches(ctx, rows, content, hashes, known)
             content_ids = set(rows.loc[clean.content_id_rows(rows, known["verbatim_id"]),
                                        "verbatim_id"])  # fmt: skip
+            delivered = rows  # stored ids among them may come with corrected fields
             rows, skipped, copies = clean.skip_stored(rows, known)
     result = clean.clean_verbatims(rows, ctx.settings.clean, ctx.settings.language)
     if copies:  # stored rows' same-day copies, skipped: counted as cleaning would count them
@@ -227,8 +230,13 @@ def clean_inputs(ctx: RunContext, state: RunState) -> Added:
         v = result.verbatims  # rows with personal data: matched on their masked text
         unknown = v["verbatim_id"].isin(content_ids - set(known["verbatim_id"]))
         v, known = _content_matches(ctx, v, unknown, v.loc[unknown, "text_hash"], known)
+        before = set(v["verbatim_id"])
         result, seen, conflicts = clean.drop_seen(replace(result, verbatims=v), known)
+        quarantined = result.quarantine.loc[result.quarantine["reason"] == "conflicting_id",
+                                            "verbatim_id"]  # fmt: skip
+        matched = (before - set(result.verbatims["verbatim_id"])) - set(quarantined)
         seen += skipped
+        edits, fields = _stored_edits(ctx, delivered, rows, matched)
     # quarantined rows keep their original values: personal data in them is masked too
     quarantine = pii.mask_quarantine(
         pd.concat([*(m[1] for m in mapped), result.quarantine], ignore_index=True)
@@ -239,8 +247,31 @@ def clean_inputs(ctx: RunContext, state: RunState) -> Added:
                   **{k: v for k, v in counts.items() if k != "read"}}  # fmt: skip
         if conflicts:  # a notice inside `quarantined`: stored ids delivered with other text
             counts["stored_conflicts"] = conflicts
+        if len(edits):  # a notice inside `already_seen`: stored rows whose fields were corrected
+            counts["stored_edits"] = len(edits)
+            log.info("clean: %d stored verbatims delivered again with corrections (%s): their "
+                     "stored rows are updated", len(edits),
+                     ", ".join(f"{k} {v}" for k, v in fields.items()))  # fmt: skip
+        return {"verbatims": result.verbatims, "quarantine": quarantine, "counts": counts,
+                "raw_texts": result.raw_texts, "ingest_notes": tuple(result.inputs),
+                "edits": edits}  # fmt: skip
     return {"verbatims": result.verbatims, "quarantine": quarantine, "counts": counts,
             "raw_texts": result.raw_texts, "ingest_notes": tuple(result.inputs)}  # fmt: skip
+
+
+def _stored_edits(
+    ctx: RunContext, delivered: pd.DataFrame, kept: pd.DataFrame, matched: set[str]
+) -> tuple[pd.DataFrame, dict[str, int]]:
+    """The stored rows re-delivered rows correct (`clean.stored_edits`): the `delivered` rows
+    `skip_stored` skipped as stored (not `kept` for cleaning), and those `drop_seen` found
+    stored after cleaning (`matched` ids, masked texts)."""
+    skipped = delivered[~delivered.index.isin(kept.index)]
+    ids = set(skipped["verbatim_id"]) | matched
+    if not ids:
+        return VERBATIMS.empty(), {}
+    stored = ctx.store.load_verbatims(ids=ids)
+    rows = delivered[delivered["verbatim_id"].isin(set(stored["verbatim_id"]))]
+    return clean.stored_edits(rows, stored)
 
 
 def _content_matches(
@@ -303,6 +334,11 @@ def rolling_window(ctx: RunContext, state: RunState) -> Added:
     new, new_verbatims = state.need("found"), state.need("verbatims")
     since = ctx.started - pd.Timedelta(days=ctx.settings.schedule.window_days)
     stored = ctx.store.load_verbatims(since=since)
+    edits = state.edits  # stored rows corrected tonight: in the window by their new date
+    if len(edits):
+        stored = ingest.combine([stored[~stored["verbatim_id"].isin(set(edits["verbatim_id"]))],
+                                 edits[edits["created_at"] >= since]])  # fmt: skip
+        stored = stored.sort_values("verbatim_id", ignore_index=True)
     # a new row dated before the window is stored, not shown: the same night run again (when it
     # is a stored row) would leave it out, and its outputs must not differ
     recent = new_verbatims[new_verbatims["created_at"] >= since]
@@ -539,6 +575,7 @@ def commit(ctx: RunContext, state: RunState) -> Added:
         if ctx.kind != "weekly":  # a weekly re-fit stores no verbatims of its own
             verbatims = state.need("verbatims")
             store.upsert_verbatims(conn, verbatims, run_id)
+            store.upsert_verbatims(conn, state.edits, run_id)  # corrected stored rows (nightly)
             store.save_raw_texts(conn, raw_texts_of(state.raw_texts, verbatims))
             store.append_quarantine(conn, state.quarantine, run_id)
         for new in ctx.cache.new:

@@ -177,13 +177,21 @@ class Store:
         _delete_keys(conn, RAW_TEXTS_TABLE, "verbatim_id", frame["verbatim_id"])
         _insert(conn, RAW_TEXTS_TABLE, frame[["verbatim_id", "raw_text"]])
 
-    def load_verbatims(self, since: pd.Timestamp | None = None) -> pd.DataFrame:
-        """All stored verbatims (optionally created at or after `since`), segments expanded."""
-        query = sa.select(VERBATIMS_TABLE)
-        if since is not None:
-            query = query.where(VERBATIMS_TABLE.c.created_at >= since.to_pydatetime())
+    def load_verbatims(
+        self, since: pd.Timestamp | None = None, ids: Iterable[str] | None = None
+    ) -> pd.DataFrame:
+        """All stored verbatims (optionally created at or after `since`, or those among `ids`),
+        segments expanded."""
+        table = VERBATIMS_TABLE
         with self.engine.connect() as conn:
-            frame = _read(conn, query.order_by(VERBATIMS_TABLE.c.verbatim_id))
+            if ids is not None:
+                frame = _select_in(conn, table, "verbatim_id", list(dict.fromkeys(ids)))
+                frame = frame.sort_values("verbatim_id", ignore_index=True)
+            else:
+                query = sa.select(table)
+                if since is not None:
+                    query = query.where(table.c.created_at >= since.to_pydatetime())
+                frame = _read(conn, query.order_by(table.c.verbatim_id))
         # a segment stored by an older cx-text under a product column's name is kept apart now
         segments = pd.DataFrame([{segment_name(k): v for k, v in json.loads(s or "{}").items()}
                                  for s in frame["segments"]])  # fmt: skip

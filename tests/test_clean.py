@@ -176,3 +176,63 @@ def test_masked_match_sees_the_stored_text_with_its_personal_data_in_place(
     stored: str, text: str, same: bool
 ) -> None:
     assert clean.masked_match(stored, text) is same
+
+
+def _mapped(rows: list[dict[str, str]]) -> pd.DataFrame:
+    raw = ingest._as_raw(pd.DataFrame(rows), "t.csv")
+    mapped, quarantine = ingest.to_verbatims(raw, IngestSettings(), NOW)
+    assert quarantine.empty
+    return mapped
+
+
+def test_stored_edits_patch_what_a_redelivery_corrects_and_keep_the_rest() -> None:
+    """Stored rows (as cleaning stored them) against the same ids delivered again with the same
+    text: a changed score brings its role, a moved date and a new column's values are taken, an
+    empty cell or an absent column keeps the stored value, a segment with personal data is
+    masked before it is compared, and a row delivered as stored is no edit."""
+    stored = _clean([_row("a", "app crashes", "3") | {"plan": "basic"},
+                     _row("b", "great prices", "10") | {"plan": "pro"},
+                     _row("c", "slow courier", "6") | {"plan": "basic"},
+                     _row("d", "rude agent", "2") | {"plan": "basic"}]).verbatims  # fmt: skip
+    delivered = _mapped([
+        _row("a", "app crashes", "9") | {"plan": "basic", "region": "north"},  # score, new column
+        _row("b", "great prices", "10", day="2026-11-05") | {"plan": "", "region": ""},  # date
+        _row("c", "slow courier", "6") | {"plan": "basic", "region": ""},  # unchanged
+        _row("d", "rude agent", "2") | {"plan": "call +7 912 345-67-89", "region": ""},
+    ])  # fmt: skip
+    edits, fields = clean.stored_edits(delivered, stored)
+    by_id = edits.set_index("verbatim_id")
+    assert sorted(by_id.index) == ["a", "b", "d"]
+    assert fields == {"score": 1, "created_at": 1, "segments": 2}
+    assert by_id.loc["a", "score"] == 9.0 and by_id.loc["a", "role"] == "promoter"
+    assert by_id.loc["a", "region"] == "north" and by_id.loc["a", "plan"] == "basic"
+    assert by_id.loc["b", "created_at"] == pd.Timestamp("2026-11-05")
+    assert by_id.loc["b", "plan"] == "pro"  # an empty cell says nothing: the stored value stays
+    assert "912" not in by_id.loc["d", "plan"] and by_id.loc["d", "plan"].startswith("call ")
+    # the text and what comes from it stay as stored
+    hashes = stored.set_index("verbatim_id").loc[by_id.index, "text_hash"]
+    assert (by_id["text_hash"] == hashes).all()
+    # delivered again as now stored: nothing to correct
+    again, none = clean.stored_edits(delivered, pd.concat([stored[stored["verbatim_id"] == "c"],
+                                                           edits], ignore_index=True))  # fmt: skip
+    assert again.empty and none == {}
+
+
+def test_stored_edits_leave_scores_and_dates_an_input_does_not_give() -> None:
+    """An input without a score column (unscored feedback), without a date column (rows get
+    the run's time) or whose numeric dates could be read either way says nothing about the
+    stored score or date; a day-first order its values prove does."""
+    stored = _clean([_row("a", "app crashes", "3"), _row("b", "late again", "3")]).verbatims
+    unscored = _mapped([{"id": "a", "text": "app crashes", "date": "2026-11-01",
+                         "customer_id": "c1"}])  # fmt: skip
+    undated = _mapped([{"id": "a", "text": "app crashes", "score": "3", "customer_id": "c1"}])
+    # 01/11/2026 read month-first (no value tells): January 11th, no correction of November 1st
+    ambiguous = _mapped([_row("a", "app crashes", "3", day="01/11/2026")])
+    for delivered in (unscored, undated, ambiguous):
+        edits, fields = clean.stored_edits(delivered, stored)
+        assert edits.empty and fields == {}
+    proven = _mapped([_row("a", "app crashes", "3", day="02/11/2026"),
+                      _row("b", "late again", "3", day="13/11/2026")])  # fmt: skip
+    edits, fields = clean.stored_edits(proven, stored)
+    assert fields == {"created_at": 2}
+    assert sorted(edits["created_at"]) == [pd.Timestamp("2026-11-02"), pd.Timestamp("2026-11-13")]

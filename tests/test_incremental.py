@@ -438,3 +438,49 @@ def test_an_export_that_loses_its_id_column_is_not_stored_twice(env, tmp_path: P
     verbatims = _stored(settings)[0]
     assert len(verbatims) == stored_before + 3
     assert set(corpus["id"]) <= set(verbatims["verbatim_id"])
+
+
+def test_a_cumulative_export_corrects_stored_rows_and_a_new_column_reaches_them(
+    env, tmp_path: Path
+) -> None:
+    """Delivered again with one stored row's score corrected (2 -> 10), another's date moved a
+    day, and a column added to the export: the nightly themes nothing new, counts the three
+    kinds of correction as `stored_edits` (every row gained the column), updates the stored rows
+    (role included; text, theme and language unchanged), and its figures use them: the window's
+    verbatims carry the new score and the added column, which `themes_by_segment.csv` breaks
+    down by. The same export the next night corrects nothing."""
+    settings, path, corpus = env
+    job.backfill([str(path)], WEEKS[0], WEEKS[3], tmp_path / "bf", settings)
+    before, themes_before = _stored(settings)
+    export = corpus.drop(columns="theme")
+    scored, moved = export.index[export["score"] == 2][-1], 7  # the newest week: in the window
+    export.loc[scored, "score"] = 10
+    new_day = export.loc[moved, "created_at"] + pd.Timedelta(days=1)
+    export.loc[moved, "created_at"] = new_day
+    export["region"] = ["north" if i % 2 else "south" for i in range(len(export))]
+    export.to_csv(path, index=False)
+
+    record = job.nightly([str(path)], tmp_path / "n1", settings)
+    counts = record["counts"]
+    assert counts["already_seen"] == len(corpus) and counts["themed"] == 0
+    assert counts["stored_edits"] == len(corpus) and counts["quarantined"] == 0
+    after, themes_after = _stored(settings)
+    row = after.set_index("verbatim_id")
+    scored_id, moved_id = export.loc[scored, "id"], export.loc[moved, "id"]
+    assert row.loc[scored_id, "score"] == 10 and row.loc[scored_id, "role"] == "promoter"
+    assert row.loc[moved_id, "created_at"] == pd.Timestamp(new_day)
+    assert set(row["region"]) == {"north", "south"}
+    unchanged = ["text", "text_hash", "language", "source"]
+    pd.testing.assert_frame_equal(after[["verbatim_id", *unchanged]],
+                                  before[["verbatim_id", *unchanged]])  # fmt: skip
+    assert retention(themes_before, themes_after) == 1.0
+    shown = pd.read_csv(tmp_path / "n1" / "verbatims.csv", dtype={"verbatim_id": str})
+    shown = shown.set_index("verbatim_id")
+    assert shown.loc[scored_id, "score"] == 10 and shown.loc[scored_id, "role"] == "promoter"
+    assert set(shown["region"]) == {"north", "south"}
+    by_segment = pd.read_csv(tmp_path / "n1" / "themes_by_segment.csv", encoding="utf-8-sig")
+    counted = by_segment.groupby("segment_column")["n_verbatims"].sum()
+    assert counted["region"] == counted["source"] > 0  # every stored row of the window has one
+
+    again = job.nightly([str(path)], tmp_path / "n2", settings)["counts"]
+    assert "stored_edits" not in again and again["already_seen"] == len(corpus)

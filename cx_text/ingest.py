@@ -545,8 +545,10 @@ ALIASES: dict[str, tuple[str, ...]] = {
              "completed_at", "end_date", "дата", "дата_создания", "дата_ответа"),
     "customer_id": ("customer_id", "customer", "client_id", "user_id", "account_id",
                     "клиент", "id_клиента", "номер_клиента"),
-    "touchpoint": ("touchpoint", "stage", "journey_stage", "step", "этап", "точка_контакта"),
-    "channel": ("channel", "канал"),
+    "touchpoint": ("touchpoint", "stage", "journey_stage", "journey_step", "customer_journey_stage",
+                   "journey", "step", "этап", "этап_пути", "этап_клиентского_пути",
+                   "точка_контакта", "точка_касания"),
+    "channel": ("channel", "канал", "канал_связи", "канал_опроса"),
     "source": ("source", "feedback_type", "type", "источник", "тип"),
     "language": ("language", "lang", "user_language", "reviewer_language", "язык"),
 }  # fmt: skip

@@ -51,11 +51,15 @@ MIN_SHARE = 0.03  # a label must be in at least this share of its theme's senten
 # with 100 as with 300 on the sample (87 of 87) and on the airline export (77 of 77), and the
 # airline relabelling took 12.0 s instead of 27.7 s; with 50, 2 and 6 labels changed
 PARSED_SENTENCES = 100
+# a label is at least as common in its theme's sentences as in the other themes' (in its
+# language): `relabel`'s contrast o / (o + r) of at least this. A sentence many themes share
+# ("Also the packaging was damaged." added to complaints of every kind) names none of them
+MIN_CONTRAST = 0.5
 # the version of the rules that turn a parse into candidates (`_sentence_candidates` and what it
 # calls: `_spacy_spans`, `_verb_phrases`, `_dangling`, `_clean`, `_stop_edges`, the pipeline's
 # `exclude`): part of `parser_id()`, so BUMP IT whenever they change, or stored parses made by the
 # old rules would keep feeding labels
-PARSER_RULES = 1
+PARSER_RULES = 2
 # with stored parses, the spaCy pipeline (2.9 s to load) is loaded only when the parsed sentences
 # cover less than this share of a theme's sample: a label needs at least MIN_SHARE of all the
 # theme's sentences, so the few sentences a nightly run adds cannot change which phrases are
@@ -195,17 +199,32 @@ def _spacy_spans(doc: Any) -> Iterable[Any]:
 
 def _verb_phrases(doc: Any, verb: Any) -> Iterable[Any]:
     """A verb with its negation and particles, plus its object, prepositional object, passive
-    subject or adjectival complement (each makes one span)."""
+    subject or adjectival complement (each makes one span). A copula's complement comes with
+    the copula's noun subject ("courier was late", "app is very slow", "staff were rude"):
+    without it the span starts on the verb and is no phrase (`_dangling`)."""
     core = [verb.i] + [c.i for c in verb.children if c.dep_ in ("neg", "prt", "auxpass")]
+    subject = [_noun_words(c) for c in verb.children
+               if c.dep_ == "nsubj" and c.pos_ in ("NOUN", "PROPN")]  # fmt: skip
     for child in verb.children:
         if child.dep_ in ("dobj", "attr", "acomp", "nsubjpass", "xcomp", "advmod") or (
             child.dep_ == "prep" and any(g.dep_ == "pobj" for g in child.children)
         ):
             part = [t.i for t in child.subtree if t.pos_ not in ("DET", "PRON", "PUNCT")]
             if child.dep_ == "nsubjpass":
-                part = [child.i] + [t.i for t in child.lefts if t.dep_ in ("amod", "compound")]
+                part = _noun_words(child)
+            if child.dep_ in ("acomp", "attr") and verb.lower_ in _BE and subject:
+                part = subject[0] + part
             if part:
                 yield doc[min(core + part) : max(core + part) + 1]
+
+
+# forms of "be" (the pipeline runs without its lemmatizer)
+_BE = frozenset(("be", "is", "are", "was", "were", "been", "being", "am", "'s", "'re", "'m"))
+
+
+def _noun_words(noun: Any) -> list[int]:
+    """A noun with its adjective and compound modifiers on its left ("delivery driver")."""
+    return [noun.i] + [t.i for t in noun.lefts if t.dep_ in ("amod", "compound")]
 
 
 # the candidate phrases of each sentence the spaCy pipeline parsed (a topic and its facets share
@@ -448,7 +467,7 @@ def ranked_phrases(
     scored = [(n * (1 + 0.25 * (len(g.split()) - MIN_WORDS)) * (1.5 if wanted & _lemmas(g) else 1)
                * (contrast(g) if contrast else 1.0), len(g.split()), g)
               for g, n in counts.items() if n >= least]  # fmt: skip
-    return [g for *_, g in sorted(scored, reverse=True)]
+    return [g for score, _, g in sorted(scored, reverse=True) if score > 0]
 
 
 def _capitalised(phrase: str) -> str:
@@ -573,9 +592,11 @@ def relabel(
 
     Each theme's candidate phrases (`candidates`) are ranked as `customer_label` ranks them,
     times a contrast: the phrase's share of this theme's sentences o against its share r of
-    every other theme's sentences and s of the sibling facet's (`T004-` against `T004+`),
+    every other theme's sentences for the same label column (an English label against the
+    other themes' English sentences) and s of the sibling facet's (`T004-` against `T004+`),
     o / (o + max(r, s)). A phrase said as often in the other facet ("bad weather" in a topic's
-    problem and praise facets) counts half, one said only here counts whole. Themes then choose
+    problem and praise facets) counts half, one said only here counts whole, one said more
+    often elsewhere (contrast under `MIN_CONTRAST`) is no label of this theme. Themes then choose
     in order of their sentences, largest first, the best phrase no theme chose before them
     (case-folded, per label column), so no two themes or facets share a label while another
     phrase of theirs qualifies.
@@ -643,23 +664,27 @@ def _distinct_labels(
     every = set().union(*found)
     starts = phrase_starts(every)
     counts = [sentence_counts(n.sentences, every, starts) for n in named]
-    total: Counter[str] = Counter()
-    for c in counts:
-        total.update(c)
-    n_all = sum(len(n.sentences) for n in named)
+    # per label column: an English phrase is contrasted with the other themes' English sentences
+    total: dict[str, Counter[str]] = {}
+    n_all: Counter[str] = Counter()
+    for n, c in zip(named, counts, strict=True):
+        total.setdefault(n.column, Counter()).update(c)
+        n_all[n.column] += len(n.sentences)
 
     def contrast(i: int) -> Callable[[str], float]:
         mine, size = counts[i], max(1, len(named[i].sentences))
-        rest = max(1, n_all - len(named[i].sentences))
+        rest = max(1, n_all[named[i].column] - len(named[i].sentences))
+        everywhere = total[named[i].column]
         siblings = [j for j, n in enumerate(named) if j != i and n.sentences
                     and n.column == named[i].column and n.theme_id != named[i].theme_id
                     and topic_of(n.theme_id) == topic_of(named[i].theme_id)]  # fmt: skip
 
         def factor(g: str) -> float:
             own = mine[g] / size
-            other = (total[g] - mine[g]) / rest
+            other = (everywhere[g] - mine[g]) / rest
             sibling = max((counts[j][g] / len(named[j].sentences) for j in siblings), default=0.0)
-            return own / (own + max(other, sibling)) if own else 0.0
+            value = own / (own + max(other, sibling)) if own else 0.0
+            return value if value >= MIN_CONTRAST else 0.0
 
         return factor
 

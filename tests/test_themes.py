@@ -202,6 +202,35 @@ def test_refine_assigns_every_doc_to_nearest_centre() -> None:
     assert (labels[:10] == labels[0]).all() and (labels[10:20] == labels[10]).all()
 
 
+def test_refine_merges_clusters_of_near_identical_texts_and_nothing_else() -> None:
+    """HDBSCAN split one template ("the courier was N hours late") into three clusters whose
+    centres are at cosine ~0.99, beside a distinct theme and a related but different one (cosine
+    0.6): with `merge_threshold` 0.95 the three are one theme and the others stay apart; with
+    1.0 (never) all five stay. Labels are still each document's nearest centre."""
+    rng = np.random.default_rng(4)
+    axis = np.eye(4, 16, dtype=np.float32)
+    late = axis[0]
+    split = [late + 0.12 * axis[1] * sign for sign in (-1, 0, 1)]  # cosine >= 0.986 to each other
+    related = 0.6 * late + 0.8 * axis[2]
+    centres = [*split, axis[3], related]
+    points = np.vstack([c + 0.02 * rng.standard_normal((8, 16)) for c in centres]).astype(
+        np.float32
+    )
+    initial = np.repeat(np.arange(5), 8)
+    labels, found, _ = themes.refine(points, initial, 0.3, 3, 0, merge_threshold=0.95)
+    assert len(found) == 3
+    assert len(set(labels[:24])) == 1 and len({labels[0], labels[24], labels[32]}) == 3
+    assert np.array_equal(labels, themes.nearest(points, found, 0.3)[0])
+    kept, found, _ = themes.refine(points, initial, 0.3, 3, 0, merge_threshold=1.0)
+    assert len(set(kept)) == 5
+    assert len(found) == 5
+    # a chain joins: a~b and b~c merge a, b and c even when a and c are further apart
+    chain = np.array([[1.0, 0.0], [0.97, 0.243], [0.88, 0.475]], dtype=np.float32)
+    chain = themes.normalise_rows(chain)
+    merged = themes.merge_close(chain, np.arange(3), chain, 0.96)
+    assert len(merged) == 1 and float(chain[0] @ chain[2]) < 0.96
+
+
 def test_exact_neighbours_match_brute_force_search() -> None:
     from sklearn.neighbors import NearestNeighbors
 

@@ -102,11 +102,13 @@ def detractor_view(
     """Top themes to fix: themes that cost NPS, by share of all detractors, then by impact.
 
     Only themes with problem_share >= `least` (problem facets and one-sided problem themes). A
-    run without scores (complaints only) lists them by volume.
+    run without scores (complaints only) lists them by volume; with polarity off too, every
+    theme (before, none: a complaints-only report had an empty table of what to fix).
     """
     rows = _sided(_themed(ranked), "problem_share", least)
     if _unscored(ranked):
-        rows = rows[rows["problem_share"].notna()]
+        known = rows["problem_share"].notna()
+        rows = rows[known] if known.any() else rows
         rows = rows.sort_values(["n_verbatims", "theme_id"], ascending=[False, True])
         return rows.head(settings.top_n).reset_index(drop=True)
     rows = rows[(rows["nps_impact"] < 0).fillna(False)]

@@ -57,6 +57,16 @@ UI: dict[str, dict[str, str]] = {
         "nps_weekly": "NPS per week and role structure",
         "nps_weekly_note": "Error bars: 95% adjusted Wald interval.",
         "top_detractor": "Top detractor themes: what to fix",
+        "top_unscored": "Top themes: what to fix",
+        "top_unscored_praise": "Top praise themes: what to keep",
+        "unscored_note": "No scored answers in this window ({kinds}): NPS figures are left out "
+        "and themes are ranked by how many verbatims they hold.",
+        "in_period": "Whole period",
+        "in_week": "Week {week}",
+        "count_vs_last_week": "{change:+d} vs {week}",
+        "share_of_all": "Share of all",
+        "kind_complaint": "complaints",
+        "kind_other": "unscored feedback",
         "top_promoter": "Top promoter themes: what sets us apart",
         "impact": "Theme impact on NPS",
         "impact_note": "NPS(all) − NPS(all without the theme) in points, with the 95% bootstrap "
@@ -121,6 +131,16 @@ UI: dict[str, dict[str, str]] = {
         "nps_weekly": "NPS по неделям и структура оценок",
         "nps_weekly_note": "Усы: 95% интервал (скорректированный метод Вальда).",
         "top_detractor": "Главные темы критиков: что исправить",
+        "top_unscored": "Главные темы: что исправить",
+        "top_unscored_praise": "Главные темы похвалы: что сохранить",
+        "unscored_note": "В этом окне нет ответов с оценкой ({kinds}): показателей NPS нет, "
+        "темы упорядочены по числу отзывов.",
+        "in_period": "За весь период",
+        "in_week": "Неделя {week}",
+        "count_vs_last_week": "{change:+d} к {week}",
+        "share_of_all": "Доля всех",
+        "kind_complaint": "жалобы",
+        "kind_other": "отзывы без оценки",
         "top_promoter": "Главные темы промоутеров: в чём мы сильны",
         "impact": "Влияние тем на NPS",
         "impact_note": "NPS(все) − NPS(все без темы), пункты, с 95% бутстреп-интервалом; {n} тем "
@@ -409,7 +429,8 @@ def theme_cards(
 
 
 def _headline(verbatims: pd.DataFrame, weekly_nps: pd.DataFrame, week: Any) -> dict[str, Any]:
-    """Period NPS and the report week's NPS with its change against the previous week."""
+    """Period NPS and the report week's NPS with its change against the previous week; the
+    verbatims of the week and of the one before (what an unscored window shows instead)."""
     overall = nps.overall_nps(verbatims)
     dates = pd.to_datetime(verbatims["created_at"]).dropna()
     head: dict[str, Any] = {
@@ -418,12 +439,25 @@ def _headline(verbatims: pd.DataFrame, weekly_nps: pd.DataFrame, week: Any) -> d
         "end": "" if dates.empty else f"{dates.max():%Y-%m-%d}",
         "week": None,
         "previous_week": None,
+        "previous_count": None,
+        "count_change": None,
     }
     rows = _records(weekly_nps[weekly_nps["week"] == week])
     if rows:
         head["week"] = rows[0]
         head["previous_week"] = pd.Timestamp(week) - pd.Timedelta(weeks=1)
+        before = weekly_nps.loc[weekly_nps["week"] == head["previous_week"], "n_verbatims"]
+        head["previous_count"] = int(before.iloc[0]) if len(before) else 0
+        head["count_change"] = int(rows[0]["n_verbatims"]) - head["previous_count"]
     return head
+
+
+def unscored_kinds(verbatims: pd.DataFrame) -> list[str]:
+    """The sources of a window without one scored answer ("complaint", "other"); empty when
+    it has scored answers (NPS figures apply)."""
+    if verbatims["role"].isin(nps.SCORED_ROLES).any():
+        return []
+    return sorted(set(verbatims["source"].dropna().astype(str)) or {"other"})
 
 
 @dataclass
@@ -476,8 +510,11 @@ def report_context(
     ranked = tables.themes
     chart_themes = impact_themes(ranked)
     alerts = _records(current.alerts)
+    kinds = unscored_kinds(verbatims)
     return {
         "headline": _headline(verbatims, current.nps, current.week),
+        "scored": not kinds,
+        "unscored_kinds": [UI[current.language].get(f"kind_{k}", k) for k in kinds],
         "n_verbatims": len(verbatims),
         "week": current.week,
         "weeks": sorted(current.themes["week"].unique()),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import struct
 import subprocess
@@ -342,3 +343,41 @@ def test_the_trend_chart_skips_an_alerted_theme_without_weekly_figures() -> None
     assert trend_themes(weekly, alerts) == ["T001", "T002"]
     figure = trend_chart(weekly, ["T009-", "T002"], UI["en"])
     assert [trace.name for trace in figure.data] == ["Refund · T002"]
+
+
+def test_a_window_without_scored_answers_reports_volumes_not_nps(sample: dict[str, Any]) -> None:
+    """A complaints-only export (no score anywhere): the report says why there is no NPS, shows
+    the period's and the week's verbatims (with the change against the week before, from
+    `weekly_nps`), ranks themes by volume with their share and weekly trend, and leaves out
+    every NPS section (tables of n/a before); a scored window keeps them and says nothing of it."""
+    verbatims = sample["verbatims"].assign(source="complaint", score=float("nan"), scale="none",
+                                           role="complaint")  # fmt: skip
+    tables = report_inputs(verbatims, sample["assignments"], sample["mentions"])
+    found = render(verbatims, sample["assignments"], sample["mentions"], tables, COUNTS,
+                   Settings())  # fmt: skip
+    text = found.markdown
+    assert "No scored answers in this window (complaints)" in text
+    weeks = found.weekly_nps.set_index("week")["n_verbatims"]
+    week = found.as_of_week
+    now, before = int(weeks[week]), int(weeks[week - pd.Timedelta(weeks=1)])
+    assert f"| Whole period | {len(verbatims):,} |" in text
+    assert f"| Week 2026-W47 | {now:,} ({now - before:+d} vs 2026-W46) |" in text
+    top = text[text.index("## Top themes: what to fix") : text.index("## Theme trends")]
+    rows = [line for line in top.splitlines() if line.startswith("| ") and "(" in line]
+    counts = [int(r.split("|")[2].strip().replace(",", "")) for r in rows]
+    assert counts == sorted(counts, reverse=True) and counts[0] == 500  # late delivery
+    for gone in (
+        "| | NPS |",
+        "## Top detractor themes",
+        "## Top promoter themes",
+        "## Theme impact on NPS",
+        "## Detractor rate by touchpoint",
+        "Theme NPS:",
+    ):
+        assert gone not in text
+    assert "n/a" not in text
+    html = re.sub(r"<script.*?</script>", "", found.html, flags=re.S)  # plotly's code aside
+    assert 'id="top-unscored"' in html and 'id="nps-weekly"' not in html and "n/a" not in html
+    assert 'id="impact"' not in html and 'id="top-promoter"' not in html
+    scored = build(sample)
+    assert "No scored answers" not in scored.markdown and 'id="top-unscored"' not in scored.html

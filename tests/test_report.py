@@ -381,3 +381,14 @@ def test_a_window_without_scored_answers_reports_volumes_not_nps(sample: dict[st
     assert 'id="impact"' not in html and 'id="top-promoter"' not in html
     scored = build(sample)
     assert "No scored answers" not in scored.markdown and 'id="top-unscored"' not in scored.html
+    # with polarity: problem themes to fix, praise themes to keep, each by volume
+    praise = {"friendly_courier", "fast_delivery", "good_prices"}
+    mentions = sample["mentions"].assign(polarity_score=0.9, polarity=sample["mentions"][
+        "theme_id"].map(lambda t: "praise" if t in praise else "problem"))  # fmt: skip
+    tables = report_inputs(verbatims, sample["assignments"], mentions)
+    text = render(verbatims, sample["assignments"], mentions, tables, COUNTS, Settings()).markdown
+    fix = text[text.index("## Top themes: what to fix") : text.index("## Top praise themes")]
+    keep = text[text.index("## Top praise themes: what to keep") : text.index("## Theme trends")]
+    assert "| late delivery (late_delivery) | 500 |" in fix and "fast_delivery" not in fix
+    kept = [line.split("(")[1].split(")")[0] for line in keep.splitlines() if "_" in line]
+    assert kept == ["fast_delivery", "good_prices", "friendly_courier"]  # 315, 292, 250

@@ -460,49 +460,43 @@ def stored_edits(
     old = stored.drop_duplicates("verbatim_id").set_index("verbatim_id")
     new = delivered.drop_duplicates("verbatim_id").set_index("verbatim_id").reindex(old.index)
     patched = old.copy()
-    changed = pd.Series(False, index=old.index)
-    counts: dict[str, int] = {}
+    fields: dict[str, pd.Series] = {}  # the rows each field (segments: any of them) changes
 
-    def patch(name: str, where: pd.Series, columns: tuple[str, ...]) -> None:
-        nonlocal changed, patched
+    def patch(name: str, where: pd.Series, columns: tuple[str, ...], source: pd.DataFrame) -> None:
         if not where.any():
             return
         for column in columns:
             if column not in patched.columns:
                 patched[column] = pd.Series(None, index=patched.index, dtype=object)
-            patched.loc[where, column] = new.loc[where, column]
-        counts[name] = int(where.sum())
-        changed |= where
+            patched.loc[where, column] = source.loc[where, column]
+        fields[name] = fields.get(name, where) | where
 
     scored = new["score"].notna()
     same = _equal(new["score"], old["score"]) & _equal(new["scale"], old["scale"])
-    patch("score", scored & ~same, ("score", "scale", "role"))
+    patch("score", scored & ~same, ("score", "scale", "role"), new)
     dated = new["created_at"].notna()
     for flag in (NO_DATE, DATE_GUESSED):  # undated inputs; numeric dates of unknown order
         if flag in new.columns:
             dated &= ~new[flag].astype(object).fillna(True).astype(bool)
-    patch("created_at", dated & ~_equal(new["created_at"], old["created_at"]), ("created_at",))
+    patch("created_at", dated & ~_equal(new["created_at"], old["created_at"]), ("created_at",),
+          new)  # fmt: skip
     for column in EDITABLE[1:]:
         value = new[column]
-        patch(column, value.notna() & (value.astype(str) != old[column].astype(str)), (column,))
-    segments = [c for c in new.columns if c not in VERBATIMS.names and not c.startswith("_")]
-    edited_rows = pd.Series(False, index=old.index)
-    for column in segments:
-        value = new[column]
-        before = old[column] if column in old.columns else pd.Series(None, index=old.index)
-        differs = value.notna() & (before.isna() | (value.astype(str) != before.astype(str)))
-        if not differs.any():
-            continue
-        masked = pii.mask_series(value[differs].astype(str))
-        differs[differs] = before[differs].isna() | (masked != before[differs].astype(str))
-        if differs.any():
-            if column not in patched.columns:
-                patched[column] = pd.Series(None, index=patched.index, dtype=object)
-            patched.loc[differs, column] = masked[differs[differs].index]
-            edited_rows |= differs
-    if edited_rows.any():
-        counts["segments"] = int(edited_rows.sum())
-        changed |= edited_rows
+        differs = value.notna() & (value.astype(str) != old[column].astype(str))
+        patch(column, differs, (column,), new)
+    for column in [c for c in new.columns if c not in VERBATIMS.names and not c.startswith("_")]:
+        value = new[column].astype(object)
+        stored = old[column] if column in old.columns else pd.Series(None, index=old.index)
+        before, missing = stored.astype(str), stored.isna()  # the store keeps segments as text
+        differs = value.notna() & (missing | (value.astype(str) != before))
+        if differs.any():  # masked as cleaning masks text segments, then compared again
+            value[differs] = pii.mask_series(value[differs].astype(str))
+            differs &= missing | (value.astype(str) != before)
+            patch("segments", differs, (column,), value.to_frame(column))
+    changed = pd.Series(False, index=old.index)
+    for where in fields.values():
+        changed |= where
+    counts = {name: int(where.sum()) for name, where in fields.items()}
     out = patched[changed].reset_index()
     return VERBATIMS.conform(out), counts
 

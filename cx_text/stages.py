@@ -203,6 +203,7 @@ def clean_inputs(ctx: RunContext, state: RunState) -> Added:
               for raw, label in zip(state.raws, labels, strict=True)]  # fmt: skip
     rows = ingest.combine([m[0] for m in mapped])
     read, skipped, seen, copies, conflicts = sum(len(raw) for raw in state.raws), 0, 0, 0, 0
+    edits = VERBATIMS.empty()  # nightly: stored rows a re-delivery corrects
     content_ids: set[str] = set()
     # a run on a warm store, like a nightly, keeps the ids rows were stored under
     warm = ctx.kind == "nightly" or (ctx.kind == "run" and not ctx.store.runs(newest=1).empty)
@@ -252,11 +253,9 @@ def clean_inputs(ctx: RunContext, state: RunState) -> Added:
             log.info("clean: %d stored verbatims delivered again with corrections (%s): their "
                      "stored rows are updated", len(edits),
                      ", ".join(f"{k} {v}" for k, v in fields.items()))  # fmt: skip
-        return {"verbatims": result.verbatims, "quarantine": quarantine, "counts": counts,
-                "raw_texts": result.raw_texts, "ingest_notes": tuple(result.inputs),
-                "edits": edits}  # fmt: skip
     return {"verbatims": result.verbatims, "quarantine": quarantine, "counts": counts,
-            "raw_texts": result.raw_texts, "ingest_notes": tuple(result.inputs)}  # fmt: skip
+            "raw_texts": result.raw_texts, "ingest_notes": tuple(result.inputs),
+            "edits": edits}  # fmt: skip
 
 
 def _stored_edits(

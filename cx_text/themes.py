@@ -262,21 +262,12 @@ def merge_close(
     members; the centres unchanged when no pair is that similar."""
     if len(centres) < 2 or threshold >= 1.0:
         return centres
-    close = np.argwhere(np.triu(centres @ centres.T >= threshold, k=1))
-    if not len(close):
+    from scipy.sparse.csgraph import connected_components
+
+    close = centres @ centres.T >= threshold
+    if close.sum() == len(centres):  # each centre close to itself only
         return centres
-    group = np.arange(len(centres))
-
-    def root(i: int) -> int:
-        while group[i] != i:
-            group[i] = group[group[i]]
-            i = group[i]
-        return i
-
-    for a, b in close:
-        group[max(root(a), root(b))] = min(root(a), root(b))
-    roots = np.array([root(i) for i in range(len(centres))])
-    _, merged = np.unique(roots, return_inverse=True)
+    _, merged = connected_components(close, directed=False)
     joined = np.where(labels == OUTLIER, OUTLIER, merged[np.maximum(labels, 0)])
     return centroids(unit, joined, int(merged.max()) + 1)
 

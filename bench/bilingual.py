@@ -37,6 +37,8 @@ Timings are wall-clock on whatever else the machine runs.
     .venv/bin/python bench/bilingual.py [--corpus restaurants,sample] [--seeds 42]
         [--configs "navec,navec + links,e5 + links"] [--limit N] [--e5-weight 0.3]
         [--link-neighbours 10]   # 0: each linked Russian verbatim to the nearest English centre
+        [--sibling-share 0.2]    # 1: English themes a Russian theme splits between never merge
+        [--sibling-similarity 0.7]
 """
 
 from __future__ import annotations
@@ -127,9 +129,12 @@ def run_config(
     cache: Any,
     e5_weight: float = 0.0,
     link_neighbours: int | None = None,
+    sibling_share: float | None = None,
+    sibling_similarity: float | None = None,
 ) -> dict[str, float]:
     """Fit one configuration and measure it (`e5_weight`: English on MiniLM joined with e5;
-    `link_neighbours`: [themes] link_neighbours, None for the default)."""
+    `link_neighbours`, `sibling_share`, `sibling_similarity`: [themes] link_neighbours,
+    link_sibling_share and link_sibling_similarity, None for the default)."""
     from cx_text import linking, theming
     from cx_text.settings import Settings
 
@@ -139,7 +144,12 @@ def run_config(
                         themes={"random_state": seed, "link_languages": linked,
                                 "split_sentences": False,
                                 **({} if link_neighbours is None
-                                   else {"link_neighbours": link_neighbours})})  # fmt: skip
+                                   else {"link_neighbours": link_neighbours}),
+                                **({} if sibling_share is None
+                                   else {"link_sibling_share": sibling_share}),
+                                **({} if sibling_similarity is None
+                                   else {"link_sibling_similarity":
+                                         sibling_similarity})})  # fmt: skip
     spent: dict[str, float] = {}
     inner = linking.link_groups
 
@@ -207,6 +217,19 @@ def main() -> int:
         default=None,
         help="[themes] link_neighbours (default: the product's, 10)",
     )
+    parser.add_argument(
+        "--sibling-share",
+        type=float,
+        default=None,
+        help="[themes] link_sibling_share (default: the product's, 0.2; 1: English themes "
+        "never merge)",
+    )
+    parser.add_argument(
+        "--sibling-similarity",
+        type=float,
+        default=None,
+        help="[themes] link_sibling_similarity (default: the product's, 0.7)",
+    )
     args = parser.parse_args()
     from cx_text.embedding_cache import EmbeddingCache
     from cx_text.outputs import markdown_table
@@ -225,7 +248,14 @@ def main() -> int:
         for config in args.configs.split(","):
             runs = [
                 run_config(
-                    corpus, config.strip(), seed, cache, args.e5_weight, args.link_neighbours
+                    corpus,
+                    config.strip(),
+                    seed,
+                    cache,
+                    args.e5_weight,
+                    args.link_neighbours,
+                    args.sibling_share,
+                    args.sibling_similarity,
                 )
                 for seed in seeds
             ]

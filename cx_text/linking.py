@@ -1,8 +1,8 @@
 """Linking Russian themes to English ones: one theme id per concept across the two languages.
 
 Each language group is clustered on its own first (English on all-MiniLM-L6-v2, Russian on its
-backend), so English themes never change. Then every Russian verbatim is compared with every
-English theme in one multilingual space (multilingual-e5-small through
+backend); English themes change only by step 4's merge. Then every Russian verbatim is compared
+with every English theme in one multilingual space (multilingual-e5-small through
 `cx_text.polarity.default_encoder`):
 
 1. English theme centres: the `link_examples` verbatims closest to each English theme's centre
@@ -25,7 +25,13 @@ English theme in one multilingual space (multilingual-e5-small through
    10 examples. With
    `link_neighbours = 0` it goes to the nearest centre (of the English themes within
    `link_margin` of the nearest, the largest);
-4. the Russian group is regrouped in its own space: a centre per target (an English theme or a
+4. English sibling themes are merged (`siblings`): when one Russian theme sends at least
+   `link_sibling_share` of its sampled verbatims to each of two English themes whose centres (in
+   the English space) are at least `link_sibling_similarity` similar, Russian readers cannot
+   tell the two apart, and English's finer split would leave the concept's Russian majority in
+   one sibling and its English majority in the other. The English group is then regrouped
+   around the merged centres (`merged_centres`, size-weighted), as the Russian one is below;
+5. the Russian group is regrouped in its own space: a centre per target (an English theme or a
    Russian theme that kept verbatims) = the mean of its verbatims' Russian vectors; centres that
    too few verbatims choose are dropped (`themes.refine` rules). `theming.fit_themes` then
    assigns every Russian verbatim to its nearest new centre, exactly as nightly will.
@@ -67,6 +73,10 @@ class Links:
     # the Russian group's model regrouped by its verbatims' links (`topics` number its topics);
     # None: the Russian model is unchanged
     model: ThemeModel | None = None
+    # the other group's model with its `siblings` merged (`topics` point at its numbering);
+    # None: the other group's model is unchanged
+    other_model: ThemeModel | None = None
+    siblings: dict[int, int] = field(default_factory=dict)  # other topic -> its `other_model` one
 
 
 def link_encoder(bf16: str = "auto") -> Embedder | None:
@@ -336,6 +346,51 @@ def regroup_targets(
     return every[keep[order]], values[keep[order]]
 
 
+def siblings(
+    sources: np.ndarray,
+    targets: np.ndarray,
+    centres: np.ndarray,
+    share: float,
+    similarity: float,
+) -> np.ndarray:
+    """The component of each of the other group's topics: topics joined (single linkage) when
+    one Russian theme sends at least `share` of its sampled verbatims to each and their
+    `centres` (unit, in the other group's own space) are at least `similarity` similar.
+
+    `sources` is each sampled verbatim's Russian theme, `targets` its target (an other-group
+    topic below `len(centres)`, else its own theme). Components are numbered by their first
+    topic's order; a topic joined to none is a component of its own."""
+    from scipy.sparse.csgraph import connected_components
+
+    k = len(centres)
+    joined = np.zeros((k, k), dtype=bool)
+    for source in np.unique(sources[sources != OUTLIER]):
+        sent = targets[(sources == source) & (targets < k)]
+        counts = np.bincount(sent, minlength=k)
+        strong = np.flatnonzero(counts >= max(share * np.sum(sources == source), 1))
+        joined[np.ix_(strong, strong)] = True
+    joined &= centres @ centres.T >= similarity
+    np.fill_diagonal(joined, True)
+    _, component = connected_components(joined, directed=False)
+    return component
+
+
+def merged_centres(
+    centres: np.ndarray, sizes: np.ndarray, component: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Unit centres of the `component`s (each the size-weighted mean of its topics' centres),
+    numbered by decreasing size, and each old topic's new number."""
+    k = int(component.max(initial=-1)) + 1
+    weights = np.maximum(np.asarray(sizes, dtype=np.float64), 1.0)
+    joined = np.zeros((k, centres.shape[1]), dtype=np.float64)
+    np.add.at(joined, component, centres * weights[:, None])
+    total = np.bincount(component, weights=np.asarray(sizes, dtype=np.float64), minlength=k)
+    order = np.argsort(-total, kind="stable")
+    rank = np.empty(k, dtype=int)
+    rank[order] = np.arange(k)
+    return normalise_rows(joined[order].astype(np.float32)), rank[component]
+
+
 def link_verbatims(
     part: GroupResult,
     other_centres: np.ndarray,
@@ -344,11 +399,14 @@ def link_verbatims(
     cache: EmbeddingCache,
     encoder: Embedder,
     neighbours: Neighbours | None = None,
+    other: ThemeModel | None = None,
 ) -> Links:
     """The Russian group regrouped by its verbatims' links to the other group's themes.
 
     With `neighbours` (and `settings.link_neighbours` > 0) a linked verbatim goes to the theme
-    its nearest English verbatims vote for (`vote`), else to the nearest centre."""
+    its nearest English verbatims vote for (`vote`), else to the nearest centre. With the
+    `other` group's model, English themes one Russian theme splits between are merged
+    (`siblings`) and the Links carry the merged model."""
     texts = [model_text(t) for t in part.frame["text"]]
     hashes = [text_hash(t) for t in texts]
     rows = member_rows(part.labels, hashes, linked_per_topic(part.labels, settings))
@@ -372,6 +430,23 @@ def link_verbatims(
     targets = k_other + part.labels[rows]
     for row, topic in linked.topics.items():
         targets[row] = topic
+    other_model, merged = None, {}
+    if other is not None and settings.link_sibling_share < 1.0:
+        component = siblings(part.labels[rows], targets, other.topic_embeddings_,
+                             settings.link_sibling_share,
+                             settings.link_sibling_similarity)  # fmt: skip
+        if component.max(initial=-1) + 1 < k_other:
+            centres, renumber = merged_centres(other.topic_embeddings_, other_sizes, component)
+            other_model = other.regrouped(centres)
+            merged = {old: int(new) for old, new in enumerate(renumber)}
+            to_other = targets < k_other
+            targets[to_other] = renumber[targets[to_other]]
+            targets[~to_other] -= k_other - len(centres)
+            k_other = len(centres)
+            log.info("themes: %d English themes merged into %d others: Russian verbatims split "
+                     "between them", len(renumber) - len(centres),
+                     len({int(renumber[t]) for t in range(len(renumber))
+                          if np.sum(component == component[t]) > 1}))  # fmt: skip
     own = cache.vectors(chosen, part.model.embedder, count=False)
     n_themed = int(np.sum(part.labels != OUTLIER))
     min_size = max(2, round(_min_size(part.model, len(part.labels)) * len(rows) / max(n_themed, 1)))
@@ -382,7 +457,8 @@ def link_verbatims(
     log.info("themes: %d of %d sampled Russian verbatims linked to English themes; %d Russian "
              "themes of their own kept", len(linked.topics), len(rows),
              len(sources) - len(topics))  # fmt: skip
-    return Links(topics, encoder.model_id, {}, part.model.regrouped(centres))
+    return Links(topics, encoder.model_id, {}, part.model.regrouped(centres), other_model,
+                 merged if other_model is not None else {})  # fmt: skip
 
 
 def _min_size(model: ThemeModel, n_docs: int) -> int:
@@ -419,7 +495,8 @@ def link_groups(
         n_linked = int(np.minimum(topic_sizes(labels), linked_per_topic(labels, settings)).sum())
         neighbours = group_neighbours(parts[OTHER], encoder, cache, settings,
                                       language_mean(means), n_linked)  # fmt: skip
-    return link_verbatims(parts[RUSSIAN], other, sizes, settings, cache, encoder, neighbours)
+    return link_verbatims(parts[RUSSIAN], other, sizes, settings, cache, encoder, neighbours,
+                          parts[OTHER].model)  # fmt: skip
 
 
 def label_language(verbatims: pd.DataFrame, setting: str) -> str:

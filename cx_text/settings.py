@@ -185,6 +185,12 @@ class ThemeSettings(_Section):
     # a linked Russian verbatim joins the English theme most of its this many nearest English
     # verbatims belong to; 0: the nearest English theme centre (with link_margin)
     link_neighbours: int = Field(default=10, ge=0, le=100)
+    # English themes one Russian theme's sampled verbatims split between, at least this share of
+    # them to each, become one theme when their centres (in the English space) are at least
+    # link_sibling_similarity similar: Russian verbatims cannot tell them apart, so the concept is
+    # one theme in both languages (cx_text/linking.py, `siblings`); 1: English themes never merge
+    link_sibling_share: float = Field(default=0.2, gt=0.0, le=1.0)
+    link_sibling_similarity: float = Field(default=0.7, ge=-1.0, le=1.0)
 
 
 class PolaritySettings(_Section):

@@ -373,9 +373,13 @@ def fit_themes(
     results = [job.fit((anchors or {}).get(job.group.embedder.model_id)) for job in jobs]
     links = linking.link_groups(results, settings.themes, cache, link_encoder,
                                 settings.embedding.bf16)  # fmt: skip
-    if links.model is not None:  # the Russian group regrouped by its verbatims' links
-        at = next(i for i, part in enumerate(results) if part.name == linking.RUSSIAN)
-        results[at] = jobs[at].regrouped(links.model)
+    # the Russian group regrouped by its verbatims' links, the English one when linking merged
+    # English siblings
+    regrouped = {linking.RUSSIAN: links.model, linking.OTHER: links.other_model}
+    for at, part in enumerate(results):
+        model = regrouped.get(part.name)
+        if model is not None:
+            results[at] = jobs[at].regrouped(model)
     return linking.combine_linked(results, links, verbatims, settings)
 
 

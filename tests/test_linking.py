@@ -413,6 +413,123 @@ def test_russian_verbatims_follow_their_english_neighbours_between_sibling_theme
     assert english_of(by_centre) == [3] * 8 + [1] * 8
 
 
+def test_siblings_join_english_themes_one_russian_theme_splits_between_when_alike() -> None:
+    """Russian theme 0 sends 4 of its 10 sampled verbatims to English theme 0 and 4 to theme 1
+    (alike: cosine 0.8), 2 to theme 2 (alike too, but 20% < 25%); Russian theme 1 splits 5/5
+    between themes 1 and 3, whose centres are far apart (0.3): only 0 and 1 join."""
+    angle = np.arccos([1.0, 0.8])
+    centres = np.zeros((4, 3), dtype=np.float32)
+    centres[0] = [1, 0, 0]
+    centres[1] = [np.cos(angle[1]), np.sin(angle[1]), 0]
+    centres[2] = [0.8, 0, 0.6]  # alike to 0, but few verbatims go there
+    centres[3] = linking.normalise_rows(centres[[1]] * 0.3 + np.array([[0, 0, 0.954]]))[0]
+    assert float(centres[1] @ centres[3]) < 0.7
+    sources = np.array([0] * 10 + [1] * 10)
+    targets = np.array([0] * 4 + [1] * 4 + [2] * 2 + [1] * 5 + [3] * 5)
+    component = linking.siblings(sources, targets, centres, share=0.25, similarity=0.7)
+    assert component[0] == component[1]
+    assert len({component[0], component[2], component[3]}) == 3
+    # a Russian theme's own verbatims (targets >= 4) never join anything
+    kept = linking.siblings(sources, np.array([0] * 4 + [4] * 6 + [1] * 5 + [5] * 5), centres,
+                            share=0.25, similarity=0.7)  # fmt: skip
+    assert len(set(kept.tolist())) == 4
+    # share 1: a Russian theme can never send all its verbatims to two themes
+    assert len(set(linking.siblings(sources, targets, centres, 1.0, 0.7).tolist())) == 4
+
+
+def test_merged_centres_weigh_by_size_and_renumber_by_decreasing_size() -> None:
+    centres = np.eye(3, dtype=np.float32)
+    merged, renumber = linking.merged_centres(centres, np.array([30, 10, 25]), np.array([0, 1, 0]))
+    assert renumber.tolist() == [0, 1, 0]  # 0 + 2 (55 verbatims) before 1 (10)
+    expected = linking.normalise_rows(np.array([[30, 0, 25], [0, 10, 0]], dtype=np.float32))
+    np.testing.assert_allclose(merged, expected, atol=1e-6)
+    _, later = linking.merged_centres(centres, np.array([5, 40, 10]), np.array([0, 1, 0]))
+    assert later.tolist() == [1, 0, 1]  # the larger component comes first
+
+
+class SubConceptEncoder(ConceptEncoder):
+    """ConceptEncoder plus a weak axis for refunds about the bank or two weeks of waiting, in
+    both languages: a sub-concept English themes may split off and Russian texts share."""
+
+    model_id = "test:sub-concepts"
+
+    def encode(
+        self, texts: list[str], batch_size: int = 64, show_progress_bar: bool = False
+    ) -> np.ndarray:
+        base = super().encode(texts)
+        sub = [0.4 * any(w in t for w in ("bank", "two weeks", "банк", "две недели"))
+               for t in texts]  # fmt: skip
+        out = np.hstack([base, np.array(sub, dtype=np.float32)[:, None]])
+        return out / np.linalg.norm(out, axis=1, keepdims=True)
+
+
+def test_english_siblings_a_russian_theme_splits_between_become_one_theme() -> None:
+    """English splits refunds into theme 0 and a sibling 3 (bank / two weeks); the Russian
+    refund verbatims follow their neighbours to both, a quarter of their Russian theme to each.
+    The two English themes are alike in the English space, so they merge: the English refunds
+    and every Russian refund verbatim share one theme. With `link_sibling_share = 1` nothing
+    merges and theme 3 stays an English-only refund theme."""
+    encoder = SubConceptEncoder()
+    texts, russian, part = blurred_russian_group()
+    en_texts = [t for concept in ("refund", "crash", "courier") for t in FAMILIES[concept]["en"]]
+    owners = np.repeat([0, 1, 2], 16)
+    owners[[i for i, t in enumerate(en_texts[:16]) if "bank" in t or "two weeks" in t]] = 3
+    en = encoder.encode(en_texts)
+    means = linking.topic_means(en, owners, 4)
+    direction = linking.language_mean(means)
+    neighbours = linking.Neighbours(linking.normalise_rows(en - direction), owners,
+                                    np.bincount(owners))  # fmt: skip
+    centres = linking.theme_centres(means)
+    own = np.zeros((4, 3), dtype=np.float32)  # the English group's own space: 3 is 0's sibling
+    own[[0, 1, 2]] = np.eye(3)
+    own[3] = [0.9, 0.0, np.sqrt(1 - 0.81)]
+    english = ThemeModel(embedder=HashingEmbedder(), min_cluster_size=4)
+    english.topic_embeddings_ = own
+    sizes = np.bincount(owners)  # [8, 16, 16, 8]
+
+    def english_of(links: linking.Links) -> list[int]:
+        assert links.model is not None
+        topics, _ = links.model.assign(russian.encode(texts))
+        return [links.topics[int(t)] for t in topics]
+
+    chosen = settings()
+    assert chosen.themes.link_sibling_share == 0.2  # the default
+    apart = settings(link_sibling_share=1.0)
+    split = linking.link_verbatims(part, centres, sizes, apart.themes, cache(apart), encoder,
+                                   neighbours, english)  # fmt: skip
+    assert split.other_model is None and split.siblings == {}
+    # the blurred Russian space cannot keep them apart either: they regroup into one sibling,
+    # and the other (the bank and two-week refunds) stays an English-only theme
+    assert english_of(split) == [0] * 8 + [1] * 8
+    merged = linking.link_verbatims(part, centres, sizes, chosen.themes, cache(chosen), encoder,
+                                    neighbours, english)  # fmt: skip
+    assert merged.other_model is not None
+    assert merged.siblings[0] == merged.siblings[3]
+    assert len(set(merged.siblings.values())) == 3
+    assert len(merged.other_model.topic_embeddings_) == 3
+    refund, crash = merged.siblings[0], merged.siblings[1]
+    assert english_of(merged) == [refund] * 8 + [crash] * 8
+
+
+def test_merged_english_siblings_regroup_the_english_group(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """When linking merges two English themes (here forced: topics 0 and 1), the fit regroups
+    the English verbatims around the merged centres and the Russian themes linked to either
+    land in the merged theme: two themes, each concept whole, one of them holding two."""
+    monkeypatch.setattr(linking, "siblings", lambda sources, targets, centres, share, similarity:
+                        np.array([0, 0, *range(1, len(centres) - 1)]))  # fmt: skip
+    found = fit(settings(), ConceptEncoder())
+    frame, concepts = bilingual_frame()
+    themed = frame.assign(concept=concepts).merge(found.assignments, on="verbatim_id")
+    ids = themed.groupby("concept")["theme_id"].unique()
+    assert all(len(one) == 1 for one in ids)  # each concept whole, both languages
+    assert len({one[0] for one in ids}) == 2
+    themes = found.themes[found.themes["theme_id"] != UNCLASSIFIED].set_index("theme_id")
+    assert sorted(themes["n_en"].tolist()) == [16, 32]
+    assert sorted(themes["n_ru"].tolist()) == [16, 32]
+
+
 def test_a_russian_verbatim_far_from_every_english_theme_keeps_its_russian_theme() -> None:
     ru = np.array([[1.0, 0.0], [0.0, 1.0]], dtype=np.float32)  # centred verbatims
     english = np.array([[1.0, 0.0]], dtype=np.float32)

@@ -278,6 +278,13 @@ def blurred_russian_group() -> tuple[list[str], BlurredRussianEncoder, GroupResu
     return texts, russian, part
 
 
+def english_of(links: linking.Links, russian: BlurredRussianEncoder, texts: list[str]) -> list[int]:
+    """The English theme each Russian text lands in, through the regrouped Russian model."""
+    assert links.model is not None
+    topics, _ = links.model.assign(russian.encode(texts))
+    return [links.topics[int(t)] for t in topics]
+
+
 def test_a_russian_theme_of_two_english_concepts_is_split_between_them() -> None:
     """Theme-level linking sent a blurred Russian theme (refund + crash) to one English theme;
     verbatim-level linking splits it: each Russian verbatim joins its translation's theme."""
@@ -397,20 +404,15 @@ def test_russian_verbatims_follow_their_english_neighbours_between_sibling_theme
                                     np.bincount(owners))  # fmt: skip
     sizes = np.bincount(owners)
 
-    def english_of(links: linking.Links) -> list[int]:
-        assert links.model is not None
-        topics, _ = links.model.assign(russian.encode(texts))
-        return [links.topics[int(t)] for t in topics]
-
     chosen = settings()
     assert chosen.themes.link_neighbours == 10  # the default
     voted = linking.link_verbatims(part, centres, sizes, chosen.themes, cache(chosen), encoder,
                                    neighbours)  # fmt: skip
-    assert english_of(voted) == [0] * 8 + [1] * 8
+    assert english_of(voted, russian, texts) == [0] * 8 + [1] * 8
     nearest = settings(link_neighbours=0)
     by_centre = linking.link_verbatims(part, centres, sizes, nearest.themes, cache(nearest),
                                        encoder, neighbours)  # fmt: skip
-    assert english_of(by_centre) == [3] * 8 + [1] * 8
+    assert english_of(by_centre, russian, texts) == [3] * 8 + [1] * 8
 
 
 def test_siblings_join_english_themes_one_russian_theme_splits_between_when_alike() -> None:
@@ -487,11 +489,6 @@ def test_english_siblings_a_russian_theme_splits_between_become_one_theme() -> N
     english.topic_embeddings_ = own
     sizes = np.bincount(owners)  # [8, 16, 16, 8]
 
-    def english_of(links: linking.Links) -> list[int]:
-        assert links.model is not None
-        topics, _ = links.model.assign(russian.encode(texts))
-        return [links.topics[int(t)] for t in topics]
-
     chosen = settings()
     assert chosen.themes.link_sibling_share == 0.2  # the default
     apart = settings(link_sibling_share=1.0)
@@ -500,7 +497,7 @@ def test_english_siblings_a_russian_theme_splits_between_become_one_theme() -> N
     assert split.other_model is None and split.siblings == {}
     # the blurred Russian space cannot keep them apart either: they regroup into one sibling,
     # and the other (the bank and two-week refunds) stays an English-only theme
-    assert english_of(split) == [0] * 8 + [1] * 8
+    assert english_of(split, russian, texts) == [0] * 8 + [1] * 8
     merged = linking.link_verbatims(part, centres, sizes, chosen.themes, cache(chosen), encoder,
                                     neighbours, english)  # fmt: skip
     assert merged.other_model is not None
@@ -508,7 +505,7 @@ def test_english_siblings_a_russian_theme_splits_between_become_one_theme() -> N
     assert len(set(merged.siblings.values())) == 3
     assert len(merged.other_model.topic_embeddings_) == 3
     refund, crash = merged.siblings[0], merged.siblings[1]
-    assert english_of(merged) == [refund] * 8 + [crash] * 8
+    assert english_of(merged, russian, texts) == [refund] * 8 + [crash] * 8
 
 
 def test_merged_english_siblings_regroup_the_english_group(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
@@ -447,7 +448,44 @@ def _setup_logging(quiet: bool) -> None:
     )
 
 
+class ClosableConsole:
+    """stdout / stderr of a process whose reader may go away (`cx-text run ... | head`, a log
+    collector that died). The first write or flush that finds the pipe closed points the
+    descriptor at /dev/null, so the run goes on to its outputs and exit code. Before, the
+    `BrokenPipeError` surfaced in whichever thread logged next: a progress bar on the warm-up
+    thread left tqdm's lock held and the run hung for good."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return int(self._stream.write(text))
+        except BrokenPipeError:
+            self._silence()
+            return len(text)
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except BrokenPipeError:
+            self._silence()
+
+    def _silence(self) -> None:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, self._stream.fileno())
+        finally:
+            os.close(devnull)
+        with contextlib.suppress(OSError):
+            self._stream.flush()  # what the closed pipe refused goes to /dev/null
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
 def main() -> None:
+    sys.stdout, sys.stderr = ClosableConsole(sys.stdout), ClosableConsole(sys.stderr)
     try:
         app()
     except SystemExit as exc:

@@ -324,6 +324,24 @@ def test_two_runs_started_at_once_both_finish_one_takes_everything(world, tmp_pa
         pd.testing.assert_frame_equal(comparable(tables[name]), comparable(want[name]), obj=name)
 
 
+def test_a_run_whose_console_reader_is_gone_still_finishes(tmp_path: Path) -> None:
+    """`cx-text run ... | head`, or a log collector that died: the pipe is closed before the run
+    logs its first line. The run still writes its outputs and exits 0 (before, the first log
+    line raised BrokenPipeError: the run failed, or hung on a progress bar's lock)."""
+    case = Case(tmp_path / "case")
+    night1, _ = _inputs(tmp_path)
+    args = [a for a in case.args("run", night1) if a != "--quiet"]  # every stage logs a line
+    proc = subprocess.Popen([sys.executable, "-m", "tests.crash_child", "none", *args], cwd=ROOT,
+                            env=case.env(), stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT)  # fmt: skip
+    assert proc.stdout is not None
+    proc.stdout.close()  # nobody reads the console any more
+    assert proc.wait(timeout=300) == 0
+    counts = json.loads((case.out / "run.json").read_text())["counts"]
+    assert counts["themed"] == sum(len(texts) for texts in THEME_CORPUS.values())
+    assert_outputs_whole(case.out)
+
+
 def test_atomic_write_failing_midway_keeps_the_old_file(tmp_path: Path) -> None:
     path = tmp_path / "themes.csv"
     outputs.write_csv(pd.DataFrame({"theme_id": ["T001"]}), path)

@@ -445,8 +445,7 @@ def link_verbatims(
             k_other = len(centres)
             log.info("themes: %d English themes merged into %d others: Russian verbatims split "
                      "between them", len(renumber) - len(centres),
-                     len({int(renumber[t]) for t in range(len(renumber))
-                          if np.sum(component == component[t]) > 1}))  # fmt: skip
+                     int(np.sum(np.bincount(component) > 1)))  # fmt: skip
     own = cache.vectors(chosen, part.model.embedder, count=False)
     n_themed = int(np.sum(part.labels != OUTLIER))
     min_size = max(2, round(_min_size(part.model, len(part.labels)) * len(rows) / max(n_themed, 1)))

@@ -508,14 +508,19 @@ def test_english_siblings_a_russian_theme_splits_between_become_one_theme() -> N
     assert english_of(merged, russian, texts) == [refund] * 8 + [crash] * 8
 
 
+def merge_first_two(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Linking merges English topics 0 and 1 whatever the Russian verbatims say."""
+    monkeypatch.setattr(linking, "siblings", lambda sources, targets, centres, share, similarity:
+                        np.array([0, 0, *range(1, len(centres) - 1)]))  # fmt: skip
+
+
 def test_merged_english_siblings_regroup_the_english_group(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """When linking merges two English themes (here forced: topics 0 and 1), the fit regroups
     the English verbatims around the merged centres and the Russian themes linked to either
     land in the merged theme: two themes, each concept whole, one of them holding two."""
-    monkeypatch.setattr(linking, "siblings", lambda sources, targets, centres, share, similarity:
-                        np.array([0, 0, *range(1, len(centres) - 1)]))  # fmt: skip
+    merge_first_two(monkeypatch)
     found = fit(settings(), ConceptEncoder())
     frame, concepts = bilingual_frame()
     themed = frame.assign(concept=concepts).merge(found.assignments, on="verbatim_id")
@@ -552,10 +557,18 @@ def test_the_linked_sample_of_a_theme_survives_a_moved_verbatim() -> None:
     assert before < after and len(after) == 11  # 10 vectors cached, one new
 
 
-def test_fit_time_russian_themes_are_what_nightly_assigns(tmp_path: Path) -> None:
-    """The regrouped Russian model reproduces the fit's bilingual ids without e5."""
+@pytest.mark.parametrize("merged", [False, True])
+def test_fit_time_russian_themes_are_what_nightly_assigns(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, merged: bool
+) -> None:
+    """The regrouped Russian model reproduces the fit's bilingual ids without e5, and so does
+    the regrouped English one when linking merged two English themes (forced here)."""
+    if merged:
+        merge_first_two(monkeypatch)
     chosen = settings()
     found = fit(chosen, ConceptEncoder())
+    n_themes = len(set(found.assignments["theme_id"]) - {UNCLASSIFIED})
+    assert n_themes == (2 if merged else 3)
     models.save_models(found, tmp_path)
     saved = models.load_models(tmp_path)
     assert saved is not None

@@ -430,7 +430,7 @@ def link_verbatims(
     targets = k_other + part.labels[rows]
     for row, topic in linked.topics.items():
         targets[row] = topic
-    other_model, merged = None, {}
+    other_model, merged = None, {}  # merged: each English topic's number in other_model
     if other is not None and settings.link_sibling_share < 1.0:
         component = siblings(part.labels[rows], targets, other.topic_embeddings_,
                              settings.link_sibling_share,
@@ -457,7 +457,7 @@ def link_verbatims(
              "themes of their own kept", len(linked.topics), len(rows),
              len(sources) - len(topics))  # fmt: skip
     return Links(topics, encoder.model_id, {}, part.model.regrouped(centres), other_model,
-                 merged if other_model is not None else {})  # fmt: skip
+                 merged)  # fmt: skip
 
 
 def _min_size(model: ThemeModel, n_docs: int) -> int:

@@ -34,6 +34,11 @@ Figures, every document counted (unclassified = one cluster):
 With several `--seeds` (UMAP random_state) each figure is the mean, +- the standard deviation.
 Timings are wall-clock on whatever else the machine runs.
 
+`--export DIR` writes the restaurants corpus as an export a user would run instead
+(`DIR/restaurants.csv`: review_id, comment, created_at) and its truth
+(`DIR/restaurants_truth.csv`: review_id, truth, language), for `cx-text run` and
+`bench/labels.py --truth`, and exits.
+
     .venv/bin/python bench/bilingual.py [--corpus restaurants,sample] [--seeds 42]
         [--configs "navec,navec + links,e5 + links"] [--limit N] [--e5-weight 0.3]
         [--link-neighbours 10]   # 0: each linked Russian verbatim to the nearest English centre
@@ -183,6 +188,21 @@ def run_config(
     }  # fmt: skip
 
 
+def export_restaurants(folder: Path) -> int:
+    """The restaurants corpus as `folder/restaurants.csv` (an export) and its truth."""
+    corpus = restaurants(None).reset_index(drop=True)
+    corpus = corpus.assign(review_id=[f"r{i:05d}" for i in range(len(corpus))],
+                           created_at="2026-11-02")  # fmt: skip
+    folder.mkdir(parents=True, exist_ok=True)
+    corpus.rename(columns={"text": "comment"})[["review_id", "comment", "created_at"]].to_csv(
+        folder / "restaurants.csv", index=False
+    )
+    corpus[["review_id", "truth", "language"]].to_csv(folder / "restaurants_truth.csv",
+                                                      index=False)  # fmt: skip
+    print(f"{len(corpus)} reviews -> {folder}", file=sys.stderr)
+    return 0
+
+
 def summary(config: str, runs: list[dict[str, float]], truth_name: str) -> dict[str, str]:
     frame = pd.DataFrame(runs)
 
@@ -230,7 +250,10 @@ def main() -> int:
         default=None,
         help="[themes] link_sibling_similarity (default: the product's, 0.7)",
     )
+    parser.add_argument("--export", type=Path, help="write the restaurants corpus as an export")
     args = parser.parse_args()
+    if args.export:
+        return export_restaurants(args.export)
     from cx_text.embedding_cache import EmbeddingCache
     from cx_text.outputs import markdown_table
     from cx_text.settings import EmbeddingSettings

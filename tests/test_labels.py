@@ -535,3 +535,31 @@ def test_a_bilingual_label_is_contrasted_with_the_other_themes_sentences_in_its_
     assert out.loc["T001", "label_ru"] == "Курьер"  # its keyword label
     assert out.loc["T003", "label_ru"] == "Коробка помята"
     assert out.loc["T002", "label_ru"] == "Приложение вылетает"
+
+
+@pytest.mark.parametrize(
+    ("central", "filler", "expected"),
+    [
+        (["the courier was late again"] * 5, ["I would appreciate a quick reply"] * 8,
+         "Courier was late"),
+        (["курьер опять опоздал на час"] * 5, ["жду быстрого ответа от вас"] * 8,
+         "Курьер опять опоздал на час"),
+    ],
+)  # fmt: skip
+def test_a_label_comes_from_the_theme_s_central_sentences_not_its_filler(
+    central: list[str], filler: list[str], expected: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A filler sentence added to complaints of every kind lands in a theme more often than the
+    theme's own phrase, but far from its centre (low `confidence`): the label is the central
+    sentences' phrase. Without the confidences the filler's more frequent phrase wins."""
+    monkeypatch.setattr(labels, "english_pipeline", lambda: None)  # lookup tables: deterministic
+    language = "ru" if "курьер" in central[0] else "en"
+    themes = pd.DataFrame({"theme_id": ["T001"], "label": ["Courier, late"],
+                           "keywords": ["courier, reply"], "language": [language]})  # fmt: skip
+    sentences = central + filler
+    closeness = [0.8] * len(central) + [0.25] * len(filler)
+    mentions = pd.DataFrame({"theme_id": ["T001"] * len(sentences), "sentence": sentences,
+                             "confidence": closeness})  # fmt: skip
+    assert labels.relabel(themes, mentions)["label"].iloc[0] == expected
+    unweighted = labels.relabel(themes, mentions.drop(columns="confidence"))["label"].iloc[0]
+    assert unweighted != expected and unweighted.casefold() in filler[0].casefold()

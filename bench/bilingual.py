@@ -8,7 +8,12 @@ Corpora (read, never copied):
     the SentiRuEval-2015 Russian restaurant train sentences with one category (same scheme,
     ../shared/data/sentirueval2015_absa_ru_train/SOURCE.txt);
   - sample: the bundled `data/sample_feedback.csv`, rows whose truth `kind` is `ok`, language
-    and planted theme from `data/sample_truth.csv` (not the pipeline's cleaning: theming only).
+    and planted theme from `data/sample_truth.csv` (not the pipeline's cleaning: theming only);
+  - sample-run: the whole product on the bundled sample, `cx-text run data/sample_feedback.csv`
+    (default settings, `[themes] random_state` set per seed through CX_TEXT_THEMES__RANDOM_STATE;
+    cleaning, sentence mentions, polarity and facets included), each seed in its own process
+    on an empty store, scored on its outputs as `bench/pipeline.py` scores its cold run of the
+    sample (a facet counts as its topic; `--configs` is ignored).
 
 Each configuration runs `cx_text.theming.fit_themes` (English always on all-MiniLM-L6-v2):
 
@@ -39,7 +44,7 @@ Timings are wall-clock on whatever else the machine runs.
 (`DIR/restaurants_truth.csv`: review_id, truth, language), for `cx-text run` and
 `bench/labels.py --truth`, and exits.
 
-    .venv/bin/python bench/bilingual.py [--corpus restaurants,sample] [--seeds 42]
+    .venv/bin/python bench/bilingual.py [--corpus restaurants,sample,sample-run] [--seeds 42]
         [--configs "navec,navec + links,e5 + links"] [--limit N] [--e5-weight 0.3]
         [--link-neighbours 10]   # 0: each linked Russian verbatim to the nearest English centre
         [--sibling-share 0.2]    # 1: English themes a Russian theme splits between never merge
@@ -188,6 +193,49 @@ def run_config(
     }  # fmt: skip
 
 
+def whole_runs(seeds: list[int]) -> str:
+    """`cx-text run` on the bundled sample once per seed (see the module doc): a table of the
+    shared strict and lenient shares and NMI(theme, planted) per seed, with their mean +- sd."""
+    import subprocess
+    import tempfile
+
+    from pipeline import bilingual_shares
+
+    from cx_text.outputs import markdown_table
+
+    truth = pd.read_csv(ROOT / "data" / "sample_truth.csv", dtype=str).drop_duplicates(
+        "response_id"
+    )
+    rows = []
+    for seed in seeds:
+        with tempfile.TemporaryDirectory(prefix="cx-bilingual-") as tmp:
+            out = Path(tmp) / "out"
+            env = {**os.environ, "CX_TEXT_THEMES__RANDOM_STATE": str(seed)}
+            started = time.perf_counter()
+            subprocess.run([sys.executable, "-m", "cx_text", "run",
+                            str(ROOT / "data" / "sample_feedback.csv"), "--out", str(out),
+                            "--state-dir", str(Path(tmp) / "state"), "--quiet"],
+                           check=True, env=env, cwd=tmp, stdout=subprocess.DEVNULL)  # fmt: skip
+            seconds = time.perf_counter() - started
+            shares = bilingual_shares(out)
+            themes = pd.read_csv(out / "themes.csv", dtype=str)
+            topic = dict(zip(themes["theme_id"], themes["topic_id"], strict=True))
+            assigned = pd.read_csv(out / "assignments.csv", dtype=str)
+            assigned = assigned.merge(truth, left_on="verbatim_id", right_on="response_id")
+            assigned = assigned[assigned["theme"].notna()]
+            topics = assigned["theme_id"].map(topic).fillna(assigned["theme_id"])
+            planted = normalized_mutual_info_score(assigned["theme"], topics)
+        rows.append({"seed": seed, "shared strict": shares["shared_strict"],
+                     "shared lenient": shares["shared_lenient"], "NMI planted": planted,
+                     "run s": seconds})  # fmt: skip
+        print(rows[-1], file=sys.stderr)
+    frame = pd.DataFrame(rows)
+    mean = {c: f"{frame[c].mean():.3f} ± {frame[c].std():.3f}" for c in frame.columns[1:]}
+    table = frame.assign(**{c: frame[c].map("{:.3f}".format) for c in frame.columns[1:]})
+    table = pd.concat([table.astype(str), pd.DataFrame([{"seed": "mean", **mean}])])
+    return markdown_table(table)
+
+
 def export_restaurants(folder: Path) -> int:
     """The restaurants corpus as `folder/restaurants.csv` (an export) and its truth."""
     corpus = restaurants(None).reset_index(drop=True)
@@ -261,6 +309,9 @@ def main() -> int:
     cache = EmbeddingCache(lambda model_id, hashes: {}, EmbeddingSettings(show_progress=False))
     seeds = [int(s) for s in args.seeds.split(",")]
     for name in args.corpus.split(","):
+        if name == "sample-run":
+            print(f"\n### sample-run\n\n{whole_runs(seeds)}")
+            continue
         if name == "restaurants" and not (RU_ABSA.exists() and EN_ABSA.exists()):
             print(f"{RU_ABSA.parent} not found: restaurants skipped", file=sys.stderr)
             continue

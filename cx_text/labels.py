@@ -329,6 +329,10 @@ def _lookup_ok(tokens: list[str], language: str) -> bool:
 
 @functools.lru_cache(maxsize=200_000)
 def _lookup_ok_cached(tokens: tuple[str, ...], language: str) -> bool:
+    if language == "ru" and len(tokens) > MIN_WORDS and _ru_tag(tokens[0]).POS == "PREP":
+        # a Russian prepositional phrase opens with its preposition ("в приложении белый
+        # экран"): the rest must be a phrase of its own
+        return _lookup_ok_cached(tokens[1:], language)
     if _stop_edges(list(tokens), language) or tokens[-1] in lemmas.NEGATIONS_AND_INTENSIFIERS:
         return False
     if language != "ru":
@@ -371,8 +375,20 @@ def _sentence_grams(sentence: str) -> tuple[str, ...]:
     """The label-material word sequences of one sentence, clause by clause, each as often as it
     occurs. Kept per process: a theme's sentences recur in its facets and in every later run of a
     resident process (`pipelines/serve.py`), whose nightly relabels a window it mostly saw."""
-    return tuple(gram for clause in _BREAK.split(sentence) for gram in _grams(words(clause))
+    return tuple(gram for clause in _BREAK.split(sentence) for gram in _clause_grams(words(clause))
                  if _clean(gram.split()))  # fmt: skip
+
+
+def _clause_grams(tokens: Sequence[str]) -> set[str]:
+    """`_grams` of a clause's words, less the Russian ones cut from their preposition: a run
+    right after "в", "с", "о", "перед"... ("приложении просто белый экран" of "в приложении
+    просто белый экран", "клиентами не разговаривают" of "с клиентами не разговаривают") is a
+    word form that needs it; the run with the preposition stays (`_lookup_ok_cached`)."""
+    if not any(lemmas._CYRILLIC.search(t) for t in tokens):
+        return _grams(tokens)
+    return {" ".join(tokens[i : i + n]) for n in range(MIN_WORDS, MAX_WORDS + 1)
+            for i in range(len(tokens) - n + 1)
+            if not (i and _ru_tag(tokens[i - 1]).POS == "PREP")}  # fmt: skip
 
 
 def _capitalised_names(sentences: Sequence[str]) -> set[str]:
@@ -487,11 +503,19 @@ def ranked_phrases(
     (how close to the theme's centre the sentences holding it are: `relabel`)."""
     least = max(2, math.ceil(MIN_SHARE * n_sentences))
     wanted = {w for k in keywords for w in k.split()}
-    scored = [(n * (1 + 0.25 * (len(g.split()) - MIN_WORDS)) * (1.5 if wanted & _lemmas(g) else 1)
+    scored = [(n * (1 + 0.25 * (_content_length(g) - MIN_WORDS))
+               * (1.5 if wanted & _lemmas(g) else 1)
                * (contrast(g) if contrast else 1.0) * (central(g) if central else 1.0),
                len(g.split()), g)
               for g, n in counts.items() if n >= least]  # fmt: skip
     return [g for score, _, g in sorted(scored, reverse=True) if score > 0]
+
+
+def _content_length(phrase: str) -> int:
+    """Words of a phrase, a leading Russian preposition not counted ("на втором этаже": 2)."""
+    tokens = phrase.split()
+    leading = lemmas._CYRILLIC.search(tokens[0]) and _ru_tag(tokens[0]).POS == "PREP"
+    return len(tokens) - (1 if leading and len(tokens) > 1 else 0)
 
 
 def _capitalised(phrase: str) -> str:

@@ -563,3 +563,16 @@ def test_a_label_comes_from_the_theme_s_central_sentences_not_its_filler(
     assert labels.relabel(themes, mentions)["label"].iloc[0] == expected
     unweighted = labels.relabel(themes, mentions.drop(columns="confidence"))["label"].iloc[0]
     assert unweighted != expected and unweighted.casefold() in filler[0].casefold()
+
+
+def test_a_russian_label_keeps_the_preposition_its_words_need() -> None:
+    """A word in the prepositional case ("приложении") is no phrase start without its "в":
+    the label is the whole prepositional phrase, never the run cut after the preposition."""
+    sentences = ["В приложении просто белый экран.", "в приложении просто белый экран, ужас",
+                 "Опять в приложении просто белый экран!", "С клиентами не разговаривают.",
+                 "с клиентами не разговаривают совсем"]  # fmt: skip
+    label = labels.customer_label(sentences[:3], "ru")
+    assert label == "В приложении просто белый экран"
+    assert labels.customer_label(sentences[3:], "ru") == "С клиентами не разговаривают"
+    found = labels.candidates(sentences, "ru")
+    assert not {g for g in found if g.startswith(("приложении", "клиентами"))}

@@ -66,7 +66,8 @@ PARSER_RULES = 2
 # centre): a phrase of the filler sentences a theme collects ("I'd appreciate a quick reply."
 # added to complaints of every kind) names it less than one of its central sentences.
 # `bench/labels.py OUT --truth ... --central 0,1,2,3` (README, Labels): chosen on the sample's
-# planted themes (2 of 0-4), the same within one label on the airline tweets and restaurants
+# planted themes (2 of 0-4); on the airline tweets and restaurants on-theme labels moved by one
+# or two either way
 CENTRAL_POWER = 2.0
 # with stored parses, the spaCy pipeline (2.9 s to load) is loaded only when the parsed sentences
 # cover less than this share of a theme's sample: a label needs at least MIN_SHARE of all the
@@ -109,9 +110,11 @@ def words(text: str) -> list[str]:
     return [w.casefold().replace("ё", "е") for w in _WORD.findall(_MASK.sub(" ", text))]
 
 
-def _grams(tokens: Sequence[str]) -> set[str]:
-    return {" ".join(tokens[i : i + n]) for n in range(MIN_WORDS, MAX_WORDS + 1)
-            for i in range(len(tokens) - n + 1)}  # fmt: skip
+def _grams(tokens: Sequence[str], starts: Iterable[int] | None = None) -> set[str]:
+    """Word sequences of `MIN_WORDS` to `MAX_WORDS` words (starting at `starts` only, if given)."""
+    first = range(len(tokens)) if starts is None else starts
+    return {" ".join(tokens[i : i + n]) for i in first
+            for n in range(MIN_WORDS, min(MAX_WORDS, len(tokens) - i) + 1)}  # fmt: skip
 
 
 def label_coverage(label: str, sentences: Iterable[str]) -> float:
@@ -386,9 +389,8 @@ def _clause_grams(tokens: Sequence[str]) -> set[str]:
     word form that needs it; the run with the preposition stays (`_lookup_ok_cached`)."""
     if not any(lemmas._CYRILLIC.search(t) for t in tokens):
         return _grams(tokens)
-    return {" ".join(tokens[i : i + n]) for n in range(MIN_WORDS, MAX_WORDS + 1)
-            for i in range(len(tokens) - n + 1)
-            if not (i and _ru_tag(tokens[i - 1]).POS == "PREP")}  # fmt: skip
+    return _grams(tokens, [i for i in range(len(tokens))
+                           if not (i and _ru_tag(tokens[i - 1]).POS == "PREP")])  # fmt: skip
 
 
 def _capitalised_names(sentences: Sequence[str]) -> set[str]:

@@ -114,6 +114,9 @@ def _longest_stall(kernel: object, arguments: tuple) -> tuple[float, float]:
             now = time.perf_counter()
             gaps.append(now - last)
             last = now
+        # a thread held at the loop's test resumes to find `running` cleared: its last gap
+        # is recorded here, or a whole stall would go unseen
+        gaps.append(time.perf_counter() - last)
 
     thread = threading.Thread(target=spin)
     thread.start()

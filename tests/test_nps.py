@@ -1,8 +1,6 @@
-"""NPS figures: every formula on small hand-computed cases, plus invariants and speed."""
+"""NPS figures: every formula on small hand-computed cases and invariants."""
 
 from __future__ import annotations
-
-import time
 
 import numpy as np
 import pandas as pd
@@ -203,14 +201,13 @@ def test_bootstrap_interval_contains_estimate_and_is_seeded() -> None:
     assert first.loc["A", "significant"]
 
 
-def test_bootstrap_speed_1000_samples_100_themes_4000_verbatims() -> None:
+def test_bootstrap_intervals_of_100_themes_cover_the_point_impact() -> None:
+    """1,000 resamples of 4,000 verbatims over 100 themes (its speed: `bench/`)."""
     rng = np.random.default_rng(1)
     values = rng.choice([-1.0, 0.0, 1.0], size=4000)
     matrix = np.zeros((4000, 100), dtype=bool)
     matrix[np.arange(4000), rng.integers(0, 100, 4000)] = True
-    start = time.perf_counter()
     low, high = nps.bootstrap_impact(values, matrix, 1000, 0)
-    assert time.perf_counter() - start < 2.0
     impact = nps.leave_one_out_impact(values, matrix)
     assert ((low <= impact) & (impact <= high)).mean() > 0.9
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pandas as pd
 import pytest
 
@@ -138,16 +136,26 @@ def test_quarantine_originals_are_masked() -> None:
     assert frame["original"].iloc[0].startswith('{"comment": "call 8')  # input not mutated
 
 
-def test_masks_100k_rows_in_seconds() -> None:
-    """The bundled sample repeated to 100,000 rows (3.6% carry PII) masks in well under 30 s."""
+def test_masking_looks_at_each_distinct_candidate_text_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """What keeps 100,000 rows cheap (speed itself is `bench/`'s business): the sample three
+    times over sends each distinct text with a PII shape to the recognisers once, and no other
+    text; every masked value came from those calls and nothing is left unmasked."""
     comments = pd.read_csv(ROOT / "data" / "sample_feedback.csv")["comment"].dropna()
-    texts = pd.concat([comments] * (100_000 // len(comments) + 1), ignore_index=True)[:100_000]
-    pii.recognizers()  # build once (Presidio import) outside the timing
-    start = time.perf_counter()
+    texts = pd.concat([comments] * 3, ignore_index=True)
+    looked_at: list[str] = []
+    mask_text = pii.mask_text
+
+    def counted(text: str) -> str:
+        looked_at.append(text)
+        return mask_text(text)
+
+    monkeypatch.setattr(pii, "mask_text", counted)
     masked = pii.mask_series(texts)
-    seconds = time.perf_counter() - start
-    print(f"masked 100,000 rows in {seconds:.2f} s")
-    assert seconds < 30
+    changed = set(texts[masked != texts])
+    assert len(looked_at) == len(set(looked_at)) and changed <= set(looked_at)
+    assert len(changed) > 0 and len(looked_at) < 0.05 * len(texts)
     assert not masked.str.contains(r"@example\.|\+44 7700", regex=True).any()
 
 

@@ -15,15 +15,18 @@ Teacher labels are the e5 seed head's (`PolarityModel().fit()`, as a complaint r
 problem / neutral / praise at the default margin. Texts are drawn as the cascade draws them, in
 `clean.hash_order`: the first `TEACHER_SHARE` teach (at most `MAX_TEACHER`), the next
 `CHECK_SHARE` (at least `MIN_CHECK`) check, and the rest is where a student would decide.
-Printed per student and confidence: the sure share and agreement (neutral from e5 counting as a
-mismatch) on the check texts and on the rest, and VADER's seconds over all texts.
+`--teacher 1500,3000` fits each student on the first N teacher texts instead (the check and
+the rest stay the same). Printed per student, teacher size and confidence: the sure share and
+agreement (neutral from e5 counting as a mismatch) on the check texts and on the rest, and
+VADER's seconds over all texts.
 
-    PYTHONPATH=. .venv/bin/python bench/cascade_students.py [--limit N]
+    PYTHONPATH=. .venv/bin/python bench/cascade_students.py [--limit N] [--teacher 1500,3000]
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import time
 from collections.abc import Callable
@@ -91,6 +94,9 @@ def students() -> dict[str, tuple[bool, Callable[[], Any]]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--limit", type=int, default=None, help="the first N distinct texts")
+    parser.add_argument("--teacher", type=lambda v: [int(n) for n in v.split(",")],
+                        default=[polarity_cascade.MAX_TEACHER],
+                        help="teacher texts to fit each student on, comma-separated")  # fmt: skip
     args = parser.parse_args()
     if not AIRLINE.is_file():
         raise SystemExit(f"{AIRLINE} is absent: nothing to measure")
@@ -107,23 +113,22 @@ def main() -> None:
     order = np.array(hash_order(texts))
     n_teach = max(polarity_cascade.MIN_TEACHER, int(polarity_cascade.TEACHER_SHARE * len(texts)))
     n_check = max(polarity_cascade.MIN_CHECK, int(polarity_cascade.CHECK_SHARE * len(texts)))
-    teach = order[: min(n_teach, polarity_cascade.MAX_TEACHER)]
     check, rest = order[n_teach : n_teach + n_check], order[n_teach + n_check :]
     rows = []
-    for name, (with_vader, make) in students().items():
+    for (name, (with_vader, make)), size in itertools.product(students().items(), args.teacher):
+        teach = order[: min(n_teach, size)]
         x = np.hstack([minilm, 0.5 * vader]) if with_vader else np.asarray(minilm)
         model = make().fit(x[teach], labels[teach])
-
         for confidence in CONFIDENCES:
             sure_check, agree_check = agreement(scores(model, x[check]), labels[check], confidence)
             sure_rest, agree_rest = agreement(scores(model, x[rest]), labels[rest], confidence)
-            rows.append({"student": name, "confidence": confidence,
+            rows.append({"student": name, "fitted on": len(teach), "confidence": confidence,
                          "check: sure": f"{sure_check:.3f}",
                          "check: agreement": f"{agree_check:.3f}",
                          "rest: sure": f"{sure_rest:.3f}",
                          "rest: agreement": f"{agree_rest:.3f}"})  # fmt: skip
     counts = pd.Series(labels).value_counts().to_dict()
-    print(f"{len(texts)} texts: teacher {len(teach)}, check {len(check)}, rest {len(rest)}; "
+    print(f"{len(texts)} texts: teacher {n_teach}, check {len(check)}, rest {len(rest)}; "
           f"e5 head labels {counts}; VADER {vader_seconds:.2f} s over all texts")  # fmt: skip
     print(markdown_table(pd.DataFrame(rows)))
     print(f"\nload average {os.getloadavg()[0]:.1f}")

@@ -5,7 +5,8 @@ unthemed verbatim goes through it, after the theme encoder has already embedded 
 When a run has many texts e5 has not embedded yet (`MIN_NEW`), the cascade
 
 1. takes the texts e5 embedded before this run (stored by earlier runs), tops them up with a
-   pseudo-random sample of the others to `TEACHER_SHARE` of the texts (at least `MIN_TEACHER`;
+   pseudo-random sample of the others to `TEACHER_SHARE` of the texts (at least `MIN_TEACHER`,
+   at most `MAX_TOP_UP` topped up;
    samples are drawn in `clean.hash_order`, the order the prefetch embeds documents in), and
    scores them with the e5 head: the **teacher** labels (problem / neutral / praise, as
    `polarity.label` gives them). What this run's prefetch embedded beside the clustering does
@@ -42,10 +43,15 @@ from cx_text.polarity import PolarityModel
 
 # texts e5 has not embedded yet below which every text goes to e5 (a nightly's new rows)
 MIN_NEW = 2_000
-# teacher texts: this share of the texts to score, at least MIN_TEACHER; the student is fitted
-# on at most MAX_TEACHER of them (a seeded sample: the fit stays well under a second)
+# teacher texts: this share of the texts to score, at least MIN_TEACHER, and at most
+# MAX_TOP_UP of them embedded by e5 for the purpose (texts e5 embedded in earlier runs teach
+# whatever their number); the student is fitted on at most MAX_TEACHER of them (a seeded sample:
+# the fit stays well under a second). A student fitted on 3,000 airline tweets is sure of about
+# as many others at the same agreement as one fitted on 4,288 (bench/cascade_students.py
+# --teacher), and every text over the cap is one e5 need not embed (30% of a 1M-text run)
 TEACHER_SHARE = 0.3
 MIN_TEACHER = 1_000
+MAX_TOP_UP = 3_000
 MAX_TEACHER = 6_000
 # texts the student would score that e5 scores as well to check it (the next ones in hash order
 # after the teacher's: this share, at least MIN_CHECK), and the agreement its sure answers must
@@ -151,7 +157,7 @@ def student_id(head_id: str, neutral_margin: float, confidence: float) -> str:
     margin that labels the teacher's answers and the student's rule."""
     return (
         f"polarity-student:{head_id}:m{neutral_margin:g}:s{confidence:g}"
-        f":t{TEACHER_SHARE:g}-{MIN_TEACHER}-{MAX_TEACHER}:a{MIN_AGREEMENT:g}-{CHECK_SHARE:g}-{MIN_CHECK}"
+        f":t{TEACHER_SHARE:g}-{MIN_TEACHER}-{MAX_TOP_UP}-{MAX_TEACHER}:a{MIN_AGREEMENT:g}-{CHECK_SHARE:g}-{MIN_CHECK}"
     )
 
 
@@ -218,7 +224,7 @@ def _student_pass(
     teacher = [t for t in unique if t in have]
     target = max(MIN_TEACHER, math.ceil(TEACHER_SHARE * (len(teacher) + len(pending))))
     n_check = min(len(pending), max(MIN_CHECK, math.ceil(CHECK_SHARE * len(pending))))
-    n_top_up = max(0, min(len(pending) - n_check, target - len(teacher)))
+    n_top_up = max(0, min(len(pending) - n_check, target - len(teacher), MAX_TOP_UP))
     teacher += [pending[i] for i in order[:n_top_up]]
     check = [pending[i] for i in order[n_top_up : n_top_up + n_check]]
     left = [pending[i] for i in sorted(order[n_top_up + n_check :])]

@@ -79,6 +79,32 @@ def test_a_trusted_student_scores_the_texts_it_is_sure_of_and_e5_never_embeds_th
     assert np.all(np.abs(out.scores[by_student]) >= 0.9)
 
 
+def test_e5_tops_the_teacher_up_to_the_cap_and_earlier_runs_teach_beyond_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """30% of a 400-text run is 120 teacher texts: with `MAX_TOP_UP` 50, e5 embeds 50 of them
+    beside the 40 check texts, and the student takes more of the run; texts e5 embedded in an
+    earlier run all teach, however many."""
+    monkeypatch.setattr(polarity_cascade, "MAX_TOP_UP", 50)
+    e5 = Recorder()
+    model = _model(e5)
+    texts = _texts()
+    out = polarity_cascade.score_texts(texts, model, e5, _nothing_known,
+                                       lambda: [_space(separable=True)])  # fmt: skip
+    space = out.summary["spaces"]["test:theme-space"]
+    assert space["teacher"] == 50 and space["check"] == 40 and space["trusted"]
+    assert out.summary["student"] == space["sure"] > 400 - 120 - 40
+    known = set(texts[::5])  # 80 texts e5 embedded before: all teach, none is topped up
+
+    def known_e5(ts: list[str]) -> dict[str, np.ndarray]:
+        return {t: np.zeros(3) for t in ts if t in known}
+
+    e5.seen.clear()
+    again = polarity_cascade.score_texts(texts, model, e5, known_e5,
+                                         lambda: [_space(separable=True)])  # fmt: skip
+    assert again.summary["spaces"]["test:theme-space"]["teacher"] == 80 + 40  # 120 - 80 topped up
+
+
 def test_a_student_that_disagrees_on_the_check_texts_is_not_used() -> None:
     e5 = Recorder()
     model = _model(e5)

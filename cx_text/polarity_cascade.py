@@ -46,9 +46,10 @@ MIN_NEW = 2_000
 # teacher texts: this share of the texts to score, at least MIN_TEACHER, and at most
 # MAX_TOP_UP of them embedded by e5 for the purpose (texts e5 embedded in earlier runs teach
 # whatever their number); the student is fitted on at most MAX_TEACHER of them (a seeded sample:
-# the fit stays well under a second). A student fitted on 3,000 airline tweets is sure of about
-# as many others at the same agreement as one fitted on 4,288 (bench/cascade_students.py
-# --teacher), and every text over the cap is one e5 need not embed (30% of a 1M-text run)
+# the fit stays well under a second). Fitted on 3,000 teacher texts instead of up to 6,000, the
+# student is sure of somewhat fewer of the others (airline tweets 42.0% against 43.4%,
+# bench/cascade_students.py --teacher; the airline export's run 34% against 41%), yet e5 embeds
+# fewer texts in all (README, Polarity): at 1M texts 30% would be 300,000 teacher texts
 TEACHER_SHARE = 0.3
 MIN_TEACHER = 1_000
 MAX_TOP_UP = 3_000

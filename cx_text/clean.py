@@ -227,8 +227,10 @@ def _finish(frame: pd.DataFrame, settings: CleanSettings, forced: str | None) ->
     out["is_non_answer"] = out["text"].map(lambda t: is_non_answer(t, extra)).astype(bool)
     out["is_long"] = out["text"].str.len() > settings.long_text_chars
     out["text"] = pii.mask_series(out["text"])
-    for column in _segment_text_columns(out):
-        out[column] = pii.mask_series(out[column])
+    texts = _segment_text_columns(out)
+    if texts:  # joined at once: replacing them one by one split the frame into a block each
+        masked = pd.DataFrame({c: pii.mask_series(out[c]) for c in texts}, index=out.index)
+        out = pd.concat([out.drop(columns=texts), masked], axis=1)[list(out.columns)]
     out["text_hash"] = out["text"].map(model_hash)
     detected = detect_languages(out["text"], forced=forced)
     given = out["language"].fillna("").astype(str).str.strip().str.lower()

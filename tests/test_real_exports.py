@@ -484,7 +484,10 @@ def _check_names_kept_apart(out: Path) -> None:
     assert not followup["label"].str.startswith("label-").any()
 
 
+@pytest.mark.filterwarnings("error::pandas.errors.PerformanceWarning")
 def test_columns_named_like_every_output_column_are_safe(tmp_path: Path, hashing: None) -> None:
+    """...and so many free-text columns raise no pandas PerformanceWarning on the user's console
+    (masking them one by one split the frame into a block per column)."""
     rows = [{"id": f"r{i}", "comment": t, "score": str(i % 11),
              "created_at": f"2026-11-{1 + i % 28:02d}", "customer_id": f"c{i % 20}"}
             for i, t in enumerate(TEXTS)]  # fmt: skip

@@ -6,6 +6,7 @@ Pure functions over Series; `ingest.to_verbatims` calls them.
 from __future__ import annotations
 
 import re
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -156,7 +157,9 @@ def _to_datetime(values: pd.Series, dayfirst: bool) -> pd.Series:
     value. A value the guessed format reads, "mixed" reads alike (both with `dayfirst`): a
     guess against `dayfirst` (26/03/2018 told month-first gives day-first) is not used."""
     filled = values[values.str.strip().astype(bool).fillna(False)]
-    guessed = guess_datetime_format(filled.iloc[0], dayfirst=dayfirst) if len(filled) else None
+    with warnings.catch_warnings():  # pandas warns of a day-first guess; `_against` handles it
+        warnings.simplefilter("ignore", UserWarning)
+        guessed = guess_datetime_format(filled.iloc[0], dayfirst=dayfirst) if len(filled) else None
     if guessed is None or _against(guessed, dayfirst):
         return pd.to_datetime(values, errors="coerce", format="mixed", dayfirst=dayfirst,
                               utc=True)  # fmt: skip

@@ -152,6 +152,7 @@ def test_day_first_response_date_found_and_weeks_right(
     assert {"EXTRACT_TIMESTAMP", "AGENT_NOTES", "CUSTOMER_POSTCODE"} <= set(verbatims.columns)
 
 
+@pytest.mark.filterwarnings("error::UserWarning")  # none of pandas' on the console
 def test_monthfirst_setting_overrides_the_values(tmp_path: Path) -> None:
     path = tmp_path / "export.csv"
     _wide_export(path)
@@ -181,6 +182,7 @@ def test_date_order_inferred_from_values(values: list[str], order: str, decided_
     assert (found.name, found.decided_by) == (order, decided_by)
 
 
+@pytest.mark.filterwarnings("error::UserWarning")  # none of pandas' on the console
 def test_a_column_mixing_both_date_orders_says_so() -> None:
     values = pd.Series(["14/11/2026", "03/11/2026", "11/15/2026", "11/16/2026", "2026-11-02"])
     order = dates.infer_order(values, None)

@@ -32,6 +32,11 @@ docs/s = texts / (encoding + scoring seconds), wall-clock on whatever else the m
     PYTHONPATH=. .venv/bin/python bench/polarity.py [--dev] [--limit N] [--engine c]
         [--precision int8] [--ceiling]
 
+With --pooled each text is read as a run reads it (`themes.pool_sentences`): a text with two
+or more sentences of `sentence_min_chars` gets the length-weighted mean of its sentences'
+vectors (`cx_text.embed.PooledEmbedder`) instead of its own; the column "read part by part"
+is the share of such texts.
+
 With --cascade it measures the polarity cascade (`cx_text.polarity_cascade`, README, Polarity)
 instead: run-sized sets (the whole airline file, banking77 train + test, SemEval-16
 restaurants + laptops, SentiRuEval-2016 RU tweets), each scored as one run by the cascade and by
@@ -168,6 +173,8 @@ def main() -> None:
     parser.add_argument("--ceiling", action="store_true", help="in-domain 5-fold upper bound")
     parser.add_argument("--precision", choices=("fp32", "int8"), default="fp32",
                         help="e5 in torch: fp32, or int8 (polarity.quantize)")  # fmt: skip
+    parser.add_argument("--pooled", action="store_true",
+                        help="read texts part by part, as a run does")  # fmt: skip
     parser.add_argument("--cascade", action="store_true",
                         help="the polarity cascade on run-sized sets against e5 alone")  # fmt: skip
     args = parser.parse_args()
@@ -185,6 +192,14 @@ def main() -> None:
     print(f"encoder {encoder.model_id}; seed head fitted in {time.perf_counter() - start:.1f} s "
           f"({len(model.seed)} seed sentences)\n")  # fmt: skip
 
+    from cx_text.embed import PooledEmbedder
+    from cx_text.sentences import pooled_parts
+    from cx_text.settings import ThemeSettings
+
+    # --pooled: texts read as a run reads them (`themes.pool_sentences`): a text with mentions
+    # (two or more sentences of sentence_min_chars) is the mean of its sentences' vectors
+    min_chars = ThemeSettings().sentence_min_chars
+    reader = PooledEmbedder(encoder, min_chars) if args.pooled else encoder
     rows = []
     for name, (folder, loader) in (DEV_SETS if args.dev else TEST_SETS).items():
         if not (SHARED / folder).is_dir():
@@ -197,8 +212,11 @@ def main() -> None:
         vader = run_vader(texts) if lang == "en" else None
         row["VADER"] = f"{macro_f1(truth, vader[0]):.3f}" if vader else "-"
         start = time.perf_counter()
-        vectors = encoder.encode(texts)
+        vectors = reader.encode(texts)
         encoded = time.perf_counter() - start
+        if args.pooled:
+            split = sum(len(pooled_parts(t, min_chars)) > 1 for t in texts)
+            row["read part by part"] = f"{split / max(len(texts), 1):.1%}"
         start = time.perf_counter()
         zero_shot = (vectors @ direction >= 0).astype(int)
         zero_s = time.perf_counter() - start

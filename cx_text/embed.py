@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from cx_text.parallel import FanOut
-from cx_text.settings import EmbeddingSettings
+from cx_text.settings import EmbeddingSettings, ThemeSettings
 
 log = logging.getLogger("cx_text")
 R = TypeVar("R")
@@ -470,6 +470,71 @@ class JointEmbedder:
                                      show_progress_bar=show_progress_bar)
                          for part in self.parts)  # fmt: skip
         return self.join(first, second)
+
+
+class PooledEmbedder:
+    """`inner` reading a verbatim of several sentences part by part: its vector is the mean of
+    its parts' vectors, each weighted by its length in characters, at unit length
+    (`sentences.pooled_parts`: only texts that have mentions are split; any other text is
+    embedded whole, and its vector is `inner`'s own).
+
+    The multilingual encoder (linking, polarity) reads verbatims this way. Polarity embeds every
+    mention sentence with it anyway, so a verbatim of several sentences costs no second pass over
+    its words, and its parts' vectors are shared with its mentions through the cache
+    (`EmbeddingCache.vectors` embeds and keeps the parts under `inner`'s model id; a pooled
+    vector is computed again from them whenever it is needed, never stored). The model id says
+    so: a vector pooled from parts is never taken for one of the whole text.
+    """
+
+    def __init__(self, inner: Embedder, min_chars: int) -> None:
+        if getattr(inner, "parts", None) or isinstance(inner, PooledEmbedder):
+            raise TypeError("PooledEmbedder wraps one encoder, not a joined or pooled one")
+        self.inner = inner
+        self.min_chars = int(min_chars)
+        self.model_id = f"{inner.model_id}+sentences"
+
+    def split(self, texts: list[str]) -> tuple[list[str], Any]:
+        """The distinct parts of `texts`, and the (texts x parts) sparse matrix of weights that
+        pools their vectors (`pool`)."""
+        from scipy import sparse
+
+        from cx_text.sentences import pooled_parts
+
+        position: dict[str, int] = {}
+        rows, columns, weights = [], [], []
+        for row, text in enumerate(texts):
+            for part in pooled_parts(text, self.min_chars):
+                rows.append(row)
+                columns.append(position.setdefault(part, len(position)))
+                weights.append(float(max(len(part), 1)))
+        matrix = sparse.csr_matrix((weights, (rows, columns)), shape=(len(texts), len(position)),
+                                   dtype=np.float32)  # fmt: skip
+        return list(position), matrix
+
+    @staticmethod
+    def pool(part_vectors: np.ndarray, weights: Any) -> np.ndarray:
+        """Each text's vector from its parts' vectors (`split`'s weights), at unit length."""
+        if weights.shape[0] == 0:
+            return np.zeros((0, np.shape(part_vectors)[1] if np.ndim(part_vectors) == 2 else 0),
+                            dtype=np.float32)  # fmt: skip
+        pooled = np.asarray(weights @ np.asarray(part_vectors, dtype=np.float32), np.float32)
+        return pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
+
+    def encode(
+        self, texts: list[str], batch_size: int = 64, show_progress_bar: bool = False
+    ) -> np.ndarray:
+        parts, weights = self.split(list(texts))
+        vectors = self.inner.encode(parts, batch_size=batch_size,
+                                    show_progress_bar=show_progress_bar)  # fmt: skip
+        return self.pool(vectors, weights)
+
+
+def pooled_by_sentence(encoder: Embedder, settings: ThemeSettings) -> Embedder:
+    """`encoder` as a `PooledEmbedder` when `themes.pool_sentences` (and sentence mentions) are
+    on, else `encoder` itself."""
+    if not (settings.pool_sentences and settings.split_sentences):
+        return encoder
+    return PooledEmbedder(encoder, settings.sentence_min_chars)
 
 
 def make_embedder(model: str, settings: EmbeddingSettings) -> Embedder:

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from cx_text.clean import text_hash
-from cx_text.embed import Embedder, embed_texts
+from cx_text.embed import Embedder, PooledEmbedder, embed_texts
 from cx_text.parallel import FanOut
 from cx_text.settings import EmbeddingSettings
 
@@ -63,6 +63,9 @@ class EmbeddingCache:
         if parts:
             for part in parts:
                 self.warm(texts, part, fan_out)
+            return
+        if isinstance(embedder, PooledEmbedder):
+            self.warm(embedder.split(list(texts))[0], embedder.inner, fan_out)
             return
         future = fan_out.alongside(self._warm_steps, list(texts), embedder)
         with self._warming_lock:
@@ -129,9 +132,14 @@ class EmbeddingCache:
         """Vectors of `texts` in `embedder`'s space; new ones are embedded and remembered.
 
         A joined embedder (`embed.JointEmbedder`) is cached part by part, each under its own
-        model id, and joined here: its e5 part is the vector polarity reads.
+        model id, and joined here: its e5 part is the vector polarity reads. A pooled one
+        (`embed.PooledEmbedder`) is cached sentence by sentence under its encoder's model id,
+        and pooled here.
         `count` False: the texts were counted before (a second pass over a group).
         """
+        if isinstance(embedder, PooledEmbedder):
+            pieces, weights = embedder.split(list(texts))
+            return embedder.pool(self.vectors(pieces, embedder.inner, fan_out, count), weights)
         parts = getattr(embedder, "parts", None)
         if parts:
             first, *rest = parts

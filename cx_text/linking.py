@@ -53,7 +53,7 @@ import numpy as np
 import pandas as pd
 
 from cx_text.clean import model_text, text_hash
-from cx_text.embed import Embedder
+from cx_text.embed import Embedder, pooled_by_sentence
 from cx_text.embedding_cache import EmbeddingCache
 from cx_text.settings import Settings, ThemeSettings
 from cx_text.theme_tables import Discovery, GroupResult, combine
@@ -484,6 +484,7 @@ def link_groups(
     encoder = encoder or link_encoder(bf16)
     if encoder is None:
         return Links()
+    encoder = pooled_by_sentence(encoder, settings)  # as polarity reads them: one cache
     means = example_means(parts[OTHER], encoder, cache, settings.link_examples)
     other = theme_centres(means)
     sizes = topic_sizes(parts[OTHER].labels, len(other))

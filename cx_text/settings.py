@@ -158,6 +158,10 @@ class ThemeSettings(_Section):
     n_examples: int = Field(default=5, ge=1)
     split_sentences: bool = True
     sentence_min_chars: int = Field(default=25, ge=1)
+    # the multilingual encoder (linking, polarity) reads a verbatim that has sentence mentions
+    # sentence by sentence and pools the parts' vectors (embed.PooledEmbedder): each word is
+    # embedded once, not once in the whole text and again in its sentence; false: whole texts
+    pool_sentences: bool = True
     # a re-fitted topic keeps a registered theme id when their centres are at least this similar
     # (a cosine similarity)
     match_threshold: float = Field(default=0.8, ge=-1.0, le=1.0)

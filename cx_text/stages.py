@@ -44,7 +44,7 @@ from cx_text import (
 )
 from cx_text.analytics import Analytics
 from cx_text.clean import text_hash
-from cx_text.embed import Embedder
+from cx_text.embed import Embedder, pooled_by_sentence
 from cx_text.embedding_cache import EmbeddingCache
 from cx_text.parallel import FanOut, one_blas_thread
 from cx_text.report import ReportBundle
@@ -166,7 +166,7 @@ def warm_caches(ctx: RunContext, state: RunState) -> Added:
     polarity is off, or when the store already holds the vectors (a lookup)."""
     if ctx.settings.polarity.enabled:
         seed = polarity.load_seed()["text"].tolist()
-        ctx.cache.warm(seed, _polarity_encoder(ctx), ctx.fan_out)
+        ctx.cache.warm(seed, _polarity_space(ctx, _polarity_encoder(ctx)), ctx.fan_out)
     return {}
 
 
@@ -380,6 +380,12 @@ def _polarity_encoder(ctx: RunContext) -> Any:
                                      ctx.settings.embedding.bf16)  # fmt: skip
 
 
+def _polarity_space(ctx: RunContext, encoder: Any) -> Any:
+    """How polarity's texts reach the cache: sentence by sentence, as linking reads them
+    (`themes.pool_sentences`, `embed.PooledEmbedder`)."""
+    return pooled_by_sentence(encoder, ctx.settings.themes)
+
+
 def _polarity_prefetch(ctx: RunContext) -> Callable[[list[str]], object] | None:
     """Polarity's vectors of a theme group's documents (each verbatim's primary mention, and
     the texts the head learns from), embedded into the cache while the group's clustering
@@ -388,6 +394,7 @@ def _polarity_prefetch(ctx: RunContext) -> Callable[[list[str]], object] | None:
     if not settings.enabled:
         return None
     encoder = _polarity_encoder(ctx)
+    space = _polarity_space(ctx, encoder)
     # texts a seed-only head's student scored in an earlier run are not embedded again
     remembered = (
         run_polarity.seed_student_id(encoder.model_id, settings) if settings.cascade else ""
@@ -398,7 +405,7 @@ def _polarity_prefetch(ctx: RunContext) -> Callable[[list[str]], object] | None:
             hashes = [text_hash(t) for t in texts]
             found = ctx.cache.lookup(remembered, hashes)
             texts = [t for t, h in zip(texts, hashes, strict=True) if h not in found]
-        return ctx.cache.vectors(texts, encoder, count=False) if texts else None
+        return ctx.cache.vectors(texts, space, count=False) if texts else None
 
     return prefetch
 
@@ -410,9 +417,10 @@ def score_polarity(ctx: RunContext, state: RunState) -> Added:
     if not settings.enabled:
         return {"scored": run_polarity.unscored(verbatims, mentions)}
     encoder = _polarity_encoder(ctx)
+    space = _polarity_space(ctx, encoder)
 
     def vectorise(texts: list[str]) -> Any:
-        return ctx.cache.vectors(texts, encoder, ctx.fan_out)
+        return ctx.cache.vectors(texts, space, ctx.fan_out)
 
     cached = run_polarity.CachedEncoder(encoder, vectorise)  # the seed set's vectors too
     shortcut = _polarity_shortcut(ctx, verbatims, encoder.model_id)

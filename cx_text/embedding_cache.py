@@ -110,6 +110,29 @@ class EmbeddingCache:
         """The vectors of `hashes` the store held when the run started (none of this run's)."""
         return self._stored(model_id, hashes)
 
+    def known_texts(
+        self, texts: list[str], embedder: Embedder, stored_only: bool = False
+    ) -> dict[str, np.ndarray]:
+        """The vectors of `texts` in `embedder`'s space known without embedding (stored, or
+        embedded this run unless `stored_only`), by text. A pooled embedder's vector is known
+        when all its parts are (`embed.PooledEmbedder`)."""
+        texts = list(dict.fromkeys(texts))
+        lookup = self.stored if stored_only else self.lookup
+        if not isinstance(embedder, PooledEmbedder):
+            found = lookup(embedder.model_id, [text_hash(t) for t in texts])
+            return {t: found[h] for t in texts if (h := text_hash(t)) in found}
+        parts, weights = embedder.split(texts)
+        hashes = [text_hash(p) for p in parts]
+        found = lookup(embedder.inner.model_id, hashes)
+        have = np.array([h in found for h in hashes], dtype=bool)
+        complete = np.flatnonzero(weights[:, np.flatnonzero(~have)].getnnz(axis=1) == 0)
+        if not len(complete):
+            return {}
+        vectors = np.zeros((len(parts), len(found[hashes[int(np.argmax(have))]])), np.float32)
+        vectors[have] = np.vstack([found[h] for h in hashes if h in found])
+        pooled = embedder.pool(vectors, weights[complete])
+        return dict(zip([texts[i] for i in complete], pooled, strict=True))
+
     def known(self, embedder: Embedder, hashes: list[str]) -> dict[str, np.ndarray]:
         """`lookup` by embedder: a joined embedder's vector is known when all its parts are."""
         parts = getattr(embedder, "parts", None)
@@ -132,7 +155,7 @@ class EmbeddingCache:
         """Vectors of `texts` in `embedder`'s space; new ones are embedded and remembered.
 
         A joined embedder (`embed.JointEmbedder`) is cached part by part, each under its own
-        model id, and joined here: its e5 part is the vector polarity reads. A pooled one
+        model id, and joined here: its e5 part is e5's own vector of the text. A pooled one
         (`embed.PooledEmbedder`) is cached sentence by sentence under its encoder's model id,
         and pooled here.
         `count` False: the texts were counted before (a second pass over a group).

@@ -423,19 +423,20 @@ def score_polarity(ctx: RunContext, state: RunState) -> Added:
         return ctx.cache.vectors(texts, space, ctx.fan_out)
 
     cached = run_polarity.CachedEncoder(encoder, vectorise)  # the seed set's vectors too
-    shortcut = _polarity_shortcut(ctx, verbatims, encoder.model_id)
+    shortcut = _polarity_shortcut(ctx, verbatims, space)
     saved = ctx.saved.polarity_head if ctx.saved is not None else None  # nightly: not re-fitted
     return {"scored": run_polarity.score_run(verbatims, mentions, settings, cached, vectorise,
                                              shortcut, saved)}  # fmt: skip
 
 
 def _polarity_shortcut(
-    ctx: RunContext, verbatims: pd.DataFrame, e5_id: str
+    ctx: RunContext, verbatims: pd.DataFrame, space: Any
 ) -> run_polarity.Shortcut:
     """The cascade's view of the run's embedding cache: e5 vectors stored by earlier runs, the
     theme spaces' known vectors (each language group's own embedder; a joined one, which holds e5
     itself, is left out) and student scores remembered under their id."""
     cache = ctx.cache
+    e5_id = getattr(space, "inner", space).model_id
 
     def known(model_id: str, stored_only: bool = False) -> polarity_cascade.Known:
         def lookup(texts: list[str]) -> dict[str, np.ndarray]:
@@ -466,10 +467,13 @@ def _polarity_shortcut(
 
         return polarity_cascade.Memory(recall, remember)
 
+    def known_e5(texts: list[str]) -> dict[str, np.ndarray]:
+        return cache.known_texts(texts, space, stored_only=True)
+
     # e5 vectors stored before this run: which texts the student may take must not depend on
     # how far this run's prefetch got beside the clustering (a timing), or runs on the same
-    # input and store would differ
-    return run_polarity.Shortcut(known(e5_id, stored_only=True), spaces, memory)
+    # input and store would differ. A verbatim read part by part is known when its parts are.
+    return run_polarity.Shortcut(known_e5, spaces, memory)
 
 
 def split_facets(ctx: RunContext, state: RunState) -> Added:

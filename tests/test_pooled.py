@@ -191,3 +191,31 @@ def test_linking_reads_verbatims_the_same_way(monkeypatch: pytest.MonkeyPatch) -
         linking.link_groups(parts, ThemeSettings(pool_sentences=False), _cache(),  # type: ignore[arg-type]
                             inner)  # fmt: skip
     assert seen[0] is inner
+
+
+def test_a_verbatim_read_part_by_part_is_known_when_all_its_parts_are_stored() -> None:
+    """The polarity cascade asks which texts have e5 vectors from earlier runs: a verbatim
+    with mentions has none of its own, only its parts'."""
+    from cx_text.clean import text_hash
+
+    parts = pooled_parts(TWO, 25)
+    own = Recording().encode([*parts, "Courier late"])
+    store = {text_hash(t): v for t, v in zip([*parts, "Courier late"], own, strict=True)}
+
+    def stored(model_id: str, hashes: list[str]) -> dict[str, np.ndarray]:
+        assert model_id == "test:recording"  # looked up under the encoder's own id
+        return {h: store[h] for h in hashes if h in store}
+
+    cache = EmbeddingCache(stored, EmbeddingSettings(show_progress=False))
+    pooled = PooledEmbedder(Recording(), 25)
+    known = cache.known_texts([TWO, "Courier late", "Never seen"], pooled, stored_only=True)
+    assert set(known) == {TWO, "Courier late"}
+    np.testing.assert_allclose(known[TWO], cache.vectors([TWO], pooled)[0], atol=1e-6)
+    del store[text_hash("Ok.")]  # one part missing: the verbatim is not known
+    fresh = EmbeddingCache(stored, EmbeddingSettings(show_progress=False))
+    assert set(fresh.known_texts([TWO, "Courier late"], pooled, stored_only=True)) == {
+        "Courier late"}  # fmt: skip
+    # embedded in this run: known to a lookup, not to `stored_only`
+    fresh.vectors([TWO], pooled)
+    assert TWO in fresh.known_texts([TWO], pooled)
+    assert TWO not in fresh.known_texts([TWO], pooled, stored_only=True)

@@ -454,7 +454,8 @@ def test_the_cascade_counts_only_e5_vectors_stored_before_the_run(tmp_path: Path
                            settings.embedding)  # fmt: skip
     cache.vectors(["fresh text"], encoder)  # embedded by this run (the prefetch)
     ctx = SimpleNamespace(settings=settings, cache=cache, embedders=None)
-    shortcut = stages._polarity_shortcut(ctx, frame(complaint("c1")), encoder.model_id)  # type: ignore[arg-type]
+    space = stages._polarity_space(ctx, encoder)  # type: ignore[arg-type]
+    shortcut = stages._polarity_shortcut(ctx, frame(complaint("c1")), space)  # type: ignore[arg-type]
     assert set(shortcut.known_e5(["stored text", "fresh text"])) == {"stored text"}
 
 

@@ -117,21 +117,26 @@ class EmbeddingCache:
         embedded this run unless `stored_only`), by text. A pooled embedder's vector is known
         when all its parts are (`embed.PooledEmbedder`)."""
         texts = list(dict.fromkeys(texts))
-        lookup = self.stored if stored_only else self.lookup
         if not isinstance(embedder, PooledEmbedder):
-            found = lookup(embedder.model_id, [text_hash(t) for t in texts])
-            return {t: found[h] for t in texts if (h := text_hash(t)) in found}
+            return self.known_by_id(embedder.model_id, texts, stored_only)
         parts, weights = embedder.split(texts)
-        hashes = [text_hash(p) for p in parts]
-        found = lookup(embedder.inner.model_id, hashes)
-        have = np.array([h in found for h in hashes], dtype=bool)
+        found = self.known_by_id(embedder.inner.model_id, parts, stored_only)
+        have = np.array([p in found for p in parts], dtype=bool)
         complete = np.flatnonzero(weights[:, np.flatnonzero(~have)].getnnz(axis=1) == 0)
         if not len(complete):
             return {}
-        vectors = np.zeros((len(parts), len(found[hashes[int(np.argmax(have))]])), np.float32)
-        vectors[have] = np.vstack([found[h] for h in hashes if h in found])
+        vectors = np.zeros((len(parts), len(next(iter(found.values())))), np.float32)
+        vectors[have] = np.vstack([found[p] for p in parts if p in found])
         pooled = embedder.pool(vectors, weights[complete])
         return dict(zip([texts[i] for i in complete], pooled, strict=True))
+
+    def known_by_id(
+        self, model_id: str, texts: list[str], stored_only: bool = False
+    ) -> dict[str, np.ndarray]:
+        """The vectors kept under `model_id` for `texts` (stored, or also this run's), by text."""
+        hashes = [text_hash(t) for t in texts]
+        found = (self.stored if stored_only else self.lookup)(model_id, hashes)
+        return {t: found[h] for t, h in zip(texts, hashes, strict=True) if h in found}
 
     def known(self, embedder: Embedder, hashes: list[str]) -> dict[str, np.ndarray]:
         """`lookup` by embedder: a joined embedder's vector is known when all its parts are."""

@@ -14,15 +14,17 @@ import re
 _SENTENCE_END = re.compile(r"(?<=[.!?…])\s+|\n+")
 
 
+def _parts(text: str) -> list[str]:
+    return [p.strip() for p in _SENTENCE_END.split(text) if p and p.strip()]
+
+
 def split_sentences(text: str, min_chars: int) -> list[str]:
     """Sentences long enough to carry a theme of their own."""
-    parts = [p.strip() for p in _SENTENCE_END.split(text) if p and p.strip()]
-    return [p for p in parts if len(p) >= min_chars]
+    return [p for p in _parts(text) if len(p) >= min_chars]
 
 
 def pooled_parts(text: str, min_chars: int) -> list[str]:
     """The parts a pooled vector of `text` is made of: every sentence (however short) of a text
     with at least two sentences of `min_chars` (one that has mentions), else the text itself."""
-    if len(split_sentences(text, min_chars)) < 2:
-        return [text]
-    return split_sentences(text, 1)
+    parts = _parts(text)
+    return parts if sum(len(p) >= min_chars for p in parts) >= 2 else [text]

@@ -438,13 +438,8 @@ def _polarity_shortcut(
     cache = ctx.cache
     e5_id = getattr(space, "inner", space).model_id
 
-    def known(model_id: str, stored_only: bool = False) -> polarity_cascade.Known:
-        def lookup(texts: list[str]) -> dict[str, np.ndarray]:
-            hashes = [text_hash(t) for t in texts]
-            found = (cache.stored if stored_only else cache.lookup)(model_id, hashes)
-            return {t: found[h] for t, h in zip(texts, hashes, strict=True) if h in found}
-
-        return lookup
+    def known(model_id: str) -> polarity_cascade.Known:
+        return lambda texts: cache.known_by_id(model_id, texts)
 
     def spaces() -> list[polarity_cascade.Space]:
         out: dict[str, polarity_cascade.Space] = {}

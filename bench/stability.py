@@ -1,8 +1,10 @@
 """Theme-id stability of re-fits on the bundled sample, real embedding models.
 
 Prints the share of previously themed verbatims that keep their theme id when themes are
-re-fitted (1) on the same data with another UMAP seed and (2) on the same data plus 10% new
-verbatims, next to the agreement of the raw clusterings (ARI) for comparison.
+re-fitted (1) on the same data with another UMAP seed, (2) on the same data plus 10% new
+verbatims and (3) on the same data and seed after an upgrade to `themes.pool_theme_sentences`
+(the first fit read every verbatim whole, the re-fit reads those with mentions part by part),
+next to the agreement of the raw clusterings (ARI) for comparison.
 
     .venv/bin/python bench/stability.py
     .venv/bin/python bench/stability.py --e5-weight 0.3   # English on MiniLM + e5 (opt-in)
@@ -49,8 +51,11 @@ def main() -> None:
     base.to_csv(tmp / "base.csv", index=False)
     extra.to_csv(tmp / "plus10.csv", index=False)
     rows = []
-    for name, seed, data in (("same data, another seed", 7, "base.csv"),
-                             ("same data + 10% new verbatims", 42, "plus10.csv")):  # fmt: skip
+    for name, seed, data, whole_first in (
+        ("same data, another seed", 7, "base.csv", False),
+        ("same data + 10% new verbatims", 42, "plus10.csv", False),
+        ("same data, first fit on whole texts", 42, "base.csv", True),
+    ):
         state = tmp / name.replace(" ", "_")
         settings = load_settings(state_dir=state, models_dir=state / "models",
                                  overrides_file=state / "none.yaml",
@@ -58,7 +63,9 @@ def main() -> None:
                                             "e5_weight": args.e5_weight},
                                  # topic ids are measured: polarity (e5) would only add time
                                  polarity={"enabled": False})  # fmt: skip
-        job.run([str(tmp / "base.csv")], state / "first", settings)
+        before = settings.model_copy(update={"themes": settings.themes.model_copy(
+            update={"pool_theme_sentences": not whole_first})})  # fmt: skip
+        job.run([str(tmp / "base.csv")], state / "first", before)
         again = settings.model_copy(update={"themes": settings.themes.model_copy(
             update={"random_state": seed})})  # fmt: skip
         job.run([str(tmp / data)], state / "second", again)

@@ -102,6 +102,12 @@ def embed(name: str, texts: list[str]) -> np.ndarray:
     from cx_text.clean import model_text
 
     inputs = [model_text(t)[:2000] for t in texts]
+    if ENCODER in ("e5", "e5-centred"):  # multilingual-e5-small alone
+        e5 = _pooled(name, inputs, "e5-") if POOLED else _cached(name, inputs, "e5-")
+        if ENCODER == "e5":  # as `embedding.model` may name it
+            return e5
+        centred = e5 - e5.mean(axis=0)  # the corpus mean off, as JointEmbedder centres its e5
+        return centred / np.linalg.norm(centred, axis=1, keepdims=True)
     minilm = _pooled(name, inputs) if POOLED else _cached(name, inputs, "")
     if ENCODER == "minilm":
         return minilm
@@ -111,7 +117,7 @@ def embed(name: str, texts: list[str]) -> np.ndarray:
     return combined(JointEmbedder.fit_centre(e5)).join(minilm, e5)
 
 
-def _pooled(name: str, inputs: list[str]) -> np.ndarray:
+def _pooled(name: str, inputs: list[str], kind: str = "") -> np.ndarray:
     """`--pooled`: MiniLM vectors of texts with mentions pooled from their parts' vectors, as
     `cx_text.embed.PooledEmbedder` pools e5's in a run (a what-if for the theme encoder)."""
     from cx_text.embed import PooledEmbedder
@@ -122,7 +128,7 @@ def _pooled(name: str, inputs: list[str]) -> np.ndarray:
     parts, weights = reader.split(inputs)
     print(f"{name}: {weights.shape[0] - int((weights.getnnz(axis=1) == 1).sum())} of "
           f"{len(inputs)} texts pooled from {len(parts)} distinct parts", flush=True)  # fmt: skip
-    return reader.pool(_cached(f"{name}-parts", parts, ""), weights)
+    return reader.pool(_cached(f"{name}-parts", parts, kind), weights)
 
 
 def _cached(name: str, inputs: list[str], kind: str) -> np.ndarray:
@@ -190,7 +196,11 @@ def fit_cx_text(name: str, seed: int | None = None) -> list[dict[str, object]]:
     docs = [model_text(t) for t in texts]
     defaults = ThemeSettings()
     embedder: object = SentenceTransformerEmbedder(torch_threads=2)
-    if ENCODER != "minilm":
+    if ENCODER in ("e5", "e5-centred"):
+        from cx_text.e5 import E5Embedder
+
+        embedder = E5Embedder("fp32", "query", 2, bf16=BF16)
+    elif ENCODER != "minilm":
         from cx_text.embed import JointEmbedder
 
         e5 = _cached(name, [t[:2000] for t in docs], "e5-")
@@ -272,7 +282,8 @@ def main() -> int:
     parser.add_argument("--sets", default="banking77,airline")
     parser.add_argument("--skip-baselines", action="store_true")
     parser.add_argument("--seeds", default="", help="comma-separated UMAP seeds: print the spread")
-    parser.add_argument("--encoder", choices=("minilm", "minilm+e5"), default="minilm")
+    parser.add_argument("--encoder", choices=("minilm", "minilm+e5", "e5", "e5-centred"),
+                        default="minilm")  # fmt: skip
     parser.add_argument("--pooled", action="store_true",
                         help="MiniLM reads texts with mentions in parts")  # fmt: skip
     parser.add_argument(

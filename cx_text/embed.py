@@ -472,6 +472,9 @@ class JointEmbedder:
         return self.join(first, second)
 
 
+POOLED_SUFFIX = "+sentences"  # a `PooledEmbedder`'s model id: its encoder's id and this
+
+
 class PooledEmbedder:
     """`inner` reading a verbatim of several sentences part by part: its vector is the mean of
     its parts' vectors, each weighted by its length in characters, at unit length
@@ -491,7 +494,7 @@ class PooledEmbedder:
             raise TypeError("PooledEmbedder wraps one encoder, not a joined or pooled one")
         self.inner = inner
         self.min_chars = int(min_chars)
-        self.model_id = f"{inner.model_id}+sentences"
+        self.model_id = f"{inner.model_id}{POOLED_SUFFIX}"
 
     def split(self, texts: list[str]) -> tuple[list[str], Any]:
         """The distinct parts of `texts`, and the (texts x parts) sparse matrix of weights that
@@ -533,6 +536,22 @@ def pooled_by_sentence(encoder: Embedder, settings: ThemeSettings) -> Embedder:
     """`encoder` as a `PooledEmbedder` when `themes.pool_sentences` (and sentence mentions) are
     on, else `encoder` itself."""
     if not (settings.pool_sentences and settings.split_sentences):
+        return encoder
+    return PooledEmbedder(encoder, settings.sentence_min_chars)
+
+
+def pooled_theme_encoder(encoder: Embedder, settings: ThemeSettings) -> Embedder:
+    """The theme encoder of a language group as a `PooledEmbedder` when
+    `themes.pool_theme_sentences` (and sentence mentions) are on and it is a transformer, whose
+    cost grows with every token it reads (`SentenceTransformerEmbedder`, `E5Embedder`, or an
+    embedder that says `pool_parts = True`); a joined or bag-of-words space reads whole texts."""
+    from cx_text.e5 import E5Embedder
+
+    transformer = isinstance(encoder, (SentenceTransformerEmbedder, E5Embedder)) or getattr(
+        encoder, "pool_parts", False
+    )
+    wanted = settings.pool_theme_sentences and settings.split_sentences and transformer
+    if not wanted or getattr(encoder, "parts", None) or isinstance(encoder, PooledEmbedder):
         return encoder
     return PooledEmbedder(encoder, settings.sentence_min_chars)
 

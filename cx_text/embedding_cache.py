@@ -115,8 +115,13 @@ class EmbeddingCache:
     ) -> dict[str, np.ndarray]:
         """The vectors of `texts` in `embedder`'s space known without embedding (stored, or
         embedded this run unless `stored_only`), by text. A pooled embedder's vector is known
-        when all its parts are (`embed.PooledEmbedder`)."""
+        when all its parts are (`embed.PooledEmbedder`); a joined one's (this run's lookup,
+        `known`) when all its encoders' are."""
         texts = list(dict.fromkeys(texts))
+        if getattr(embedder, "parts", None) and not stored_only:
+            hashes = [text_hash(t) for t in texts]
+            joined = self.known(embedder, hashes)
+            return {t: joined[h] for t, h in zip(texts, hashes, strict=True) if h in joined}
         if not isinstance(embedder, PooledEmbedder):
             return self.known_by_id(embedder.model_id, texts, stored_only)
         parts, weights = embedder.split(texts)

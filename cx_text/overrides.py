@@ -31,7 +31,7 @@ import yaml
 from pydantic import BaseModel, Field, ValidationError
 
 from cx_text import outputs
-from cx_text.clean import model_text, text_hash
+from cx_text.clean import model_text
 from cx_text.embed import Embedder
 from cx_text.embedding_cache import EmbeddingCache
 from cx_text.schemas import ASSIGNMENTS, MENTIONS, THEMES, UNCLASSIFIED
@@ -199,7 +199,8 @@ def apply_to_run(
     )
     if spec.split or spec.seed_themes:
         themes, assignments = _seeds_per_group(themes, assignments, verbatims, settings, cache,
-                                               spec, embedders, found.models)  # fmt: skip
+                                               spec, embedders, found.models,
+                                               found.model_ids)  # fmt: skip
     themes = language_counts(themes, assignments, verbatims)
     return replace(found, themes=THEMES.conform(themes),
                    assignments=ASSIGNMENTS.conform(assignments),
@@ -232,19 +233,21 @@ def _seeds_per_group(
     spec: Overrides,
     embedders: dict[str, Embedder] | None,
     models: dict[str, ThemeModel],
+    model_ids: dict[str, str],
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Seed phrases work per language group, in that group's embedding space only."""
+    """Seed phrases work per language group, in that group's embedding space only (read as
+    its model was fitted: whole texts or part by part, `theming.groups_of`)."""
     parts = []
-    for group in groups_of(verbatims, settings, embedders, fitted=set(models)):
+    for group in groups_of(verbatims, settings, embedders, fitted=model_ids):
         group = group.in_space_of(models.get(group.name))
         rows = assignments[assignments["verbatim_id"].isin(group.frame["verbatim_id"])]
         if rows.empty:
             continue
         text = group.frame.set_index("verbatim_id")["text"]
-        hashes = [text_hash(model_text(text[v])) for v in rows["verbatim_id"]]
-        known = cache.known(group.embedder, hashes)
+        texts = [model_text(text[v]) for v in rows["verbatim_id"]]
+        known = cache.known_texts(texts, group.embedder)  # part by part or joined too
         themes, part = apply_seeds(
-            themes, rows, spec, np.vstack([known[h] for h in hashes]),
+            themes, rows, spec, np.vstack([known[t] for t in texts]),
             rows["confidence"].to_numpy(dtype=float), group.embedder.encode,
         )  # fmt: skip
         parts.append(part)

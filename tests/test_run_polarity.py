@@ -264,7 +264,7 @@ def test_polarity_vectors_of_the_verbatims_are_embedded_while_the_clustering_run
     from cx_text import theming
 
     settings, data, _ = polarity_week
-    monkeypatch.setattr(theming, "PREFETCH_ROWS", 7)
+    monkeypatch.setattr(stages, "PREFETCH_ROWS", 7)
     calls = _record_polarity_calls(monkeypatch)
     fit = theming.GroupTheming._model
 
@@ -340,7 +340,7 @@ def test_prefetch_stops_when_the_clustering_is_done_and_the_rest_is_embedded_onc
     from cx_text import theming
 
     settings, data, _ = polarity_week
-    monkeypatch.setattr(theming, "PREFETCH_ROWS", 7)
+    monkeypatch.setattr(stages, "PREFETCH_ROWS", 7)
     prefetching, clustered = threading.Event(), threading.Event()
 
     def hold_the_thread_beside(name: str) -> None:
@@ -428,13 +428,59 @@ def test_the_prefetch_skips_texts_a_seed_head_student_already_scored(
     cache.remember(remembered, [text_hash("courier late")], np.array([[-0.95]]))
     prefetch = stages._polarity_prefetch(SimpleNamespace(settings=settings, cache=cache))
     assert prefetch is not None
-    prefetch(["courier late", "great service"])
+    prefetch(["courier late", "great service"], lambda: False)
     assert encoder.texts == 1  # "great service" only
-    assert prefetch(["courier late"]) is None and encoder.texts == 1
+    prefetch(["courier late"], lambda: False)
+    assert encoder.texts == 1
+    # a verbatim read part by part: the sentence the student scored is not embedded again
+    prefetch(["The courier was very late again. The support agent was really kind."],
+             lambda: False)  # fmt: skip
+    cache.remember(remembered, [text_hash("The courier was very late again.")], np.array([[-1.0]]))
+    prefetch(["The courier was very late again. Everything else went fine, thank you."],
+             lambda: False)  # fmt: skip
+    assert encoder.texts == 1 + 2 + 1
     off = settings.model_copy(update={"polarity": settings.polarity.model_copy(
         update={"cascade": False})})  # fmt: skip
-    stages._polarity_prefetch(SimpleNamespace(settings=off, cache=cache))(["courier late"])  # type: ignore[misc]
-    assert encoder.texts == 2  # without the cascade nothing is remembered: e5 embeds it
+    without = stages._polarity_prefetch(SimpleNamespace(settings=off, cache=cache))
+    assert without is not None
+    without(["courier late"], lambda: False)
+    assert encoder.texts == 5  # without the cascade nothing is remembered: e5 embeds it
+
+
+def test_the_prefetch_embeds_in_the_cascades_order_until_the_clustering_is_done(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Beside the clustering e5 reads the parts of the verbatims (their sentences when they
+    have mentions) in `hash_order`, the order the cascade draws its teacher and check texts
+    in, a step at a time, and stops at the first step after the clustering is done."""
+    from types import SimpleNamespace
+
+    from cx_text.clean import hash_order
+    from cx_text.embedding_cache import EmbeddingCache
+
+    seen: list[str] = []
+
+    class Recording(CountingEncoder):
+        def encode(self, texts: list[str], batch_size: int = 64,
+                   show_progress_bar: bool = False) -> np.ndarray:  # fmt: skip
+            seen.extend(texts)
+            return super().encode(texts, batch_size, show_progress_bar)
+
+    monkeypatch.setattr(run_polarity, "make_encoder", lambda *args: Recording())
+    monkeypatch.setattr(stages, "PREFETCH_ROWS", 3)
+    settings = load_settings(state_dir=tmp_path / "s", models_dir=tmp_path / "m",
+                             embedding={"show_progress": False},
+                             polarity={"enabled": True})  # fmt: skip
+    cache = EmbeddingCache(lambda model_id, hashes: {}, settings.embedding)
+    docs = [f"Order {i} arrived two days after the promised date. The box was damaged and wet too."
+            for i in range(4)] + ["fine", "all good"]  # fmt: skip
+    parts = [f"Order {i} arrived two days after the promised date." for i in range(4)]
+    parts += ["The box was damaged and wet too.", "fine", "all good"]  # one shared sentence
+    steps = iter([False, False, True])
+    prefetch = stages._polarity_prefetch(SimpleNamespace(settings=settings, cache=cache))
+    assert prefetch is not None
+    prefetch(docs, lambda: next(steps))
+    assert seen == [parts[i] for i in hash_order(parts)][:6]  # two steps of three, then done
 
 
 def test_the_cascade_counts_only_e5_vectors_stored_before_the_run(tmp_path: Path) -> None:

@@ -44,7 +44,7 @@ from cx_text import (
 )
 from cx_text.analytics import Analytics
 from cx_text.clean import hash_order, text_hash
-from cx_text.embed import Embedder, PooledEmbedder, pooled_by_sentence
+from cx_text.embed import Embedder, pooled_by_sentence
 from cx_text.embedding_cache import EmbeddingCache
 from cx_text.parallel import FanOut, one_blas_thread
 from cx_text.report import ReportBundle
@@ -392,13 +392,12 @@ PREFETCH_ROWS = 1_024
 
 
 def _polarity_prefetch(ctx: RunContext) -> theming.Prefetch | None:
-    """Polarity's e5 vectors of a theme group's documents, embedded into the cache while the
-    group's clustering runs, `PREFETCH_ROWS` at a time until it is done; None when polarity is
-    off. What e5 reads: a verbatim with mentions part by part (its mention sentences, which
-    polarity scores, and the parts its pooled vector needs), any other whole. In `hash_order`
-    of those texts, the order the polarity cascade draws its teacher and check samples in: what
-    is embedded when the clustering ends is what the cascade needs from e5 whatever its student
-    decides, not texts the student may then score itself."""
+    """Polarity's e5 vectors of a theme group's documents (each verbatim's primary mention, and
+    the texts the head learns from), embedded into the cache while the group's clustering
+    runs, `PREFETCH_ROWS` documents at a time until it is done; None when polarity is off. In
+    `hash_order` of the documents, the order the polarity cascade draws its teacher and check
+    samples in, so what is embedded when the clustering ends is what the cascade needs first
+    (a verbatim with mentions is read part by part, `_polarity_space`: its parts together)."""
     settings = ctx.settings.polarity
     if not settings.enabled:
         return None
@@ -410,17 +409,16 @@ def _polarity_prefetch(ctx: RunContext) -> theming.Prefetch | None:
     )
 
     def prefetch(docs: list[str], done: Callable[[], bool]) -> None:
-        units = space.split(docs)[0] if isinstance(space, PooledEmbedder) else docs
-        units = list(dict.fromkeys(units))
+        docs = list(dict.fromkeys(docs))
         if remembered:
-            found = ctx.cache.lookup(remembered, [text_hash(t) for t in units])
-            units = [t for t in units if text_hash(t) not in found]
-        order = hash_order(units)
+            found = ctx.cache.lookup(remembered, [text_hash(t) for t in docs])
+            docs = [t for t in docs if text_hash(t) not in found]
+        order = hash_order(docs)
         for start in range(0, len(order), PREFETCH_ROWS):
             if done():
                 return
-            chunk = [units[i] for i in order[start : start + PREFETCH_ROWS]]
-            ctx.cache.vectors(chunk, encoder, count=False)
+            chunk = [docs[i] for i in order[start : start + PREFETCH_ROWS]]
+            ctx.cache.vectors(chunk, space, count=False)
 
     return prefetch
 

@@ -57,6 +57,20 @@ def test_a_text_with_mentions_is_read_part_by_part_and_any_other_whole() -> None
         "Line one is long enough here", "line two is long enough too"]  # fmt: skip
 
 
+def test_a_sentence_is_measured_without_handles_so_mentions_and_parts_agree() -> None:
+    """The encoders get a verbatim's model text (no @handles, URLs): its parts must be the
+    model texts of its mention sentences, or each would be embedded twice (1,848 of the
+    airline export's 13,291 mention sentences were, when a raw "@AmericanAir " counted)."""
+    short = "@AmericanAir I tried, EXTREMELY RUDE. And when I asked to speak to HIS supervisor"
+    assert split_sentences(short, 25) == ["And when I asked to speak to HIS supervisor"]
+    assert pooled_parts(model_text(short), 25) == [model_text(short)]  # no mentions either way
+    long = ("@united The flight left four hours late again. Nobody at the gate told us why. "
+            "http://t.co/x")  # fmt: skip
+    mentions = [model_text(s) for s in split_sentences(long, 25)]
+    assert mentions == ["The flight left four hours late again.", "Nobody at the gate told us why."]
+    assert set(mentions) <= set(pooled_parts(model_text(long), 25))
+
+
 def test_a_pooled_vector_is_the_length_weighted_mean_of_its_parts_at_unit_length() -> None:
     inner = Recording()
     pooled = PooledEmbedder(inner, 25)

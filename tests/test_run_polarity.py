@@ -432,10 +432,9 @@ def test_the_prefetch_skips_texts_a_seed_head_student_already_scored(
     assert encoder.texts == 1  # "great service" only
     prefetch(["courier late"], lambda: False)
     assert encoder.texts == 1
-    # a verbatim read part by part: the sentence the student scored is not embedded again
+    # verbatims read part by part: a part is embedded once, whichever verbatim says it
     prefetch(["The courier was very late again. The support agent was really kind."],
              lambda: False)  # fmt: skip
-    cache.remember(remembered, [text_hash("The courier was very late again.")], np.array([[-1.0]]))
     prefetch(["The courier was very late again. Everything else went fine, thank you."],
              lambda: False)  # fmt: skip
     assert encoder.texts == 1 + 2 + 1
@@ -450,13 +449,15 @@ def test_the_prefetch_skips_texts_a_seed_head_student_already_scored(
 def test_the_prefetch_embeds_in_the_cascades_order_until_the_clustering_is_done(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Beside the clustering e5 reads the parts of the verbatims (their sentences when they
-    have mentions) in `hash_order`, the order the cascade draws its teacher and check texts
-    in, a step at a time, and stops at the first step after the clustering is done."""
+    """Beside the clustering e5 reads the documents in `hash_order`, the order the cascade draws
+    its teacher and check texts in (a verbatim with mentions is scored whole, from its parts:
+    they are read together), a step of documents at a time, and stops at the first step after
+    the clustering is done."""
     from types import SimpleNamespace
 
     from cx_text.clean import hash_order
     from cx_text.embedding_cache import EmbeddingCache
+    from cx_text.sentences import pooled_parts
 
     seen: list[str] = []
 
@@ -471,16 +472,16 @@ def test_the_prefetch_embeds_in_the_cascades_order_until_the_clustering_is_done(
     settings = load_settings(state_dir=tmp_path / "s", models_dir=tmp_path / "m",
                              embedding={"show_progress": False},
                              polarity={"enabled": True})  # fmt: skip
+    docs = [f"Order {i} arrived two days after the promised date. Sorry. The box was damaged "
+            "and wet too." for i in range(6)] + ["fine", "all good"]  # fmt: skip
     cache = EmbeddingCache(lambda model_id, hashes: {}, settings.embedding)
-    docs = [f"Order {i} arrived two days after the promised date. The box was damaged and wet too."
-            for i in range(4)] + ["fine", "all good"]  # fmt: skip
-    parts = [f"Order {i} arrived two days after the promised date." for i in range(4)]
-    parts += ["The box was damaged and wet too.", "fine", "all good"]  # one shared sentence
-    steps = iter([False, False, True])
     prefetch = stages._polarity_prefetch(SimpleNamespace(settings=settings, cache=cache))
     assert prefetch is not None
-    prefetch(docs, lambda: next(steps))
-    assert seen == [parts[i] for i in hash_order(parts)][:6]  # two steps of three, then done
+    prefetch(docs, iter([False, False, True]).__next__)
+    first = [docs[i] for i in hash_order(docs)][:6]  # two steps of three, then done
+    parts = {p for d in first for p in pooled_parts(d, 25)}
+    assert set(seen) == parts and len(seen) == len(parts)
+    assert not set(docs) & set(seen) - {"fine", "all good"}  # never a verbatim with mentions
 
 
 def test_the_cascade_counts_only_e5_vectors_stored_before_the_run(tmp_path: Path) -> None:

@@ -185,8 +185,12 @@ def exact_neighbours(
     Returns (indices, distances), each (n, k); a row's first neighbour is itself at distance 0
     (also when it has exact duplicates). One matrix product per block of rows: at 13k
     MiniLM vectors ~2 s on 2 cores, against ~25 s for UMAP's default NN-descent, most of which
-    is numba compiling pynndescent in every new process. Ties go to the lower row number.
+    is numba compiling pynndescent in every new process. The k largest of each row are picked
+    by `torch.topk` on both cores (numpy's `argpartition` took 2.9 of the 3.8 s at 14k rows on
+    one core; 2.2 s in all with topk), then ordered by similarity, ties to the lower row number.
     """
+    import torch
+
     unit = normalise_rows(np.asarray(embeddings, dtype=np.float32))
     n = len(unit)
     k = min(k, n)
@@ -197,7 +201,7 @@ def exact_neighbours(
         rows = np.arange(len(sims))
         sims[rows, start + rows] = np.inf  # itself first
         top = (
-            np.argpartition(-sims, k - 1, axis=1)[:, :k]
+            torch.topk(torch.from_numpy(sims), k, dim=1, sorted=False).indices.numpy()
             if k < n
             else np.tile(np.arange(n), (len(sims), 1))
         )

@@ -8,6 +8,7 @@ next to the agreement of the raw clusterings (ARI) for comparison.
 
     .venv/bin/python bench/stability.py
     .venv/bin/python bench/stability.py --e5-weight 0.3   # English on MiniLM + e5 (opt-in)
+    .venv/bin/python bench/stability.py --seeds 1,2,3,4,5,7   # (1) for each seed, and the spread
 """
 
 from __future__ import annotations
@@ -44,7 +45,9 @@ def main() -> None:
         default=0.0,
         help="[embedding] e5_weight: English on MiniLM joined with e5 (0.3)",
     )
+    parser.add_argument("--seeds", default="7", help="UMAP seeds of the re-fit on the same data")
     args = parser.parse_args()
+    seeds = [int(x) for x in args.seeds.split(",") if x]
     tmp = Path(tempfile.mkdtemp())
     sample = pd.read_csv(ROOT / "data" / "sample_feedback.csv", dtype=str, keep_default_na=False)
     base, extra = sample.iloc[: int(len(sample) / 1.1)], sample
@@ -52,19 +55,19 @@ def main() -> None:
     extra.to_csv(tmp / "plus10.csv", index=False)
     rows = []
     for name, seed, data, whole_first in (
-        ("same data, another seed", 7, "base.csv", False),
+        *[(f"same data, another seed ({seed})", seed, "base.csv", False) for seed in seeds],
         ("same data + 10% new verbatims", 42, "plus10.csv", False),
         ("same data, first fit on whole texts", 42, "base.csv", True),
     ):
-        state = tmp / name.replace(" ", "_")
+        state = tmp / "".join(c if c.isalnum() else "_" for c in name)
         settings = load_settings(state_dir=state, models_dir=state / "models",
                                  overrides_file=state / "none.yaml",
                                  embedding={"show_progress": False,
                                             "e5_weight": args.e5_weight},
                                  # topic ids are measured: polarity (e5) would only add time
                                  polarity={"enabled": False})  # fmt: skip
-        before = settings.model_copy(update={"themes": settings.themes.model_copy(
-            update={"pool_theme_sentences": not whole_first})})  # fmt: skip
+        whole = settings.themes.model_copy(update={"pool_theme_sentences": False})
+        before = settings.model_copy(update={"themes": whole}) if whole_first else settings
         job.run([str(tmp / "base.csv")], state / "first", before)
         again = settings.model_copy(update={"themes": settings.themes.model_copy(
             update={"random_state": seed})})  # fmt: skip
@@ -74,7 +77,27 @@ def main() -> None:
         rows.append({"re-fit": name, "theme ids kept": round(retention(first, second), 3),
                      "ARI of the two clusterings": round(adjusted_rand_score(
                          merged["theme_id_x"], merged["theme_id_y"]), 3)})  # fmt: skip
-    print(markdown_table(pd.DataFrame(rows)))
+    table = pd.DataFrame(rows)
+    if len(seeds) > 1:
+        seeded = table[table["re-fit"].str.startswith("same data, another seed")]
+        table = pd.concat(
+            [
+                table,
+                pd.DataFrame(
+                    [
+                        {
+                            "re-fit": "another seed: mean ± sd",
+                            **{
+                                c: f"{seeded[c].mean():.3f} ± {seeded[c].std():.3f}"
+                                for c in ("theme ids kept", "ARI of the two clusterings")
+                            },
+                        }
+                    ]
+                ),
+            ],
+            ignore_index=True,
+        )
+    print(markdown_table(table))
 
 
 if __name__ == "__main__":

@@ -122,8 +122,8 @@ def test_the_setting_and_the_sentence_switch_turn_pooling_off() -> None:
     assert PooledEmbedder(inner, 25).encode([]).shape[0] == 0
 
 
-class CountingFake(FakeEncoder):
-    model_id = "test:fake-polarity-texts"
+class Remembering:
+    """Mixed into an encoder: remembers every text it embeds."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -133,7 +133,11 @@ class CountingFake(FakeEncoder):
         self, texts: list[str], batch_size: int = 64, show_progress_bar: bool = False
     ) -> np.ndarray:
         self.embedded += list(texts)
-        return super().encode(texts, batch_size, show_progress_bar)
+        return super().encode(texts, batch_size, show_progress_bar)  # type: ignore[misc]
+
+
+class CountingFake(Remembering, FakeEncoder):
+    model_id = "test:fake-polarity-texts"
 
 
 def _export(path: Path) -> list[str]:
@@ -238,20 +242,10 @@ def test_a_verbatim_read_part_by_part_is_known_when_all_its_parts_are_stored() -
 # ----------------------------------------------------------------- the theme encoder, part by part
 
 
-class PoolingRecorder(HashingEmbedder):
+class PoolingRecorder(Remembering, HashingEmbedder):
     """The hashing embedder read as a transformer is (`pool_parts`), remembering every text."""
 
     pool_parts = True
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.embedded: list[str] = []
-
-    def encode(
-        self, texts: list[str], batch_size: int = 64, show_progress_bar: bool = False
-    ) -> np.ndarray:
-        self.embedded += list(texts)
-        return super().encode(texts, batch_size, show_progress_bar)
 
 
 def _theme_export(path: Path, first: int = 0, day: str = "2026-11-17") -> list[str]:

@@ -460,9 +460,11 @@ def _polarity_shortcut(
         for group in theming.groups_of(verbatims, ctx.settings, ctx.embedders, fitted):
             embedder = group.embedder
             encoder = getattr(embedder, "inner", embedder)  # a space read part by part
-            if getattr(embedder, "parts", None) or embedder.model_id in out:
-                continue
-            if encoder.model_id == e5_id:
+            if (
+                getattr(embedder, "parts", None)
+                or encoder.model_id == e5_id
+                or (embedder.model_id in out)
+            ):
                 continue
             out[embedder.model_id] = polarity_cascade.Space(embedder.model_id, known(embedder))
         return list(out.values())

@@ -17,7 +17,11 @@ Three figures, each measured here:
    CPU has AMX or AVX512-BF16), one model after the other in this process with nothing else running:
    **encoders alone, measured**, the seconds no cold run on this machine can go below while
    it embeds what it embeds. `--plain` also runs bench/pipeline.py's plain BERTopic script on
-   the same CSV (a child process, as there) and prints 0.8x its wall beside that figure.
+   the same CSV (a child process, as there; `--plain-bf16`: its encoder under bfloat16
+   autocast, the strongest configuration of it on a CPU with bf16) and prints 0.8x its wall
+   beside that figure. The cold run's CPU time (user + system of its threads and child
+   processes) is printed against what the machine's cores can do in 0.8x the plain wall: over
+   1.0, no scheduling of the same work meets that bar here.
 3. **fixed cost** of a new process: a child imports what a nightly run imports and loads every
    model it loads (all-MiniLM-L6-v2, e5 in torch, navec, pymorphy3, Presidio's recognisers;
    not spaCy's English pipeline, which a nightly with a warm label parse cache never loads),
@@ -156,6 +160,16 @@ def measured_seconds(embedded: dict[str, list[str]], threads: int) -> dict[str, 
     return out
 
 
+def cpu_seconds() -> float:
+    """User + system CPU seconds of this process (all its threads) and of its waited-for
+    children (the labels' parse processes) so far."""
+    import resource
+
+    own, children = (resource.getrusage(who) for who in (resource.RUSAGE_SELF,
+                                                          resource.RUSAGE_CHILDREN))  # fmt: skip
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
 def plain_wall(csv: Path, name: str) -> dict[str, Any]:
     """bench/pipeline.py's plain BERTopic script on `csv`, in a child process as there."""
     import json
@@ -205,9 +219,17 @@ def main() -> None:
         action="store_true",
         help="also run bench/pipeline.py's plain BERTopic script on the same CSV",
     )
+    parser.add_argument(
+        "--plain-bf16",
+        action="store_true",
+        help="the plain script's encode under bfloat16 autocast too (as bench/pipeline.py's)",
+    )
     parser.add_argument("--skip-fixed", action="store_true", help="skip the new-process cost")
     args = parser.parse_args()
     import os
+
+    if args.plain_bf16:
+        os.environ["CX_BENCH_PLAIN_BF16"] = "1"
 
     import torch
 
@@ -224,9 +246,9 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             csv, extra = set_input(name, Path(tmp))
             plain = plain_wall(csv, name) if args.plain else None
-            start = time.perf_counter()
+            start, used = time.perf_counter(), cpu_seconds()
             embedded, record = watched_run(csv, extra, Path(tmp) / "out")
-            wall = time.perf_counter() - start
+            wall, used = time.perf_counter() - start, cpu_seconds() - used
             alone = measured_seconds(embedded, args.threads) if args.measure else {}
         limit = max(compute.matmul_flops(args.threads) for _ in range(3))
         bf16 = max(compute.matmul_flops(args.threads, dtype="bfloat16") for _ in range(3))
@@ -245,11 +267,19 @@ def main() -> None:
                   f"{r['seconds']:.1f} | {seconds} |")  # fmt: skip
         together = f"**{sum(alone.values()):.1f}**" if alone else "-"
         print(f"| **all transformer encoders** | | | | **{total:.1f}** | {together} |")
+        cores = os.cpu_count() or 1
+        print(f"cold run's CPU time: {used:.1f} core-seconds (user + system, its threads and "
+              f"child processes), {used / wall:.2f} of the {cores} cores on average")  # fmt: skip
         if plain:
-            print(
-                f"plain BERTopic script on the same CSV: {plain['wall']:.1f} s (embedding "
-                f"{plain['embed_s']:.1f} s); 0.8x plain = {0.8 * plain['wall']:.1f} s"
-            )
+            bar = 0.8 * plain["wall"]
+            kind = " (bf16 autocast)" if args.plain_bf16 else ""
+            print(f"plain BERTopic script{kind} on the same CSV: {plain['wall']:.1f} s (embedding "
+                  f"{plain['embed_s']:.1f} s); 0.8x plain = {bar:.1f} s, {cores * bar:.1f} "
+                  f"core-seconds on {cores} cores; the cold run's CPU time is "
+                  f"{used / (cores * bar):.2f} of that")  # fmt: skip
+            if alone:
+                print(f"encoders alone: {sum(alone.values()):.1f} s, "
+                      f"{sum(alone.values()) / bar:.2f} of 0.8x plain")  # fmt: skip
         print(f"embedding at {100 * total / measured:.0f}% of the limit in this run"
               if measured else "", flush=True)  # fmt: skip
     print(f"load after: {os.getloadavg()}", flush=True)

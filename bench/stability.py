@@ -78,25 +78,12 @@ def main() -> None:
                      "ARI of the two clusterings": round(adjusted_rand_score(
                          merged["theme_id_x"], merged["theme_id_y"]), 3)})  # fmt: skip
     table = pd.DataFrame(rows)
-    if len(seeds) > 1:
+    if len(seeds) > 1:  # the spread over the seeds of the first row kind
         seeded = table[table["re-fit"].str.startswith("same data, another seed")]
-        table = pd.concat(
-            [
-                table,
-                pd.DataFrame(
-                    [
-                        {
-                            "re-fit": "another seed: mean ± sd",
-                            **{
-                                c: f"{seeded[c].mean():.3f} ± {seeded[c].std():.3f}"
-                                for c in ("theme ids kept", "ARI of the two clusterings")
-                            },
-                        }
-                    ]
-                ),
-            ],
-            ignore_index=True,
-        )
+        spread = {c: f"{seeded[c].mean():.3f} ± {seeded[c].std():.3f}"
+                  for c in ("theme ids kept", "ARI of the two clusterings")}  # fmt: skip
+        table = pd.concat([table, pd.DataFrame([{"re-fit": "another seed: mean ± sd", **spread}])],
+                          ignore_index=True)  # fmt: skip
     print(markdown_table(table))
 
 

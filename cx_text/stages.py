@@ -463,7 +463,7 @@ def _polarity_shortcut(
             if (
                 getattr(embedder, "parts", None)
                 or encoder.model_id == e5_id
-                or (embedder.model_id in out)
+                or embedder.model_id in out
             ):
                 continue
             out[embedder.model_id] = polarity_cascade.Space(embedder.model_id, known(embedder))
